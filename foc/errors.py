@@ -1,0 +1,97 @@
+"""Typed errors for every FOC component, each with a CLI exit code.
+
+Messages are written for the person who has to act on them. They never carry
+plaintext arguments, state values or key material.
+"""
+
+from __future__ import annotations
+
+
+class FocError(Exception):
+    """Base class. `exit_code` is what the `foc` / `foc-deploy` CLIs exit with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class UsageError(FocError):
+    """The user asked for something malformed (bad flags, wrong argument count...)."""
+
+    exit_code = 2
+
+
+class ConfigError(FocError):
+    """Configuration is missing or inconsistent."""
+
+    exit_code = 3
+
+
+class HostSetupError(FocError):
+    """A host tool or package is missing; the hint names the exact install command."""
+
+    exit_code = 4
+
+
+class BuildError(FocError):
+    """An image build step failed."""
+
+    exit_code = 5
+
+
+class TargetError(FocError):
+    """The device (QEMU guest or board) did not boot, panicked, or stopped answering."""
+
+    exit_code = 6
+
+
+class ConsoleTimeout(TargetError):
+    """A console expectation was not met in time."""
+
+
+class TeeError(FocError):
+    """A GP TEE Client API call failed. `code` is the TEEC result, `origin` its origin."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, code: int = 0, origin: int = 0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.origin = origin
+
+
+class TaCrashed(TeeError):
+    """The TA panicked or its session died (TEE_ERROR_TARGET_DEAD)."""
+
+
+class ProxyUnavailable(FocError):
+    """The proxy could not be reached or dropped the transaction."""
+
+    exit_code = 8
+
+
+class ChaincodeError(FocError):
+    """The chaincode (inside the TA) refused the invocation: structured code + message."""
+
+    exit_code = 9
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.reason = message
+
+
+class LedgerError(FocError):
+    """The ledger refused a commit (e.g. MVCC conflict) or is corrupt."""
+
+    exit_code = 10
+
+
+class MvccConflict(LedgerError):
+    """A key read during execution changed before commit; nothing was written."""

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * FOC chaincode TA: the ABI between the normal world (foc.proxy) and the TA.
+ *
+ * This header is the single source of truth. foc/tee/abi.py mirrors the numbers
+ * and a unit test compares the two.
+ *
+ * Invocation model (deterministic re-execution, see docs/ta.md):
+ *   FOC_CMD_INVOKE  starts an invocation in this session. The TA runs the chaincode
+ *                   from the start with an empty read cache.
+ *   FOC_CMD_RESUME  answers the TA's last GET_STATE request; the TA adds the value to
+ *                   the session's read cache and re-runs the chaincode from the start.
+ *   Each distinct key read costs one RESUME round trip; writes never leave the TA
+ *   before the final response (they travel in its write set).
+ *
+ * Parameters of FOC_CMD_INVOKE and FOC_CMD_RESUME (checked before any buffer is touched):
+ *   params[0] MEMREF_INPUT   request (INVOKE) or state answer (RESUME), encoded below
+ *   params[1] VALUE_OUTPUT   a = message type (FOC_MSG_*), b = bytes written to params[2]
+ *   params[2] MEMREF_OUTPUT  output buffer; if too small the TA returns
+ *                            TEE_ERROR_SHORT_BUFFER and sets its size to the size needed
+ *   params[3] NONE
+ * Every other outcome, including chaincode failures, is TEE_SUCCESS with FOC_MSG_ERROR.
+ * Wrong parameter types give TEE_ERROR_BAD_PARAMETERS.
+ *
+ * Encoding: all integers are unsigned little-endian; "bytes" is u32 length + data.
+ * A decoder must consume the buffer exactly (trailing bytes are an error).
+ *
+ *   request       := u32 magic(FOC_REQ_MAGIC) u32 nargs bytes[nargs]
+ *                    nargs in 1..FOC_MAX_ARGS; arg 0 is the function name
+ *   state answer  := u8 found(0|1) bytes value        (found=0 requires an empty value)
+ *
+ *   FOC_MSG_GET_STATE output := bytes key
+ *   FOC_MSG_RESPONSE output  := u32 status bytes payload
+ *                               u32 nreads  { bytes key }                      (distinct keys, first-read order)
+ *                               u32 nwrites { bytes key u8 is_delete bytes value } (last write per key, key order
+ *                                                                                  of first write; value empty if delete)
+ *   FOC_MSG_ERROR output     := u32 code(FOC_ERR_*) bytes message
+ */
+#ifndef FOC_TA_H
+#define FOC_TA_H
+
+/* FOC's original coffee-tracking chaincode UUID, kept so FOC's plaintext flow still works. */
+#define FOC_TA_UUID_STR "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
+#define FOC_TA_UUID                                        \
+	{ 0x6ceb95ba, 0xe9b1, 0x482a,                      \
+	  { 0xa1, 0xbd, 0xa1, 0xeb, 0xca, 0x06, 0x71, 0xb9 } }
+
+#define FOC_ABI_VERSION 1
+
+/* Commands */
+#define FOC_CMD_INVOKE 0
+#define FOC_CMD_RESUME 1
+#define FOC_CMD_ABORT 2 /* drop any in-flight invocation; all params NONE */
+#define FOC_CMD_INFO 3  /* params[0] VALUE_OUTPUT a = FOC_ABI_VERSION, b = FOC_MAX_OUTPUT; rest NONE */
+/* Calls TEE_Panic(). The normal world can always deny service, so this adds no power;
+ * it lets the tests prove that the proxy survives a TA crash. All params NONE. */
+#define FOC_CMD_PANIC 0x7f
+
+/* Message types in params[1].value.a (FOC's numbers; 2 = PUT_STATE is no longer used) */
+#define FOC_MSG_RESPONSE 0
+#define FOC_MSG_GET_STATE 1
+#define FOC_MSG_ERROR 100
+
+#define FOC_REQ_MAGIC 0x31434f46u /* "FOC1" little-endian */
+
+/* Limits (documented in docs/limits.md; checked before every copy) */
+#define FOC_MAX_ARGS 16              /* including the function name */
+#define FOC_MAX_FUNCTION 64          /* bytes of the function name */
+#define FOC_MAX_KEY 256              /* bytes of a state key (non-empty, no NUL) */
+#define FOC_MAX_VALUE 65536          /* bytes of one state value or argument */
+#define FOC_MAX_REQUEST 131072       /* encoded request */
+#define FOC_MAX_PAYLOAD 65536        /* response payload / error message */
+#define FOC_MAX_READS 64             /* distinct keys read by one invocation */
+#define FOC_MAX_WRITES 64            /* distinct keys written by one invocation */
+#define FOC_MAX_CACHE_BYTES 131072   /* sum of cached read values in one invocation */
+#define FOC_MAX_WRITE_BYTES 131072   /* sum of written keys + values in one invocation */
+#define FOC_MAX_OUTPUT 393216        /* largest output any command produces */
+
+/* Structured error codes (FOC_MSG_ERROR). Names in foc/tee/abi.py. */
+#define FOC_ERR_BAD_REQUEST 1      /* malformed encoding, wrong magic, trailing bytes */
+#define FOC_ERR_UNKNOWN_FUNCTION 2
+#define FOC_ERR_ARG_COUNT 3
+#define FOC_ERR_BAD_ARGUMENT 4     /* e.g. not a decimal number */
+#define FOC_ERR_LIMIT 5            /* a size or count limit above was exceeded */
+#define FOC_ERR_EXISTS 6
+#define FOC_ERR_NOT_FOUND 7
+#define FOC_ERR_OVERFLOW 8         /* unsigned 64-bit count overflow */
+#define FOC_ERR_SEQUENCE 9         /* RESUME without a pending GET_STATE, etc. */
+#define FOC_ERR_NO_MEMORY 10
+#define FOC_ERR_INTERNAL 11
+#define FOC_ERR_INCONSISTENT 12    /* state answer does not fit the request (e.g. found=0 with a value) */
+
+#endif /* FOC_TA_H */
