@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Host-native build of the FOC trusted core ("native TEE"). NOT a TEE: the same
+ * chaincode and trusted-core C code as the TA, linked into a host shared library
+ * (libfoc_core.so) so the proxy and the tests can run without OP-TEE. It behaves like
+ * the TA behind TEEC_InvokeCommand, including its return codes:
+ *   - one "TA instance" per process (the TA is single-instance, multi-session);
+ *   - FOC_CMD_PANIC kills the instance: every session opened before it then returns
+ *     TEE_ERROR_TARGET_DEAD (0xFFFF3024), as OP-TEE does; new sessions work again;
+ *   - TEE_ERROR_BAD_PARAMETERS (0xFFFF0006) where the TA would get wrong param types;
+ *   - TEE_ERROR_SHORT_BUFFER (0xFFFF0010) with *out_len = size needed.
+ */
+#ifndef FOC_NATIVE_H
+#define FOC_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct foc_native_session;
+
+/* Open a session (like TEEC_OpenSession). Returns NULL on allocation failure. */
+struct foc_native_session *foc_native_open(void);
+
+/* Close a session (like TEEC_CloseSession). NULL is ignored. */
+void foc_native_close(struct foc_native_session *s);
+
+/*
+ * Invoke a FOC_CMD_* command (like TEEC_InvokeCommand with the parameter layout in
+ * foc_ta.h). `in`/`in_len` is params[0]; `out` with capacity *out_len is params[2];
+ * on return *out_len is the number of bytes written (or needed, with SHORT_BUFFER) and
+ * *msg_type is params[1].value.a. For FOC_CMD_INFO, *msg_type = FOC_ABI_VERSION and
+ * *out_len = FOC_MAX_OUTPUT. Returns a TEE_Result value (0 = TEE_SUCCESS).
+ */
+uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
+			   uint8_t *out, size_t *out_len, uint32_t *msg_type);
+
+#endif /* FOC_NATIVE_H */
