@@ -95,3 +95,22 @@ class LedgerError(FocError):
 
 class MvccConflict(LedgerError):
     """A key read during execution changed before commit; nothing was written."""
+
+
+class PeerRequestError(LedgerError):
+    """The Fabric peer answered a chaincode shim request (GetState, PutState...) with ERROR.
+
+    `peer_message` is the peer's own error text (e.g. "no ledger context").
+    """
+
+    def __init__(self, message: str, *, peer_message: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.peer_message = peer_message
+
+
+class PeerStreamClosed(LedgerError):
+    """The Fabric peer's chaincode stream ended (or never became ready) while a transaction needed it."""
+
+
+class PeerProtocolError(LedgerError):
+    """The Fabric peer sent a message the chaincode shim protocol does not allow here."""
