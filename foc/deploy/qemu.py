@@ -1,0 +1,522 @@
+"""One QEMU instance of a target: command line, background start, boot watching, health, stop.
+
+Lifecycle: `QemuInstance(image, run_dir=..., port=...)` -> `start()` (detached: survives the CLI,
+pid file in the run dir) -> `wait_for_boot()` (markers from the guest's /init, fail fast on a
+panic) -> ... -> `stop()`. A later process finds the instance again with `QemuInstance.find()`.
+
+Both UARTs always go to files in `<run dir>/logs`: the normal world through a unix chardev
+socket with `logfile=` (so `foc-deploy qemu console` can attach while the log keeps growing),
+the secure world (OP-TEE's console) with `-serial file:`.
+
+`stop()` signals a pid only after checking that `/proc/<pid>/cmdline` names our run directory:
+a stale pid file can never make us kill somebody else's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from foc.deploy.image import ImageSet
+from foc.errors import ConfigError, TargetError
+
+DEFAULT_PORT = 50051  # host side of the proxy's hostfwd; the guest side comes from the target
+UNIX_PATH_MAX = 107
+
+# Guest console markers printed by /init (contract with the image builder, see qemu/init).
+MARKER_RE = re.compile(r"FOC-BOOT: (?P<what>[^\r\n]*)")
+PROXY_STARTED_RE = re.compile(r"proxy started(?: pid=(?P<pid>\d+))?")
+# Fail-fast patterns: a Linux panic in the normal world, an OP-TEE core or TF-A panic in the secure world.
+NORMAL_PANIC_RE = re.compile(r"Kernel panic")
+SECURE_PANIC_RE = re.compile(r"\bPanic\b|\bPANIC\b")
+
+Progress = Callable[[str, str, str], None]  # (step name, state, detail)
+
+
+@dataclass
+class BootState:
+    """What the boot logs have shown so far (see `scan_boot_logs`)."""
+
+    markers: list[str] = field(default_factory=list)
+    modules_loaded: bool = False
+    supplicant_started: bool = False
+    proxy: str = "unknown"  # "unknown" | "started" | "disabled"
+    proxy_pid: int | None = None
+    ready: bool = False
+    errors: list[str] = field(default_factory=list)  # "FOC-BOOT: ERROR ..." lines
+    panic: str | None = None  # which log panicked: "normal world" | "secure world"
+    panic_context: str = ""  # the log lines around the panic
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or self.panic is not None
+
+
+def _context(text: str, start: int, before: int = 8, after: int = 12) -> str:
+    lines = text.splitlines()
+    line_no = text.count("\n", 0, start)
+    return "\n".join(lines[max(0, line_no - before) : line_no + after])
+
+
+def scan_boot_logs(normal: str, secure: str = "") -> BootState:
+    """Parse the normal-world and secure-world logs of one boot into a `BootState`."""
+    state = BootState()
+    clean = normal.replace("\r", "")
+    for m in MARKER_RE.finditer(clean):
+        what = m.group("what").strip()
+        state.markers.append(what)
+        if what == "modules loaded":
+            state.modules_loaded = True
+        elif what == "tee-supplicant started":
+            state.supplicant_started = True
+        elif what.startswith("ERROR"):
+            state.errors.append(what[len("ERROR") :].strip() or "unspecified")
+        elif what == "proxy disabled":
+            state.proxy = "disabled"
+        elif (p := PROXY_STARTED_RE.fullmatch(what)) is not None:
+            state.proxy = "started"
+            state.proxy_pid = int(p.group("pid")) if p.group("pid") else None
+        elif what == "ready":
+            state.ready = True
+    if (m := NORMAL_PANIC_RE.search(clean)) is not None:
+        state.panic, state.panic_context = "normal world", _context(clean, m.start())
+    else:
+        secure_clean = secure.replace("\r", "")
+        if (m := SECURE_PANIC_RE.search(secure_clean)) is not None:
+            state.panic, state.panic_context = "secure world", _context(secure_clean, m.start())
+    return state
+
+
+@dataclass(frozen=True)
+class QemuMachine:
+    """How the qemu target boots: the target's `machine` facts, with the defaults that work."""
+
+    binary: str = "qemu-system-aarch64"
+    machine: str = "virt,secure=on,virtualization=off,gic-version=3"
+    cpu: str = "cortex-a57"  # `max` hangs the first user TA under QEMU 7.2 (see notes)
+    smp: int = 2
+    memory_mb: int = 1024
+    append: str = "console=ttyAMA0 rdinit=/init"
+    guest_proxy_port: int = DEFAULT_PORT
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, str]) -> QemuMachine:
+        """Build from `Target.machine` (string facts); unknown keys are ignored."""
+        kwargs: dict[str, object] = {}
+        aliases = {
+            "qemu": "binary",
+            "qemu_binary": "binary",
+            "binary": "binary",
+            "machine": "machine",
+            "cpu": "cpu",
+            "smp": "smp",
+            "memory": "memory_mb",
+            "memory_mb": "memory_mb",
+            "append": "append",
+            "cmdline": "append",
+            "proxy_port": "guest_proxy_port",
+            "guest_proxy_port": "guest_proxy_port",
+        }
+        for key, value in facts.items():
+            name = aliases.get(key)
+            if name is None:
+                continue
+            if name in ("smp", "memory_mb", "guest_proxy_port"):
+                try:
+                    kwargs[name] = int(str(value).removesuffix("M"))
+                except ValueError:
+                    raise ConfigError(f"target machine fact {key}={value!r} is not a number") from None
+            else:
+                kwargs[name] = str(value)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+# -- pid-file safety -----------------------------------------------------------------------------
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # QEMUs started by this process, to reap them
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file`, or None if the file is missing or does not hold a positive integer."""
+    try:
+        text = pid_file.read_text().strip()
+    except OSError:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        return None
+    return int(text)
+
+
+def _proc_state(pid: int, proc: Path) -> str | None:
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]  # the field after "(comm)"
+
+
+def pid_is_ours(pid: int, run_dir: Path, proc: Path = Path("/proc")) -> bool:
+    """True if `pid` is a live (not zombie) process whose command line names `run_dir`."""
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        return False
+    state = _proc_state(pid, proc)
+    if state is None or state in ("Z", "X"):
+        return False
+    try:
+        cmdline = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    needle = str(run_dir).encode()
+    return any(needle in arg for arg in cmdline)
+
+
+def _gone(pid: int, run_dir: Path) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is not None
+    return not pid_is_ours(pid, run_dir)
+
+
+def stop_pid(pid: int, run_dir: Path, *, grace: float = 10.0) -> bool:
+    """Stop our QEMU `pid`: SIGTERM, then SIGKILL after `grace` seconds.
+
+    Returns False (and signals nothing) if `pid` is not a QEMU of `run_dir`.
+    """
+    if not pid_is_ours(pid, run_dir):
+        return False
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if _gone(pid, run_dir):
+                break
+            time.sleep(0.05)
+        if _gone(pid, run_dir):
+            break
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(timeout=5)
+    return True
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if nothing listens on host:port (so QEMU's hostfwd can bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for tests and parallel instances)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the instance -------------------------------------------------------------------------------
+
+
+class QemuInstance:
+    """A QEMU guest of one image, owned through its run directory."""
+
+    def __init__(
+        self, image: ImageSet, *, run_dir: Path, port: int = DEFAULT_PORT, machine: QemuMachine | None = None
+    ) -> None:
+        if not 0 < port < 65536:
+            raise ConfigError(f"port {port} is out of range (1..65535)")
+        self.image = image
+        self.run_dir = run_dir
+        self.port = port
+        self.machine = machine or QemuMachine()
+        self.pid: int | None = None
+        self.started_at: float | None = None  # time.time() of start()
+
+    # paths ------------------------------------------------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "qemu.pid"
+
+    @property
+    def console_socket(self) -> Path:
+        return self.run_dir / "console.sock"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def normal_log(self) -> Path:
+        return self.logs_dir / "normal-world.log"
+
+    @property
+    def secure_log(self) -> Path:
+        return self.logs_dir / "secure-world.log"
+
+    @property
+    def qemu_log(self) -> Path:
+        return self.logs_dir / "qemu.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "state.json"
+
+    @property
+    def proxy_address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # command line -----------------------------------------------------------------------------
+    def command_line(self) -> list[str]:
+        """The full QEMU argv (also what `--verbose` prints)."""
+        m, img = self.machine, self.image
+        guest_port = m.guest_proxy_port
+        args = [
+            m.binary,
+            "-name", f"foc-{img.target}",
+            "-machine", m.machine,
+            "-cpu", m.cpu,
+            "-smp", str(m.smp),
+            "-m", str(m.memory_mb),
+            "-display", "none",
+            "-monitor", "none",
+            "-bios", str(img.bios),
+        ]  # fmt: skip
+        if img.pflash1 is not None:
+            args += ["-drive", f"if=pflash,unit=1,format=raw,readonly=on,file={img.pflash1}"]
+        args += [
+            "-chardev",
+            f"socket,id=nw,path={self.console_socket},server=on,wait=off,"
+            f"logfile={self.normal_log},logappend=off",
+            "-serial", "chardev:nw",
+            "-serial", f"file:{self.secure_log}",
+            "-kernel", str(img.kernel),
+            "-initrd", str(img.initrd),
+            "-append", f"{m.append} foc.proxy_port={guest_port}",
+            "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{self.port}-:{guest_port}",
+            "-device", "virtio-net-device,netdev=n0",
+            "-fsdev", f"local,id=fs0,path={img.share},security_model=none",
+            "-device", "virtio-9p-device,fsdev=fs0,mount_tag=host0",
+        ]  # fmt: skip
+        return args
+
+    def _check_startable(self) -> None:
+        if len(str(self.console_socket)) > UNIX_PATH_MAX:
+            raise ConfigError(
+                f"the console socket path is too long for a unix socket: {self.console_socket}",
+                hint="set FOC_CACHE to a shorter directory",
+            )
+        missing = [str(p) for p in (self.image.bios, self.image.kernel, self.image.initrd) if not p.is_file()]
+        if self.image.pflash1 is not None and not self.image.pflash1.is_file():
+            missing.append(str(self.image.pflash1))
+        if missing:
+            raise TargetError(
+                "the image is incomplete: missing " + ", ".join(missing),
+                hint="rebuild it with `foc-deploy qemu build`",
+            )
+        if not self.image.share.is_dir():
+            raise TargetError(f"the 9p share directory {self.image.share} does not exist")
+        running = read_pid(self.pid_file)
+        if running is not None and pid_is_ours(running, self.run_dir):
+            raise TargetError(
+                f"{self.image.target} is already running (pid {running})",
+                hint=f"`foc-deploy {self.image.target} down` first",
+            )
+        if not port_is_free(self.port):
+            raise TargetError(
+                f"port 127.0.0.1:{self.port} is already in use", hint="choose another one with --port"
+            )
+
+    # lifecycle --------------------------------------------------------------------------------
+    def start(self) -> int:
+        """Start QEMU detached from this process; returns its pid (also in the pid file)."""
+        self._check_startable()
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.normal_log, self.secure_log, self.console_socket, self.state_file):
+            stale.unlink(missing_ok=True)
+        self.normal_log.touch()
+        self.secure_log.touch()
+        with self.qemu_log.open("wb") as qemu_out:
+            try:
+                proc = subprocess.Popen(
+                    self.command_line(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=qemu_out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # survives the CLI and its terminal's Ctrl-C
+                    close_fds=True,
+                    cwd=self.run_dir,
+                )
+            except FileNotFoundError:
+                raise TargetError(
+                    f"{self.machine.binary} not found", hint="apt-get install -y qemu-system-arm"
+                ) from None
+        _CHILDREN[proc.pid] = proc
+        self.pid = proc.pid
+        self.started_at = time.time()
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def is_running(self) -> bool:
+        """True if our QEMU is alive."""
+        pid = self.pid if self.pid is not None else read_pid(self.pid_file)
+        return pid is not None and pid_is_ours(pid, self.run_dir)
+
+    def stop(self, grace: float = 10.0) -> bool:
+        """Stop our QEMU (only ours); returns True if one was running. Removes pid and socket."""
+        pid = self.pid if self.pid is not None else read_pid(self.pid_file)
+        stopped = pid is not None and stop_pid(pid, self.run_dir, grace=grace)
+        self.pid_file.unlink(missing_ok=True)
+        self.console_socket.unlink(missing_ok=True)
+        self.pid = None
+        return stopped
+
+    @classmethod
+    def find(
+        cls, image: ImageSet, run_dir: Path, port: int, machine: QemuMachine | None = None
+    ) -> QemuInstance:
+        """The instance described by a run directory (its pid from the pid file)."""
+        inst = cls(image, run_dir=run_dir, port=port, machine=machine)
+        inst.pid = read_pid(inst.pid_file)
+        return inst
+
+    # boot -------------------------------------------------------------------------------------
+    def read_logs(self) -> tuple[str, str]:
+        """The normal-world and secure-world logs as text (empty if absent)."""
+
+        def read(p: Path) -> str:
+            try:
+                return p.read_bytes().decode("utf-8", errors="replace")
+            except OSError:
+                return ""
+
+        return read(self.normal_log), read(self.secure_log)
+
+    def _exit_detail(self) -> str:
+        try:
+            out = self.qemu_log.read_text(errors="replace").strip()
+        except OSError:
+            out = ""
+        normal, _ = self.read_logs()
+        tail = "\n".join(normal.replace("\r", "").splitlines()[-15:])
+        return (f"qemu said:\n{out}\n" if out else "") + (f"last console output:\n{tail}" if tail else "")
+
+    def wait_for_boot(self, timeout: float = 180.0, progress: Progress | None = None) -> BootState:
+        """Follow the logs until /init prints `FOC-BOOT: ready`.
+
+        Fails fast (TargetError) on a kernel or OP-TEE panic, a `FOC-BOOT: ERROR`, or QEMU exiting.
+        """
+        deadline = time.monotonic() + timeout
+        reported: set[str] = set()
+        while True:
+            normal, secure = self.read_logs()
+            state = scan_boot_logs(normal, secure)
+            if progress:
+                for marker in state.markers:
+                    if marker not in reported:
+                        reported.add(marker)
+                        progress("boot", "progress", marker)
+            if state.panic:
+                raise TargetError(
+                    f"{state.panic} panic while booting {self.image.target}:\n{state.panic_context}",
+                    hint=f"full logs in {self.logs_dir}",
+                )
+            if state.errors:
+                raise TargetError(
+                    f"guest /init failed: {'; '.join(state.errors)}\n"
+                    + "\n".join(normal.replace("\r", "").splitlines()[-15:]),
+                    hint=f"full logs in {self.logs_dir}",
+                )
+            if state.ready:
+                return state
+            if not self.is_running():
+                raise TargetError(f"QEMU exited during boot.\n{self._exit_detail()}")
+            if time.monotonic() >= deadline:
+                raise TargetError(
+                    f"{self.image.target} did not print `FOC-BOOT: ready` within {timeout:g} s; "
+                    f"markers so far: {state.markers or 'none'}\n{self._exit_detail()}",
+                    hint=f"full logs in {self.logs_dir}",
+                )
+            time.sleep(0.2)
+
+    # state ------------------------------------------------------------------------------------
+    def save_state(self, extra: dict[str, object]) -> None:
+        """Record what `status` reports about this instance (atomically)."""
+        data: dict[str, object] = {
+            "target": self.image.target,
+            "pid": self.pid,
+            "port": self.port,
+            "proxy_address": self.proxy_address,
+            "started_at": self.started_at,
+            "run_dir": str(self.run_dir),
+            "logs": str(self.logs_dir),
+            "console_socket": str(self.console_socket),
+            "image": self.image.to_json(),
+            "machine": self.machine.__dict__,
+        }
+        data.update(extra)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self.state_file)
+
+
+def load_state(run_dir: Path) -> dict[str, object] | None:
+    """The state an `up` recorded in `run_dir`, or None."""
+    try:
+        data = json.loads((run_dir / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- health -------------------------------------------------------------------------------------
+
+
+def proxy_health(address: str, timeout: float = 2.0) -> object | None:
+    """The proxy's `HealthResponse` over gRPC at `address`, or None if it does not answer."""
+    import grpc
+
+    from foc.protocol import pb, pb_grpc
+
+    channel = grpc.insecure_channel(address)
+    try:
+        stub = pb_grpc.InvocationStub(channel)
+        return stub.Health(pb.HealthRequest(), timeout=timeout)
+    except grpc.RpcError:
+        return None
+    finally:
+        channel.close()
+
+
+TEE_READY_COMMAND = "test -c /dev/tee0 && test -c /dev/teepriv0 && pidof tee-supplicant"
+
+
+def wait_for_proxy(address: str, timeout: float, is_alive: Callable[[], bool]) -> object:
+    """Poll the proxy's Health until it says serving; raise TargetError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: object | None = None
+    while time.monotonic() < deadline:
+        if not is_alive():
+            raise TargetError("QEMU exited while waiting for the proxy")
+        last = proxy_health(address, timeout=min(5.0, max(deadline - time.monotonic(), 0.5)))
+        if last is not None and getattr(last, "serving", False):
+            return last
+        time.sleep(0.5)
+    state = "answered serving=false" if last is not None else "did not answer"
+    raise TargetError(
+        f"the proxy at {address} {state} within {timeout:g} s",
+        hint="look for the proxy's errors in `foc-deploy qemu logs`",
+    )
