@@ -1,0 +1,78 @@
+"""Build the host-native trusted core (`ta/native`, libfoc_core.so) on demand.
+
+The library is the TA's own C code (trusted core + coffee chaincode) linked for the
+host, so the proxy and the tests can run without OP-TEE. Builds go under the cache
+(`$FOC_CACHE/build/native`), never into the repo; `make` keeps repeated calls cheap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+from pathlib import Path
+
+from foc.deploy.paths import cache_root
+from foc.errors import BuildError, HostSetupError
+
+NATIVE_SOURCE_DIR = Path(__file__).resolve().parents[2] / "ta" / "native"
+
+# Only the tail of a failing compiler run goes into the error: enough to act on.
+_ERROR_OUTPUT_CHARS = 6000
+
+
+def native_build_dir() -> Path:
+    """Where the native build puts its outputs (make's `O=`)."""
+    return cache_root() / "build" / "native"
+
+
+def _run_make(target: str, out_dir: Path) -> None:
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        raise HostSetupError(
+            "make and a C compiler are needed to build the native trusted core",
+            hint="apt-get install build-essential",
+        )
+    cmd = ["make", "-s", "-j2", "-C", str(NATIVE_SOURCE_DIR), f"O={out_dir}", target]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Several test processes may build at once: one make at a time per output dir.
+    with open(out_dir / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if proc.returncode != 0:
+        output = proc.stdout[-_ERROR_OUTPUT_CHARS:]
+        raise BuildError(f"native trusted-core build failed (make {target}, exit {proc.returncode}):\n{output}")
+
+
+def build_native_core(sanitize: bool = False) -> Path:
+    """Build libfoc_core.so if needed and return its path.
+
+    With `sanitize=True` the ASan+UBSan variant is built; loading it into Python needs
+    the sanitizer runtime preloaded (`LD_PRELOAD=$(gcc -print-file-name=libasan.so)`).
+    Raises `BuildError` with the compiler output when the build fails.
+    """
+    out_dir = native_build_dir()
+    if sanitize:
+        _run_make("sanitize", out_dir)
+        lib = out_dir / "asan" / "libfoc_core.so"
+    else:
+        _run_make("lib", out_dir)
+        lib = out_dir / "libfoc_core.so"
+    if not lib.is_file():
+        raise BuildError(f"native build finished but {lib} is missing")
+    return lib
+
+
+def build_native_tests(sanitize: bool = False) -> Path:
+    """Build the C unit-test program of the trusted core and return its path."""
+    out_dir = native_build_dir()
+    _run_make("sanitize" if sanitize else "all", out_dir)
+    return out_dir / ("asan/foc_core_tests" if sanitize else "foc_core_tests")
+
+
+def build_native_fuzzer() -> Path:
+    """Build the libFuzzer target (needs clang) and return its path."""
+    if shutil.which("clang") is None:
+        raise HostSetupError("clang is needed for the fuzz target", hint="apt-get install clang")
+    out_dir = native_build_dir()
+    _run_make("fuzz", out_dir)
+    return out_dir / "fuzz" / "fuzz_invoke"
