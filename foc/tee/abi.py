@@ -1,0 +1,391 @@
+"""The TA ABI (ta/include/foc_ta.h) in Python: its numbers and a strict codec.
+
+Everything here mirrors the C header, which is the single source of truth; the unit test
+``tests/unit/proxy/test_abi_header.py`` parses the header and checks every ``#define``.
+
+The codec is strict and bounded in both directions: encoders refuse what the TA would refuse
+(so the proxy fails early with a clear error), decoders refuse anything the TA must never
+produce (a compromised or buggy TA cannot make the proxy allocate without bound or
+misread a frame). All integers are unsigned little-endian; ``bytes`` is a u32 length followed
+by the data; a decoder consumes its buffer exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import uuid as _uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from foc.errors import TeeError
+
+FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
+FOC_TA_UUID = _uuid.UUID(FOC_TA_UUID_STR)
+FOC_ABI_VERSION = 1
+
+# Commands
+FOC_CMD_INVOKE = 0
+FOC_CMD_RESUME = 1
+FOC_CMD_ABORT = 2
+FOC_CMD_INFO = 3
+FOC_CMD_PANIC = 0x7F
+
+# Message types in params[1].value.a
+FOC_MSG_RESPONSE = 0
+FOC_MSG_GET_STATE = 1
+FOC_MSG_ERROR = 100
+
+FOC_REQ_MAGIC = 0x31434F46  # "FOC1" little-endian
+
+# Limits
+FOC_MAX_ARGS = 16
+FOC_MAX_FUNCTION = 64
+FOC_MAX_KEY = 256
+FOC_MAX_VALUE = 65536
+FOC_MAX_REQUEST = 131072
+FOC_MAX_PAYLOAD = 65536
+FOC_MAX_READS = 64
+FOC_MAX_WRITES = 64
+FOC_MAX_CACHE_BYTES = 131072
+FOC_MAX_WRITE_BYTES = 131072
+FOC_MAX_OUTPUT = 393216
+
+# Structured error codes (FOC_MSG_ERROR)
+FOC_ERR_BAD_REQUEST = 1
+FOC_ERR_UNKNOWN_FUNCTION = 2
+FOC_ERR_ARG_COUNT = 3
+FOC_ERR_BAD_ARGUMENT = 4
+FOC_ERR_LIMIT = 5
+FOC_ERR_EXISTS = 6
+FOC_ERR_NOT_FOUND = 7
+FOC_ERR_OVERFLOW = 8
+FOC_ERR_SEQUENCE = 9
+FOC_ERR_NO_MEMORY = 10
+FOC_ERR_INTERNAL = 11
+FOC_ERR_INCONSISTENT = 12
+
+
+class MsgType(enum.IntEnum):
+    """What the TA answered in params[1].value.a."""
+
+    RESPONSE = FOC_MSG_RESPONSE
+    GET_STATE = FOC_MSG_GET_STATE
+    ERROR = FOC_MSG_ERROR
+
+
+class Command(enum.IntEnum):
+    """TA command ids (TEEC_InvokeCommand's commandID)."""
+
+    INVOKE = FOC_CMD_INVOKE
+    RESUME = FOC_CMD_RESUME
+    ABORT = FOC_CMD_ABORT
+    INFO = FOC_CMD_INFO
+    PANIC = FOC_CMD_PANIC
+
+
+class TaErrorCode(enum.IntEnum):
+    """FOC_ERR_* (the same numbers as invocation.proto's ErrorCode 1..99)."""
+
+    BAD_REQUEST = FOC_ERR_BAD_REQUEST
+    UNKNOWN_FUNCTION = FOC_ERR_UNKNOWN_FUNCTION
+    ARG_COUNT = FOC_ERR_ARG_COUNT
+    BAD_ARGUMENT = FOC_ERR_BAD_ARGUMENT
+    LIMIT = FOC_ERR_LIMIT
+    EXISTS = FOC_ERR_EXISTS
+    NOT_FOUND = FOC_ERR_NOT_FOUND
+    OVERFLOW = FOC_ERR_OVERFLOW
+    SEQUENCE = FOC_ERR_SEQUENCE
+    NO_MEMORY = FOC_ERR_NO_MEMORY
+    INTERNAL = FOC_ERR_INTERNAL
+    INCONSISTENT = FOC_ERR_INCONSISTENT
+
+
+def error_code_name(code: int) -> str:
+    """The FOC_ERR_* name of `code` without the prefix, or ``UNKNOWN(<n>)``."""
+    try:
+        return TaErrorCode(code).name
+    except ValueError:
+        return f"UNKNOWN({code})"
+
+
+class AbiError(TeeError):
+    """A buffer does not follow the TA ABI (malformed, out of bounds, trailing bytes).
+
+    Raised by the encoders for input the TA would refuse, and by the decoders for TA output
+    that breaks foc_ta.h. Messages name the field and the limit, never the data.
+    """
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """One entry of the TA's write set: the last write to `key` in this invocation."""
+
+    key: bytes
+    value: bytes
+    is_delete: bool = False
+
+
+@dataclass(frozen=True)
+class TaResponse:
+    """FOC_MSG_RESPONSE: the chaincode's status, payload and read/write set."""
+
+    status: int
+    payload: bytes
+    reads: list[bytes] = field(default_factory=list)
+    writes: list[KeyWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaError:
+    """FOC_MSG_ERROR: a structured refusal by the TA (code is a FOC_ERR_* number)."""
+
+    code: int
+    message: str
+
+    @property
+    def code_name(self) -> str:
+        """The error code's name, e.g. ``EXISTS``."""
+        return error_code_name(self.code)
+
+
+# --- low-level reader/writer -------------------------------------------------------------------
+
+_U32 = struct.Struct("<I")
+
+
+class _Reader:
+    """Bounded cursor over a buffer; every read checks the remaining length first."""
+
+    def __init__(self, buf: bytes, what: str) -> None:
+        self.buf = memoryview(buf)
+        self.pos = 0
+        self.what = what
+
+    def _need(self, n: int, field_name: str) -> None:
+        if n > len(self.buf) - self.pos:
+            raise AbiError(
+                f"{self.what}: truncated at {field_name} (needs {n} bytes, {len(self.buf) - self.pos} left)"
+            )
+
+    def u8(self, field_name: str) -> int:
+        self._need(1, field_name)
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+    def u32(self, field_name: str) -> int:
+        self._need(4, field_name)
+        (v,) = _U32.unpack_from(self.buf, self.pos)
+        self.pos += 4
+        return v
+
+    def blob(self, field_name: str, limit: int) -> bytes:
+        n = self.u32(f"{field_name} length")
+        if n > limit:
+            raise AbiError(f"{self.what}: {field_name} is {n} bytes, limit {limit}")
+        self._need(n, field_name)
+        v = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return v
+
+    def finish(self) -> None:
+        if self.pos != len(self.buf):
+            raise AbiError(f"{self.what}: {len(self.buf) - self.pos} trailing bytes")
+
+
+def _blob(data: bytes) -> bytes:
+    return _U32.pack(len(data)) + data
+
+
+def _check_key(key: bytes, what: str) -> None:
+    if not key:
+        raise AbiError(f"{what}: empty state key")
+    if len(key) > FOC_MAX_KEY:
+        raise AbiError(f"{what}: state key is {len(key)} bytes, limit {FOC_MAX_KEY}")
+    if b"\x00" in key:
+        raise AbiError(f"{what}: state key contains a NUL byte")
+
+
+# --- request (proxy -> TA, FOC_CMD_INVOKE) ---------------------------------------------------
+
+
+def encode_request(args: Sequence[bytes]) -> bytes:
+    """Encode an invocation request; ``args[0]`` is the function name."""
+    if not 1 <= len(args) <= FOC_MAX_ARGS:
+        raise AbiError(
+            f"request: {len(args)} arguments including the function name, allowed 1..{FOC_MAX_ARGS}"
+        )
+    if not args[0]:
+        raise AbiError("request: empty function name")
+    if len(args[0]) > FOC_MAX_FUNCTION:
+        raise AbiError(f"request: function name is {len(args[0])} bytes, limit {FOC_MAX_FUNCTION}")
+    parts = [_U32.pack(FOC_REQ_MAGIC), _U32.pack(len(args))]
+    for i, arg in enumerate(args):
+        if not isinstance(arg, bytes | bytearray):
+            raise AbiError(f"request: argument {i} is {type(arg).__name__}, expected bytes")
+        if len(arg) > FOC_MAX_VALUE:
+            raise AbiError(f"request: argument {i} is {len(arg)} bytes, limit {FOC_MAX_VALUE}")
+        parts.append(_blob(bytes(arg)))
+    out = b"".join(parts)
+    if len(out) > FOC_MAX_REQUEST:
+        raise AbiError(f"request: encoded size {len(out)} bytes, limit {FOC_MAX_REQUEST}")
+    return out
+
+
+def decode_request(buf: bytes) -> list[bytes]:
+    """Decode an invocation request (the TA's side; used by fakes and tests)."""
+    if len(buf) > FOC_MAX_REQUEST:
+        raise AbiError(f"request: {len(buf)} bytes, limit {FOC_MAX_REQUEST}")
+    r = _Reader(buf, "request")
+    magic = r.u32("magic")
+    if magic != FOC_REQ_MAGIC:
+        raise AbiError(f"request: bad magic 0x{magic:08x}")
+    n = r.u32("nargs")
+    if not 1 <= n <= FOC_MAX_ARGS:
+        raise AbiError(f"request: nargs {n}, allowed 1..{FOC_MAX_ARGS}")
+    args = [r.blob(f"argument {i}", FOC_MAX_FUNCTION if i == 0 else FOC_MAX_VALUE) for i in range(n)]
+    if not args[0]:
+        raise AbiError("request: empty function name")
+    r.finish()
+    return args
+
+
+# --- state answer (proxy -> TA, FOC_CMD_RESUME) ----------------------------------------------
+
+
+def encode_state_answer(value: bytes | None) -> bytes:
+    """Encode the answer to a GET_STATE: ``None`` means the key does not exist."""
+    if value is None:
+        return b"\x00" + _U32.pack(0)
+    if len(value) > FOC_MAX_VALUE:
+        raise AbiError(f"state answer: value is {len(value)} bytes, limit {FOC_MAX_VALUE}")
+    return b"\x01" + _blob(bytes(value))
+
+
+def decode_state_answer(buf: bytes) -> bytes | None:
+    """Decode a state answer (the TA's side; used by fakes and tests)."""
+    r = _Reader(buf, "state answer")
+    found = r.u8("found")
+    if found not in (0, 1):
+        raise AbiError(f"state answer: found flag is {found}, expected 0 or 1")
+    value = r.blob("value", FOC_MAX_VALUE)
+    r.finish()
+    if not found:
+        if value:
+            raise AbiError("state answer: found=0 with a non-empty value")
+        return None
+    return value
+
+
+# --- TA outputs -------------------------------------------------------------------------------
+
+
+def encode_get_state(key: bytes) -> bytes:
+    """Encode FOC_MSG_GET_STATE output (the TA's side; used by fakes and tests)."""
+    _check_key(key, "get_state")
+    return _blob(key)
+
+
+def decode_get_state(buf: bytes) -> bytes:
+    """Decode FOC_MSG_GET_STATE output: the key the TA needs."""
+    r = _Reader(buf, "get_state")
+    key = r.blob("key", FOC_MAX_KEY)
+    r.finish()
+    _check_key(key, "get_state")
+    return key
+
+
+def encode_response(resp: TaResponse) -> bytes:
+    """Encode FOC_MSG_RESPONSE output (the TA's side; used by fakes and tests)."""
+    if len(resp.payload) > FOC_MAX_PAYLOAD:
+        raise AbiError(f"response: payload is {len(resp.payload)} bytes, limit {FOC_MAX_PAYLOAD}")
+    if len(resp.reads) > FOC_MAX_READS:
+        raise AbiError(f"response: {len(resp.reads)} reads, limit {FOC_MAX_READS}")
+    if len(resp.writes) > FOC_MAX_WRITES:
+        raise AbiError(f"response: {len(resp.writes)} writes, limit {FOC_MAX_WRITES}")
+    if not 0 <= resp.status <= 0xFFFFFFFF:
+        raise AbiError(f"response: status {resp.status} is not a u32")
+    parts = [_U32.pack(resp.status), _blob(resp.payload), _U32.pack(len(resp.reads))]
+    for key in resp.reads:
+        _check_key(key, "response read")
+        parts.append(_blob(key))
+    parts.append(_U32.pack(len(resp.writes)))
+    for w in resp.writes:
+        _check_key(w.key, "response write")
+        if len(w.value) > FOC_MAX_VALUE:
+            raise AbiError(f"response: written value is {len(w.value)} bytes, limit {FOC_MAX_VALUE}")
+        if w.is_delete and w.value:
+            raise AbiError("response: a delete carries a value")
+        parts += [_blob(w.key), bytes([1 if w.is_delete else 0]), _blob(w.value)]
+    out = b"".join(parts)
+    if len(out) > FOC_MAX_OUTPUT:
+        raise AbiError(f"response: {len(out)} bytes, limit {FOC_MAX_OUTPUT}")
+    return out
+
+
+def decode_response(buf: bytes) -> TaResponse:
+    """Decode FOC_MSG_RESPONSE output, checking every count, size and key rule."""
+    if len(buf) > FOC_MAX_OUTPUT:
+        raise AbiError(f"response: {len(buf)} bytes, limit {FOC_MAX_OUTPUT}")
+    r = _Reader(buf, "response")
+    status = r.u32("status")
+    payload = r.blob("payload", FOC_MAX_PAYLOAD)
+    nreads = r.u32("nreads")
+    if nreads > FOC_MAX_READS:
+        raise AbiError(f"response: {nreads} reads, limit {FOC_MAX_READS}")
+    reads = []
+    seen: set[bytes] = set()
+    for i in range(nreads):
+        key = r.blob(f"read {i} key", FOC_MAX_KEY)
+        _check_key(key, f"response read {i}")
+        if key in seen:
+            raise AbiError(f"response: read {i} repeats an earlier key")
+        seen.add(key)
+        reads.append(key)
+    nwrites = r.u32("nwrites")
+    if nwrites > FOC_MAX_WRITES:
+        raise AbiError(f"response: {nwrites} writes, limit {FOC_MAX_WRITES}")
+    writes = []
+    seen = set()
+    total = 0
+    for i in range(nwrites):
+        key = r.blob(f"write {i} key", FOC_MAX_KEY)
+        _check_key(key, f"response write {i}")
+        if key in seen:
+            raise AbiError(f"response: write {i} repeats an earlier key")
+        seen.add(key)
+        flag = r.u8(f"write {i} is_delete")
+        if flag not in (0, 1):
+            raise AbiError(f"response: write {i} is_delete flag is {flag}, expected 0 or 1")
+        value = r.blob(f"write {i} value", FOC_MAX_VALUE)
+        if flag and value:
+            raise AbiError(f"response: write {i} is a delete with a value")
+        total += len(key) + len(value)
+        if total > FOC_MAX_WRITE_BYTES:
+            raise AbiError(f"response: write set exceeds {FOC_MAX_WRITE_BYTES} bytes")
+        writes.append(KeyWrite(key, value, bool(flag)))
+    r.finish()
+    return TaResponse(status, payload, reads, writes)
+
+
+def encode_error(err: TaError) -> bytes:
+    """Encode FOC_MSG_ERROR output (the TA's side; used by fakes and tests)."""
+    msg = err.message.encode()
+    if len(msg) > FOC_MAX_PAYLOAD:
+        raise AbiError(f"error: message is {len(msg)} bytes, limit {FOC_MAX_PAYLOAD}")
+    return _U32.pack(err.code) + _blob(msg)
+
+
+def decode_error(buf: bytes) -> TaError:
+    """Decode FOC_MSG_ERROR output. The message is decoded leniently (it is for humans)."""
+    r = _Reader(buf, "error")
+    code = r.u32("code")
+    msg = r.blob("message", FOC_MAX_PAYLOAD)
+    r.finish()
+    return TaError(code, msg.decode("utf-8", errors="replace"))
+
+
+def ta_uuid_bytes(value: str | _uuid.UUID = FOC_TA_UUID) -> bytes:
+    """The 16 big-endian bytes of a TA UUID, as carried in InvocationRequest.chaincode_uuid."""
+    return (value if isinstance(value, _uuid.UUID) else _uuid.UUID(value)).bytes

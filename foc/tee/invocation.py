@@ -1,0 +1,125 @@
+"""One transaction on one TA session: INVOKE, answer GET_STATE with RESUME, until done.
+
+The TA re-executes the chaincode deterministically on every RESUME, so each distinct key
+read costs one round trip; writes only leave the TA in the final write set.
+
+Two ways to drive it:
+  * ``run_invocation(session, args, get_state)`` with a callback (simple callers, benches);
+  * ``TaInvocation`` step by step (the gRPC server, which must relay each GetState to the
+    wrapper and wait for its answer between steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from foc.errors import TeeError
+from foc.tee import abi
+from foc.tee.api import TeeSession
+
+#: Hard bound on GET_STATE round trips in one invocation. The TA itself stops at
+#: FOC_MAX_READS distinct keys; a TA that keeps asking beyond that is misbehaving.
+MAX_ROUND_TRIPS = abi.FOC_MAX_READS + 1
+
+
+@dataclass(frozen=True)
+class NeedState:
+    """The TA needs the value of `key` before it can go on."""
+
+    key: bytes
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """How one invocation ended: exactly one of `response` and `error` is set."""
+
+    response: abi.TaResponse | None = None
+    error: abi.TaError | None = None
+    round_trips: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the TA returned FOC_MSG_RESPONSE."""
+        return self.response is not None
+
+
+Step = NeedState | InvocationResult
+
+
+class TaInvocation:
+    """The state of one invocation on a session (INVOKE -> [GET_STATE/RESUME]* -> RESPONSE|ERROR)."""
+
+    def __init__(self, session: TeeSession, args: Sequence[bytes]) -> None:
+        self._session = session
+        self._request = abi.encode_request(list(args))  # raises AbiError before touching the TEE
+        self._pending: bytes | None = None
+        self._round_trips = 0
+        self.finished = False
+
+    def start(self) -> Step:
+        """Send FOC_CMD_INVOKE."""
+        if self._round_trips or self.finished:
+            raise TeeError("invocation already started")
+        return self._step(abi.Command.INVOKE, self._request)
+
+    def answer(self, value: bytes | None) -> Step:
+        """Answer the pending GET_STATE (None = absent) with FOC_CMD_RESUME."""
+        if self._pending is None or self.finished:
+            raise TeeError("no GET_STATE is pending on this invocation")
+        if self._round_trips >= MAX_ROUND_TRIPS:
+            self.finished = True
+            raise abi.AbiError(f"the TA asked for state more than {MAX_ROUND_TRIPS} times")
+        self._pending = None
+        return self._step(abi.Command.RESUME, abi.encode_state_answer(value))
+
+    @property
+    def pending_key(self) -> bytes | None:
+        """The key of the outstanding GET_STATE, if any."""
+        return self._pending
+
+    def abort(self) -> None:
+        """Drop the in-flight invocation inside the TA (FOC_CMD_ABORT). Raises TeeError."""
+        self.finished = True
+        self._pending = None
+        self._session.invoke(abi.Command.ABORT)
+
+    def _step(self, cmd: int, data: bytes) -> Step:
+        self._round_trips += 1
+        try:
+            msg_type, out = self._session.invoke(cmd, data)
+        except Exception:
+            self.finished = True
+            raise
+        if msg_type == abi.FOC_MSG_GET_STATE:
+            try:
+                self._pending = abi.decode_get_state(out)
+            except abi.AbiError:
+                self.finished = True
+                raise
+            return NeedState(self._pending)
+        self.finished = True
+        if msg_type == abi.FOC_MSG_RESPONSE:
+            return InvocationResult(response=abi.decode_response(out), round_trips=self._round_trips)
+        if msg_type == abi.FOC_MSG_ERROR:
+            return InvocationResult(error=abi.decode_error(out), round_trips=self._round_trips)
+        raise abi.AbiError(f"the TA answered with unknown message type {msg_type}")
+
+
+def run_invocation(
+    session: TeeSession, args: Sequence[bytes], get_state: Callable[[bytes], bytes | None]
+) -> InvocationResult:
+    """Run one invocation to its end, answering each GET_STATE with ``get_state(key)``."""
+    inv = TaInvocation(session, args)
+    step = inv.start()
+    while isinstance(step, NeedState):
+        try:
+            value = get_state(step.key)
+        except BaseException:
+            # the caller's ledger failed: leave the session clean for the next transaction
+            with contextlib.suppress(TeeError):
+                inv.abort()
+            raise
+        step = inv.answer(value)
+    return step
