@@ -1,0 +1,2 @@
+srcs-y += foc_codec.c
+srcs-y += foc_core.c
