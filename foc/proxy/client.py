@@ -1,0 +1,253 @@
+"""ProxyClient: what the wrapper uses to run transactions on foc-proxy.
+
+One long-lived gRPC channel (one HTTP/2 connection, optionally TLS) carries every
+transaction as its own ``TransactionInvocation`` stream, so many transactions run
+concurrently from many threads on one client.
+
+Error contract:
+  * transport failures (proxy down, connection reset, deadline exceeded, stream dropped)
+    raise ``foc.errors.ProxyUnavailable``;
+  * structured errors (chaincode refusals such as EXISTS, and proxy-side ones such as
+    TA_CRASHED, BUSY, PROTOCOL) are **returned** in ``InvocationResult.error``; call
+    ``result.raise_for_error()`` to turn them into ``foc.errors.ChaincodeError``;
+  * an exception raised by the caller's ``get_state``/``put_state`` cancels the stream
+    (the proxy aborts the TA invocation) and propagates unchanged.
+
+Example::
+
+    with ProxyClient("127.0.0.1:50051") as proxy:
+        result = proxy.invoke("create", ["peter", "0"], transaction_id="tx1",
+                              get_state=ledger.get)
+        result.raise_for_error()
+        ledger.apply(result.writes)
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from foc.errors import ChaincodeError, ProxyUnavailable
+from foc.protocol import invocation_pb2 as pb
+from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.proxy.server import ERROR_METADATA_KEY
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """One entry of the write batch (``value`` is empty for a delete)."""
+
+    key: str
+    value: bytes
+    is_delete: bool = False
+
+
+@dataclass(frozen=True)
+class InvocationError:
+    """A structured error: ``code`` is the ErrorCode name (e.g. ``"EXISTS"``, ``"TA_CRASHED"``)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """The outcome of one transaction."""
+
+    status: int
+    payload: bytes = b""
+    reads: list[str] = field(default_factory=list)
+    writes: list[StateWrite] = field(default_factory=list)
+    error: InvocationError | None = None
+    #: FOC's text response (legacy transactions)
+    execution_response: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the chaincode succeeded (status 200, no error)."""
+        return self.error is None and self.status == 200
+
+    def raise_for_error(self) -> InvocationResult:
+        """Raise ChaincodeError if the transaction failed; otherwise return self."""
+        if self.error is not None:
+            raise ChaincodeError(self.error.code, self.error.message)
+        if self.status != 200:
+            raise ChaincodeError("ERROR_UNSPECIFIED", f"status {self.status}")
+        return self
+
+
+GetState = Callable[[str], bytes | None]
+PutState = Callable[[str, bytes], None]
+
+_END = object()
+
+
+class ProxyClient:
+    """A connection to foc-proxy shared by all transactions (thread-safe)."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        tls_ca: Path | bytes | None = None,
+        tls_server_name: str | None = None,
+        default_timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """``address`` is HOST:PORT. With ``tls_ca`` (PEM path or bytes) the channel uses TLS."""
+        self.address = address
+        self.default_timeout = default_timeout
+        options = [
+            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", 30_000),
+        ]
+        if tls_ca is not None:
+            ca = tls_ca.read_bytes() if isinstance(tls_ca, Path) else tls_ca
+            if tls_server_name:
+                options.append(("grpc.ssl_target_name_override", tls_server_name))
+            self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(ca), options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = pb_grpc.InvocationStub(self._channel)
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> ProxyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def health(self, timeout: float = 5.0) -> pb.HealthResponse:
+        """The proxy's Health answer (counters, backend). Raises ProxyUnavailable."""
+        try:
+            return self._stub.Health(pb.HealthRequest(), timeout=timeout)
+        except grpc.RpcError as exc:
+            raise _unavailable(self.address, exc) from None
+
+    def invoke(
+        self,
+        function: str,
+        args: Sequence[str | bytes] = (),
+        *,
+        get_state: GetState,
+        put_state: PutState | None = None,
+        transaction_id: str = "",
+        channel_id: str = "",
+        chaincode_uuid: bytes = b"",
+        timeout: float | None = None,
+    ) -> InvocationResult:
+        """Run one transaction.
+
+        ``args`` exclude the function name; all ``str`` goes as text ``arguments``, any
+        ``bytes`` sends all as ``binary_arguments``. ``get_state(key)`` returns the value or
+        None. An empty ``transaction_id`` selects FOC's legacy mode, where writes arrive as
+        ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
+        """
+        legacy = not transaction_id
+        if legacy and put_state is None:
+            raise ValueError("legacy transactions (empty transaction_id) need a put_state callback")
+        request = pb.InvocationRequest(
+            chaincode_uuid=chaincode_uuid,
+            function_name=function,
+            transaction_id=transaction_id,
+            channel_id=channel_id,
+        )
+        if any(isinstance(a, bytes | bytearray) for a in args):
+            request.binary_arguments.extend(
+                a if isinstance(a, bytes | bytearray) else a.encode() for a in args
+            )
+        else:
+            request.arguments.extend(args)  # type: ignore[arg-type]
+
+        outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        outbox.put(pb.ChaincodeWrapperMessage(invocation_request=request))
+
+        def requests() -> Iterator[pb.ChaincodeWrapperMessage]:
+            while (msg := outbox.get()) is not _END:
+                yield msg  # type: ignore[misc]
+
+        call = self._stub.TransactionInvocation(
+            requests(), timeout=self.default_timeout if timeout is None else timeout
+        )
+        finished = threading.Event()
+        try:
+            for msg in call:
+                kind = msg.WhichOneof("type")
+                if kind == "get_state_request":
+                    value = get_state(msg.get_state_request.key)
+                    if legacy:
+                        answer = pb.GetStateResponse(value=(value or b"").decode())
+                    else:
+                        answer = pb.GetStateResponse(raw_value=value or b"", found=value is not None)
+                    outbox.put(pb.ChaincodeWrapperMessage(get_state_response=answer))
+                elif kind == "put_state_request":
+                    if put_state is None:
+                        raise ProxyUnavailable(
+                            "the proxy sent a PutStateRequest for a non-legacy transaction"
+                        )
+                    put_state(msg.put_state_request.key, msg.put_state_request.value.encode())
+                    outbox.put(
+                        pb.ChaincodeWrapperMessage(
+                            put_state_response=pb.PutStateResponse(acknowledgement="OK")
+                        )
+                    )
+                elif kind == "invocation_response":
+                    finished.set()
+                    return _result(msg.invocation_response)
+                else:
+                    raise ProxyUnavailable(f"the proxy sent an unexpected message ({kind or 'empty'})")
+            raise ProxyUnavailable(f"proxy {self.address} ended the transaction stream without a response")
+        except grpc.RpcError as exc:
+            structured = _structured_error(exc)
+            if structured is not None:
+                return InvocationResult(status=500, error=structured)
+            raise _unavailable(self.address, exc) from None
+        finally:
+            outbox.put(_END)
+            if not finished.is_set():
+                call.cancel()
+
+
+def _result(resp: pb.InvocationResponse) -> InvocationResult:
+    error = None
+    if resp.HasField("error"):
+        error = InvocationError(pb.ErrorCode.Name(resp.error.code), resp.error.message)
+    return InvocationResult(
+        status=resp.status,
+        payload=resp.payload,
+        reads=[r.key for r in resp.reads],
+        writes=[StateWrite(w.key, w.value, w.is_delete) for w in resp.writes],
+        error=error,
+        execution_response=resp.execution_response,
+    )
+
+
+def _structured_error(exc: grpc.RpcError) -> InvocationError | None:
+    """Legacy transactions carry their error in the gRPC status + trailing metadata."""
+    trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    for key, value in trailers or ():
+        if key == ERROR_METADATA_KEY:
+            details = exc.details() or ""
+            prefix = f"{value}: "
+            return InvocationError(value, details[len(prefix) :] if details.startswith(prefix) else details)
+    return None
+
+
+def _unavailable(address: str, exc: grpc.RpcError) -> ProxyUnavailable:
+    code = exc.code() if hasattr(exc, "code") else None
+    name = code.name if code is not None else "UNKNOWN"
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return ProxyUnavailable(
+        f"proxy {address} failed the transaction: {name}: {details}",
+        hint="is foc-proxy running and reachable? (foc-proxy --listen HOST:PORT)",
+    )
