@@ -12,19 +12,20 @@ void *foc_platform_alloc(size_t size)
 {
 	void *p;
 
-	if (foc_test_fail_after == 0)
+	/* The thread test allocates from several threads: keep the counters atomic. */
+	if (__atomic_load_n(&foc_test_fail_after, __ATOMIC_SEQ_CST) == 0)
 		return NULL;
-	if (foc_test_fail_after > 0)
-		foc_test_fail_after--;
+	if (__atomic_load_n(&foc_test_fail_after, __ATOMIC_SEQ_CST) > 0)
+		__atomic_sub_fetch(&foc_test_fail_after, 1, __ATOMIC_SEQ_CST);
 	p = calloc(1, size);
 	if (p)
-		foc_test_live_allocations++;
+		__atomic_add_fetch(&foc_test_live_allocations, 1, __ATOMIC_SEQ_CST);
 	return p;
 }
 
 void foc_platform_free(void *ptr)
 {
 	if (ptr)
-		foc_test_live_allocations--;
+		__atomic_sub_fetch(&foc_test_live_allocations, 1, __ATOMIC_SEQ_CST);
 	free(ptr);
 }
