@@ -31,9 +31,8 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from foc.errors import ConsoleTimeout, TargetError, UsageError
 
@@ -55,15 +54,11 @@ def strip_escapes(text: str) -> str:
     return _ESCAPE.sub("", text).replace("\r", "")
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     """What one `Console.run` saw: the exit code and the command's output (clean text)."""
 
     exit_code: int
     output: str
-
-    def __iter__(self):  # allows `rc, out = console.run(...)`
-        return iter((self.exit_code, self.output))
 
 
 def wrap_command(cmd: str, nonce: str) -> str:

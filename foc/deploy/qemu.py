@@ -368,6 +368,12 @@ class QemuInstance:
         self.pid = proc.pid
         self.started_at = time.time()
         self.pid_file.write_text(f"{proc.pid}\n")
+        # Until exec() the child's cmdline is ours; wait so is_running()/stop() recognise it.
+        deadline = time.monotonic() + 10.0
+        while not pid_is_ours(proc.pid, self.run_dir) and proc.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         return proc.pid
 
     def is_running(self) -> bool:
