@@ -112,9 +112,7 @@ class DevLedger:
                     stored = channel or "dev"
                     self._db.execute("INSERT INTO meta VALUES ('channel', ?)", (stored,))
                     genesis = Block(0, GENESIS_PREV_HASH, stored, time.time_ns())
-                    self._db.execute(
-                        "INSERT INTO blocks VALUES (0, ?, ?)", (genesis.hash, genesis.encode())
-                    )
+                    self._db.execute("INSERT INTO blocks VALUES (0, ?, ?)", (genesis.hash, genesis.encode()))
                 else:
                     stored = str(row[0])
                 self._db.execute("COMMIT")
@@ -256,9 +254,7 @@ class DevLedger:
     def _apply_write(self, write: KeyWrite, version: Version) -> None:
         """Apply one write inside the open commit transaction (a seam for crash tests)."""
         if write.value is None:
-            self._db.execute(
-                "DELETE FROM state WHERE namespace=? AND key=?", (write.namespace, write.key)
-            )
+            self._db.execute("DELETE FROM state WHERE namespace=? AND key=?", (write.namespace, write.key))
         else:
             self._db.execute(
                 "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)",

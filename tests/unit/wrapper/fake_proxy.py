@@ -16,9 +16,7 @@ GetState = Callable[[str], bytes | None]
 
 
 def _error(code: str, message: str) -> pb.InvocationResponse:
-    return pb.InvocationResponse(
-        status=500, error=pb.Error(code=pb.ErrorCode.Value(code), message=message)
-    )
+    return pb.InvocationResponse(status=500, error=pb.Error(code=pb.ErrorCode.Value(code), message=message))
 
 
 def _ok(payload: bytes, writes: Sequence[tuple[str, bytes | None]] = ()) -> pb.InvocationResponse:
@@ -26,9 +24,7 @@ def _ok(payload: bytes, writes: Sequence[tuple[str, bytes | None]] = ()) -> pb.I
         status=200,
         payload=payload,
         execution_response=payload.decode(),
-        writes=[
-            pb.KeyWrite(key=k, value=v or b"", is_delete=v is None) for k, v in writes
-        ],
+        writes=[pb.KeyWrite(key=k, value=v or b"", is_delete=v is None) for k, v in writes],
     )
 
 
@@ -79,8 +75,14 @@ class FakeProxyClient:
     ) -> pb.InvocationResponse:
         with self._lock:
             self.calls.append(
-                {"function": function, "args": list(args), "tx_id": tx_id, "channel_id": channel_id,
-                 "uuid": chaincode_uuid, "timeout": timeout}
+                {
+                    "function": function,
+                    "args": list(args),
+                    "tx_id": tx_id,
+                    "channel_id": channel_id,
+                    "uuid": chaincode_uuid,
+                    "timeout": timeout,
+                }
             )
         if self.down:
             raise ProxyUnavailable("the proxy at 127.0.0.1:1 is unreachable")

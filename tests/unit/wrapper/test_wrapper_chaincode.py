@@ -108,7 +108,8 @@ def test_invalid_write_from_proxy_writes_nothing() -> None:
     class BadBatch(FakeProxyClient):
         def invoke(self, *a, **kw):  # type: ignore[no-untyped-def]
             return pb.InvocationResponse(
-                status=200, payload=b"OK",
+                status=200,
+                payload=b"OK",
                 writes=[pb.KeyWrite(key="good", value=b"1"), pb.KeyWrite(key="", value=b"2")],
             )
 
