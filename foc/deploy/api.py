@@ -89,10 +89,6 @@ def _machine(target: str) -> QemuMachine:
     return QemuMachine.from_facts(dict(get_target(target).machine))
 
 
-def _image_record(target: str) -> Path:
-    return paths.run_dir(target) / "image.json"
-
-
 def _require_host(target: str) -> None:
     try:
         from foc.deploy.host import require_host
@@ -111,19 +107,21 @@ def build(
     _require_host(target)
     t0 = time.monotonic()
     image = build_image(target, progress=progress, verbose=verbose, refresh=refresh)
-    elapsed = time.monotonic() - t0
-    image.save(_image_record(target))
-    return image, elapsed
+    return image, time.monotonic() - t0
 
 
 _build = build  # `up` has a parameter called build
 
 
 def _last_image(target: str) -> ImageSet:
-    record = _image_record(target)
-    if not record.is_file():
-        raise TargetError(f"no image has been built for {target}", hint=f"`foc-deploy {target} build`")
-    return ImageSet.load(record)
+    from foc.deploy.build import current_image
+
+    image = current_image(target)
+    if image is None:
+        raise TargetError(
+            f"no up-to-date image has been built for {target}", hint=f"`foc-deploy {target} build`"
+        )
+    return image
 
 
 def _step(progress: Progress | None, name: str, state: str, detail: str = "") -> None:
@@ -150,6 +148,7 @@ def up(
     verbose: bool = False,
     boot_timeout: float = BOOT_TIMEOUT,
     proxy_timeout: float = PROXY_TIMEOUT,
+    instance: str = "default",
 ) -> RunningTarget:
     """Build (if asked), boot in the background and wait until ready.
 
@@ -159,7 +158,7 @@ def up(
     _check_target(target)
     t0 = time.monotonic()
     timings: dict[str, float] = {}
-    run_dir = paths.run_dir(target)
+    run_dir = paths.run_dir(target, instance)
     running_pid = read_pid(run_dir / "qemu.pid")
     if running_pid is not None and pid_is_ours(running_pid, run_dir):
         raise TargetError(
@@ -167,6 +166,8 @@ def up(
         )
     if build:
         image, timings["build_s"] = _build(target, progress=progress, verbose=verbose)
+        if "cold_build_seconds" in image.extra:  # the builder's last measured cold build
+            timings["cold_build_s"] = float(image.extra["cold_build_seconds"])
     else:
         _require_host(target)
         image = _last_image(target)
@@ -209,8 +210,8 @@ def up(
     )
 
 
-def _running_from_state(target: str) -> RunningTarget | None:
-    run_dir = paths.run_dir(target)
+def _running_from_state(target: str, instance: str) -> RunningTarget | None:
+    run_dir = paths.run_dir(target, instance)
     state = load_state(run_dir)
     pid = read_pid(run_dir / "qemu.pid")
     if state is None or pid is None or not pid_is_ours(pid, run_dir) or state.get("pid") != pid:
@@ -244,21 +245,22 @@ def ensure_up(
     build: bool = True,
     progress: Progress | None = None,
     verbose: bool = False,
+    instance: str = "default",
 ) -> RunningTarget:
     """Reuse a running healthy instance (on `port` if given), else (re)start one with `up`."""
-    running = _running_from_state(target)
+    running = _running_from_state(target, instance)
     if running is not None and (port is None or running.port == port) and _healthy(running):
         _step(progress, "reuse", "done", f"pid {running.pid}, {running.ready}")
         return running
-    if running is not None or read_pid(paths.run_dir(target) / "qemu.pid") is not None:
-        down(target)
-    return up(target, port=port, build=build, progress=progress, verbose=verbose)
+    if running is not None or read_pid(paths.run_dir(target, instance) / "qemu.pid") is not None:
+        down(target, instance=instance)
+    return up(target, port=port, build=build, progress=progress, verbose=verbose, instance=instance)
 
 
-def down(target: str = "qemu") -> bool:
+def down(target: str = "qemu", *, instance: str = "default") -> bool:
     """Stop the instance `up` started (only it: the pid must name our run dir). True if one ran."""
     _check_target(target)
-    run_dir = paths.run_dir(target)
+    run_dir = paths.run_dir(target, instance)
     pid = read_pid(run_dir / "qemu.pid")
     from foc.deploy.qemu import stop_pid
 
@@ -268,10 +270,10 @@ def down(target: str = "qemu") -> bool:
     return stopped
 
 
-def status(target: str = "qemu") -> dict[str, object]:
+def status(target: str = "qemu", *, instance: str = "default") -> dict[str, object]:
     """What runs and whether it answers; JSON-serialisable (the CLI's `status --json`)."""
     _check_target(target)
-    run_dir = paths.run_dir(target)
+    run_dir = paths.run_dir(target, instance)
     pid = read_pid(run_dir / "qemu.pid")
     alive = pid is not None and pid_is_ours(pid, run_dir)
     state = load_state(run_dir) or {}
@@ -307,18 +309,18 @@ def status(target: str = "qemu") -> dict[str, object]:
     return out
 
 
-def attach_console(target: str = "qemu", **kwargs: Any) -> PexpectConsole:
+def attach_console(target: str = "qemu", *, instance: str = "default", **kwargs: Any) -> PexpectConsole:
     """An open console on the running target's normal-world UART (close it when done)."""
     _check_target(target)
-    run_dir = paths.run_dir(target)
+    run_dir = paths.run_dir(target, instance)
     pid = read_pid(run_dir / "qemu.pid")
     if pid is None or not pid_is_ours(pid, run_dir):
         raise TargetError(f"{target} is not running", hint=f"`foc-deploy {target} up`")
     return PexpectConsole.unix_socket(run_dir / "console.sock", **kwargs).open()
 
 
-def log_path(target: str = "qemu", *, secure: bool = False) -> Path:
+def log_path(target: str = "qemu", *, secure: bool = False, instance: str = "default") -> Path:
     """The normal-world (or secure-world) UART log of the target's last boot."""
     _check_target(target)
     name = "secure-world.log" if secure else "normal-world.log"
-    return paths.run_dir(target) / "logs" / name
+    return paths.run_dir(target, instance) / "logs" / name
