@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    tee = "native (host build, not a TEE)" if config.tee == "native" else config.tee
-    print(f"foc-proxy listening on {server.address} tee={tee} pool={config.pool_size}", flush=True)
+    note = " (native = host build, not a TEE)" if config.tee == "native" else ""
+    line = f"foc-proxy listening on {server.address} tee={config.tee} pool={config.pool_size}{note}"
+    print(line, flush=True)
     while not stop.wait(0.5):
         pass
     logging.getLogger("foc.proxy").info("shutting down: draining streams, closing TA sessions")

@@ -219,7 +219,9 @@ def test_error_message_with_invalid_utf8_is_decoded_leniently() -> None:
     assert abi.decode_error(u32(1) + blob(b"bad \xff")).message == "bad \ufffd"
 
 
-@pytest.mark.parametrize("buf", [b"", u32(1), u32(1) + u32(abi.FOC_MAX_PAYLOAD + 1), u32(1) + blob(b"m") + b"x"])
+@pytest.mark.parametrize(
+    "buf", [b"", u32(1), u32(1) + u32(abi.FOC_MAX_PAYLOAD + 1), u32(1) + blob(b"m") + b"x"]
+)
 def test_error_decoder_refuses_malformed(buf) -> None:
     with pytest.raises(AbiError):
         abi.decode_error(buf)

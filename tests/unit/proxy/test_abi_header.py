@@ -34,7 +34,9 @@ def test_every_define_is_mirrored_with_the_same_value() -> None:
         elif name == "FOC_TA_UUID":
             nums = [int(x, 16) for x in re.findall(r"0x([0-9a-fA-F]+)", raw)]
             expected = uuid.UUID(
-                bytes=nums[0].to_bytes(4, "big") + nums[1].to_bytes(2, "big") + nums[2].to_bytes(2, "big")
+                bytes=nums[0].to_bytes(4, "big")
+                + nums[1].to_bytes(2, "big")
+                + nums[2].to_bytes(2, "big")
                 + bytes(nums[3:])
             )
             assert mirrored == expected
