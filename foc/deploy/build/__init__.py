@@ -1,0 +1,382 @@
+"""`foc-deploy <target> build`: build a bootable image set from pinned Debian inputs.
+
+Public API (the CLI only wires options to these):
+
+- `build_image(target_name, progress=..., verbose=..., refresh=...) -> ImageSet`
+- `current_image(target_name) -> ImageSet | None`: the last image, if its inputs are unchanged.
+
+Every step is cached by the hash of its inputs under `<cache>/steps/<step>/<key>/`; with nothing
+changed a build only hashes its inputs and returns (about a second). The image itself lives in
+`<cache>/images/<target>/` (bios, kernel, initrd, pflash1.img, share/, manifest.json, image.json).
+
+`progress(step, state, detail)` is called with state in: "start" (step about to run), "cached"
+(output reused), "done" (built; detail = seconds), "failed" (detail = error), "log" (one line of
+tool output, only when verbose), and step "image" / state "done" at the end.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from foc.deploy.build.apt import AptArchive, MirrorSet, sha256_file
+from foc.deploy.build.cache import StepCache, cache_key
+from foc.deploy.build.manifest import Manifest, StepResult
+from foc.deploy.build.steps import STEPS, Step, StepContext, host_tool_version
+from foc.deploy.image import ImageSet
+from foc.deploy.paths import REPO_ROOT, cache_root
+from foc.deploy.targets import get_target
+from foc.deploy.targets.base import Target
+from foc.errors import BuildError
+
+__all__ = ["Progress", "build_image", "current_image", "image_dir", "plan", "run_steps"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str, str], None]
+IMAGE_FORMAT = 1  # bump when the layout of images/<target>/ changes
+HOST_TOOL_PACKAGES = (
+    "qemu-system-arm",
+    "gcc-aarch64-linux-gnu",
+    "u-boot-qemu",
+    "u-boot-tools",
+    "mmdebstrap",
+    "kmod",
+    "cpio",
+    "dpkg-dev",
+)
+
+
+def image_dir(target_name: str) -> Path:
+    """Where the image set of `target_name` is published."""
+    return cache_root() / "images" / target_name
+
+
+def _context(target: Target, repo: Path, mirrors: MirrorSet | None = None) -> StepContext:
+    root = cache_root()
+    mirrors = mirrors or MirrorSet.from_system()
+    apt = AptArchive(
+        root / "apt" / target.name, root / "downloads", mirrors, target.debian_suites, target_name=target.name
+    )
+    return StepContext(target=target, repo=repo, apt=apt, downloads=root / "downloads")
+
+
+def plan(target: Target, ctx: StepContext, steps: Sequence[Step] = STEPS) -> list[tuple[Step, str]]:
+    """Each step with its cache key, in build order (cheap: no downloads, no builds)."""
+    keys: dict[str, str] = {}
+    out = []
+    for step in steps:
+        missing = [d for d in step.deps if d not in keys]
+        if missing:
+            raise BuildError(f"step {step.name} depends on {missing}, which come later")
+        key = cache_key(
+            {
+                "step": step.name,
+                "code": step.code_digest(),
+                "target": target.name,
+                "inputs": step.inputs(ctx),
+                "deps": {d: keys[d] for d in step.deps},
+            }
+        )
+        keys[step.name] = key
+        out.append((step, key))
+    return out
+
+
+def _image_key(planned: Sequence[tuple[Step, str]]) -> str:
+    return cache_key({"format": IMAGE_FORMAT, "steps": {s.name: k for s, k in planned}})
+
+
+def current_image(target_name: str = "qemu", *, repo: Path = REPO_ROOT) -> ImageSet | None:
+    """The published image of `target_name` if it was built from exactly the current inputs."""
+    target = get_target(target_name)
+    try:
+        ctx = _context(target, repo)
+        key = _image_key(plan(target, ctx))
+    except BuildError:
+        return None
+    return _published(target_name, key)
+
+
+def _published(target_name: str, key: str) -> ImageSet | None:
+    meta = image_dir(target_name) / "image.json"
+    if not meta.exists():
+        return None
+    try:
+        image = ImageSet.load(meta)
+    except (ValueError, KeyError, OSError):
+        return None
+    if image.extra.get("image_key") != key:
+        return None
+    paths = [image.bios, image.kernel, image.initrd, image.manifest, *image.ta_files]
+    if image.pflash1 is not None:
+        paths.append(image.pflash1)
+    return image if all(p.exists() for p in paths) else None
+
+
+@contextmanager
+def _build_lock(target_name: str) -> Iterator[None]:
+    lock_dir = cache_root() / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / f"build-{target_name}.lock").open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _command_runner(step: str, log_path: Path, progress: Progress | None, verbose: bool) -> Callable[..., None]:
+    """Runs tool commands, logging their output to `log_path` (and to progress when verbose)."""
+
+    def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
+        with log_path.open("a") as logf:
+            logf.write(f"$ {' '.join(argv)}\n")
+            logf.flush()
+            try:
+                proc = subprocess.Popen(
+                    argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    errors="replace", stdin=subprocess.DEVNULL,
+                )  # fmt: skip
+            except FileNotFoundError as e:
+                raise BuildError(
+                    f"step {step}: {argv[0]} is not installed", hint="run `foc-deploy doctor`"
+                ) from e
+            tail: list[str] = []
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                logf.write(line)
+                tail = (tail + [line.rstrip()])[-25:]
+                if verbose and progress:
+                    progress(step, "log", line.rstrip())
+            rc = proc.wait()
+            if rc != 0:
+                raise BuildError(
+                    f"step {step}: `{' '.join(argv[:3])} ...` failed with exit status {rc} (log: {log_path})",
+                    hint="\n".join(tail),
+                )
+
+    return run
+
+
+def build_image(
+    target_name: str = "qemu",
+    *,
+    progress: Progress | None = None,
+    verbose: bool = False,
+    refresh: bool = False,
+    repo: Path = REPO_ROOT,
+) -> ImageSet:
+    """Build (or reuse) every step for `target_name` and publish the image set.
+
+    refresh: rebuild every step and re-fetch package lists (downloads of pinned versions are kept,
+    since Debian never changes the content of a published version).
+    """
+    from foc.deploy.host import require_host
+
+    started = time.monotonic()
+    target = get_target(target_name)
+    emit = progress or (lambda step, state, detail: None)
+    ctx = _context(target, repo)
+    planned = plan(target, ctx)
+    key = _image_key(planned)
+    if not refresh:
+        image = _published(target_name, key)
+        if image is not None:
+            warm = time.monotonic() - started
+            for step, k in planned:
+                emit(step.name, "cached", k)
+            _record_total(target_name, warm, cold=False)
+            emit("image", "done", f"{warm:.2f}s (nothing changed)")
+            return _with_timings(image, target_name, warm)
+    require_host(target_name)
+    with _build_lock(target_name):
+        return _build_locked(target, ctx, planned, key, emit, verbose, refresh, started)
+
+
+def run_steps(
+    planned: Sequence[tuple[Step, str]],
+    ctx: StepContext,
+    cache: StepCache,
+    manifest: Manifest,
+    *,
+    logs: Path,
+    emit: Progress,
+    verbose: bool = False,
+    refresh: bool = False,
+) -> bool:
+    """Run (or reuse from `cache`) each planned step in order; True if any step was built."""
+    logs.mkdir(parents=True, exist_ok=True)
+    built_any = False
+    for step, k in planned:
+        t0 = time.monotonic()
+        existing = None if refresh else cache.lookup(step.name, k)
+        if existing is not None:
+            ctx.outputs[step.name] = existing
+            manifest.add_step(StepResult(step.name, k, True, time.monotonic() - t0), existing)
+            emit(step.name, "cached", k)
+            continue
+        emit(step.name, "start", k)
+        log_path = logs / f"{step.name}.log"
+        log_path.write_text(f"# step {step.name} key {k}\n")
+        ctx.run_command = _command_runner(step.name, log_path, emit if verbose else None, verbose)
+        try:
+            out = cache.produce(step.name, k, lambda tmp, s=step: s.run(ctx, tmp), replace=refresh)
+        except BuildError as e:
+            emit(step.name, "failed", e.message)
+            raise
+        except Exception as e:  # a bug or an I/O error in a step: still name the step
+            emit(step.name, "failed", str(e))
+            raise BuildError(f"step {step.name} failed: {e}", hint=f"log: {log_path}") from e
+        built_any = True
+        seconds = time.monotonic() - t0
+        ctx.outputs[step.name] = out
+        manifest.add_step(StepResult(step.name, k, False, seconds), out)
+        emit(step.name, "done", f"{seconds:.1f}s")
+        cache.prune(step.name, keep=[k])
+    return built_any
+
+
+def _build_locked(
+    target: Target,
+    ctx: StepContext,
+    planned: list[tuple[Step, str]],
+    key: str,
+    emit: Progress,
+    verbose: bool,
+    refresh: bool,
+    started: float,
+) -> ImageSet:
+    manifest = Manifest(target=target, image_key=key)
+    if refresh:
+        ctx.apt.update(force=True)
+    built_any = run_steps(
+        planned,
+        ctx,
+        StepCache(cache_root() / "steps"),
+        manifest,
+        logs=cache_root() / "logs" / "build" / target.name,
+        emit=emit,
+        verbose=verbose,
+        refresh=refresh,
+    )
+    manifest.host_tools = _host_tools()
+    image = _publish(target, ctx, manifest, key)
+    total = time.monotonic() - started
+    _record_total(target.name, total, cold=built_any)
+    emit("image", "done", f"{total:.1f}s")
+    return _with_timings(image, target.name, total, manifest)
+
+
+def _host_tools() -> dict[str, str]:
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${Version}\n", *HOST_TOOL_PACKAGES],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    tools = dict(line.split("\t", 1) for line in proc.stdout.splitlines() if "\t" in line)
+    tools["aarch64-linux-gnu-gcc"] = host_tool_version(["aarch64-linux-gnu-gcc", "-dumpfullversion"])
+    return tools
+
+
+def _install(src: Path, dest: Path) -> None:
+    """Copy src to dest atomically (a running QEMU keeps the old inode)."""
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dest)
+
+
+def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> ImageSet:
+    d = image_dir(target.name)
+    d.mkdir(parents=True, exist_ok=True)
+    out = ctx.outputs
+    bios = d / Path(target.firmware.tfa_output).name
+    _install(out["tfa"] / bios.name, bios)
+    kernel = d / f"vmlinuz-{target.kernel.release}"
+    _install(out["kernel"] / "vmlinuz", kernel)
+    pflash1 = d / "pflash1.img"
+    _install(out["uboot_env"] / "pflash1.img", pflash1)
+    initrd = d / "initramfs.cpio.gz"
+    tmp = d / ".initramfs.tmp"
+    with tmp.open("wb") as f:
+        for part in (out["initramfs_base"] / "base.cpio.gz", out["initramfs_overlay"] / "overlay.cpio.gz"):
+            with part.open("rb") as p:
+                shutil.copyfileobj(p, f, 1 << 20)
+    tmp.replace(initrd)
+    share_ta = d / "share" / "ta"
+    share_ta.mkdir(parents=True, exist_ok=True)
+    ta_files = []
+    for ta in sorted(out["ta"].glob("*.ta")):
+        _install(ta, share_ta / ta.name)
+        ta_files.append(share_ta / ta.name)
+    manifest_path = d / "manifest.json"
+    manifest.image_files = {p.name: sha256_file(p) for p in (bios, kernel, initrd, pflash1, *ta_files)}
+    manifest.write(manifest_path)
+    image = ImageSet(
+        target=target.name,
+        root=d,
+        bios=bios,
+        kernel=kernel,
+        initrd=initrd,
+        share=d / "share",
+        manifest=manifest_path,
+        pflash1=pflash1,
+        ta_files=tuple(ta_files),
+        extra={
+            "image_key": key,
+            "ta_dev_kit": str(out["optee_os"] / "export-ta_arm64"),
+            "optee_intree_tas": str(out["optee_os"] / "ta"),
+            **{f"machine.{k}": v for k, v in target.machine.items()},
+        },
+    )
+    image.save(d / "image.json")
+    return image
+
+
+def _timings_path(target_name: str) -> Path:
+    return image_dir(target_name) / "timings.json"
+
+
+def _record_total(target_name: str, seconds: float, *, cold: bool) -> None:
+    path = _timings_path(target_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        data = {}
+    data["cold_build_seconds" if cold else "warm_build_seconds"] = round(seconds, 3)
+    data["last_build_seconds"] = round(seconds, 3)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def _with_timings(image: ImageSet, target_name: str, total: float, manifest: Manifest | None = None) -> ImageSet:
+    extra = dict(image.extra)
+    try:
+        data = json.loads(_timings_path(target_name).read_text())
+    except (OSError, ValueError):
+        data = {}
+    extra.update({k: str(v) for k, v in data.items()})
+    extra["build_seconds"] = f"{total:.3f}"
+    if manifest is not None:
+        for s in manifest.steps:
+            extra[f"step.{s.name}.seconds"] = f"{s.seconds:.3f}"
+            extra[f"step.{s.name}.state"] = "cached" if s.cached else "built"
+    else:
+        try:
+            steps = json.loads(image.manifest.read_text()).get("steps", {})
+        except (OSError, ValueError):
+            steps = {}
+        for name in steps:
+            extra[f"step.{name}.seconds"] = "0"
+            extra[f"step.{name}.state"] = "cached"
+    return ImageSet(**{**image.__dict__, "extra": extra})

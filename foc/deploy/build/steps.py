@@ -1,0 +1,628 @@
+"""The build steps of an image, each a pure function of its declared inputs.
+
+A step declares `inputs(ctx)` (cheap: pinned versions, options, file digests, no downloads) and
+`run(ctx, out)` which fills a fresh output directory. The build orchestrator (`foc.deploy.build`)
+keys each step by its inputs, its dependencies' keys and the hash of its own code, and skips it
+when that key is already in the step cache.
+
+Each step may write `record.json` into its output: its contribution to the image manifest
+(`debian_packages`, `source_packages`, `wheels`, `files`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from foc.deploy.build.apt import AptArchive, sha256_file
+from foc.deploy.build.cache import tree_digest
+from foc.deploy.targets.base import Target
+from foc.errors import BuildError
+
+CROSS_COMPILE = "aarch64-linux-gnu-"
+BUILD_PYTHON = "/usr/bin/python3"
+GUEST_SITE = "opt/foc/site"
+GUEST_SRC = "opt/foc/src"
+GUEST_TA_DIR = "usr/lib/optee_armtz"  # /lib/optee_armtz through the merged-/usr symlink
+MODULE_LIST = "etc/foc/modules"  # insmod order, one path relative to /lib/modules/<release> per line
+JOBS = "-j2"  # the build machine is shared: never more
+
+
+@dataclass
+class StepContext:
+    """What a step may use: the target, the repo, apt, earlier outputs and a logged runner."""
+
+    target: Target
+    repo: Path
+    apt: AptArchive
+    downloads: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    run_command: Callable[..., None] | None = None  # (argv, cwd=None, env=None) -> None, raises BuildError
+
+    def sh(self, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
+        assert self.run_command is not None
+        self.run_command(list(argv), cwd=cwd, env=dict(env) if env else None)
+
+
+class Step:
+    """One cached build step. Subclasses set `name`, `deps` and implement inputs/run."""
+
+    name: str = ""
+    deps: tuple[str, ...] = ()
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        raise NotImplementedError
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        raise NotImplementedError
+
+    def code_digest(self) -> str:
+        """Hash of this step's own code, so editing a step invalidates exactly its outputs."""
+        src = "".join(inspect.getsource(m) for m in (type(self).inputs, type(self).run))
+        return hashlib.sha256(src.encode()).hexdigest()[:16]
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+
+
+def host_tool_version(argv: Sequence[str]) -> str:
+    """First line of a tool's version output, or 'missing'."""
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "missing"
+    out = (proc.stdout or proc.stderr).strip().splitlines()
+    return out[0] if out else "unknown"
+
+
+def cross_gcc_version() -> str:
+    return host_tool_version([f"{CROSS_COMPILE}gcc", "-dumpfullversion"])
+
+
+def write_record(out: Path, record: Mapping[str, object]) -> None:
+    (out / "record.json").write_text(json.dumps(record, indent=1, sort_keys=True))
+
+
+def unpack_source(ctx: StepContext, src_dir: Path, dsc: str, dest: Path) -> Path:
+    """dpkg-source -x the cached source package into dest/<name>-<version>."""
+    tree = dest / "src"
+    dest.mkdir(parents=True, exist_ok=True)  # dpkg-source copies the tarballs next to the tree
+    ctx.sh(["dpkg-source", "--no-check", "-x", str(src_dir / dsc), str(tree)])
+    return tree
+
+
+def merge_usr(tree: Path, *, make_links: bool) -> None:
+    """Move /bin, /sbin, /lib contents under /usr; with make_links, add the merged-/usr symlinks.
+
+    The extract variant of mmdebstrap and `dpkg-deb -x` do not create them, and trees that are
+    layered on top of one another must not disagree on whether /lib is a directory or a link.
+    """
+    for top in ("bin", "sbin", "lib"):
+        src = tree / top
+        dst = tree / "usr" / top
+        if src.is_dir() and not src.is_symlink():
+            dst.mkdir(parents=True, exist_ok=True)
+            for item in src.iterdir():
+                target = dst / item.name
+                if target.exists() or target.is_symlink():
+                    if target.is_dir() and not target.is_symlink() and item.is_dir():
+                        shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True)
+                        shutil.rmtree(item)
+                        continue
+                    target.unlink() if not target.is_dir() else shutil.rmtree(target)
+                item.rename(target)
+            src.rmdir()
+        if make_links and not src.is_symlink():
+            dst.mkdir(parents=True, exist_ok=True)
+            src.symlink_to(f"usr/{top}")
+
+
+def make_cpio_gz(ctx: StepContext, tree: Path, dest: Path) -> None:
+    """A gzip'd newc cpio of `tree`, owned by root, with sorted names (stable output)."""
+    names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
+    listing = dest.with_suffix(".list")
+    listing.write_text("\n".join(names) + "\n")
+    raw = dest.with_suffix(".raw")
+    ctx.sh(
+        ["sh", "-c", f'cpio --quiet -o -H newc -R 0:0 --reproducible < "{listing}" > "{raw}"'],
+        cwd=tree,
+    )
+    with raw.open("rb") as fin, gzip.GzipFile(dest, "wb", compresslevel=1, mtime=0) as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    raw.unlink()
+    listing.unlink()
+
+
+def dependency_closure(modules_dep: str, wanted: Sequence[str]) -> list[str]:
+    """Module paths (as in modules.dep) for `wanted` and their dependencies, dependencies first.
+
+    `wanted` are module names (`9pnet_virtio`; `-` and `_` are equivalent, as for modprobe).
+    """
+    deps: dict[str, list[str]] = {}
+    by_name: dict[str, str] = {}
+    for line in modules_dep.splitlines():
+        if ":" not in line:
+            continue
+        path, rest = line.split(":", 1)
+        path = path.strip()
+        deps[path] = rest.split()
+        by_name[_module_name(path)] = path
+    order: list[str] = []
+
+    def visit(path: str, stack: tuple[str, ...]) -> None:
+        if path in order:
+            return
+        if path in stack:
+            raise BuildError(f"kernel module dependency cycle at {path}")
+        for dep in reversed(deps.get(path, [])):  # modules.dep lists the deepest dependency last
+            visit(dep, stack + (path,))
+        order.append(path)
+
+    for name in wanted:
+        path = by_name.get(name.replace("-", "_"))
+        if path is None:
+            raise BuildError(f"kernel module {name} is not in modules.dep of this kernel")
+        visit(path, ())
+    return order
+
+
+def _module_name(path: str) -> str:
+    base = path.rsplit("/", 1)[-1]
+    base = re.sub(r"\.ko(\.xz|\.zst|\.gz)?$", "", base)
+    return base.replace("-", "_")
+
+
+def host_distribution_versions(names: Sequence[str]) -> dict[str, str]:
+    """Installed versions of `names` and of their runtime requirements (recursively), on the host."""
+    versions: dict[str, str] = {}
+    todo = list(names)
+    while todo:
+        name = _normalize(todo.pop())
+        if name in versions:
+            continue
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            if name in [_normalize(n) for n in names]:
+                raise BuildError(
+                    f"Python distribution {name} is not installed on the host",
+                    hint="install the project: .venv/bin/pip install -e '.[dev]'",
+                ) from None
+            continue
+        for req in importlib.metadata.requires(name) or []:
+            if "extra ==" in req:
+                continue
+            todo.append(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
+    return versions
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# -- the steps ---------------------------------------------------------------------------------
+
+
+class OpteeOs(Step):
+    """OP-TEE OS from the Debian source package, with our CFG_* options; exports the TA dev kit."""
+
+    name = "optee_os"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        fw = ctx.target.firmware
+        return {
+            "source": fw.optee_source.identity,
+            "platform": fw.optee_platform,
+            "options": list(fw.optee_options),
+            "gcc": cross_gcc_version(),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        fw = ctx.target.firmware
+        src_dir, record = ctx.apt.source(fw.optee_source)
+        work = out / ".work"
+        tree = unpack_source(ctx, src_dir, str(record["dsc"]), work)
+        build = work / "out"
+        ctx.sh(
+            [
+                "make", JOBS, "-C", str(tree), f"PLATFORM={fw.optee_platform}", f"O={build}",
+                f"CROSS_COMPILE={CROSS_COMPILE}", f"CROSS_COMPILE64={CROSS_COMPILE}",
+                f"PYTHON3={BUILD_PYTHON}", *fw.optee_options,
+            ]
+        )  # fmt: skip
+        (out / "core").mkdir()
+        for name in ("tee-header_v2.bin", "tee-pager_v2.bin", "tee-pageable_v2.bin", "tee.elf"):
+            f = build / "core" / name
+            if not f.exists():
+                raise BuildError(f"OP-TEE build did not produce core/{name}")
+            shutil.copy2(f, out / "core" / name)
+        kit = build / "export-ta_arm64"
+        if not (kit / "mk" / "ta_dev_kit.mk").exists():
+            raise BuildError("OP-TEE build did not export the TA dev kit (export-ta_arm64)")
+        shutil.copytree(kit, out / "export-ta_arm64", symlinks=True)
+        (out / "ta").mkdir()
+        for ta in sorted((build / "ta").rglob("*.ta")) if (build / "ta").exists() else []:
+            shutil.copy2(ta, out / "ta" / ta.name)
+        conf = build / "conf.mk"
+        if conf.exists():
+            shutil.copy2(conf, out / "conf.mk")
+        shutil.rmtree(work)
+        write_record(out, {"source_packages": [record]})
+
+
+class TrustedFirmware(Step):
+    """TF-A (BL1 + FIP with BL2, BL31, OP-TEE as BL32 and U-Boot as BL33) from the Debian source."""
+
+    name = "tfa"
+    deps = ("optee_os",)
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        fw = ctx.target.firmware
+        bl33 = Path(fw.bl33)
+        return {
+            "source": fw.tfa_source.identity,
+            "options": list(fw.tfa_options),
+            "output": fw.tfa_output,
+            "bl33": sha256_file(bl33) if bl33.exists() else "missing",
+            "gcc": cross_gcc_version(),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        fw = ctx.target.firmware
+        src_dir, record = ctx.apt.source(fw.tfa_source)
+        work = out / ".work"
+        tree = unpack_source(ctx, src_dir, str(record["dsc"]), work)
+        core = ctx.outputs["optee_os"] / "core"
+        ctx.sh(
+            [
+                "make", JOBS, "-C", str(tree), f"CROSS_COMPILE={CROSS_COMPILE}", *fw.tfa_options,
+                f"BL32={core / 'tee-header_v2.bin'}", f"BL32_EXTRA1={core / 'tee-pager_v2.bin'}",
+                f"BL32_EXTRA2={core / 'tee-pageable_v2.bin'}", f"BL33={fw.bl33}",
+                f"BUILD_BASE={work / 'build'}", "all", "fip",
+            ]
+        )  # fmt: skip
+        bios = work / "build" / fw.tfa_output
+        if not bios.exists():
+            raise BuildError(f"TF-A build did not produce {fw.tfa_output}")
+        shutil.copy2(bios, out / bios.name)
+        shutil.rmtree(work)
+        write_record(out, {"source_packages": [record], "files": {bios.name: sha256_file(out / bios.name)}})
+
+
+class UbootEnv(Step):
+    """The U-Boot environment image for the non-secure pflash (kernel/initrd addresses quirk)."""
+
+    name = "uboot_env"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        t = ctx.target
+        return {"env": [list(kv) for kv in t.uboot_env], "size": t.uboot_env_size, "pflash": t.pflash_size}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        t = ctx.target
+        env_txt = out / "env.txt"
+        env_txt.write_text("".join(f"{k}={v}\n" for k, v in t.uboot_env))
+        ctx.sh(["mkenvimage", "-s", hex(t.uboot_env_size), "-o", str(out / "env.img"), str(env_txt)])
+        img = out / "pflash1.img"
+        shutil.copy2(out / "env.img", img)
+        with img.open("r+b") as f:
+            f.truncate(t.pflash_size)
+
+
+class KernelModules(Step):
+    """The Debian kernel image and the closure of the modules the guest loads (depmod on the host)."""
+
+    name = "kernel"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        k = ctx.target.kernel
+        return {"package": k.package.identity, "release": k.release, "modules": list(k.modules)}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        k = ctx.target.kernel
+        deb, record = ctx.apt.deb(k.package)
+        x = out / ".work"
+        ctx.sh(["dpkg-deb", "-x", str(deb), str(x)])
+        vmlinuz = x / "boot" / f"vmlinuz-{k.release}"
+        if not vmlinuz.exists():
+            raise BuildError(f"{k.package.name} has no boot/vmlinuz-{k.release}")
+        shutil.copy2(vmlinuz, out / "vmlinuz")
+        moddir = x / k.modules_dir / k.release
+        if k.modules_dir != "lib/modules":
+            (x / "lib" / "modules").mkdir(parents=True, exist_ok=True)
+            (x / "lib" / "modules" / k.release).symlink_to(moddir)
+        ctx.sh(["depmod", "-b", str(x), k.release])
+        order = dependency_closure((moddir / "modules.dep").read_text(), k.modules)
+        dest = out / "rootfs" / "usr" / "lib" / "modules" / k.release
+        listed = []
+        for rel in order:
+            src = moddir / rel
+            rel_out = re.sub(r"\.(xz|zst|gz)$", "", rel)
+            target = dest / rel_out
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith(".xz"):
+                ctx.sh(["sh", "-c", f'xz -dc "{src}" > "{target}"'])
+            else:
+                shutil.copy2(src, target)
+            listed.append(rel_out)
+        mod_list = out / "rootfs" / MODULE_LIST
+        mod_list.parent.mkdir(parents=True)
+        mod_list.write_text("\n".join(listed) + "\n")
+        (out / "rootfs" / "etc" / "foc" / "kernel-release").write_text(k.release + "\n")
+        shutil.rmtree(x)
+        write_record(out, {"debian_packages": [record], "modules": listed})
+
+
+class Rootfs(Step):
+    """The guest userland: mmdebstrap --variant=extract of the pinned packages (no qemu-user needed)."""
+
+    name = "rootfs"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        r = ctx.target.rootfs
+        return {
+            "suite": r.suite,
+            "packages": [p.identity for p in r.packages],
+            "drop": list(r.drop),
+            "mirror": ctx.apt.mirrors.url_for(r.suite),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        r = ctx.target.rootfs
+        rootfs = out / "rootfs"
+        include = ",".join(f"{p.name}={p.version}" for p in r.packages)
+        try:
+            ctx.sh(
+                [
+                    "mmdebstrap", "--variant=extract", "--arch=arm64", "--mode=root", "--format=directory",
+                    f"--include={include}", "--skip=cleanup/apt/cache", "--skip=check/empty",
+                    "--aptopt=Acquire::Retries=3", r.suite, str(rootfs), ctx.apt.mirrors.url_for(r.suite),
+                ]
+            )  # fmt: skip
+        except BuildError as e:
+            missing = [p for p in r.packages if re.search(rf"'{re.escape(p.version)}' for '{p.name}'", str(e.hint))]
+            if missing:
+                raise BuildError(
+                    "pinned rootfs package(s) no longer on the mirror: "
+                    + ", ".join(f"{p.name} {p.version} ({p.suite})" for p in missing),
+                    hint=f"update the pins in foc/deploy/targets/{ctx.target.name}.py",
+                ) from e
+            raise
+        packages = []
+        archives = rootfs / "var" / "cache" / "apt" / "archives"
+        for deb in sorted(archives.glob("*.deb")):
+            name, version, arch = deb.name[: -len(".deb")].split("_")
+            packages.append(
+                {
+                    "name": name,
+                    "version": version.replace("%3a", ":"),
+                    "arch": arch,
+                    "suite": r.suite,
+                    "sha256": sha256_file(deb),
+                }
+            )
+        if not packages:
+            raise BuildError("mmdebstrap left no package record in var/cache/apt/archives")
+        for rel in r.drop:
+            p = rootfs / rel
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+        merge_usr(rootfs, make_links=True)
+        sh = rootfs / "usr" / "bin" / "sh"
+        if not sh.exists():
+            sh.symlink_to("busybox")  # xtest's system() and our /init need /bin/sh
+        write_record(out, {"debian_packages": packages})
+
+
+class OpteeClient(Step):
+    """libteec, tee-supplicant and xtest (+ its TAs) extracted from pinned Debian packages."""
+
+    name = "optee_client"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {"packages": [p.identity for p in ctx.target.optee_client]}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        tree = out / "rootfs"
+        records = []
+        for pkg in ctx.target.optee_client:
+            deb, record = ctx.apt.deb(pkg)
+            ctx.sh(["dpkg-deb", "-x", str(deb), str(tree)])
+            records.append(record)
+        merge_usr(tree, make_links=False)
+        for rel in ("usr/share/doc", "usr/share/man", "usr/share/lintian"):
+            shutil.rmtree(tree / rel, ignore_errors=True)
+        write_record(out, {"debian_packages": records})
+
+
+class GuestWheels(Step):
+    """The proxy's Python dependencies as aarch64 wheels, at the versions installed on the host."""
+
+    name = "wheels"
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        t = ctx.target
+        return {
+            "versions": host_distribution_versions(t.guest_wheels),
+            "wanted": list(t.guest_wheels),
+            "python": t.guest_python,
+            "platforms": list(t.wheel_platforms),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        t = ctx.target
+        versions = host_distribution_versions(t.guest_wheels)
+        wheel_dir = ctx.downloads / "wheels" / f"cp{t.guest_python.replace('.', '')}-aarch64"
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        constraints = out / "constraints.txt"
+        constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(versions.items())))
+        platforms = [a for p in t.wheel_platforms for a in ("--platform", p)]
+        ctx.sh(
+            [
+                sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+                *platforms, "--python-version", t.guest_python, "--implementation", "cp",
+                "-d", str(wheel_dir), "-c", str(constraints),
+                *(f"{n}=={versions[_normalize(n)]}" for n in t.guest_wheels),
+            ]
+        )  # fmt: skip
+        site = out / "rootfs" / GUEST_SITE
+        site.mkdir(parents=True)
+        wheels = []
+        for n, v in sorted(versions.items()):
+            stem = re.sub(r"[-_.]+", "_", n)
+            found = [w for w in wheel_dir.glob("*.whl") if _normalize(w.name.split("-")[0]) == n
+                     and w.name.split("-")[1] == v]  # fmt: skip
+            if not found:
+                continue  # a host-only requirement (marker false for the guest)
+            whl = sorted(found)[-1]
+            with zipfile.ZipFile(whl) as z:
+                z.extractall(site)
+            wheels.append({"name": n, "version": v, "file": whl.name, "sha256": sha256_file(whl), "stem": stem})
+        missing = [n for n in t.guest_wheels if not any(w["name"] == _normalize(n) for w in wheels)]
+        if missing:
+            raise BuildError(f"no aarch64 wheel found for {', '.join(missing)}")
+        constraints.unlink()
+        write_record(out, {"wheels": wheels})
+
+
+class TrustedApp(Step):
+    """Our TA(s), built from the repo's ta/ against the OP-TEE build's own dev kit."""
+
+    name = "ta"
+    deps = ("optee_os",)
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {
+            "ta_tree": tree_digest(ctx.repo / "ta", exclude=_build_output),
+            "gcc": cross_gcc_version(),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        ta = ctx.repo / "ta"
+        if not (ta / "Makefile").exists():
+            raise BuildError(
+                f"{ta}/Makefile does not exist yet: the TA cannot be built",
+                hint="the TA build is `make -C ta CROSS_COMPILE=... TA_DEV_KIT_DIR=... O=...`",
+            )
+        kit = ctx.outputs["optee_os"] / "export-ta_arm64"
+        build = out / ".work"
+        ctx.sh(
+            [
+                "make", JOBS, "-C", str(ta), f"CROSS_COMPILE={CROSS_COMPILE}", f"PYTHON3={BUILD_PYTHON}",
+                f"TA_DEV_KIT_DIR={kit}", f"O={build}",
+            ]
+        )  # fmt: skip
+        tas = sorted(build.rglob("*.ta"))
+        if not tas:
+            raise BuildError("the TA build finished but produced no <uuid>.ta file")
+        files = {}
+        for f in tas:
+            shutil.copy2(f, out / f.name)
+            files[f.name] = sha256_file(out / f.name)
+        shutil.rmtree(build)
+        write_record(out, {"files": files})
+
+
+def _build_output(rel: Path) -> bool:
+    return bool({"out", "build"} & set(rel.parts)) or rel.suffix in (".o", ".d", ".ta", ".elf", ".so", ".a")
+
+
+class InitramfsBase(Step):
+    """The big, rarely changing initramfs part: rootfs + OP-TEE client + in-tree TAs + modules + wheels."""
+
+    name = "initramfs_base"
+    deps = ("rootfs", "optee_client", "optee_os", "kernel", "wheels")
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {"ta_dir": GUEST_TA_DIR, "site": GUEST_SITE}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        stage = out / ".stage"
+        stage.mkdir()
+        for dep in ("rootfs", "optee_client", "kernel", "wheels"):
+            ctx.sh(["cp", "-a", "--link", f"{ctx.outputs[dep] / 'rootfs'}/.", str(stage)])
+        ta_dir = stage / GUEST_TA_DIR
+        ta_dir.mkdir(parents=True, exist_ok=True)
+        for ta in sorted((ctx.outputs["optee_os"] / "ta").glob("*.ta")):
+            shutil.copy2(ta, ta_dir / ta.name)  # in-tree TAs (pkcs11 ...) for xtest
+        for d in ("proc", "sys", "dev", "tmp", "run", "mnt/host", "var/log", "var/lib/optee-client/data/tee"):
+            (stage / d).mkdir(parents=True, exist_ok=True)
+        make_cpio_gz(ctx, stage, out / "base.cpio.gz")
+        shutil.rmtree(stage)
+
+
+class InitramfsOverlay(Step):
+    """The small initramfs part rebuilt on every change of qemu/, foc/ or the TA: seconds."""
+
+    name = "initramfs_overlay"
+    deps = ("ta",)
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {
+            "guest_files": tree_digest(ctx.repo / "qemu"),
+            "foc_package": tree_digest(ctx.repo / "foc", exclude=_not_python_source),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        stage = out / ".stage"
+        guest = ctx.repo / "qemu"
+        init = guest / "init"
+        if not init.exists():
+            raise BuildError(f"{init} is missing: the guest has no /init")
+        stage.mkdir()
+        shutil.copy2(init, stage / "init")
+        os.chmod(stage / "init", 0o755)
+        etc = stage / "etc"
+        etc.mkdir()
+        if (guest / "profile").exists():
+            shutil.copy2(guest / "profile", etc / "profile")
+        src = stage / GUEST_SRC
+        shutil.copytree(
+            ctx.repo / "foc",
+            src / "foc",
+            ignore=lambda d, names: [n for n in names if _not_python_source(Path(d, n).relative_to(ctx.repo / "foc"))
+                                     and not Path(d, n).is_dir() or n == "__pycache__"],
+        )  # fmt: skip
+        ta_dir = stage / GUEST_TA_DIR
+        ta_dir.mkdir(parents=True)
+        for ta in sorted(ctx.outputs["ta"].glob("*.ta")):
+            shutil.copy2(ta, ta_dir / ta.name)
+        # The overlay is unpacked over the base: /lib etc. are already symlinks there, so the
+        # overlay must only use /usr paths (checked here, cheaply).
+        for top in ("bin", "sbin", "lib"):
+            if (stage / top).exists():
+                raise BuildError(f"overlay must not contain /{top} (use /usr/{top})")
+        make_cpio_gz(ctx, stage, out / "overlay.cpio.gz")
+        shutil.rmtree(stage)
+
+
+def _not_python_source(rel: Path) -> bool:
+    return "__pycache__" in rel.parts or rel.suffix in (".pyc", ".pyo", ".so")
+
+
+STEPS: tuple[Step, ...] = (
+    OpteeOs(),
+    TrustedFirmware(),
+    UbootEnv(),
+    KernelModules(),
+    Rootfs(),
+    OpteeClient(),
+    GuestWheels(),
+    TrustedApp(),
+    InitramfsBase(),
+    InitramfsOverlay(),
+)
