@@ -299,6 +299,17 @@ class Console:
         # The text between the markers is exactly the command's output; drop the prompt residue.
         return CommandResult(int(m.group(1)), output.rstrip("\n"))
 
+    def write_file(self, remote_path: str, data: bytes, *, chunk: int = 1024) -> None:
+        """Create `remote_path` on the device with `data` (base64 over the line, in chunks)."""
+        import base64
+        import shlex
+
+        target = shlex.quote(remote_path)
+        self.check(f": > {target}")
+        encoded = base64.b64encode(data).decode()
+        for i in range(0, len(encoded), chunk):
+            self.check(f"echo {encoded[i : i + chunk]} | base64 -d >> {target}")
+
     def check(self, cmd: str, timeout: float | None = None) -> str:
         """Run `cmd` and return its output; raise `TargetError` if it exits non-zero."""
         rc, out = self.run(cmd, timeout)

@@ -1,0 +1,80 @@
+"""The qemu tier: one real OP-TEE guest per test session, built and booted once, always torn down.
+
+The guest runs in its own foc-deploy instance (run dir `qemu/pytest-<pid>`) on a free port, so it
+never touches an instance someone started by hand with `foc-deploy qemu up`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from foc.deploy import api
+from foc.deploy.console import PexpectConsole
+from foc.deploy.qemu import free_port
+from foc.errors import FocError, HostSetupError
+
+GUEST_PYTHONPATH = "/opt/foc/src:/opt/foc/site"
+
+
+@dataclass
+class Guest:
+    """The booted guest: its console (a root shell) and where the proxy answers."""
+
+    running: api.RunningTarget
+    console: PexpectConsole
+    instance: str
+
+    @property
+    def proxy_address(self) -> str:
+        return self.running.proxy_address
+
+    def python(self, script: str, timeout: float = 120.0) -> tuple[int, str]:
+        """Run a Python script in the guest with the FOC sources on its path."""
+        path = f"/tmp/foc-test-{abs(hash(script)) & 0xFFFFFF:06x}.py"
+        self.console.write_file(path, script.encode())
+        return self.console.run(f"PYTHONPATH={GUEST_PYTHONPATH} python3 {path} 2>&1", timeout=timeout)
+
+
+def _report(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
+    """Build (cached) and boot the qemu target once; yields a `Guest`; always stops it."""
+    from foc.deploy.host import require_host
+
+    try:
+        require_host("qemu")
+    except HostSetupError as exc:  # fail, never skip: CI must not pass without the tier
+        pytest.fail(f"qemu tier: host not ready: {exc.message}\n{exc.hint or ''}", pytrace=False)
+
+    instance = f"pytest-{os.getpid()}"
+    t0 = time.monotonic()
+    try:
+        running = api.up("qemu", port=free_port(), instance=instance)
+    except FocError as exc:
+        api.down("qemu", instance=instance)
+        pytest.fail(f"qemu tier: the target did not come up: {exc}", pytrace=False)
+    _report(
+        request.config,
+        f"\nqemu tier: {running.ready} in {time.monotonic() - t0:.1f} s "
+        f"({', '.join(f'{k}={v}' for k, v in running.timings.items())}); logs in {running.logs}",
+    )
+    console = running.console(default_timeout=120.0)
+    try:
+        console.open()
+        console.wait_for_shell()
+        yield Guest(running=running, console=console, instance=instance)
+    finally:
+        console.close()
+        t_down = time.monotonic()
+        api.down("qemu", instance=instance)
+        _report(request.config, f"\nqemu tier: stopped the guest in {time.monotonic() - t_down:.1f} s")
