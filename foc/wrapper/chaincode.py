@@ -43,9 +43,10 @@ class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
     `invoke` runs one transaction on the proxy, calling `get_state(key)` for every key the TA
-    reads (None = absent). It returns the proxy's `InvocationResponse` (status, payload, error,
-    writes) or raises `ProxyUnavailable` if the proxy cannot be reached or drops the stream, and
-    may raise `ChaincodeError` for a structured chaincode error instead of returning it.
+    reads (None = absent). It returns an `InvocationResult` (status, payload, error with a `code`
+    name and `message`, write batch `writes`) or raises `ProxyUnavailable` if the proxy cannot be
+    reached or drops the stream. `put_state` is only used by FOC's legacy mode (empty
+    `transaction_id`), where writes arrive one by one instead of in the batch.
     """
 
     def invoke(
@@ -54,7 +55,8 @@ class ProxyInvoker(Protocol):
         args: Sequence[bytes],
         *,
         get_state: GetStateCallback,
-        tx_id: str = "",
+        put_state: Callable[[str, bytes], None] | None = None,
+        transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
         timeout: float | None = None,
@@ -64,10 +66,16 @@ class ProxyInvoker(Protocol):
 ClientFactory = Callable[[WrapperConfig], ProxyInvoker]
 
 
-def _default_client_factory(config: WrapperConfig) -> ProxyInvoker:
+def default_client_factory(config: WrapperConfig) -> ProxyInvoker:
+    """A real `foc.proxy.client.ProxyClient` for `config` (one long-lived gRPC channel)."""
     from foc.proxy.client import ProxyClient  # the proxy package is optional at import time
 
-    return ProxyClient.from_config(config)  # type: ignore[attr-defined, no-any-return]
+    return ProxyClient(
+        config.proxy_address,
+        tls_ca=config.tls_ca,
+        tls_server_name=config.tls_server_name,
+        default_timeout=config.timeout_s,
+    )
 
 
 def _error_code_name(code: Any) -> str:
@@ -94,7 +102,7 @@ class FocWrapper:
         config: WrapperConfig | None = None,
         *,
         client: ProxyInvoker | None = None,
-        client_factory: ClientFactory = _default_client_factory,
+        client_factory: ClientFactory = default_client_factory,
     ) -> None:
         self._config = config
         self._client = client
@@ -180,7 +188,8 @@ class FocWrapper:
             function,
             list(params),
             get_state=get_state,
-            tx_id=stub.tx_id,
+            put_state=stub.put_state,
+            transaction_id=stub.tx_id,
             channel_id=stub.channel_id,
             chaincode_uuid=ta_uuid.bytes if ta_uuid else b"",
             timeout=timeout,
