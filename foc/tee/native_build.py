@@ -40,7 +40,9 @@ def _run_make(target: str, out_dir: Path) -> None:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:
         output = proc.stdout[-_ERROR_OUTPUT_CHARS:]
-        raise BuildError(f"native trusted-core build failed (make {target}, exit {proc.returncode}):\n{output}")
+        raise BuildError(
+            f"native trusted-core build failed (make {target}, exit {proc.returncode}):\n{output}"
+        )
 
 
 def build_native_core(sanitize: bool = False) -> Path:
