@@ -431,15 +431,18 @@ class LibteecSession:
                 if attempt or cmd != abi.FOC_CMD_INVOKE or not growable:
                     raise TeeError(
                         f"TEEC_InvokeCommand({_command_name(cmd)}) failed: TEEC_ERROR_SHORT_BUFFER, "
-                        f"the TA needs "
-                        f"{needed} bytes and the buffer holds {self._out.s.size}",
+                        f"the TA needs {needed} bytes and the buffer holds {self._out.s.size}",
                         code=sb.code,
                         origin=sb.origin,
                     ) from None
-                log.info("growing the TA output buffer to %d bytes", needed)
+                # The TA under-reported its largest output (FOC_CMD_INFO): take the ABI's maximum,
+                # so this happens at most once per session.
+                log.warning(
+                    "the TA needs %d output bytes; growing the buffer to %d", needed, abi.FOC_MAX_OUTPUT
+                )
                 self._lib.TEEC_ReleaseSharedMemory(byref(self._out))
                 self._have_out = False
-                self._allocate(self._out, needed, TEEC_MEM_OUTPUT)
+                self._allocate(self._out, abi.FOC_MAX_OUTPUT, TEEC_MEM_OUTPUT)
                 self._have_out = True
                 continue
             msg_type, written = op.params[1].value.a, op.params[1].value.b
