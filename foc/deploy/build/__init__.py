@@ -134,7 +134,9 @@ def _build_lock(target_name: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _command_runner(step: str, log_path: Path, progress: Progress | None, verbose: bool) -> Callable[..., None]:
+def _command_runner(
+    step: str, log_path: Path, progress: Progress | None, verbose: bool
+) -> Callable[..., None]:
     """Runs tool commands, logging their output to `log_path` (and to progress when verbose)."""
 
     def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
@@ -195,7 +197,7 @@ def build_image(
             warm = time.monotonic() - started
             for step, k in planned:
                 emit(step.name, "cached", k)
-            _record_total(target_name, warm, cold=False)
+            _record_total(target_name, warm, kind="warm")
             emit("image", "done", f"{warm:.2f}s (nothing changed)")
             return _with_timings(image, target_name, warm)
     require_host(target_name)
@@ -213,10 +215,10 @@ def run_steps(
     emit: Progress,
     verbose: bool = False,
     refresh: bool = False,
-) -> bool:
-    """Run (or reuse from `cache`) each planned step in order; True if any step was built."""
+) -> int:
+    """Run (or reuse from `cache`) each planned step in order; returns how many were built."""
     logs.mkdir(parents=True, exist_ok=True)
-    built_any = False
+    built = 0
     for step, k in planned:
         t0 = time.monotonic()
         existing = None if refresh else cache.lookup(step.name, k)
@@ -237,13 +239,18 @@ def run_steps(
         except Exception as e:  # a bug or an I/O error in a step: still name the step
             emit(step.name, "failed", str(e))
             raise BuildError(f"step {step.name} failed: {e}", hint=f"log: {log_path}") from e
-        built_any = True
+        built += 1
         seconds = time.monotonic() - t0
         ctx.outputs[step.name] = out
         manifest.add_step(StepResult(step.name, k, False, seconds), out)
         emit(step.name, "done", f"{seconds:.1f}s")
         cache.prune(step.name, keep=[k])
-    return built_any
+    return built
+
+
+def _build_kind(built: int, total: int) -> str:
+    """cold: every step ran; incremental: some did; warm: none did."""
+    return "cold" if built == total else ("incremental" if built else "warm")
 
 
 def _build_locked(
@@ -259,7 +266,7 @@ def _build_locked(
     manifest = Manifest(target=target, image_key=key)
     if refresh:
         ctx.apt.update(force=True)
-    built_any = run_steps(
+    built = run_steps(
         planned,
         ctx,
         StepCache(cache_root() / "steps"),
@@ -272,7 +279,7 @@ def _build_locked(
     manifest.host_tools = _host_tools()
     image = _publish(target, ctx, manifest, key)
     total = time.monotonic() - started
-    _record_total(target.name, total, cold=built_any)
+    _record_total(target.name, total, kind=_build_kind(built, len(planned)))
     emit("image", "done", f"{total:.1f}s")
     return _with_timings(image, target.name, total, manifest)
 
@@ -347,19 +354,21 @@ def _timings_path(target_name: str) -> Path:
     return image_dir(target_name) / "timings.json"
 
 
-def _record_total(target_name: str, seconds: float, *, cold: bool) -> None:
+def _record_total(target_name: str, seconds: float, *, kind: str) -> None:
     path = _timings_path(target_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
     except ValueError:
         data = {}
-    data["cold_build_seconds" if cold else "warm_build_seconds"] = round(seconds, 3)
+    data[f"{kind}_build_seconds"] = round(seconds, 3)
     data["last_build_seconds"] = round(seconds, 3)
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def _with_timings(image: ImageSet, target_name: str, total: float, manifest: Manifest | None = None) -> ImageSet:
+def _with_timings(
+    image: ImageSet, target_name: str, total: float, manifest: Manifest | None = None
+) -> ImageSet:
     extra = dict(image.extra)
     try:
         data = json.loads(_timings_path(target_name).read_text())

@@ -101,7 +101,10 @@ def _iter_sources(texts: Iterable[str]) -> Iterable[tuple[str, list[str]]]:
                         continue
                     k, v = line.split(":", 1)
                     fields[k.strip().lower()] = v.strip()
-                if fields.get("enabled", "yes").lower() == "no" or "deb" not in fields.get("types", "").split():
+                if (
+                    fields.get("enabled", "yes").lower() == "no"
+                    or "deb" not in fields.get("types", "").split()
+                ):
                     continue
                 for uri in fields.get("uris", "").split():
                     yield uri, fields.get("suites", "").split()
@@ -263,7 +266,9 @@ class AptArchive:
         for line in proc.stdout.splitlines():
             parts = [p.strip() for p in line.split("|")]
             if len(parts) >= 3 and ("Sources" in parts[2]) == source:
-                versions.append(f"{parts[1]} ({parts[2].split()[1] if len(parts[2].split()) > 1 else parts[2]})")
+                versions.append(
+                    f"{parts[1]} ({parts[2].split()[1] if len(parts[2].split()) > 1 else parts[2]})"
+                )
         return versions
 
     def _pin_error(

@@ -77,7 +77,10 @@ class Manifest:
             },
             "host_tools": dict(sorted(self.host_tools.items())),
             "build_options": {
-                "optee_os": {"PLATFORM": t.firmware.optee_platform, "options": list(t.firmware.optee_options)},
+                "optee_os": {
+                    "PLATFORM": t.firmware.optee_platform,
+                    "options": list(t.firmware.optee_options),
+                },
                 "tfa": list(t.firmware.tfa_options),
                 "bl33": t.firmware.bl33,
                 "uboot_env": dict(t.uboot_env),
@@ -85,7 +88,9 @@ class Manifest:
             },
             "files": files,
             "image_files": dict(sorted(self.image_files.items())),
-            "steps": {s.name: {"key": s.key, "cached": s.cached, "seconds": round(s.seconds, 3)} for s in self.steps},
+            "steps": {
+                s.name: {"key": s.key, "cached": s.cached, "seconds": round(s.seconds, 3)} for s in self.steps
+            },
         }
 
     def write(self, path: Path) -> None:

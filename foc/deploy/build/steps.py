@@ -51,7 +51,9 @@ class StepContext:
     outputs: dict[str, Path] = field(default_factory=dict)
     run_command: Callable[..., None] | None = None  # (argv, cwd=None, env=None) -> None, raises BuildError
 
-    def sh(self, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
+    def sh(
+        self, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         assert self.run_command is not None
         self.run_command(list(argv), cwd=cwd, env=dict(env) if env else None)
 
@@ -392,7 +394,9 @@ class Rootfs(Step):
                 ]
             )  # fmt: skip
         except BuildError as e:
-            missing = [p for p in r.packages if re.search(rf"'{re.escape(p.version)}' for '{p.name}'", str(e.hint))]
+            missing = [
+                p for p in r.packages if re.search(rf"'{re.escape(p.version)}' for '{p.name}'", str(e.hint))
+            ]
             if missing:
                 raise BuildError(
                     "pinned rootfs package(s) no longer on the mirror: "
@@ -491,7 +495,9 @@ class GuestWheels(Step):
             whl = sorted(found)[-1]
             with zipfile.ZipFile(whl) as z:
                 z.extractall(site)
-            wheels.append({"name": n, "version": v, "file": whl.name, "sha256": sha256_file(whl), "stem": stem})
+            wheels.append(
+                {"name": n, "version": v, "file": whl.name, "sha256": sha256_file(whl), "stem": stem}
+            )
         missing = [n for n in t.guest_wheels if not any(w["name"] == _normalize(n) for w in wheels)]
         if missing:
             raise BuildError(f"no aarch64 wheel found for {', '.join(missing)}")

@@ -118,6 +118,9 @@ TARGET = Target(
             DebPackage("libpython3-stdlib", "3.13.5-1", "trixie"),
             DebPackage("libssl3t64", "3.5.9-1~deb13u1", "trixie"),
             DebPackage("libffi8", "3.4.8-2", "trixie"),
+            # manylinux wheels (grpcio's cygrpc) link the system C++ runtime.
+            DebPackage("libstdc++6", "14.2.0-19", "trixie"),
+            DebPackage("libgcc-s1", "14.2.0-19", "trixie"),
         ),
         drop=(
             "usr/share/doc",

@@ -52,7 +52,9 @@ def test_no_debian_mirror_is_a_host_setup_error() -> None:
 
 
 def test_sources_list_has_deb_and_deb_src_per_suite() -> None:
-    text = sources_list(MirrorSet("http://m/debian", "http://m/debian-security"), ["sid", "bookworm-security"])
+    text = sources_list(
+        MirrorSet("http://m/debian", "http://m/debian-security"), ["sid", "bookworm-security"]
+    )
     lines = text.splitlines()
     assert "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://m/debian sid main" in lines
     assert any(line.startswith("deb-src ") and line.endswith("http://m/debian sid main") for line in lines)
@@ -78,7 +80,9 @@ class FakeApt:
             name_arch, version = spec.split("=", 1)
             name = name_arch.split(":")[0]
             if version not in self.available.get(name, []):
-                return subprocess.CompletedProcess(argv, 100, "", f"E: Version '{version}' for '{name}' was not found")
+                return subprocess.CompletedProcess(
+                    argv, 100, "", f"E: Version '{version}' for '{name}' was not found"
+                )
             assert cwd is not None
             (cwd / f"{name}_{version.replace(':', '%3a')}_arm64.deb").write_bytes(b"deb " + spec.encode())
             return subprocess.CompletedProcess(argv, 0, "", "")
@@ -92,7 +96,10 @@ class FakeApt:
             return subprocess.CompletedProcess(argv, 0, "", "")
         if verb == "madison":
             name = argv[-1].split(":")[0]
-            rows = [f"{name} | {v} | http://m/debian sid/main arm64 Packages" for v in self.available.get(name, [])]
+            rows = [
+                f"{name} | {v} | http://m/debian sid/main arm64 Packages"
+                for v in self.available.get(name, [])
+            ]
             return subprocess.CompletedProcess(argv, 0, "\n".join(rows) + "\n", "")
         raise AssertionError(f"unexpected apt call {argv}")
 
@@ -151,7 +158,11 @@ def test_source_download_records_file_hashes(tmp_path: Path) -> None:
 
 def test_failed_update_is_a_build_error(tmp_path: Path) -> None:
     def broken(argv: Sequence[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
-        return subprocess.CompletedProcess(list(argv), 100, "", "E: Failed to fetch http://m/debian/dists/sid")
+        return subprocess.CompletedProcess(
+            list(argv), 100, "", "E: Failed to fetch http://m/debian/dists/sid"
+        )
 
     with pytest.raises(BuildError, match="apt-get update failed"):
-        AptArchive(tmp_path / "apt", tmp_path / "dl", MirrorSet("http://m/debian"), ["sid"], run=broken).update()
+        AptArchive(
+            tmp_path / "apt", tmp_path / "dl", MirrorSet("http://m/debian"), ["sid"], run=broken
+        ).update()
