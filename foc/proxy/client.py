@@ -103,7 +103,7 @@ class ProxyClient:
         """``address`` is HOST:PORT. With ``tls_ca`` (PEM path or bytes) the channel uses TLS."""
         self.address = address
         self.default_timeout = default_timeout
-        options = [
+        options: list[tuple[str, str | int]] = [
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),

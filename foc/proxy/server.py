@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as _uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -38,7 +38,7 @@ from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
 from foc.tee import abi
 from foc.tee.api import TeeBackend
-from foc.tee.invocation import NeedState, TaInvocation
+from foc.tee.invocation import InvocationResult, NeedState, TaInvocation
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,13 @@ class InvocationService(pb_grpc.InvocationServicer):
             raise _Refusal(pb.LIMIT, str(exc)) from None
         return args
 
-    def _run(self, args, legacy, request_iterator, context):  # type: ignore[no-untyped-def]
+    def _run(
+        self,
+        args: list[bytes],
+        legacy: bool,
+        request_iterator: Iterator[pb.ChaincodeWrapperMessage],
+        context: grpc.ServicerContext,
+    ) -> Generator[pb.ChaincodeProxyMessage, None, InvocationResult]:
         """Generator: lease a session, run the TA, relay GetState. Returns the TA's result."""
         remaining = context.time_remaining()
         timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
@@ -213,10 +219,14 @@ class InvocationService(pb_grpc.InvocationServicer):
                     lease.mark_broken()
             self.pool.release(lease, crashed=crashed)
 
-    def _finish(self, result, legacy, request_iterator):  # type: ignore[no-untyped-def]
+    def _finish(
+        self, result: InvocationResult, legacy: bool, request_iterator: Iterator[pb.ChaincodeWrapperMessage]
+    ) -> Iterator[pb.ChaincodeProxyMessage]:
+        """Generator: legacy PutState round trips, then the final InvocationResponse."""
         if result.error is not None:
             raise _Refusal(result.error.code, result.error.message)
         resp = result.response
+        assert resp is not None
         if legacy:
             for w in resp.writes:
                 value = b"" if w.is_delete else w.value
@@ -249,7 +259,10 @@ class InvocationService(pb_grpc.InvocationServicer):
             )
         yield pb.ChaincodeProxyMessage(invocation_response=out)
 
-    def _refuse(self, refusal: _Refusal, legacy: bool, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
+    def _refuse(
+        self, refusal: _Refusal, legacy: bool, context: grpc.ServicerContext
+    ) -> Iterator[pb.ChaincodeProxyMessage]:
+        """Generator: end the transaction with a structured error."""
         name = _code_name(refusal.code)
         if legacy:
             context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))

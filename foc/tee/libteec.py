@@ -124,9 +124,10 @@ def tee_error(what: str, code: int, origin: int) -> TeeError:
     """The typed exception for a failed TEEC call (TaCrashed for a dead TA)."""
     text = f"{what} failed: {result_name(code)} (0x{code:08x}) from {origin_name(origin)}"
     if code == TEEC_ERROR_TARGET_DEAD:
-        hint = "the TA panicked; its sessions must be reopened"
-        return TaCrashed(text, code=code, origin=origin, hint=hint)
-    hint = None
+        return TaCrashed(
+            text, code=code, origin=origin, hint="the TA panicked; its sessions must be reopened"
+        )
+    hint: str | None = None
     if code == TEEC_ERROR_ITEM_NOT_FOUND and what.startswith("TEEC_OpenSession"):
         hint = "is the TA installed in /lib/optee_armtz and tee-supplicant running?"
     return TeeError(text, code=code, origin=origin, hint=hint)

@@ -289,3 +289,24 @@ def test_unreachable_proxy_raises_proxy_unavailable() -> None:
 def test_legacy_mode_needs_put_state(client) -> None:
     with pytest.raises(ValueError, match="put_state"):
         client.invoke("get", ["k"], get_state=dict().get)
+
+
+def test_client_deadline_ends_the_transaction_and_the_ta_invocation_is_aborted(
+    proxy, backend, client
+) -> None:
+    release = threading.Event()
+
+    def ledger_too_slow(key: str) -> bytes | None:
+        release.wait(1.0)  # longer than the deadline below
+        return b"v"
+
+    with pytest.raises(ProxyUnavailable, match="DEADLINE_EXCEEDED"):
+        client.invoke("get", ["k"], transaction_id="t", get_state=ledger_too_slow, timeout=0.2)
+    for _ in range(500):
+        if backend.aborts:
+            break
+        threading.Event().wait(0.01)
+    assert backend.aborts == 1
+    h = client.health()
+    assert (h.sessions_open, h.sessions_opened_total) == (2, 2)
+    assert client.invoke("get", ["k"], transaction_id="t2", get_state=dict().get).ok
