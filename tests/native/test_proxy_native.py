@@ -239,3 +239,28 @@ def test_legacy_foc_transaction_with_put_state_round_trips(client) -> None:
     assert r.execution_response == "person: peter, number of consumed coffees: 3"
     r = client.invoke("create", ["peter", "0"], get_state=world.get, put_state=put)
     assert r.error.code == "EXISTS" and len(puts) == 2
+
+
+def test_pool_size_transactions_are_in_flight_at_once_on_one_channel(client) -> None:
+    """Four streams wait inside GetState together: four sessions serve one channel concurrently."""
+    ledger = Ledger()
+    for i in range(4):
+        assert ledger.run(client, "create", f"c{i}", str(i)).ok
+    all_in_flight = threading.Barrier(4, timeout=20)
+
+    def get_when_all_are_waiting(key: str) -> bytes | None:
+        all_in_flight.wait()  # raises BrokenBarrierError if the proxy serialised them
+        return ledger.get(key)
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(
+            ex.map(
+                lambda i: client.invoke(
+                    "query", [f"c{i}"], transaction_id=f"q{i}", get_state=get_when_all_are_waiting
+                ),
+                range(4),
+            )
+        )
+    assert [r.payload for r in results] == [
+        f"person: c{i}, number of consumed coffees: {i}".encode() for i in range(4)
+    ]
