@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="qemu: real OP-TEE in QEMU (default); native: a local proxy on the host build (not a TEE)",
     )
     demo.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
+    demo.add_argument(
+        "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
+    )
     return parser
 
 
@@ -169,7 +172,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  qemu {name}: {state} {detail}".rstrip(), file=out, flush=True)
 
             print("ensuring the QEMU target (OP-TEE) is up ...", file=out, flush=True)
-            target = ensure_up("qemu", build=not args.no_build, progress=progress)
+            target = ensure_up("qemu", build=not args.no_build, progress=progress, instance=args.instance)
             address = target.proxy_address
             print(f"OP-TEE in QEMU: proxy at {address} (logs in {target.logs})", file=out, flush=True)
         wrapper = FocWrapper(load_config(proxy_address=address), client_factory=client_factory)
