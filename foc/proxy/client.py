@@ -32,7 +32,7 @@ from pathlib import Path
 
 import grpc
 
-from foc.errors import ChaincodeError, ProxyUnavailable
+from foc.errors import ChaincodeError, ConfigError, ProxyUnavailable
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.proxy.server import ERROR_METADATA_KEY
@@ -96,11 +96,11 @@ class ProxyClient:
         self,
         address: str,
         *,
-        tls_ca: Path | bytes | None = None,
+        tls_ca: str | Path | bytes | None = None,
         tls_server_name: str | None = None,
         default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """``address`` is HOST:PORT. With ``tls_ca`` (PEM path or bytes) the channel uses TLS."""
+        """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS."""
         self.address = address
         self.default_timeout = default_timeout
         options: list[tuple[str, str | int]] = [
@@ -109,7 +109,15 @@ class ProxyClient:
             ("grpc.keepalive_time_ms", 30_000),
         ]
         if tls_ca is not None:
-            ca = tls_ca.read_bytes() if isinstance(tls_ca, Path) else tls_ca
+            if isinstance(tls_ca, bytes):
+                ca = tls_ca
+            else:
+                try:
+                    ca = Path(tls_ca).read_bytes()
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot read the proxy CA certificate {tls_ca}: {exc.strerror}"
+                    ) from None
             if tls_server_name:
                 options.append(("grpc.ssl_target_name_override", tls_server_name))
             self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(ca), options=options)

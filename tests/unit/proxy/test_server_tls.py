@@ -50,7 +50,7 @@ def test_tls_round_trip_and_plaintext_client_is_refused(tmp_path) -> None:
     cert, key = _self_signed(tmp_path)
     config = ProxyConfig(listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key)
     with ProxyServer(config, FakeTaBackend()) as server:
-        with ProxyClient(server.address, tls_ca=cert) as c:
+        with ProxyClient(server.address, tls_ca=str(cert)) as c:
             r = c.invoke("copy", ["a", "b"], transaction_id="t", get_state={"a": b"1"}.get)
             assert r.ok and r.writes[0].value == b"1"
             assert c.health().serving
@@ -62,3 +62,8 @@ def test_tls_needs_both_files(tmp_path) -> None:
     cert, _ = _self_signed(tmp_path)
     with pytest.raises(ConfigError, match="both"):
         ProxyConfig(tls_cert=cert)
+
+
+def test_client_with_a_missing_ca_file_gets_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="CA certificate"):
+        ProxyClient("127.0.0.1:1", tls_ca=tmp_path / "missing.pem")
