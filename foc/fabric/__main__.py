@@ -1,0 +1,138 @@
+"""`python -m foc.fabric`: serve the FOC wrapper chaincode to a Fabric peer, or build its package.
+
+    python -m foc.fabric serve --address 0.0.0.0:9999 --chaincode-id foc_1.0:<hash> [--proxy HOST:PORT]
+                               [--tls-cert server.pem --tls-key server.key [--client-ca peer-ca.pem]]
+    python -m foc.fabric package --label foc_1.0 --address host:9999 [--tls-root-cert ca.pem
+                               [--client-cert peer.pem --client-key peer.key]] -o foc.tar.gz
+    python -m foc.fabric package-id foc.tar.gz
+
+Environment (as in Fabric's chaincode-as-a-service samples): CHAINCODE_SERVER_ADDRESS, CHAINCODE_ID,
+CHAINCODE_TLS_CERT, CHAINCODE_TLS_KEY, CHAINCODE_CLIENT_CA_CERT; the wrapper's own FOC_PROXY_* variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from foc.errors import FocError, UsageError
+from foc.fabric.package import ConnectionInfo, read_package_id, write_package
+from foc.fabric.server import ChaincodeServer
+from foc.fabric.tls import ServerTls
+
+
+def _read_pem(path: str | None, what: str) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m foc.fabric", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the FOC wrapper chaincode (chaincode-as-a-service)")
+    serve.add_argument("--address", default=env("CHAINCODE_SERVER_ADDRESS"), help="host:port to listen on")
+    serve.add_argument("--chaincode-id", default=env("CHAINCODE_ID"), help="the package id (label:hash)")
+    serve.add_argument("--tls-cert", default=env("CHAINCODE_TLS_CERT"), help="PEM server certificate")
+    serve.add_argument("--tls-key", default=env("CHAINCODE_TLS_KEY"), help="PEM server private key")
+    serve.add_argument(
+        "--client-ca", default=env("CHAINCODE_CLIENT_CA_CERT"), help="PEM CA of the peer's client cert (mTLS)"
+    )
+    serve.add_argument("--proxy", default=None, help="foc.proxy host:port (default: FOC_PROXY_ADDRESS)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never payloads)")
+
+    package = commands.add_parser("package", help="build the ccaas package and print its package id")
+    package.add_argument("--label", required=True, help="package label, e.g. foc_1.0")
+    package.add_argument("--address", required=True, help="host:port the peer dials (connection.json)")
+    package.add_argument("--dial-timeout", default="10s", help="Go duration (default 10s)")
+    package.add_argument("--tls-root-cert", help="PEM CA that signed the server certificate (enables TLS)")
+    package.add_argument("--client-cert", help="PEM certificate the peer presents (enables mutual TLS)")
+    package.add_argument("--client-key", help="PEM key for --client-cert")
+    package.add_argument("-o", "--output", type=Path, required=True, help="package file to write")
+
+    package_id = commands.add_parser("package-id", help="print the package id of a package file")
+    package_id.add_argument("file", type=Path)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.address:
+        raise UsageError("no listen address", hint="pass --address host:port or set CHAINCODE_SERVER_ADDRESS")
+    if not args.chaincode_id:
+        raise UsageError("no package id", hint="pass --chaincode-id label:hash or set CHAINCODE_ID")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("TLS needs both --tls-cert and --tls-key")
+    if args.client_ca and not args.tls_cert:
+        raise UsageError("--client-ca (mutual TLS) needs --tls-cert and --tls-key")
+    tls = ServerTls.from_files(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+
+    from foc.wrapper.chaincode import FocWrapper
+    from foc.wrapper.config import load_config
+
+    wrapper = FocWrapper(load_config(proxy_address=args.proxy))
+    server = ChaincodeServer(wrapper, args.chaincode_id, args.address, tls=tls)
+    server.start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"serving {args.chaincode_id} on {args.address} (port {server.port})", flush=True)
+    try:
+        server.wait()
+    finally:
+        wrapper.close()
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    if bool(args.client_cert) != bool(args.client_key):
+        raise UsageError("mutual TLS needs both --client-cert and --client-key")
+    if args.client_cert and not args.tls_root_cert:
+        raise UsageError("mutual TLS needs --tls-root-cert as well")
+    connection = ConnectionInfo(
+        address=args.address,
+        dial_timeout=args.dial_timeout,
+        tls_required=bool(args.tls_root_cert),
+        client_auth_required=bool(args.client_cert),
+        root_cert=_read_pem(args.tls_root_cert, "TLS root certificate"),
+        client_cert=_read_pem(args.client_cert, "client certificate"),
+        client_key=_read_pem(args.client_key, "client key"),
+    )
+    print(write_package(args.output, args.label, connection))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (FocError's `exit_code` on failure)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "package":
+            return _package(args)
+        print(read_package_id(args.file))
+        return 0
+    except FocError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
