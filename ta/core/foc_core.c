@@ -146,11 +146,6 @@ void foc_session_free(struct foc_session *s)
 	foc_platform_free(s);
 }
 
-bool foc_session_in_flight(const struct foc_session *s)
-{
-	return s->in_flight;
-}
-
 /* ---------------------------------------------------------------- stub: arguments */
 
 struct foc_slice foc_stub_function(const struct foc_stub *stub)

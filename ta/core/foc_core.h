@@ -18,8 +18,6 @@ struct foc_session *foc_session_new(void);
 void foc_session_free(struct foc_session *s);
 /* Drop the in-flight invocation, if any (FOC_CMD_ABORT). */
 void foc_session_abort(struct foc_session *s);
-/* True while an invocation waits for a RESUME. */
-bool foc_session_in_flight(const struct foc_session *s);
 
 /*
  * Run FOC_CMD_INVOKE (in = request) or FOC_CMD_RESUME (in = state answer) and encode
