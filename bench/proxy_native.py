@@ -7,6 +7,8 @@ Runs the same coffee transactions (query of an existing person: INVOKE, one GET_
 RESUME) in two modes and prints latency statistics and their ratio:
   pooled       one session opened up front and reused (what foc-proxy does)
   per-tx       open session -> transaction -> close session (what FOC's proxy did)
+With --grpc it also measures the whole proxy path (ProxyClient -> gRPC on 127.0.0.1 ->
+foc-proxy's pool -> TA, GetState relayed back to the client) on the same backend.
 Only the stdlib and foc are needed, so the script runs in the guest as is.
 """
 
@@ -54,6 +56,43 @@ def summary(name: str, ms: list[float]) -> str:
     )
 
 
+def measure_grpc(backend: TeeBackend, tee: str, n: int, warmup: int) -> list[float]:
+    """Latencies of the same transaction through an in-process foc-proxy (pool of 1) on 127.0.0.1."""
+    from concurrent import futures
+
+    import grpc
+
+    from foc.protocol import invocation_pb2_grpc as pb_grpc
+    from foc.proxy.client import ProxyClient
+    from foc.proxy.config import ProxyConfig
+    from foc.proxy.pool import SessionPool
+    from foc.proxy.server import InvocationService
+
+    # ProxyServer.stop() would close the shared backend, so wire the parts by hand here.
+    config = ProxyConfig(listen="127.0.0.1:0", tee=tee, pool_size=1)
+    pool = SessionPool(backend, 1)
+    pool.start()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_InvocationServicer_to_server(
+        InvocationService(pool, ta_uuid=config.ta_uuid, tee_name=tee), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    world = {k.decode(): v for k, v in WORLD.items()}
+    try:
+        with ProxyClient(f"127.0.0.1:{port}") as client:
+
+            def one() -> None:
+                r = client.invoke("query", ["peter"], transaction_id="bench", get_state=world.get)
+                if not r.ok:
+                    raise SystemExit(f"transaction failed: {r.error}")
+
+            return measure(n, warmup, one)
+    finally:
+        server.stop(0).wait()
+        pool.close()
+
+
 def make_backend(tee: str, native_lib: str | None) -> TeeBackend:
     if tee == "optee":
         from foc.tee.libteec import LibteecBackend
@@ -70,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=300, help="measured transactions per mode")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--native-lib", help="libfoc_core.so (default: build it)")
+    p.add_argument("--grpc", action="store_true", help="also measure through foc-proxy over gRPC (pooled)")
     a = p.parse_args(argv)
     backend = make_backend(a.tee, a.native_lib)
     label = "native (host build, not a TEE)" if a.tee == "native" else "optee"
@@ -89,10 +129,13 @@ def main(argv: list[str] | None = None) -> int:
                 s.close()
 
         fresh = measure(a.n, a.warmup, per_tx)
+        via_grpc = measure_grpc(backend, a.tee, a.n, a.warmup) if a.grpc else None
     finally:
         backend.close()
     print(summary("pooled", pooled))
     print(summary("per-tx", fresh))
+    if via_grpc:
+        print(summary("grpc", via_grpc))
     ratio = statistics.fmean(fresh) / statistics.fmean(pooled)
     print(f"ratio per-tx/pooled (mean): {ratio:.2f}x")
     return 0
