@@ -72,7 +72,7 @@ class MirrorSet:
         if archive is None:
             raise HostSetupError(
                 "no Debian archive mirror found in the system apt sources",
-                hint="add e.g. 'deb http://deb.debian.org/debian bookworm main' under /etc/apt/sources.list.d/",
+                hint="add e.g. 'deb http://deb.debian.org/debian bookworm main' to /etc/apt/sources.list",
             )
         return cls(archive=archive, security=security)
 
@@ -286,8 +286,9 @@ class AptArchive:
         kind = "source package" if source else "package"
         pin_file = PIN_FILE_HINT.format(target=self.target_name)
         if not any(v.split(" ", 1)[0] == version for v in available):
+            mirror = self.mirrors.url_for(suite)
             return BuildError(
-                f"pinned {kind} {name} {version} ({suite}) is no longer on the mirror {self.mirrors.url_for(suite)}",
+                f"pinned {kind} {name} {version} ({suite}) is no longer on the mirror {mirror}",
                 hint=f"update the pin in {pin_file}; the mirror offers: {', '.join(available) or 'nothing'}",
             )
         return BuildError(f"apt-get could not fetch {kind} {name} {version} ({suite})", hint=_tail(output))

@@ -80,6 +80,7 @@ class Manifest:
                 "optee_os": {
                     "PLATFORM": t.firmware.optee_platform,
                     "options": list(t.firmware.optee_options),
+                    "effective": self.records.get("optee_os", {}).get("optee_config", {}),
                 },
                 "tfa": list(t.firmware.tfa_options),
                 "bl33": t.firmware.bl33,

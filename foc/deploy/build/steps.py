@@ -11,6 +11,7 @@ Each step may write `record.json` into its output: its contribution to the image
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import importlib.metadata
@@ -21,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ GUEST_SITE = "opt/foc/site"
 GUEST_SRC = "opt/foc/src"
 GUEST_TA_DIR = "usr/lib/optee_armtz"  # /lib/optee_armtz through the merged-/usr symlink
 MODULE_LIST = "etc/foc/modules"  # insmod order, one path relative to /lib/modules/<release> per line
+SOURCE_DATE_EPOCH = 1_700_000_000  # mtime of every file in the initramfs
+# Bump when a shared helper below changes what a step produces (a step's own code is hashed).
+HELPERS_VERSION = 1
 JOBS = "-j2"  # the build machine is shared: never more
 
 
@@ -72,8 +77,12 @@ class Step:
 
     def code_digest(self) -> str:
         """Hash of this step's own code, so editing a step invalidates exactly its outputs."""
-        src = "".join(inspect.getsource(m) for m in (type(self).inputs, type(self).run))
-        return hashlib.sha256(src.encode()).hexdigest()[:16]
+        # The AST, not the text: reformatting or editing comments does not invalidate outputs.
+        trees = [
+            ast.dump(ast.parse(textwrap.dedent(inspect.getsource(m))))
+            for m in (type(self).inputs, type(self).run)
+        ]
+        return hashlib.sha256(f"{HELPERS_VERSION}:{''.join(trees)}".encode()).hexdigest()[:16]
 
 
 # -- shared helpers ----------------------------------------------------------------------------
@@ -134,6 +143,8 @@ def merge_usr(tree: Path, *, make_links: bool) -> None:
 def make_cpio_gz(ctx: StepContext, tree: Path, dest: Path) -> None:
     """A gzip'd newc cpio of `tree`, owned by root, with sorted names (stable output)."""
     names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
+    for name in names:  # stable mtimes: the same tree gives the same archive
+        os.utime(tree / name, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH), follow_symlinks=False)
     listing = dest.with_suffix(".list")
     listing.write_text("\n".join(names) + "\n")
     raw = dest.with_suffix(".raw")
@@ -141,10 +152,20 @@ def make_cpio_gz(ctx: StepContext, tree: Path, dest: Path) -> None:
         ["sh", "-c", f'cpio --quiet -o -H newc -R 0:0 --reproducible < "{listing}" > "{raw}"'],
         cwd=tree,
     )
-    with raw.open("rb") as fin, gzip.GzipFile(dest, "wb", compresslevel=1, mtime=0) as fout:
+    with raw.open("rb") as fin, dest.open("wb") as f, gzip.GzipFile("", "wb", 1, f, mtime=0) as fout:
         shutil.copyfileobj(fin, fout, 1 << 20)
     raw.unlink()
     listing.unlink()
+
+
+def optee_config(conf_mk: str) -> dict[str, str]:
+    """The CFG_* assignments of an OP-TEE build's conf.mk (`CFG_X=y` / `CFG_X := y` lines)."""
+    config = {}
+    for line in conf_mk.splitlines():
+        m = re.match(r"^\s*(CFG_[A-Za-z0-9_]+)\s*:?=\s*(.*?)\s*$", line)
+        if m:
+            config[m.group(1)] = m.group(2)
+    return config
 
 
 def dependency_closure(modules_dep: str, wanted: Sequence[str]) -> list[str]:
@@ -258,10 +279,19 @@ class OpteeOs(Step):
         for ta in sorted((build / "ta").rglob("*.ta")) if (build / "ta").exists() else []:
             shutil.copy2(ta, out / "ta" / ta.name)
         conf = build / "conf.mk"
-        if conf.exists():
-            shutil.copy2(conf, out / "conf.mk")
+        if not conf.exists():
+            raise BuildError("OP-TEE build did not write conf.mk")
+        effective = optee_config(conf.read_text())
+        for option in fw.optee_options:
+            name, _, value = option.partition("=")
+            if name.startswith("CFG_") and effective.get(name) != value:
+                raise BuildError(f"OP-TEE ignored {option}: conf.mk has {name}={effective.get(name)}")
+        shutil.copy2(conf, out / "conf.mk")
         shutil.rmtree(work)
-        write_record(out, {"source_packages": [record]})
+        wanted = [o.partition("=")[0] for o in fw.optee_options if o.startswith("CFG_")]
+        wanted += ["CFG_ATTESTATION_PTA_KEY_SIZE", "CFG_RPMB_FS", "CFG_DT", "CFG_CORE_ASLR"]
+        record_cfg = {n: effective[n] for n in wanted if n in effective}
+        write_record(out, {"source_packages": [record], "optee_config": record_cfg})
 
 
 class TrustedFirmware(Step):
@@ -597,12 +627,14 @@ class InitramfsOverlay(Step):
         if (guest / "profile").exists():
             shutil.copy2(guest / "profile", etc / "profile")
         src = stage / GUEST_SRC
-        shutil.copytree(
-            ctx.repo / "foc",
-            src / "foc",
-            ignore=lambda d, names: [n for n in names if _not_python_source(Path(d, n).relative_to(ctx.repo / "foc"))
-                                     and not Path(d, n).is_dir() or n == "__pycache__"],
-        )  # fmt: skip
+        package = ctx.repo / "foc"
+
+        def ignore(d: str, names: list[str]) -> list[str]:
+            return [
+                n for n in names if n == "__pycache__" or _not_python_source(Path(d, n).relative_to(package))
+            ]
+
+        shutil.copytree(package, src / "foc", ignore=ignore)
         ta_dir = stage / GUEST_TA_DIR
         ta_dir.mkdir(parents=True)
         for ta in sorted(ctx.outputs["ta"].glob("*.ta")):

@@ -1,0 +1,271 @@
+"""Build steps and their orchestration, with fake steps and a fake apt: no network, no cross builds."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import foc.deploy.build as build
+from foc.deploy.build.apt import AptArchive, MirrorSet
+from foc.deploy.build.cache import StepCache
+from foc.deploy.build.manifest import Manifest
+from foc.deploy.build.steps import (
+    STEPS,
+    InitramfsOverlay,
+    Step,
+    StepContext,
+    TrustedApp,
+    dependency_closure,
+    host_distribution_versions,
+    make_cpio_gz,
+    merge_usr,
+    optee_config,
+)
+from foc.deploy.targets import get_target
+from foc.deploy.targets.base import DebPackage, Target
+from foc.errors import BuildError, HostSetupError
+
+MODULES_DEP = """\
+kernel/drivers/tee/tee.ko:
+kernel/drivers/tee/optee/optee.ko: kernel/drivers/tee/tee.ko
+kernel/drivers/char/hw_random/optee-rng.ko: kernel/drivers/tee/tee.ko
+kernel/net/9p/9pnet.ko:
+kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko
+kernel/fs/netfs/netfs.ko:
+kernel/fs/fscache/fscache.ko: kernel/fs/netfs/netfs.ko
+kernel/fs/9p/9p.ko: kernel/fs/fscache/fscache.ko kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko
+"""
+
+
+def test_module_closure_loads_dependencies_first_once() -> None:
+    order = dependency_closure(MODULES_DEP, ["optee", "optee-rng", "9pnet_virtio", "9p"])
+    names = [p.rsplit("/", 1)[1] for p in order]
+    assert names == ["tee.ko", "optee.ko", "optee-rng.ko", "9pnet.ko", "9pnet_virtio.ko", "netfs.ko",
+                     "fscache.ko", "9p.ko"]  # fmt: skip
+    for i, path in enumerate(order):
+        line = next(x for x in MODULES_DEP.splitlines() if x.startswith(path + ":"))
+        for dep in line.split(":", 1)[1].split():
+            assert order.index(dep) < i
+
+
+def test_unknown_module_is_a_clear_build_error() -> None:
+    with pytest.raises(BuildError, match="kernel module virtio_gpu is not in modules.dep"):
+        dependency_closure(MODULES_DEP, ["virtio_gpu"])
+
+
+def test_optee_config_reads_conf_mk() -> None:
+    conf = "# comment\nCFG_ATTESTATION_PTA=y\nCFG_REE_FS := y\nCFG_TEE_CORE_LOG_LEVEL=3\nPLATFORM=x\n"
+    assert optee_config(conf) == {
+        "CFG_ATTESTATION_PTA": "y",
+        "CFG_REE_FS": "y",
+        "CFG_TEE_CORE_LOG_LEVEL": "3",
+    }
+
+
+def test_merge_usr_moves_trees_and_makes_links(tmp_path: Path) -> None:
+    (tmp_path / "lib" / "optee_armtz").mkdir(parents=True)
+    (tmp_path / "lib" / "optee_armtz" / "a.ta").write_text("ta")
+    (tmp_path / "usr" / "lib" / "optee_armtz").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "optee_armtz" / "b.ta").write_text("tb")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_text("x")
+    merge_usr(tmp_path, make_links=True)
+    assert (tmp_path / "lib").is_symlink() and str((tmp_path / "lib").readlink()) == "usr/lib"
+    assert sorted(p.name for p in (tmp_path / "usr" / "lib" / "optee_armtz").iterdir()) == ["a.ta", "b.ta"]
+    assert (tmp_path / "usr" / "bin" / "tool").exists() and (tmp_path / "sbin").is_symlink()
+
+
+def test_merge_usr_without_links_leaves_no_top_level_dirs(tmp_path: Path) -> None:
+    (tmp_path / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
+    merge_usr(tmp_path, make_links=False)
+    assert not (tmp_path / "lib").exists()
+    assert (tmp_path / "usr" / "lib" / "aarch64-linux-gnu").is_dir()
+
+
+def test_host_wheel_versions_follow_the_host_and_missing_is_an_error() -> None:
+    versions = host_distribution_versions(["grpcio"])
+    import importlib.metadata
+
+    assert versions["grpcio"] == importlib.metadata.version("grpcio")
+    with pytest.raises(BuildError, match="not installed on the host"):
+        host_distribution_versions(["no-such-distribution-foc"])
+
+
+# -- orchestration with fake steps -------------------------------------------------------------
+
+
+class FakeStep(Step):
+    """Writes `value` into its output; counts its runs."""
+
+    def __init__(self, name: str, deps: tuple[str, ...] = (), value: str = "v1") -> None:
+        self.name = name
+        self.deps = deps
+        self.value = value
+        self.runs = 0
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {"value": self.value}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        self.runs += 1
+        text = self.value + "".join((ctx.outputs[d] / "out.txt").read_text() for d in self.deps)
+        (out / "out.txt").write_text(text)
+
+
+class FailingStep(FakeStep):
+    def run(self, ctx: StepContext, out: Path) -> None:
+        (out / "half").write_text("x")
+        raise BuildError("tool exploded")
+
+
+def _ctx(tmp_path: Path, target: Target | None = None) -> StepContext:
+    target = target or get_target("qemu")
+    apt = AptArchive(tmp_path / "apt", tmp_path / "dl", MirrorSet("http://m/debian"), target.debian_suites)
+    return StepContext(target=target, repo=tmp_path / "repo", apt=apt, downloads=tmp_path / "dl")
+
+
+def _run(tmp_path: Path, steps: list[Step], events: list[tuple[str, str]]) -> int:
+    ctx = _ctx(tmp_path)
+    planned = build.plan(ctx.target, ctx, steps)
+    return build.run_steps(
+        planned,
+        ctx,
+        StepCache(tmp_path / "steps"),
+        Manifest(ctx.target, "k"),
+        logs=tmp_path / "logs",
+        emit=lambda step, state, detail: events.append((step, state)),
+    )
+
+
+def test_second_run_with_nothing_changed_does_no_work(tmp_path: Path) -> None:
+    a, b = FakeStep("a"), FakeStep("b", ("a",))
+    events: list[tuple[str, str]] = []
+    assert _run(tmp_path, [a, b], events) == 2
+    events.clear()
+    assert _run(tmp_path, [a, b], events) == 0
+    assert (a.runs, b.runs) == (1, 1)
+    assert events == [("a", "cached"), ("b", "cached")]
+
+
+def test_changed_input_rebuilds_the_step_and_its_dependents_only(tmp_path: Path) -> None:
+    a, b, c = FakeStep("a"), FakeStep("b", ("a",)), FakeStep("c")
+    _run(tmp_path, [a, b, c], [])
+    a.value = "v2"
+    events: list[tuple[str, str]] = []
+    assert _run(tmp_path, [a, b, c], events) == 2
+    assert (a.runs, b.runs, c.runs) == (2, 2, 1)
+    assert ("c", "cached") in events
+    key_b = build.plan(_ctx(tmp_path).target, _ctx(tmp_path), [a, b])[1][1]
+    assert (tmp_path / "steps" / "b" / key_b / "out.txt").read_text() == "v1v2"
+    assert len(list((tmp_path / "steps" / "a").iterdir())) == 1, "old outputs are pruned"
+
+
+def test_failed_step_is_reported_and_publishes_nothing(tmp_path: Path) -> None:
+    events: list[tuple[str, str]] = []
+    with pytest.raises(BuildError, match="tool exploded"):
+        _run(tmp_path, [FakeStep("a"), FailingStep("b", ("a",))], events)
+    assert events[-1] == ("b", "failed")
+    assert list((tmp_path / "steps" / "b").iterdir()) == []
+
+
+def test_plan_rejects_dependencies_out_of_order(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="depends on"):
+        build.plan(_ctx(tmp_path).target, _ctx(tmp_path), [FakeStep("b", ("a",)), FakeStep("a")])
+
+
+def test_a_new_pin_changes_exactly_the_steps_that_use_it(tmp_path: Path) -> None:
+    target = get_target("qemu")
+    bumped = replace(
+        target,
+        optee_client=(DebPackage("libteec2", "9.9.9-1", "sid"), *target.optee_client[1:]),
+    )
+    ctx = _ctx(tmp_path, target)
+    before = dict((s.name, k) for s, k in build.plan(target, ctx))
+    after = dict((s.name, k) for s, k in build.plan(bumped, _ctx(tmp_path, bumped)))
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"optee_client", "initramfs_base"}
+    assert [s.name for s in STEPS][-1] == "initramfs_overlay"
+
+
+def test_ta_step_without_makefile_fails_clearly(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    (tmp_path / "repo" / "ta").mkdir(parents=True)
+    with pytest.raises(BuildError, match="Makefile does not exist yet"):
+        TrustedApp().run(ctx, tmp_path / "out")
+
+
+def test_build_stops_before_any_step_when_a_host_package_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foc.deploy import host
+
+    monkeypatch.setenv("FOC_CACHE", str(tmp_path / "cache"))
+    real = host.SystemProbe.installed
+
+    def without_mmdebstrap(self: host.SystemProbe, packages: list[str]) -> dict[str, str | None]:
+        result = {p: "1.0" for p in packages}
+        result["mmdebstrap"] = None
+        return result
+
+    monkeypatch.setattr(host.SystemProbe, "installed", without_mmdebstrap)
+    monkeypatch.setattr(host.SystemProbe, "is_root", lambda self: True)
+    monkeypatch.setattr(host.SystemProbe, "debian_mirror", lambda self: "http://m/debian")
+    monkeypatch.setattr(build, "_context", lambda target, repo: _ctx(tmp_path, target))
+    with pytest.raises(HostSetupError) as exc:
+        build.build_image("qemu")
+    assert exc.value.hint is not None and "apt-get install -y --no-install-recommends" in exc.value.hint
+    assert "mmdebstrap" in exc.value.hint
+    assert not (tmp_path / "cache" / "steps").exists()
+    assert real is not None
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="needs cpio")
+def test_overlay_archive_holds_init_foc_sources_and_ta(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "qemu").mkdir(parents=True)
+    (repo / "qemu" / "init").write_text("#!/bin/sh\necho FOC-BOOT: ready\n")
+    (repo / "qemu" / "profile").write_text("PS1='optee# '\n")
+    (repo / "foc" / "__pycache__").mkdir(parents=True)
+    (repo / "foc" / "__init__.py").write_text("")
+    (repo / "foc" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    ta_out = tmp_path / "ta-out"
+    ta_out.mkdir()
+    (ta_out / "8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90.ta").write_bytes(b"TA")
+    ctx = _ctx(tmp_path)
+    ctx.repo = repo
+    ctx.outputs["ta"] = ta_out
+
+    def sh(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        subprocess.run(argv, cwd=cwd, check=True)
+
+    ctx.run_command = sh
+    out = tmp_path / "out"
+    out.mkdir()
+    InitramfsOverlay().run(ctx, out)
+    listing = subprocess.run(
+        ["cpio", "-it", "--quiet"], input=gzip.decompress((out / "overlay.cpio.gz").read_bytes()),
+        capture_output=True, check=True,
+    ).stdout.decode().split()  # fmt: skip
+    assert "init" in listing and "etc/profile" in listing
+    assert "opt/foc/src/foc/__init__.py" in listing
+    assert "usr/lib/optee_armtz/8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90.ta" in listing
+    assert not any("__pycache__" in n for n in listing)
+    assert not (out / ".stage").exists()
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="needs cpio")
+def test_cpio_archive_is_reproducible(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "x").write_text("1")
+    ctx = _ctx(tmp_path)
+    ctx.run_command = lambda argv, cwd=None, env=None: subprocess.run(argv, cwd=cwd, check=True)
+    make_cpio_gz(ctx, tree, tmp_path / "a.cpio.gz")
+    (tree / "etc" / "x").touch()
+    make_cpio_gz(ctx, tree, tmp_path / "b.cpio.gz")
+    assert (tmp_path / "a.cpio.gz").read_bytes() == (tmp_path / "b.cpio.gz").read_bytes()

@@ -1,0 +1,48 @@
+"""The target model: qemu is data (pins, options, quirks); scripts/setup-host installs what doctor checks."""
+
+from __future__ import annotations
+
+import re
+
+from foc.deploy.paths import REPO_ROOT
+from foc.deploy.targets import get_target, names
+from foc.deploy.targets.base import SourcePackage
+
+
+def test_qemu_is_registered_and_fully_pinned() -> None:
+    assert "qemu" in names()
+    t = get_target("qemu")
+    pkgs = [t.kernel.package, *t.rootfs.packages, *t.optee_client]
+    for p in pkgs:
+        assert p.version and p.suite, p
+        assert re.fullmatch(r"[0-9][A-Za-z0-9.+~:-]*", p.version), p
+    assert set(t.debian_suites) == {"bookworm-security", "trixie", "sid"}
+
+
+def test_qemu_firmware_options_carry_what_the_product_needs() -> None:
+    fw = get_target("qemu").firmware
+    assert "CFG_ATTESTATION_PTA=y" in fw.optee_options
+    assert "CFG_REE_FS=y" in fw.optee_options
+    assert "CFG_ARM_GICV3=y" in fw.optee_options
+    assert "QEMU_USE_GIC_DRIVER=QEMU_GICV3" in fw.tfa_options and "SPD=opteed" in fw.tfa_options
+
+
+def test_uboot_env_moves_the_kernel_off_optee_shm() -> None:
+    env = dict(get_target("qemu").uboot_env)
+    # OP-TEE's static SHM is at 0x42000000: the kernel (~33 MB) must not be loaded below it.
+    assert int(env["kernel_addr_r"], 16) >= 0x42000000 + 0x200000
+    assert int(env["ramdisk_addr_r"], 16) > int(env["kernel_addr_r"], 16) + 33 * 1024 * 1024
+
+
+def test_source_package_directory_name() -> None:
+    assert SourcePackage("optee-os", "4.10.0-2", "sid").upstream_dir == "optee-os-4.10.0"
+    assert SourcePackage("arm-trusted-firmware", "2.12.1+dfsg-1", "trixie").upstream_dir == (
+        "arm-trusted-firmware-2.12.1+dfsg"
+    )
+    assert SourcePackage("x", "1:2.0", "sid").upstream_dir == "x-2.0"
+
+
+def test_setup_host_installs_every_package_doctor_checks() -> None:
+    script = (REPO_ROOT / "scripts" / "setup-host").read_text()
+    block = script.split('PACKAGES="', 1)[1].split('"', 1)[0]
+    assert set(block.split()) == set(get_target("qemu").host_packages)
