@@ -26,7 +26,6 @@ import time
 import uuid as _uuid
 from collections.abc import Generator, Iterator
 from concurrent import futures
-from dataclasses import dataclass
 
 import grpc
 
@@ -46,12 +45,13 @@ ERROR_METADATA_KEY = "foc-error-code"
 LEGACY_ACK = "OK"
 
 
-@dataclass
 class _Refusal(Exception):
     """The transaction ends with a structured error (code is a pb.ErrorCode value)."""
 
-    code: int
-    message: str
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class _StreamGone(Exception):
