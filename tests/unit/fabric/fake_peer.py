@@ -109,6 +109,8 @@ def _serialize(message: Msg | bytes) -> bytes:
 class FakePeer:
     """Dials a chaincode server and drives it like a Fabric peer. Use `connect()` / `disconnect()`."""
 
+    Msg = Msg
+
     def __init__(
         self,
         address: str,

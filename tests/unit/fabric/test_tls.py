@@ -7,8 +7,8 @@ from pathlib import Path
 import grpc
 import pytest
 from certs import Pki
-from conftest import PACKAGE_ID, KeyValueChaincode
 from fake_peer import FakePeer
+from kv_chaincode import PACKAGE_ID, KeyValueChaincode
 
 from foc.errors import ConfigError
 from foc.fabric.server import ChaincodeServer
