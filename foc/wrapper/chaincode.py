@@ -85,7 +85,7 @@ def _error_code_name(code: Any) -> str:
     try:
         from foc.protocol import pb
 
-        return str(pb.ErrorCode.Name(int(code)))
+        return str(pb.ErrorCode.Name(int(code)))  # type: ignore[attr-defined]
     except (ValueError, TypeError):
         return f"ERROR_{code}"
 
@@ -201,9 +201,10 @@ class FocWrapper:
             message = str(getattr(error, "message", "") or "the chaincode failed")
             return Response.error(f"{code}: {message}")
         self._apply_writes(stub, getattr(result, "writes", ()))
-        payload = getattr(result, "payload", b"") or b""
-        if not payload and getattr(result, "execution_response", ""):
-            payload = str(result.execution_response).encode("utf-8")
+        payload: bytes = bytes(getattr(result, "payload", b"") or b"")
+        legacy_text = str(getattr(result, "execution_response", "") or "")
+        if not payload and legacy_text:
+            payload = legacy_text.encode("utf-8")
         return Response.success(bytes(payload))
 
     @staticmethod
