@@ -34,7 +34,7 @@ from foc.deploy.qemu import (
     read_pid,
     wait_for_proxy,
 )
-from foc.errors import TargetError, UsageError
+from foc.errors import FocError, TargetError, UsageError
 
 READY_PROXY = "proxy ready"
 READY_TEE = "TEE ready (no proxy)"
@@ -114,14 +114,19 @@ _build = build  # `up` has a parameter called build
 
 
 def _last_image(target: str) -> ImageSet:
-    from foc.deploy.build import current_image
+    """The image the builder published last, even if the sources changed since (`--no-build`)."""
+    from foc.deploy.build import current_image, image_dir
 
     image = current_image(target)
-    if image is None:
+    if image is not None:
+        return image
+    record = image_dir(target) / "image.json"
+    try:
+        return ImageSet.load(record)
+    except (OSError, ValueError, KeyError):
         raise TargetError(
-            f"no up-to-date image has been built for {target}", hint=f"`foc-deploy {target} build`"
-        )
-    return image
+            f"no image has been built for {target}", hint=f"`foc-deploy {target} build`"
+        ) from None
 
 
 def _step(progress: Progress | None, name: str, state: str, detail: str = "") -> None:
@@ -137,6 +142,22 @@ def check_tee_over_console(console_socket: Path, timeout: float = CONSOLE_TIMEOU
     if rc != 0:
         raise TargetError(f"the TEE is not ready in the guest (`{TEE_READY_COMMAND}` exited {rc}): {out}")
     return out.strip()
+
+
+GUEST_PROXY_LOG = "/var/log/foc-proxy.log"
+
+
+def _guest_proxy_log(console_socket: Path, lines: int = 40) -> str:
+    """The tail of the proxy's log inside the guest (best effort, for error messages)."""
+    try:
+        with PexpectConsole.unix_socket(console_socket, default_timeout=20.0) as console:
+            console.wait_for_shell()
+            _, out = console.run(
+                f"tail -n {lines} {GUEST_PROXY_LOG}; pidof python3 || echo 'no python3 running'"
+            )
+    except FocError as exc:
+        return f"(could not read {GUEST_PROXY_LOG} over the console: {exc.message})"
+    return f"guest {GUEST_PROXY_LOG}:\n{out}"
 
 
 def up(
@@ -182,7 +203,12 @@ def up(
         _step(progress, "boot", "done", f"{timings['boot_s']:.1f} s")
         if boot.proxy == "started":
             _step(progress, "proxy", "start", inst.proxy_address)
-            wait_for_proxy(inst.proxy_address, proxy_timeout, inst.is_running)
+            try:
+                wait_for_proxy(inst.proxy_address, proxy_timeout, inst.is_running)
+            except TargetError as exc:
+                raise TargetError(
+                    f"{exc.message}\n{_guest_proxy_log(inst.console_socket)}", hint=exc.hint
+                ) from None
             ready = READY_PROXY
         else:
             _step(progress, "tee", "start", "checking /dev/tee0 and tee-supplicant over the console")

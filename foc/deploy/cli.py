@@ -112,10 +112,12 @@ class ProgressView:
             if self.verbose or self._status is None:
                 self.err.print(f"[bold]…[/] {step} {detail}".rstrip(), highlight=False)
         elif state in ("done", "cached", "ok"):
-            took = now - self._started.pop(step, now)
-            suffix = f" [dim]({took:.1f} s)[/]" if took >= 0.05 else ""
-            mark = "[green]✓[/]" if state != "cached" else "[cyan]≡[/]"
-            self.err.print(f"{mark} {step} {detail}{suffix}".rstrip(), highlight=False)
+            self._started.pop(step, None)
+            if state == "cached":
+                shown = f"{detail} (cached)" if self.verbose else "(cached)"
+                self.err.print(f"[cyan]≡[/] {step} {shown}", highlight=False)
+            else:
+                self.err.print(f"[green]✓[/] {step} {detail}".rstrip(), highlight=False)
         elif state in ("fail", "failed", "error"):
             self.err.print(f"[red]✗[/] {step} {detail}".rstrip(), highlight=False)
         else:  # "progress", log lines, anything the builder adds

@@ -18,6 +18,8 @@ from foc.deploy.console import (
 )
 from foc.errors import ConsoleTimeout, TargetError, UsageError
 
+DATA = Path(__file__).parent / "data"
+
 
 def test_run_returns_exit_code_and_output() -> None:
     shell = FakeConsole({"ls /dev/tee0": (0, "/dev/tee0\n"), "false": (1, "")})
@@ -152,6 +154,18 @@ def test_transcript_detects_a_different_command(tmp_path: Path) -> None:
     replay.wait_for_shell()
     with pytest.raises(TargetError, match="transcript expects"):
         replay.run("reboot")
+
+
+def test_recorded_guest_session_replays() -> None:
+    """A session recorded on the real QEMU guest (byte-by-byte echo, ESC[6n prompts) replays."""
+    with TranscriptConsole(DATA / "guest-session.jsonl") as replay:
+        replay.wait_for_shell()
+        rc, out = replay.run("ls /dev/tee0 /dev/teepriv0")
+        assert rc == 0 and out.split() == ["/dev/tee0", "/dev/teepriv0"]
+        rc, out = replay.run("cat /nonexistent")
+        assert rc == 1 and "No such file" in out
+        rc, out = replay.run("pidof tee-supplicant")
+        assert rc == 0 and out.isdigit()
 
 
 def test_bad_transcript_is_a_clear_error(tmp_path: Path) -> None:
