@@ -216,6 +216,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KeyboardInterrupt:
         print("foc: interrupted", file=err)
         return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"foc: internal error: {type(exc).__name__}: {exc} (please report it)", file=err)
+        return 1
 
 
 if __name__ == "__main__":

@@ -123,3 +123,12 @@ def test_demo_reports_misbehaving_steps(fake: FakeProxyClient, tmp_path: Path) -
     assert rc == 1 and out.count("[FAIL]") == 5 and "5 of 5 steps" in err
     assert "PROXY_UNAVAILABLE" in out
     assert (tmp_path / "cache" / "ledger" / "demo.sqlite").exists()
+
+
+def test_unexpected_exception_is_one_line(fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*a: object, **kw: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fake, "invoke", broken)
+    rc, _, err = run("invoke", "create", "alice", "0")
+    assert rc == 1 and err == "foc: internal error: RuntimeError: boom (please report it)\n"
