@@ -68,7 +68,8 @@ class FakeProxyClient:
         args: Sequence[bytes],
         *,
         get_state: GetState,
-        tx_id: str = "",
+        put_state: object = None,
+        transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
         timeout: float | None = None,
@@ -78,7 +79,7 @@ class FakeProxyClient:
                 {
                     "function": function,
                     "args": list(args),
-                    "tx_id": tx_id,
+                    "tx_id": transaction_id,
                     "channel_id": channel_id,
                     "uuid": chaincode_uuid,
                     "timeout": timeout,
