@@ -13,16 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
-from fabric_protos.common import common_pb2
-from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import proposal_pb2
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from foc.errors import PeerProtocolError
+from foc.fabric.protos import common, identities, proposal
 
 # Channel header types the chaincode may run under (Go shim checks the same two).
-_ALLOWED_HEADER_TYPES = (common_pb2.HeaderType.ENDORSER_TRANSACTION, common_pb2.HeaderType.CONFIG)
+_ALLOWED_HEADER_TYPES = (common.HeaderType.ENDORSER_TRANSACTION, common.HeaderType.CONFIG)
 
 
 @dataclass(frozen=True)
@@ -40,28 +39,28 @@ class TransactionContext:
     signed_proposal: bytes = b""
 
 
-def _parse(message_type: type, data: bytes, what: str):  # type: ignore[no-untyped-def]
+def _parse(message_type: Any, data: bytes, what: str) -> Any:
     try:
         return message_type.FromString(data)
     except DecodeError as exc:
         raise PeerProtocolError(f"the proposal's {what} is not a valid {message_type.__name__}") from exc
 
 
-def decode_signed_proposal(signed: proposal_pb2.SignedProposal | None) -> TransactionContext:
+def decode_signed_proposal(signed: Message | None) -> TransactionContext:
     """Decode creator, transient map, timestamp and binding; `PeerProtocolError` if malformed."""
     if signed is None or not signed.proposal_bytes:
         return TransactionContext()
-    proposal = _parse(proposal_pb2.Proposal, signed.proposal_bytes, "proposal_bytes")
-    header = _parse(common_pb2.Header, proposal.header, "header")
-    channel_header = _parse(common_pb2.ChannelHeader, header.channel_header, "channel header")
+    decoded = _parse(proposal.Proposal, signed.proposal_bytes, "proposal_bytes")
+    header = _parse(common.Header, decoded.header, "header")
+    channel_header = _parse(common.ChannelHeader, header.channel_header, "channel header")
     if channel_header.type not in _ALLOWED_HEADER_TYPES:
         raise PeerProtocolError(
             f"the proposal's channel header has type {channel_header.type}; "
             "a chaincode runs only ENDORSER_TRANSACTION (3) or CONFIG (1)"
         )
-    signature_header = _parse(common_pb2.SignatureHeader, header.signature_header, "signature header")
-    identity = _parse(identities_pb2.SerializedIdentity, signature_header.creator, "creator")
-    payload = _parse(proposal_pb2.ChaincodeProposalPayload, proposal.payload, "payload")
+    signature_header = _parse(common.SignatureHeader, header.signature_header, "signature header")
+    identity = _parse(identities.SerializedIdentity, signature_header.creator, "creator")
+    payload = _parse(proposal.ChaincodeProposalPayload, decoded.payload, "payload")
     timestamp = None
     if channel_header.HasField("timestamp"):
         timestamp = channel_header.timestamp.ToDatetime(tzinfo=UTC)

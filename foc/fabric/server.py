@@ -27,12 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from fabric_protos.peer import (
-    chaincode_pb2,
-    chaincode_shim_pb2,
-    chaincode_shim_pb2_grpc,
-    proposal_response_pb2,
-)
 from google.protobuf.message import DecodeError
 
 from foc.errors import (
@@ -41,14 +35,16 @@ from foc.errors import (
     PeerRequestError,
     PeerStreamClosed,
 )
+from foc.fabric import protos
 from foc.fabric.proposal import decode_signed_proposal
+from foc.fabric.protos import ChaincodeMessage, proposal_response, shim_grpc
 from foc.fabric.stub import FabricStub
 from foc.fabric.tls import ServerTls
 from foc.wrapper.stub import ERROR, Chaincode, Response
 
 log = logging.getLogger(__name__)
 
-Msg = chaincode_shim_pb2.ChaincodeMessage
+Msg: Any = ChaincodeMessage
 TxKey = tuple[str, str]  # (channel_id, txid)
 
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
@@ -116,11 +112,11 @@ class ChaincodeStream:
         self._closed = threading.Event()
         self.registered = threading.Event()
         self.ready = threading.Event()
-        self.peer_params: chaincode_pb2.ChaincodeAdditionalParams | None = None
+        self.peer_params: Any = None  # ChaincodeAdditionalParams from READY (v3.x), else None
         self._send(
             Msg(
                 type=Msg.REGISTER,
-                payload=chaincode_pb2.ChaincodeID(name=package_id).SerializeToString(),
+                payload=protos.chaincode.ChaincodeID(name=package_id).SerializeToString(),
             )
         )
 
@@ -202,7 +198,7 @@ class ChaincodeStream:
     def _on_ready(self, msg: Msg) -> None:
         if msg.payload:
             try:
-                self.peer_params = chaincode_pb2.ChaincodeAdditionalParams.FromString(msg.payload)
+                self.peer_params = protos.chaincode.ChaincodeAdditionalParams.FromString(msg.payload)
             except DecodeError:
                 log.warning("READY carried parameters that are not ChaincodeAdditionalParams; ignored")
         self.registered.set()
@@ -265,7 +261,7 @@ class ChaincodeStream:
 
     def _execute(self, msg: Msg, is_init: bool) -> Msg:
         try:
-            chaincode_input = chaincode_pb2.ChaincodeInput.FromString(msg.payload)
+            chaincode_input = protos.chaincode.ChaincodeInput.FromString(msg.payload)
         except DecodeError:
             log.warning("tx %s: payload is not a ChaincodeInput", _short(msg.txid))
             return self._error(msg, "transaction payload is not a valid ChaincodeInput")
@@ -297,7 +293,7 @@ class ChaincodeStream:
             return self._error(msg, "chaincode returned no Response")
         if is_init and response.status >= ERROR:
             return self._error(msg, response.message)  # as the Go shim does for a failed init
-        result = proposal_response_pb2.Response(
+        result = proposal_response.Response(
             status=response.status, message=response.message, payload=response.payload
         )
         return Msg(
@@ -343,7 +339,7 @@ class ChaincodeStream:
         raise PeerProtocolError(f"the peer answered {_type_name(msg_type)} with {_type_name(reply.type)}")
 
 
-class _ChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):
+class _ChaincodeService(shim_grpc.ChaincodeServicer):
     def __init__(self, server: ChaincodeServer) -> None:
         self._server = server
 
@@ -405,7 +401,7 @@ class ChaincodeServer:
         self._server = grpc.server(
             ThreadPoolExecutor(16, thread_name_prefix="fabric-grpc"), options=_SERVER_OPTIONS
         )
-        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(_ChaincodeService(self), self._server)
+        shim_grpc.add_ChaincodeServicer_to_server(_ChaincodeService(self), self._server)
         try:
             if self._tls is not None:
                 self.port = self._server.add_secure_port(self.address, self._tls.credentials())

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from fabric_protos.ledger.queryresult import kv_query_result_pb2
-from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_response_pb2
 from google.protobuf.message import DecodeError
 
 from foc.errors import PeerProtocolError, PeerRequestError
 from foc.fabric.proposal import TransactionContext
+from foc.fabric.protos import ChaincodeMessage, chaincode, proposal_response, queryresult, shim
 from foc.wrapper.stub import (
     ERROR,
     Response,
@@ -34,7 +33,7 @@ from foc.wrapper.stub import (
 
 log = logging.getLogger(__name__)
 
-Msg = chaincode_shim_pb2.ChaincodeMessage
+Msg: Any = ChaincodeMessage
 
 # The peer reads an empty start key as "no range"; the shims substitute the smallest key.
 _EMPTY_START_KEY = "\x01"
@@ -56,7 +55,7 @@ class StateRangeIterator(Iterator[StateEntry]):
     or `with`, or by the stub when the transaction ends.
     """
 
-    def __init__(self, stub: FabricStub, first_page: chaincode_shim_pb2.QueryResponse) -> None:
+    def __init__(self, stub: FabricStub, first_page: shim.QueryResponse) -> None:
         self._stub = stub
         self._page = first_page
         self._index = 0
@@ -80,14 +79,12 @@ class StateRangeIterator(Iterator[StateEntry]):
             if self._closed or not self._page.has_more:
                 self.close()
                 raise StopIteration
-            self._page = self._stub._query_page(
-                Msg.QUERY_STATE_NEXT, chaincode_shim_pb2.QueryStateNext(id=self._page.id)
-            )
+            self._page = self._stub._query_page(Msg.QUERY_STATE_NEXT, shim.QueryStateNext(id=self._page.id))
             self._index = 0
         result = self._page.results[self._index]
         self._index += 1
         try:
-            kv = kv_query_result_pb2.KV.FromString(result.resultBytes)
+            kv = queryresult.KV.FromString(result.resultBytes)
         except DecodeError as exc:
             raise PeerProtocolError("the peer sent a range result that is not a queryresult.KV") from exc
         return StateEntry(kv.key, bytes(kv.value))
@@ -98,7 +95,7 @@ class StateRangeIterator(Iterator[StateEntry]):
             return
         self._closed = True
         self._stub._forget_query(self)
-        self._stub._query_page(Msg.QUERY_STATE_CLOSE, chaincode_shim_pb2.QueryStateClose(id=self._page.id))
+        self._stub._query_page(Msg.QUERY_STATE_CLOSE, shim.QueryStateClose(id=self._page.id))
 
     def __enter__(self) -> StateRangeIterator:
         return self
@@ -115,7 +112,7 @@ class FabricStub:
         requester: ShimRequester,
         channel_id: str,
         tx_id: str,
-        chaincode_input: chaincode_pb2.ChaincodeInput,
+        chaincode_input: chaincode.ChaincodeInput,
         context: TransactionContext,
     ) -> None:
         self._requester = requester
@@ -195,19 +192,19 @@ class FabricStub:
     def get_state(self, key: str) -> bytes | None:
         """The committed value of `key`, or None if it does not exist."""
         check_key(key)
-        value = self._request(Msg.GET_STATE, chaincode_shim_pb2.GetState(key=key))
+        value = self._request(Msg.GET_STATE, shim.GetState(key=key))
         return value if value else None
 
     def put_state(self, key: str, value: bytes) -> None:
         """Buffer a write of `value` to `key` in the transaction's write set."""
         check_key(key)
         check_value(value)
-        self._request(Msg.PUT_STATE, chaincode_shim_pb2.PutState(key=key, value=bytes(value)))
+        self._request(Msg.PUT_STATE, shim.PutState(key=key, value=bytes(value)))
 
     def del_state(self, key: str) -> None:
         """Buffer a deletion of `key`."""
         check_key(key)
-        self._request(Msg.DEL_STATE, chaincode_shim_pb2.DelState(key=key))
+        self._request(Msg.DEL_STATE, shim.DelState(key=key))
 
     def get_state_by_range(self, start: str, end: str) -> StateRangeIterator:
         """Committed entries with start <= key < end (end "" = unbounded), in key order."""
@@ -216,16 +213,16 @@ class FabricStub:
                 raise PeerProtocolError("range bounds must be text")  # pragma: no cover - typed API
         first = self._query_page(
             Msg.GET_STATE_BY_RANGE,
-            chaincode_shim_pb2.GetStateByRange(startKey=start or _EMPTY_START_KEY, endKey=end),
+            shim.GetStateByRange(startKey=start or _EMPTY_START_KEY, endKey=end),
         )
         iterator = StateRangeIterator(self, first)
         self._open_queries.append(iterator)
         return iterator
 
-    def _query_page(self, msg_type: int, message: object) -> chaincode_shim_pb2.QueryResponse:
+    def _query_page(self, msg_type: int, message: object) -> shim.QueryResponse:
         payload = self._request(msg_type, message)
         try:
-            return chaincode_shim_pb2.QueryResponse.FromString(payload)
+            return shim.QueryResponse.FromString(payload)
         except DecodeError as exc:
             raise PeerProtocolError("the peer's answer to a range query is not a QueryResponse") from exc
 
@@ -251,9 +248,9 @@ class FabricStub:
         if not name:
             raise PeerProtocolError("invoke_chaincode needs a chaincode name")
         target = f"{name}/{channel}" if channel else name
-        spec = chaincode_pb2.ChaincodeSpec(
-            chaincode_id=chaincode_pb2.ChaincodeID(name=target),
-            input=chaincode_pb2.ChaincodeInput(args=[bytes(a) for a in args]),
+        spec = chaincode.ChaincodeSpec(
+            chaincode_id=chaincode.ChaincodeID(name=target),
+            input=chaincode.ChaincodeInput(args=[bytes(a) for a in args]),
         )
         try:
             payload = self._request(Msg.INVOKE_CHAINCODE, spec)
@@ -267,7 +264,7 @@ class FabricStub:
             ) from exc
         if inner.type == Msg.COMPLETED:
             try:
-                result = proposal_response_pb2.Response.FromString(inner.payload)
+                result = proposal_response.Response.FromString(inner.payload)
             except DecodeError as exc:
                 raise PeerProtocolError("the called chaincode's result is not a peer.Response") from exc
             return Response(result.status, result.message, bytes(result.payload))
