@@ -35,7 +35,7 @@ from foc.deploy.image import ImageSet
 from foc.deploy.paths import REPO_ROOT, cache_root
 from foc.deploy.targets import get_target
 from foc.deploy.targets.base import Target
-from foc.errors import BuildError
+from foc.errors import BuildError, FocError
 
 __all__ = ["Progress", "build_image", "current_image", "image_dir", "plan", "run_steps"]
 
@@ -101,7 +101,7 @@ def current_image(target_name: str = "qemu", *, repo: Path = REPO_ROOT) -> Image
     try:
         ctx = _context(target, repo)
         key = _image_key(plan(target, ctx))
-    except BuildError:
+    except FocError:  # e.g. no mirror configured, a wheel not installed: no current image then
         return None
     return _published(target_name, key)
 
@@ -224,7 +224,8 @@ def run_steps(
         existing = None if refresh else cache.lookup(step.name, k)
         if existing is not None:
             ctx.outputs[step.name] = existing
-            manifest.add_step(StepResult(step.name, k, True, time.monotonic() - t0), existing)
+            result = StepResult(step.name, k, True, time.monotonic() - t0, _built_seconds(existing))
+            manifest.add_step(result, existing)
             emit(step.name, "cached", k)
             continue
         emit(step.name, "start", k)
@@ -232,7 +233,7 @@ def run_steps(
         log_path.write_text(f"# step {step.name} key {k}\n")
         ctx.run_command = _command_runner(step.name, log_path, emit if verbose else None, verbose)
         try:
-            out = cache.produce(step.name, k, lambda tmp, s=step: s.run(ctx, tmp), replace=refresh)
+            out = cache.produce(step.name, k, lambda tmp, s=step: _run_step(s, ctx, tmp), replace=refresh)
         except BuildError as e:
             emit(step.name, "failed", e.message)
             raise
@@ -242,10 +243,26 @@ def run_steps(
         built += 1
         seconds = time.monotonic() - t0
         ctx.outputs[step.name] = out
-        manifest.add_step(StepResult(step.name, k, False, seconds), out)
+        manifest.add_step(StepResult(step.name, k, False, seconds, seconds), out)
         emit(step.name, "done", f"{seconds:.1f}s")
         cache.prune(step.name, keep=[k])
     return built
+
+
+STEP_META = ".step.json"  # in each step output: how long it took to build
+
+
+def _run_step(step: Step, ctx: StepContext, out: Path) -> None:
+    t0 = time.monotonic()
+    step.run(ctx, out)
+    (out / STEP_META).write_text(json.dumps({"step": step.name, "seconds": round(time.monotonic() - t0, 3)}))
+
+
+def _built_seconds(output: Path) -> float | None:
+    try:
+        return float(json.loads((output / STEP_META).read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _build_kind(built: int, total: int) -> str:
@@ -380,6 +397,8 @@ def _with_timings(
         for s in manifest.steps:
             extra[f"step.{s.name}.seconds"] = f"{s.seconds:.3f}"
             extra[f"step.{s.name}.state"] = "cached" if s.cached else "built"
+            if s.built_seconds is not None:
+                extra[f"step.{s.name}.built_seconds"] = f"{s.built_seconds:.3f}"
     else:
         try:
             steps = json.loads(image.manifest.read_text()).get("steps", {})

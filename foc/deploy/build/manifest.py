@@ -24,7 +24,8 @@ class StepResult:
     name: str
     key: str
     cached: bool
-    seconds: float
+    seconds: float  # in this build (about 0 when cached)
+    built_seconds: float | None = None  # how long the step took when its output was built
 
 
 @dataclass
@@ -90,7 +91,13 @@ class Manifest:
             "files": files,
             "image_files": dict(sorted(self.image_files.items())),
             "steps": {
-                s.name: {"key": s.key, "cached": s.cached, "seconds": round(s.seconds, 3)} for s in self.steps
+                s.name: {
+                    "key": s.key,
+                    "cached": s.cached,
+                    "seconds": round(s.seconds, 3),
+                    "built_seconds": None if s.built_seconds is None else round(s.built_seconds, 3),
+                }
+                for s in self.steps
             },
         }
 

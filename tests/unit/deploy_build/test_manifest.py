@@ -21,7 +21,7 @@ def test_manifest_collects_every_input_and_step(tmp_path: Path) -> None:
     m = Manifest(target=target, image_key="abc")
     deb = {"name": "libteec2", "version": "4.11.0-1", "suite": "sid", "arch": "arm64", "sha256": "0" * 64}
     m.add_step(
-        StepResult("optee_os", "k1", False, 51.9),
+        StepResult("optee_os", "k1", False, 51.9, 51.9),
         _step_output(
             tmp_path,
             "optee_os",
@@ -59,7 +59,12 @@ def test_manifest_collects_every_input_and_step(tmp_path: Path) -> None:
     assert data["pins"]["kernel"] == target.kernel.package.identity
     assert data["build_options"]["optee_os"]["effective"] == {"CFG_ATTESTATION_PTA": "y"}
     assert "CFG_ATTESTATION_PTA=y" in data["build_options"]["optee_os"]["options"]
-    assert data["steps"]["optee_os"] == {"key": "k1", "cached": False, "seconds": 51.9}
+    assert data["steps"]["optee_os"] == {
+        "key": "k1",
+        "cached": False,
+        "seconds": 51.9,
+        "built_seconds": 51.9,
+    }
     assert data["steps"]["optee_client"]["cached"] is True
     assert data["host_tools"] == {"qemu-system-arm": "1:7.2"}
     assert data["image_files"] == {"qemu_fw.bios": "3" * 64}

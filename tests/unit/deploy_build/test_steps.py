@@ -269,3 +269,61 @@ def test_cpio_archive_is_reproducible(tmp_path: Path) -> None:
     (tree / "etc" / "x").touch()
     make_cpio_gz(ctx, tree, tmp_path / "b.cpio.gz")
     assert (tmp_path / "a.cpio.gz").read_bytes() == (tmp_path / "b.cpio.gz").read_bytes()
+
+
+def test_rootfs_pin_gone_from_the_mirror_names_the_pin(tmp_path: Path) -> None:
+    from foc.deploy.build.steps import Rootfs
+
+    ctx = _ctx(tmp_path)
+    pkg = ctx.target.rootfs.packages[0]
+
+    def mmdebstrap_fails(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        raise BuildError(
+            "step rootfs: `mmdebstrap ...` failed",
+            hint=f"E: Version '{pkg.version}' for '{pkg.name}' was not found",
+        )
+
+    ctx.run_command = mmdebstrap_fails
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BuildError) as exc:
+        Rootfs().run(ctx, out)
+    assert f"{pkg.name} {pkg.version} (trixie)" in exc.value.message
+    assert exc.value.hint == "update the pins in foc/deploy/targets/qemu.py"
+
+
+def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foc.deploy.image import ImageSet
+
+    monkeypatch.setenv("FOC_CACHE", str(tmp_path / "cache"))
+    repo = tmp_path / "repo"
+    (repo / "qemu").mkdir(parents=True)
+    (repo / "qemu" / "init").write_text("#!/bin/sh\n")
+    (repo / "foc").mkdir()
+    (repo / "foc" / "__init__.py").write_text("")
+    (repo / "ta").mkdir()
+    monkeypatch.setattr(build, "_context", lambda target, r: _ctx(tmp_path, target))
+    assert build.current_image("qemu", repo=repo) is None
+
+    ctx = _ctx(tmp_path)  # its repo is tmp_path/repo
+    key = build._image_key(build.plan(ctx.target, ctx))
+    d = build.image_dir("qemu")
+    d.mkdir(parents=True)
+    files = {n: d / n for n in ("bios", "kernel", "initrd", "manifest.json", "pflash1")}
+    for f in files.values():
+        f.write_text("x")
+    image = ImageSet(
+        target="qemu", root=d, bios=files["bios"], kernel=files["kernel"], initrd=files["initrd"],
+        share=d / "share", manifest=files["manifest.json"], pflash1=files["pflash1"],
+        extra={"image_key": key},
+    )  # fmt: skip
+    image.save(d / "image.json")
+    monkeypatch.setattr(
+        build, "_context", lambda target, r: (lambda c: (setattr(c, "repo", r), c)[1])(_ctx(tmp_path))
+    )
+    assert build.current_image("qemu", repo=repo) == image
+
+    (repo / "qemu" / "init").write_text("#!/bin/sh\necho changed\n")
+    assert build.current_image("qemu", repo=repo) is None
