@@ -17,6 +17,7 @@ tool output, only when verbose), and step "image" / state "done" at the end.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -233,7 +234,7 @@ def run_steps(
         log_path.write_text(f"# step {step.name} key {k}\n")
         ctx.run_command = _command_runner(step.name, log_path, emit if verbose else None, verbose)
         try:
-            out = cache.produce(step.name, k, lambda tmp, s=step: _run_step(s, ctx, tmp), replace=refresh)
+            out = cache.produce(step.name, k, functools.partial(_run_step, step, ctx), replace=refresh)
         except BuildError as e:
             emit(step.name, "failed", e.message)
             raise

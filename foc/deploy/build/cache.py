@@ -98,7 +98,7 @@ class StepCache:
 
     def prune(self, step: str, keep: Iterable[str]) -> list[Path]:
         """Remove outputs of `step` other than `keep` (and stale temporaries); returns what went."""
-        gone = []
+        gone: list[Path] = []
         d = self.root / step
         if not d.is_dir():
             return gone

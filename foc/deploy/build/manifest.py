@@ -48,8 +48,8 @@ class Manifest:
     def _collect(self, kind: str) -> list[object]:
         items: list[object] = []
         for step in self.steps:
-            rec = self.records.get(step.name, {})
-            for item in rec.get(kind, []) or []:  # type: ignore[union-attr]
+            found = self.records.get(step.name, {}).get(kind)
+            for item in found if isinstance(found, list) else []:
                 if item not in items:
                     items.append(item)
         return items

@@ -194,10 +194,10 @@ def dependency_closure(modules_dep: str, wanted: Sequence[str]) -> list[str]:
         order.append(path)
 
     for name in wanted:
-        path = by_name.get(name.replace("-", "_"))
-        if path is None:
+        found = by_name.get(name.replace("-", "_"))
+        if found is None:
             raise BuildError(f"kernel module {name} is not in modules.dep of this kernel")
-        visit(path, ())
+        visit(found, ())
     return order
 
 
