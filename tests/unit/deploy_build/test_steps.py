@@ -327,3 +327,20 @@ def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(
 
     (repo / "qemu" / "init").write_text("#!/bin/sh\necho changed\n")
     assert build.current_image("qemu", repo=repo) is None
+
+
+def test_refresh_rebuilds_cached_steps_in_place(tmp_path: Path) -> None:
+    a = FakeStep("a")
+    _run(tmp_path, [a], [])
+    ctx = _ctx(tmp_path)
+    planned = build.plan(ctx.target, ctx, [a])
+    cache = StepCache(tmp_path / "steps")
+    manifest = Manifest(ctx.target, "k")
+    built = build.run_steps(
+        planned, ctx, cache, manifest, logs=tmp_path / "logs", emit=lambda *_: None, refresh=True
+    )
+    assert built == 1 and a.runs == 2
+    assert manifest.steps[0].built_seconds is not None
+    assert len(list((tmp_path / "steps" / "a").iterdir())) == 1
+    assert build._build_kind(1, 1) == "cold" and build._build_kind(0, 3) == "warm"
+    assert build._build_kind(1, 3) == "incremental"
