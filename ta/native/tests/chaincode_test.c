@@ -10,6 +10,9 @@
  *   E:CODE         return foc_error(CODE, "scripted")      X  return status 77
  *   N              return FOC_NEED_STATE without a read      Z:KEY  get KEY, ignore rc, succeed
  *   e              get with an empty key                    0  get a key holding a NUL byte
+ *   R:CODE         return CODE without a message            f  append the function name
+ *   M:CODE         set an error message but carry on
+ *   L              fail with a 3000-byte message            Y  ignore a stub error, try to override it
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +110,30 @@ static foc_status script(struct foc_stub *stub)
 			return foc_success(stub, payload);
 		} else if (buf[0] == 'E') {
 			return foc_error(stub, (foc_status)atoi(buf + 2), "scripted");
+		} else if (buf[0] == 'M') {
+			(void)foc_error(stub, (foc_status)atoi(buf + 2), "set but not returned");
+		} else if (buf[0] == 'R') {
+			return (foc_status)atoi(buf + 2); /* an error code without a message */
+		} else if (buf[0] == 'f') {
+			struct foc_slice name = foc_stub_function(stub);
+
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%.*s;", (int)name.len,
+						 (const char *)name.data);
+		} else if (buf[0] == 'L') {
+			char msg[3000];
+
+			memset(msg, 'm', sizeof(msg) - 1);
+			msg[sizeof(msg) - 1] = 0;
+			return foc_error(stub, FOC_ERR_BAD_ARGUMENT, msg);
+		} else if (buf[0] == 'Y') {
+			struct foc_slice empty = { NULL, 0 }, value;
+			bool found;
+
+			/* ignore the stub's error and try to override it */
+			(void)foc_get_state(stub, empty, &value, &found);
+			(void)foc_put_state(stub, foc_slice_of("k"), foc_slice_of("v"));
+			(void)foc_errorf(stub, FOC_ERR_EXISTS, "override %d", 1);
+			return foc_success(stub, foc_slice_of("override"));
 		} else if (buf[0] == 'X') {
 			return 77;
 		} else if (buf[0] == 'N') {

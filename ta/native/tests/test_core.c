@@ -755,6 +755,19 @@ static void test_stub(struct foc_native_session *s)
 	request("script", "E:0", NULL);
 	CHECK(is_ok(s, NULL));
 
+	request("script", "R:7", NULL);
+	CHECK(is_error(s, FOC_ERR_NOT_FOUND, "not found"));
+	request("script", "M:6", "R:4", NULL); /* message belongs to another code: default text */
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "bad argument"));
+	request("script", "R:13", NULL);
+	CHECK(is_error(s, FOC_ERR_INTERNAL, "invalid status"));
+	request("script", "L", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "mmmm") && strlen(err_text) == FOC_MAX_ERROR_MESSAGE - 1);
+	request("script", "f", NULL);
+	CHECK(is_ok(s, "script;"));
+	request("script", "Y", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "empty"));
+
 	/* a chaincode cannot swallow a missing read or a limit */
 	request("script", "Z:unknown-key", NULL);
 	CHECK(is_ok(s, "ignored") && round_trips == 1);
