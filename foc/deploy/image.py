@@ -51,8 +51,8 @@ class ImageSet:
             share=p("share"),
             manifest=p("manifest"),
             pflash1=Path(str(data["pflash1"])) if data.get("pflash1") else None,
-            ta_files=tuple(Path(str(x)) for x in data.get("ta_files", []) or []),  # type: ignore[union-attr]
-            extra=dict(data.get("extra", {}) or {}),  # type: ignore[call-overload]
+            ta_files=tuple(Path(str(x)) for x in _as_list(data.get("ta_files"))),
+            extra={str(k): str(v) for k, v in _as_dict(data.get("extra")).items()},
         )
 
     def save(self, path: Path) -> None:
@@ -61,3 +61,11 @@ class ImageSet:
     @classmethod
     def load(cls, path: Path) -> ImageSet:
         return cls.from_json(json.loads(path.read_text()))
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _as_dict(value: object) -> dict[object, object]:
+    return dict(value) if isinstance(value, dict) else {}
