@@ -29,3 +29,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.qemu)
         if qemu_tier_skipped() and item.get_closest_marker("qemu") is not None:
             item.add_marker(skip)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.foc_qemu_report = []  # type: ignore[attr-defined]  # lines the qemu tier wants shown
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    lines = getattr(config, "foc_qemu_report", [])
+    if lines:
+        terminalreporter.section("qemu tier timings")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -148,7 +148,13 @@ class Output:
 
 
 def _fmt_timings(timings: dict[str, Any]) -> str:
-    labels = {"build_s": "image build", "boot_s": "boot", "ready_s": "boot to ready", "total_s": "total"}
+    labels = {
+        "build_s": "image build",
+        "cold_build_s": "last cold build",
+        "boot_s": "boot",
+        "ready_s": "boot to ready",
+        "total_s": "total",
+    }
     return ", ".join(f"{labels.get(k, k)} {float(v):.1f} s" for k, v in timings.items())
 
 

@@ -41,6 +41,8 @@ _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x07")
 # A trailing escape sequence that may still be incomplete (held back until more bytes arrive).
 _PARTIAL_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*)?$")
 
+MAX_LINE = 1000  # busybox ash's line editor cuts lines at 1024 characters
+
 DEFAULT_LOGIN_PROMPT = re.compile(r"(?m)^\S*\s*login:\s*$")
 DEFAULT_PASSWORD_PROMPT = re.compile(r"(?mi)password:\s*$")
 
@@ -292,14 +294,20 @@ class Console:
             raise UsageError("Console.run takes one command line (no newlines)")
         nonce = self._next_nonce()
         begin, end = marker_patterns(nonce)
-        self.sendline(wrap_command(cmd, nonce))
+        line = wrap_command(cmd, nonce)
+        if len(line) > MAX_LINE:
+            raise UsageError(
+                f"command line too long for the device's shell ({len(line)} > {MAX_LINE} characters)",
+                hint="busybox line editing truncates at 1024; use Console.write_file for data",
+            )
+        self.sendline(line)
         self.expect(begin, timeout)
         _, m = self.expect(end, timeout)
         output = m.string[: m.start()]
         # The text between the markers is exactly the command's output; drop the prompt residue.
         return CommandResult(int(m.group(1)), output.rstrip("\n"))
 
-    def write_file(self, remote_path: str, data: bytes, *, chunk: int = 1024) -> None:
+    def write_file(self, remote_path: str, data: bytes, *, chunk: int = 640) -> None:
         """Create `remote_path` on the device with `data` (base64 over the line, in chunks)."""
         import base64
         import shlex
@@ -555,7 +563,7 @@ class FakeConsole(Console):
                 continue
             if part in self.hang:
                 return  # never prints the end marker or a prompt
-            if part.startswith("echo "):
+            if part.startswith("echo ") and not any(c in part for c in "|>"):
                 out += self._echo_word(part[5:]).encode() + b"\r\n"
                 self._last_rc = 0
                 continue

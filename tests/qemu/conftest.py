@@ -41,9 +41,8 @@ class Guest:
 
 
 def _report(config: pytest.Config, line: str) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    # Shown in the terminal summary by tests/conftest.py (live writes get redrawn over).
+    getattr(config, "foc_qemu_report", []).append(line)
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +57,7 @@ def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
 
     instance = f"pytest-{os.getpid()}"
     t0 = time.monotonic()
+    request.config.foc_qemu_t0 = t0  # type: ignore[attr-defined]
     try:
         running = api.up("qemu", port=free_port(), instance=instance)
     except FocError as exc:
@@ -65,7 +65,7 @@ def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
         pytest.fail(f"qemu tier: the target did not come up: {exc}", pytrace=False)
     _report(
         request.config,
-        f"\nqemu tier: {running.ready} in {time.monotonic() - t0:.1f} s "
+        f"{running.ready} in {time.monotonic() - t0:.1f} s "
         f"({', '.join(f'{k}={v}' for k, v in running.timings.items())}); logs in {running.logs}",
     )
     console = running.console(default_timeout=120.0)
@@ -77,4 +77,5 @@ def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
         console.close()
         t_down = time.monotonic()
         api.down("qemu", instance=instance)
-        _report(request.config, f"\nqemu tier: stopped the guest in {time.monotonic() - t_down:.1f} s")
+        _report(request.config, f"stopped the guest in {time.monotonic() - t_down:.1f} s")
+        _report(request.config, f"qemu tier wall time (up to down): {time.monotonic() - t0:.1f} s")

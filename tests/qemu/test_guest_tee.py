@@ -30,7 +30,7 @@ def test_xtest_subset_passes(guest) -> None:
     assert summary.ok, f"xtest: {summary.describe()}\n" + "\n".join(out.splitlines()[-30:])
     missing = [case for case in XTEST_SUBSET if summary.results.get(case) != "OK"]
     assert not missing, f"cases not reported OK: {missing}"
-    assert summary.cases == len(XTEST_SUBSET)
+    assert summary.cases >= len(XTEST_SUBSET)  # the filter matches by substring (1001)
     assert rc == 0
 
 

@@ -176,3 +176,31 @@ def test_bad_transcript_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not json\n")
     with pytest.raises(UsageError, match="cannot read transcript"):
         TranscriptConsole(path)
+
+
+def test_too_long_a_line_is_refused_before_sending() -> None:
+    shell = FakeConsole()
+    shell.wait_for_shell()
+    with pytest.raises(UsageError, match="too long"):
+        shell.run("echo " + "x" * 2000)
+
+
+def test_write_file_sends_short_base64_chunks() -> None:
+    files: dict[str, bytes] = {}
+
+    def shell_cmd(cmd: str) -> tuple[int, str]:
+        import base64
+
+        if cmd.startswith(": > "):
+            files[cmd[4:]] = b""
+            return 0, ""
+        data, _, path = cmd.removeprefix("echo ").partition(" | base64 -d >> ")
+        files[path] += base64.b64decode(data)
+        return 0, ""
+
+    shell = FakeConsole(shell_cmd)
+    shell.wait_for_shell()
+    payload = bytes(range(256)) * 10
+    shell.write_file("/tmp/x.bin", payload)
+    assert files["/tmp/x.bin"] == payload
+    assert max(len(line) for line in shell.written.split("\r")) < 1000
