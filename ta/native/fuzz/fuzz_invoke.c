@@ -25,7 +25,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t out[FOC_MAX_OUTPUT];
-static uint8_t msgbuf[FOC_MAX_REQUEST + 64];
+/* op 3 turns a chunk of up to 65535 bytes into as many as 65536 arguments of 4 + n bytes */
+static uint8_t msgbuf[8 + 5 * 65536];
 
 static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 {
