@@ -20,9 +20,8 @@ PROTOS = ["invocation.proto"]
 
 def generate(out_dir: Path) -> list[Path]:
     """Run protoc for every proto into `out_dir` (mirroring the foc/protocol layout)."""
-    from grpc_tools import protoc  # imported lazily: a dev-only dependency
-
     import grpc_tools
+    from grpc_tools import protoc  # imported lazily: a dev-only dependency
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     produced: list[Path] = []
