@@ -7,15 +7,16 @@ never touches an instance someone started by hand with `foc-deploy qemu up`.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from foc.deploy import api
+from foc.deploy import api, paths
 from foc.deploy.console import PexpectConsole
-from foc.deploy.qemu import free_port
+from foc.deploy.qemu import free_port, pid_is_ours, read_pid
 from foc.errors import FocError, HostSetupError
 
 GUEST_PYTHONPATH = "/opt/foc/src:/opt/foc/site"
@@ -45,6 +46,16 @@ def _report(config: pytest.Config, line: str) -> None:
     getattr(config, "foc_qemu_report", []).append(line)
 
 
+def _remove_stale_test_instances() -> None:
+    """Delete run dirs (logs) of earlier test sessions whose QEMU is gone; the newest ones stay."""
+    root = paths.cache_root() / "run" / "qemu"
+    for run_dir in root.glob("pytest-*"):
+        pid = read_pid(run_dir / "qemu.pid")
+        recent = time.time() - run_dir.stat().st_mtime < 600  # maybe another session still building
+        if not recent and (pid is None or not pid_is_ours(pid, run_dir)):
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
     """Build (cached) and boot the qemu target once; yields a `Guest`; always stops it."""
@@ -55,6 +66,7 @@ def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
     except HostSetupError as exc:  # fail, never skip: CI must not pass without the tier
         pytest.fail(f"qemu tier: host not ready: {exc.message}\n{exc.hint or ''}", pytrace=False)
 
+    _remove_stale_test_instances()
     instance = f"pytest-{os.getpid()}"
     t0 = time.monotonic()
     request.config.foc_qemu_t0 = t0  # type: ignore[attr-defined]
