@@ -342,7 +342,9 @@ def attach_console(target: str = "qemu", *, instance: str = "default", **kwargs:
     pid = read_pid(run_dir / "qemu.pid")
     if pid is None or not pid_is_ours(pid, run_dir):
         raise TargetError(f"{target} is not running", hint=f"`foc-deploy {target} up`")
-    return PexpectConsole.unix_socket(run_dir / "console.sock", **kwargs).open()
+    console = PexpectConsole.unix_socket(run_dir / "console.sock", **kwargs)
+    console.open()
+    return console
 
 
 def log_path(target: str = "qemu", *, secure: bool = False, instance: str = "default") -> Path:

@@ -35,10 +35,10 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see `{self.prog} --help`")
 
 
-def _global_options(defaults: bool) -> argparse.ArgumentParser:
+def _global_options(defaults: bool) -> _ArgumentParser:
     # Used on the root parser (with defaults) and on every subparser (SUPPRESS keeps the root's
     # value unless the flag is given there), so `--json` works before or after the subcommand.
-    p = argparse.ArgumentParser(add_help=False)
+    p = _ArgumentParser(add_help=False)
     kw: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     p.add_argument("--verbose", "-v", action="store_true", help="show every step and command", **kw)
     p.add_argument("--json", action="store_true", help="print one machine-readable JSON document", **kw)

@@ -86,12 +86,11 @@ def scan_boot_logs(normal: str, secure: str = "") -> BootState:
             state.proxy_pid = int(p.group("pid")) if p.group("pid") else None
         elif what == "ready":
             state.ready = True
-    if (m := NORMAL_PANIC_RE.search(clean)) is not None:
-        state.panic, state.panic_context = "normal world", _context(clean, m.start())
-    else:
-        secure_clean = secure.replace("\r", "")
-        if (m := SECURE_PANIC_RE.search(secure_clean)) is not None:
-            state.panic, state.panic_context = "secure world", _context(secure_clean, m.start())
+    secure_clean = secure.replace("\r", "")
+    if (kernel := NORMAL_PANIC_RE.search(clean)) is not None:
+        state.panic, state.panic_context = "normal world", _context(clean, kernel.start())
+    elif (optee := SECURE_PANIC_RE.search(secure_clean)) is not None:
+        state.panic, state.panic_context = "secure world", _context(secure_clean, optee.start())
     return state
 
 
@@ -500,7 +499,7 @@ def proxy_health(address: str, timeout: float = 2.0) -> object | None:
     channel = grpc.insecure_channel(address)
     try:
         stub = pb_grpc.InvocationStub(channel)
-        return stub.Health(pb.HealthRequest(), timeout=timeout)
+        return stub.Health(pb.HealthRequest(), timeout=timeout)  # type: ignore[attr-defined]
     except grpc.RpcError:
         return None
     finally:
