@@ -114,3 +114,28 @@ class PeerStreamClosed(LedgerError):
 
 class PeerProtocolError(LedgerError):
     """The Fabric peer sent a message the chaincode shim protocol does not allow here."""
+
+
+class ConfidentialityError(FocError):
+    """Confidential mode refused a message: malformed, failed to decrypt, or not what was sent.
+
+    `reason` is the user-facing explanation (never contains plaintext or key material).
+    """
+
+    exit_code = 11
+
+    def __init__(self, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(reason, hint=hint)
+        self.reason = reason
+
+
+class VerificationError(ConfidentialityError):
+    """A signature, an enclave registration or a chaincode-definition check failed."""
+
+
+class AttestationError(VerificationError):
+    """Enclave evidence was rejected (unenrolled device, bad signature, wrong measurement...)."""
+
+
+class MeasurementError(ConfidentialityError):
+    """A signed `.ta` could not be measured (malformed, encrypted, or not loadable by OP-TEE)."""

@@ -1,0 +1,534 @@
+"""Encoders and strict decoders for every confidential-mode message (docs/confidential-protocol.md).
+
+Encoding is the TA ABI's: little-endian ``u32``, ``u8``, and ``bytes`` = ``u32`` length + data.
+Decoders check every length against a limit before slicing, check fixed sizes and magics, and
+consume the buffer exactly (trailing bytes are an error). Every failure is a
+`ConfidentialityError` naming the message and field, never the field's content.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from foc.confidential.suite import HASH_SIZE, NONCE_SIZE, POINT_SIZE, SIGNATURE_SIZE, TAG_SIZE
+from foc.errors import ConfidentialityError
+
+MAGIC_REQUEST = 0x31524346  # "FCR1"
+MAGIC_STATE = 0x31534346  # "FCS1"
+MAGIC_SIGNED_RWSET = 0x31525346  # "FSR1"
+MAGIC_ATTESTED_DATA = 0x31444146  # "FAD1"
+MAGIC_EVIDENCE = 0x31564546  # "FEV1"
+MAGIC_CREDENTIALS = 0x31444346  # "FCD1"
+MAGIC_ENCLAVE_CONFIG = 0x31434546  # "FEC1"
+
+EVIDENCE_KIND_TA_MEMORY = "optee-ta-memory-v1"
+
+# Limits (the "Limits" table of the contract; the TA ABI's where they overlap, ta/include/foc_ta.h)
+MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint
+MAX_ARGS = 16
+MAX_ARG = 65536
+MAX_REQUEST = 131072
+MAX_KEY = 256
+MAX_VALUE = 65536
+MAX_STORED_VALUE = 4 + 4 + NONCE_SIZE + 4 + MAX_VALUE + TAG_SIZE
+MAX_PAYLOAD = 65536
+MAX_READS = 64
+MAX_WRITES = 64
+MAX_EVIDENCE_KIND = 64
+MAX_EVIDENCE_SIGNATURE = 512  # RSA-4096, CFG_ATTESTATION_PTA_KEY_SIZE's maximum
+MAX_ENCRYPTED_RESPONSE = 4 + NONCE_SIZE + 4 + 4 + 4 + MAX_PAYLOAD + TAG_SIZE
+MAX_SIGNED_MESSAGE = 393216  # FOC_MAX_OUTPUT
+ENCLAVE_ID_SIZE = 64  # lowercase hex of SHA-256
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def u8(self, value: int) -> _Writer:
+        self._parts.append(struct.pack("<B", value))
+        return self
+
+    def u32(self, value: int) -> _Writer:
+        self._parts.append(struct.pack("<I", value))
+        return self
+
+    def bytes(self, value: bytes) -> _Writer:
+        self._parts.append(struct.pack("<I", len(value)))
+        self._parts.append(bytes(value))
+        return self
+
+    def text(self, value: str) -> _Writer:
+        return self.bytes(value.encode("utf-8"))
+
+    def done(self) -> bytes:
+        return b"".join(self._parts)
+
+
+class _Reader:
+    """Bounded, exact-consumption reader; `what` names the message in errors."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self._data = memoryview(bytes(data))
+        self._pos = 0
+        self.what = what
+
+    def fail(self, problem: str) -> ConfidentialityError:
+        return ConfidentialityError(f"malformed {self.what}: {problem}")
+
+    def _take(self, n: int, field: str) -> bytes:
+        if n > len(self._data) - self._pos:
+            raise self.fail(f"{field} is truncated")
+        out = bytes(self._data[self._pos : self._pos + n])
+        self._pos += n
+        return out
+
+    def u8(self, field: str) -> int:
+        return self._take(1, field)[0]
+
+    def flag(self, field: str) -> bool:
+        value = self.u8(field)
+        if value not in (0, 1):
+            raise self.fail(f"{field} must be 0 or 1, got {value}")
+        return value == 1
+
+    def u32(self, field: str) -> int:
+        return int(struct.unpack("<I", self._take(4, field))[0])
+
+    def magic(self, expected: int) -> None:
+        got = self.u32("magic")
+        if got != expected:
+            raise self.fail(f"wrong magic 0x{got:08x} (expected 0x{expected:08x})")
+
+    def bytes(self, field: str, *, max_len: int | None = None, size: int | None = None) -> bytes:
+        n = self.u32(f"{field} length")
+        if size is not None and n != size:
+            raise self.fail(f"{field} must be {size} bytes, got {n}")
+        if max_len is not None and n > max_len:
+            raise self.fail(f"{field} is {n} bytes, more than the limit of {max_len}")
+        return self._take(n, field)
+
+    def text(self, field: str, *, max_len: int = MAX_IDENTIFIER, allow_empty: bool = False) -> str:
+        raw = self.bytes(field, max_len=max_len)
+        if not raw and not allow_empty:
+            raise self.fail(f"{field} is empty")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self.fail(f"{field} is not UTF-8") from exc
+
+    def count(self, field: str, max_count: int) -> int:
+        n = self.u32(field)
+        if n > max_count:
+            raise self.fail(f"{field} is {n}, more than the limit of {max_count}")
+        return n
+
+    def end(self) -> None:
+        if self._pos != len(self._data):
+            raise self.fail(f"{len(self._data) - self._pos} trailing byte(s)")
+
+
+def _check_len(what: str, value: bytes, max_len: int) -> None:
+    if len(value) > max_len:
+        raise ConfidentialityError(f"{what} is {len(value)} bytes, more than the limit of {max_len}")
+
+
+def _key_text(reader: _Reader, field: str) -> str:
+    key = reader.text(field, max_len=MAX_KEY)
+    if "\x00" in key:
+        raise reader.fail(f"{field} contains NUL")
+    return key
+
+
+# -- request -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestPlaintext:
+    """What the client encrypts: channel, chaincode, arguments (function first), response key."""
+
+    channel_id: str
+    chaincode_id: str
+    args: tuple[bytes, ...]
+    response_key: bytes
+
+    def encode(self) -> bytes:
+        if not 1 <= len(self.args) <= MAX_ARGS:
+            raise ConfidentialityError(f"a request needs 1..{MAX_ARGS} arguments, got {len(self.args)}")
+        for arg in self.args:
+            _check_len("an argument", arg, MAX_ARG)
+        w = _Writer().text(self.channel_id).text(self.chaincode_id).u32(len(self.args))
+        for arg in self.args:
+            w.bytes(arg)
+        return w.bytes(self.response_key).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> RequestPlaintext:
+        r = _Reader(data, "request plaintext")
+        channel = r.text("channel_id")
+        chaincode = r.text("chaincode_id")
+        nargs = r.count("nargs", MAX_ARGS)
+        if nargs == 0:
+            raise r.fail("nargs is 0 (the function name is required)")
+        args = tuple(r.bytes(f"argument {i}", max_len=MAX_ARG) for i in range(nargs))
+        key = r.bytes("response_key", size=32)
+        r.end()
+        return cls(channel, chaincode, args, key)
+
+
+@dataclass(frozen=True)
+class ConfidentialRequest:
+    """`confidential_request`: the client's ephemeral ECDH point and the AES-GCM sealed plaintext."""
+
+    client_ephemeral_pub: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    def encode(self) -> bytes:
+        out = (
+            _Writer()
+            .u32(MAGIC_REQUEST)
+            .bytes(self.client_ephemeral_pub)
+            .bytes(self.nonce)
+            .bytes(self.ciphertext)
+            .done()
+        )
+        _check_len("a confidential request", out, MAX_REQUEST)
+        return out
+
+    @classmethod
+    def decode(cls, data: bytes) -> ConfidentialRequest:
+        if len(data) > MAX_REQUEST:
+            raise ConfidentialityError(f"confidential request is larger than {MAX_REQUEST} bytes")
+        r = _Reader(data, "confidential request")
+        r.magic(MAGIC_REQUEST)
+        point = r.bytes("client_ephemeral_pub", size=POINT_SIZE)
+        nonce = r.bytes("nonce", size=NONCE_SIZE)
+        ct = r.bytes("ciphertext", max_len=MAX_REQUEST)
+        if len(ct) < TAG_SIZE:
+            raise r.fail("ciphertext is shorter than the GCM tag")
+        r.end()
+        return cls(point, nonce, ct)
+
+
+# -- state values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """`stored_value`: a state value encrypted under the chaincode's state key, bound to its key."""
+
+    nonce: bytes
+    ciphertext: bytes
+
+    def encode(self) -> bytes:
+        return _Writer().u32(MAGIC_STATE).bytes(self.nonce).bytes(self.ciphertext).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> StoredValue:
+        r = _Reader(data, "stored state value")
+        r.magic(MAGIC_STATE)
+        nonce = r.bytes("nonce", size=NONCE_SIZE)
+        ct = r.bytes("ciphertext", max_len=MAX_VALUE + TAG_SIZE)
+        if len(ct) < TAG_SIZE:
+            raise r.fail("ciphertext is shorter than the GCM tag")
+        r.end()
+        return cls(nonce, ct)
+
+
+# -- response ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponsePlaintext:
+    """What the enclave encrypts for the client: status and payload (or error message)."""
+
+    status: int
+    payload: bytes
+
+    def encode(self) -> bytes:
+        _check_len("a response payload", self.payload, MAX_PAYLOAD)
+        return _Writer().u32(self.status).bytes(self.payload).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ResponsePlaintext:
+        r = _Reader(data, "response plaintext")
+        status = r.u32("status")
+        payload = r.bytes("payload", max_len=MAX_PAYLOAD)
+        r.end()
+        return cls(status, payload)
+
+
+@dataclass(frozen=True)
+class EncryptedResponse:
+    """`encrypted_response`: AES-GCM under the client's response key, aad = request_hash."""
+
+    nonce: bytes
+    ciphertext: bytes
+
+    def encode(self) -> bytes:
+        return _Writer().bytes(self.nonce).bytes(self.ciphertext).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> EncryptedResponse:
+        r = _Reader(data, "encrypted response")
+        nonce = r.bytes("nonce", size=NONCE_SIZE)
+        ct = r.bytes("ciphertext", max_len=MAX_PAYLOAD + 8 + TAG_SIZE)
+        if len(ct) < TAG_SIZE:
+            raise r.fail("ciphertext is shorter than the GCM tag")
+        r.end()
+        return cls(nonce, ct)
+
+
+# -- signed read/write set ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """A key the enclave read: whether it existed and SHA-256 of the stored bytes ("" if absent)."""
+
+    key: str
+    found: bool
+    value_hash: bytes
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """A key the enclave wrote: the encrypted `stored_value`, or a deletion (empty value)."""
+
+    key: str
+    is_delete: bool
+    stored_value: bytes
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    """`signed_message`: what the enclave signs for the validator and the client."""
+
+    enclave_id: str
+    request_hash: bytes
+    reads: tuple[ReadRecord, ...]
+    writes: tuple[WriteRecord, ...]
+    encrypted_response: bytes
+
+    def encode(self) -> bytes:
+        if len(self.reads) > MAX_READS or len(self.writes) > MAX_WRITES:
+            raise ConfidentialityError(f"a read/write set is limited to {MAX_READS} reads and writes")
+        w = (
+            _Writer()
+            .u32(MAGIC_SIGNED_RWSET)
+            .text(self.enclave_id)
+            .bytes(self.request_hash)
+            .u32(len(self.reads))
+        )
+        for read in self.reads:
+            w.text(read.key).u8(int(read.found)).bytes(read.value_hash)
+        w.u32(len(self.writes))
+        for write in self.writes:
+            w.text(write.key).u8(int(write.is_delete)).bytes(write.stored_value)
+        return w.bytes(self.encrypted_response).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> SignedMessage:
+        if len(data) > MAX_SIGNED_MESSAGE:
+            raise ConfidentialityError(f"signed read/write set is larger than {MAX_SIGNED_MESSAGE} bytes")
+        r = _Reader(data, "signed read/write set")
+        r.magic(MAGIC_SIGNED_RWSET)
+        eid = r.text("enclave_id", max_len=ENCLAVE_ID_SIZE)
+        if len(eid) != ENCLAVE_ID_SIZE or any(c not in "0123456789abcdef" for c in eid):
+            raise r.fail("enclave_id must be 64 lowercase hex characters")
+        request_hash = r.bytes("request_hash", size=HASH_SIZE)
+        reads = []
+        seen: set[str] = set()
+        for i in range(r.count("nreads", MAX_READS)):
+            key = _key_text(r, f"read {i} key")
+            found = r.flag(f"read {i} found")
+            reads.append(ReadRecord(key, found, r.bytes(f"read {i} value_hash", size=HASH_SIZE)))
+            if key in seen:
+                raise r.fail(f"read {i} repeats an earlier key")
+            seen.add(key)
+        writes = []
+        seen.clear()
+        for i in range(r.count("nwrites", MAX_WRITES)):
+            key = _key_text(r, f"write {i} key")
+            is_delete = r.flag(f"write {i} is_delete")
+            value = r.bytes(f"write {i} stored_value", max_len=MAX_STORED_VALUE)
+            if is_delete and value:
+                raise r.fail(f"write {i} is a delete but carries a value")
+            if not is_delete and not value:
+                raise r.fail(f"write {i} has an empty stored value")
+            if key in seen:
+                raise r.fail(f"write {i} repeats an earlier key")
+            seen.add(key)
+            writes.append(WriteRecord(key, is_delete, value))
+        encrypted_response = r.bytes("encrypted_response", max_len=MAX_ENCRYPTED_RESPONSE)
+        r.end()
+        return cls(eid, request_hash, tuple(reads), tuple(writes), encrypted_response)
+
+
+@dataclass(frozen=True)
+class ConfidentialResponse:
+    """`confidential_response`: the signed message bytes (kept verbatim) and the raw signature."""
+
+    signed_message: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return _Writer().bytes(self.signed_message).bytes(self.signature).done()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ConfidentialResponse:
+        r = _Reader(data, "confidential response")
+        message = r.bytes("signed_message", max_len=MAX_SIGNED_MESSAGE)
+        signature = r.bytes("signature", size=SIGNATURE_SIZE)
+        r.end()
+        return cls(message, signature)
+
+    def message(self) -> SignedMessage:
+        """Decode the signed message (call only after the signature has been verified)."""
+        return SignedMessage.decode(self.signed_message)
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttestedData:
+    """What the enclave attests to: chaincode definition, host, enclave and chaincode keys."""
+
+    chaincode_id: str
+    chaincode_version: str
+    channel_id: str
+    host_endpoint: str
+    enclave_pub: bytes
+    chaincode_pub: bytes
+
+    def encode(self) -> bytes:
+        return (
+            _Writer()
+            .u32(MAGIC_ATTESTED_DATA)
+            .text(self.chaincode_id)
+            .text(self.chaincode_version)
+            .text(self.channel_id)
+            .text(self.host_endpoint)
+            .bytes(self.enclave_pub)
+            .bytes(self.chaincode_pub)
+            .done()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> AttestedData:
+        r = _Reader(data, "attested data")
+        r.magic(MAGIC_ATTESTED_DATA)
+        out = cls(
+            chaincode_id=r.text("chaincode_id"),
+            chaincode_version=r.text("chaincode_version"),
+            channel_id=r.text("channel_id"),
+            host_endpoint=r.text("host_endpoint"),
+            enclave_pub=r.bytes("enclave_pub", size=POINT_SIZE),
+            chaincode_pub=r.bytes("chaincode_pub", size=POINT_SIZE),
+        )
+        r.end()
+        return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """`evidence`: the attestation PTA's measurement and its device-key signature."""
+
+    kind: str
+    measurement: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return (
+            _Writer().u32(MAGIC_EVIDENCE).text(self.kind).bytes(self.measurement).bytes(self.signature).done()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Evidence:
+        r = _Reader(data, "evidence")
+        r.magic(MAGIC_EVIDENCE)
+        kind = r.text("kind", max_len=MAX_EVIDENCE_KIND)
+        measurement = r.bytes("measurement", size=HASH_SIZE)
+        signature = r.bytes("signature", max_len=MAX_EVIDENCE_SIGNATURE)
+        if not signature:
+            raise r.fail("signature is empty")
+        r.end()
+        return cls(kind, measurement, signature)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """`credentials`: attested data (bytes kept verbatim: the nonce is their hash) plus evidence."""
+
+    attested_data_bytes: bytes
+    evidence_bytes: bytes
+
+    @property
+    def attested_data(self) -> AttestedData:
+        return AttestedData.decode(self.attested_data_bytes)
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence.decode(self.evidence_bytes)
+
+    def encode(self) -> bytes:
+        return (
+            _Writer().u32(MAGIC_CREDENTIALS).bytes(self.attested_data_bytes).bytes(self.evidence_bytes).done()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Credentials:
+        r = _Reader(data, "credentials")
+        r.magic(MAGIC_CREDENTIALS)
+        attested = r.bytes("attested_data", max_len=4096)
+        evidence = r.bytes("evidence", max_len=4096)
+        r.end()
+        out = cls(attested, evidence)
+        out.attested_data  # noqa: B018 - decode both parts now: malformed credentials fail here
+        out.evidence  # noqa: B018
+        return out
+
+    @classmethod
+    def build(cls, attested: AttestedData, evidence: Evidence) -> Credentials:
+        """Credentials from their parts."""
+        return cls(attested.encode(), evidence.encode())
+
+
+@dataclass(frozen=True)
+class EnclaveConfig:
+    """`enclave_config`: the input of FOC_CMD_ENCLAVE_CREATE."""
+
+    chaincode_id: str
+    chaincode_version: str
+    channel_id: str
+    host_endpoint: str
+    force: bool = False
+
+    def encode(self) -> bytes:
+        return (
+            _Writer()
+            .u32(MAGIC_ENCLAVE_CONFIG)
+            .text(self.chaincode_id)
+            .text(self.chaincode_version)
+            .text(self.channel_id)
+            .text(self.host_endpoint)
+            .u8(int(self.force))
+            .done()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> EnclaveConfig:
+        r = _Reader(data, "enclave config")
+        r.magic(MAGIC_ENCLAVE_CONFIG)
+        out = cls(
+            r.text("chaincode_id"),
+            r.text("chaincode_version"),
+            r.text("channel_id"),
+            r.text("host_endpoint"),
+            r.flag("force"),
+        )
+        r.end()
+        return out
