@@ -40,6 +40,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+FABRIC_COMMANDS = ("package", "package-id", "serve")
+
+
 def default_ledger_path() -> Path:
     """$FOC_LEDGER, else <cache>/ledger/dev.sqlite."""
     env = os.environ.get("FOC_LEDGER")
@@ -81,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
     )
+    # Fabric back end (foc.fabric): delegated whole, so `foc package --help` shows its own options.
+    for name, text in (
+        ("package", "build the chaincode-as-a-service package for a Fabric peer and print its package id"),
+        ("package-id", "print the package id of a ccaas package file"),
+        ("serve", "serve the FOC wrapper chaincode to a Fabric peer (chaincode-as-a-service)"),
+    ):
+        fabric = sub.add_parser(name, help=text, description=text, add_help=False)
+        fabric.add_argument("fabric_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -199,6 +210,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         parser = build_parser()
         if argv is None:
             argv = sys.argv[1:]
+        if argv and argv[0] in FABRIC_COMMANDS:
+            from foc.fabric.__main__ import main as fabric_main
+
+            return fabric_main(list(argv))
         if any(a in ("-h", "--help") for a in argv):
             try:
                 parser.parse_args(argv)
