@@ -1,0 +1,137 @@
+"""Fixtures: a dev ledger with the registry and one confidential chaincode, and a reference enclave.
+
+The enclave is TEST-ONLY code (reference_enclave.py) playing the TA; device keys are fake
+attestation keys standing in for OP-TEE's attestation PTA key.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
+
+from foc.confidential.chaincode import ConfidentialChaincode  # noqa: E402
+from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest  # noqa: E402
+from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode  # noqa: E402
+from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
+from foc.confidential.formats import EnclaveConfig  # noqa: E402
+from foc.confidential.registry import EnclaveRegistry, RegistryQuery  # noqa: E402
+from foc.ledger.ledger import DevLedger  # noqa: E402
+from foc.ledger.peer import DevPeer, TxResult  # noqa: E402
+
+CHANNEL = "dev"
+CHAINCODE = "coffee"
+MEASUREMENT = bytes.fromhex("5e" * 32)
+ENDPOINT = "device-1:7052"
+
+
+@pytest.fixture(scope="session")
+def device_key() -> rsa.RSAPrivateKey:
+    """The attestation key of the enrolled device (RSA-3072, as CFG_ATTESTATION_PTA_KEY_SIZE)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+
+@pytest.fixture(scope="session")
+def other_device_key() -> rsa.RSAPrivateKey:
+    """A second device's key (2048 bits keeps key generation quick)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class Network:
+    """A dev ledger with `ercc` and the confidential chaincode, the FOC home, one enclave slot."""
+
+    home: Path
+    ledger: DevLedger
+    peer: DevPeer
+    definition: ChaincodeDefinition
+    devices: DeviceStore
+    enclave: ReferenceEnclave
+
+    def config(self, **changes: object) -> EnclaveConfig:
+        fields: dict[str, object] = dict(
+            chaincode_id=CHAINCODE,
+            chaincode_version=self.definition.version,
+            channel_id=CHANNEL,
+            host_endpoint=ENDPOINT,
+        )
+        fields.update(changes)
+        return EnclaveConfig(**fields)  # type: ignore[arg-type]
+
+    def register(self, credentials: bytes) -> TxResult:
+        return self.peer.invoke("ercc", ["registerEnclave", base64.b64encode(credentials)])
+
+    def registry(self) -> RegistryQuery:
+        return RegistryQuery(lambda args: self.peer.query("ercc", args).response)
+
+    def client(self, **kwargs: object) -> ConfidentialClient:
+        return ConfidentialClient(self.definition, self.registry(), **kwargs)  # type: ignore[arg-type]
+
+    def execute(self, client: ConfidentialClient, *args: str) -> tuple[PendingRequest, bytes]:
+        pending = client.encrypt_request(list(args))
+        result = self.peer.query(CHAINCODE, ["__invoke", pending.request])
+        assert result.response.endorsed, result.response.message
+        return pending, result.response.payload
+
+    def endorse(self, request: bytes, response: bytes) -> TxResult:
+        return self.peer.invoke(CHAINCODE, ["__endorse", request, response])
+
+    def submit(self, client: ConfidentialClient, *args: str) -> ConfidentialResult:
+        pending, response = self.execute(client, *args)
+        result = client.open_response(pending, response)
+        if result.ok:
+            committed = self.endorse(pending.request, response)
+            assert committed.committed, committed.response.message
+        return result
+
+
+class _EnclaveSlot:
+    """Lets tests swap which reference enclave the chaincode forwards to."""
+
+    def __init__(self, enclave: ReferenceEnclave) -> None:
+        self.enclave = enclave
+
+    def invoke(self, request: bytes, get_state):  # type: ignore[no-untyped-def]
+        return self.enclave.invoke(request, get_state)
+
+
+@pytest.fixture
+def network(tmp_path: Path, device_key: rsa.RSAPrivateKey) -> Iterator[Network]:
+    home = tmp_path / "foc-home"
+    definition = define_chaincode(CHAINCODE, MEASUREMENT.hex(), CHANNEL, home=home)
+    enroll_device("device-1", device_key.public_key(), home=home)
+    enclave = ReferenceEnclave(device_key, MEASUREMENT, ChaincodeSecrets())
+    ledger = DevLedger(tmp_path / "ledger.sqlite", channel=CHANNEL)
+    definitions = DefinitionStore(home)
+    devices = DeviceStore(home)
+    slot = _EnclaveSlot(enclave)
+    peer = DevPeer(
+        ledger,
+        {
+            "ercc": EnclaveRegistry(definitions, devices),
+            CHAINCODE: ConfidentialChaincode(CHAINCODE, slot, definitions),
+        },
+    )
+    net = Network(home, ledger, peer, definition, devices, enclave)
+    net.slot = slot  # type: ignore[attr-defined]
+    try:
+        yield net
+    finally:
+        ledger.close()
+
+
+@pytest.fixture
+def registered(network: Network) -> Network:
+    """The network with its enclave created and registered."""
+    result = network.register(network.enclave.create(network.config()))
+    assert result.committed, result.response.message
+    return network

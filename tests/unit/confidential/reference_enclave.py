@@ -1,0 +1,198 @@
+"""TEST-ONLY reference enclave: the TA side of docs/confidential-protocol.md, in Python.
+
+This is test code. It lets the unit tests run the whole confidential flow without OP-TEE: it
+creates credentials (with a fake attestation device key standing in for the PTA's), decrypts
+requests, runs a tiny key/value chaincode, encrypts state values and the response, and signs the
+read/write set exactly as the contract says the TA does. It is deliberately independent from the
+client/validator code paths it tests: it uses `cryptography` directly, only sharing the message
+encoders (whose strictness has its own tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from foc.confidential.formats import (
+    EVIDENCE_KIND_TA_MEMORY,
+    AttestedData,
+    ConfidentialRequest,
+    ConfidentialResponse,
+    Credentials,
+    EncryptedResponse,
+    EnclaveConfig,
+    Evidence,
+    ReadRecord,
+    RequestPlaintext,
+    ResponsePlaintext,
+    SignedMessage,
+    StoredValue,
+    WriteRecord,
+)
+from foc.errors import ChaincodeError
+
+GetState = Callable[[str], bytes | None]
+
+
+def _sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _point(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+@dataclass
+class ChaincodeSecrets:
+    """The per-chaincode secrets the first enclave creates (sealed in the TA)."""
+
+    chaincode_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    state_key: bytes = field(default_factory=lambda: os.urandom(32))
+
+
+class ReferenceEnclave:
+    """One enclave (device + TA). `device_key` plays the attestation PTA's RSA key."""
+
+    def __init__(
+        self,
+        device_key: rsa.RSAPrivateKey,
+        measurement: bytes,
+        secrets: ChaincodeSecrets | None = None,
+    ) -> None:
+        self.device_key = device_key
+        self.measurement = measurement
+        self.secrets = secrets or ChaincodeSecrets()
+        self.signing_key = ec.generate_private_key(ec.SECP256R1())
+        self.config: EnclaveConfig | None = None
+
+    @property
+    def enclave_point(self) -> bytes:
+        return _point(self.signing_key)
+
+    # -- FOC_CMD_ENCLAVE_CREATE ---------------------------------------------------------------
+
+    def create(
+        self, config: EnclaveConfig, *, nonce: bytes | None = None, measurement: bytes | None = None
+    ) -> bytes:
+        """Credentials for `config`. `nonce`/`measurement` override what an honest TA would use."""
+        self.config = config
+        attested = AttestedData(
+            config.chaincode_id,
+            config.chaincode_version,
+            config.channel_id,
+            config.host_endpoint,
+            self.enclave_point,
+            _point(self.secrets.chaincode_key),
+        ).encode()
+        used_nonce = _sha(attested) if nonce is None else nonce
+        used_measurement = self.measurement if measurement is None else measurement
+        digest = _sha(used_nonce + used_measurement)
+        signature = self.device_key.sign(
+            digest,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+            Prehashed(hashes.SHA256()),
+        )
+        evidence = Evidence(EVIDENCE_KIND_TA_MEMORY, used_measurement, signature).encode()
+        return Credentials(attested, evidence).encode()
+
+    # -- FOC_CMD_CONFIDENTIAL_INVOKE ------------------------------------------------------------
+
+    def invoke(self, confidential_request: bytes, get_state: GetState) -> bytes:
+        assert self.config is not None, "create the enclave first"
+        request = ConfidentialRequest.decode(confidential_request)
+        cc_point = _point(self.secrets.chaincode_key)
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), request.client_ephemeral_pub)
+        shared = self.secrets.chaincode_key.exchange(ec.ECDH(), peer)
+        k_req = HKDF(
+            hashes.SHA256(), 32, salt=b"", info=b"FOC/v1/request" + request.client_ephemeral_pub + cc_point
+        ).derive(shared)
+        try:
+            plaintext = AESGCM(k_req).decrypt(request.nonce, request.ciphertext, b"FOC/v1/request")
+        except Exception as exc:
+            raise ChaincodeError("BAD_REQUEST", "request failed authentication") from exc
+        body = RequestPlaintext.decode(plaintext)
+        if body.channel_id != self.config.channel_id or body.chaincode_id != self.config.chaincode_id:
+            raise ChaincodeError("BAD_REQUEST", "request is for another chaincode or channel")
+        request_hash = _sha(confidential_request)
+
+        reads: dict[str, ReadRecord] = {}
+        writes: dict[str, WriteRecord] = {}
+
+        def read(key: str) -> bytes | None:
+            stored = get_state(key)
+            if key not in reads:
+                reads[key] = ReadRecord(key, stored is not None, _sha(stored or b""))
+            if stored is None:
+                return None
+            value = StoredValue.decode(stored)
+            try:
+                return AESGCM(self.secrets.state_key).decrypt(
+                    value.nonce, value.ciphertext, b"FOC/v1/state" + key.encode()
+                )
+            except Exception as exc:
+                raise ChaincodeError("INCONSISTENT", f"state value for {key} failed authentication") from exc
+
+        def write(key: str, value: bytes) -> None:
+            nonce = os.urandom(12)
+            ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
+            writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
+
+        try:
+            status, payload = 200, _run_chaincode(body.args, read, write)
+        except ChaincodeError as exc:
+            if exc.code == "INCONSISTENT":
+                raise  # not a chaincode answer: the TA refuses to run on tampered state
+            status, payload, writes = 500, f"{exc.code}: {exc.reason}".encode(), {}
+        nonce = os.urandom(12)
+        ct = AESGCM(body.response_key).encrypt(
+            nonce, ResponsePlaintext(status, payload).encode(), request_hash
+        )
+        message = SignedMessage(
+            enclave_id=hashlib.sha256(self.enclave_point).hexdigest(),
+            request_hash=request_hash,
+            reads=tuple(reads.values()),
+            writes=tuple(writes.values()),
+            encrypted_response=EncryptedResponse(nonce, ct).encode(),
+        ).encode()
+        r, s = decode_dss_signature(self.signing_key.sign(message, ec.ECDSA(hashes.SHA256())))
+        return ConfidentialResponse(message, r.to_bytes(32, "big") + s.to_bytes(32, "big")).encode()
+
+
+def _run_chaincode(
+    args: tuple[bytes, ...], read: Callable[[str], bytes | None], write: Callable[[str, bytes], None]
+) -> bytes:
+    """A small key/value chaincode: create, get, add (integers), put (blind write)."""
+    function = args[0].decode()
+    params = [a.decode() for a in args[1:]]
+    if function == "create" and len(params) == 2:
+        if read(params[0]) is not None:
+            raise ChaincodeError("EXISTS", "the key already exists")
+        write(params[0], params[1].encode())
+        return b"OK"
+    if function == "get" and len(params) == 1:
+        value = read(params[0])
+        if value is None:
+            raise ChaincodeError("NOT_FOUND", "no such key")
+        return value
+    if function == "add" and len(params) == 2:
+        value = read(params[0])
+        if value is None:
+            raise ChaincodeError("NOT_FOUND", "no such key")
+        total = int(value) + int(params[1])
+        write(params[0], str(total).encode())
+        return str(total).encode()
+    if function == "put" and len(params) == 2:
+        write(params[0], params[1].encode())
+        return b"OK"
+    raise ChaincodeError("UNKNOWN_FUNCTION", "unknown function")
