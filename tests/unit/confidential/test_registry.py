@@ -1,0 +1,157 @@
+"""The enclave registry chaincode: registration checks, each refusal with its reason and no writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from conftest import CHAINCODE, MEASUREMENT, Network
+from cryptography.hazmat.primitives.asymmetric import rsa
+from reference_enclave import ChaincodeSecrets, ReferenceEnclave
+
+from foc.confidential.definitions import define_chaincode
+from foc.confidential.devices import enroll_device
+from foc.confidential.formats import Credentials, Evidence
+from foc.confidential.suite import enclave_id
+
+NOT_ENROLLED = "does not verify under any of the"
+
+
+def registry_state(network: Network) -> dict[str, bytes]:
+    return {k: v for (ns, k), (v, _) in network.ledger.state_dump().items() if ns == "ercc"}
+
+
+def refused(network: Network, credentials: bytes, reason: str) -> None:
+    before = registry_state(network)
+    result = network.register(credentials)
+    assert not result.committed
+    assert reason in result.response.message, result.response.message
+    assert registry_state(network) == before
+
+
+def test_registration_stores_credentials_and_answers_queries(registered: Network) -> None:
+    eid = enclave_id(registered.enclave.enclave_point)
+    key = registered.peer.query("ercc", ["queryChaincodeEncryptionKey", CHAINCODE]).response
+    assert key.endorsed
+    assert base64.b64decode(key.payload)[0] == 0x04
+    one = registered.peer.query("ercc", ["QueryEnclaveCredentials", CHAINCODE, eid]).response
+    assert Credentials.decode(base64.b64decode(one.payload)).attested_data.host_endpoint == "device-1:7052"
+    listed = json.loads(
+        registered.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response.payload
+    )
+    assert len(listed) == 1
+    missing = registered.peer.query("ercc", ["queryChaincodeEncryptionKey", "tea"]).response
+    assert missing.status == 404 and "no enclave is registered" in missing.message
+
+
+def test_unenrolled_device_is_refused(network: Network, other_device_key: rsa.RSAPrivateKey) -> None:
+    stranger = ReferenceEnclave(other_device_key, MEASUREMENT)
+    refused(network, stranger.create(network.config()), NOT_ENROLLED)
+
+
+def test_evidence_with_a_chosen_nonce_is_refused(network: Network) -> None:
+    credentials = network.enclave.create(network.config(), nonce=b"\x00" * 32)
+    refused(network, credentials, "nonce was not SHA-256 of the attested data")
+
+
+def test_tampered_evidence_signature_is_refused(network: Network) -> None:
+    credentials = Credentials.decode(network.enclave.create(network.config()))
+    evidence = credentials.evidence
+    signature = bytearray(evidence.signature)
+    signature[100] ^= 0x80
+    tampered = Credentials(
+        credentials.attested_data_bytes,
+        Evidence(evidence.kind, evidence.measurement, bytes(signature)).encode(),
+    )
+    refused(network, tampered.encode(), NOT_ENROLLED)
+
+
+def test_attested_data_swapped_under_valid_evidence_is_refused(network: Network) -> None:
+    """The normal world cannot reuse genuine evidence for keys it chose."""
+    genuine = Credentials.decode(network.enclave.create(network.config()))
+    chosen = Credentials.decode(
+        ReferenceEnclave(network.enclave.device_key, MEASUREMENT).create(network.config())
+    )
+    refused(network, Credentials(chosen.attested_data_bytes, genuine.evidence_bytes).encode(), NOT_ENROLLED)
+
+
+def test_wrong_measurement_is_refused(network: Network) -> None:
+    credentials = network.enclave.create(network.config(), measurement=bytes(32))
+    refused(network, credentials, "TA measurement " + "00" * 32 + " does not match")
+
+
+def test_wrong_chaincode_id_is_refused(network: Network) -> None:
+    refused(network, network.enclave.create(network.config(chaincode_id="tea")), "'tea' has no definition")
+
+
+def test_credentials_for_another_defined_chaincode_do_not_match_its_version(network: Network) -> None:
+    define_chaincode("tea", "ab" * 32, "dev", home=network.home)
+    refused(network, network.enclave.create(network.config(chaincode_id="tea")), "claim chaincode version")
+
+
+def test_wrong_version_is_refused(network: Network) -> None:
+    refused(
+        network,
+        network.enclave.create(network.config(chaincode_version="ab" * 32)),
+        "claim chaincode version",
+    )
+
+
+def test_wrong_channel_is_refused(network: Network) -> None:
+    refused(network, network.enclave.create(network.config(channel_id="prod")), "channel 'prod'")
+
+
+def test_second_registration_of_the_same_enclave_is_refused(registered: Network) -> None:
+    eid = enclave_id(registered.enclave.enclave_point)
+    refused(
+        registered, registered.enclave.create(registered.config()), f"enclave {eid} is already registered"
+    )
+
+
+def test_second_enclave_on_the_same_device_is_refused(registered: Network) -> None:
+    again = ReferenceEnclave(registered.enclave.device_key, MEASUREMENT, registered.enclave.secrets)
+    refused(
+        registered, again.create(registered.config(host_endpoint="device-1:7053")), "one enclave per device"
+    )
+
+
+def test_enclaves_on_two_devices_share_the_chaincode_key(
+    registered: Network, other_device_key: rsa.RSAPrivateKey
+) -> None:
+    enroll_device("device-2", other_device_key.public_key(), home=registered.home)
+    same_endpoint = ReferenceEnclave(other_device_key, MEASUREMENT, registered.enclave.secrets)
+    refused(registered, same_endpoint.create(registered.config()), "one enclave per host endpoint")
+    own_key = ReferenceEnclave(other_device_key, MEASUREMENT, ChaincodeSecrets())
+    refused(
+        registered, own_key.create(registered.config(host_endpoint="device-2:7052")), "chaincode key differs"
+    )
+    second = ReferenceEnclave(other_device_key, MEASUREMENT, registered.enclave.secrets)
+    assert registered.register(second.create(registered.config(host_endpoint="device-2:7052"))).committed
+    listed = json.loads(
+        registered.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response.payload
+    )
+    assert len(listed) == 2
+    # A client accepts answers from either registered enclave.
+    registered.slot.enclave = second  # type: ignore[attr-defined]
+    assert registered.submit(registered.client(), "create", "carol", "3").value() == b"OK"
+
+
+def test_no_enrolled_device_means_no_registration(network: Network) -> None:
+    network.devices.remove("device-1")
+    refused(network, network.enclave.create(network.config()), "no device is enrolled")
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["registerEnclave", "not base64!"], "credentials in base64"),
+        (["registerEnclave", base64.b64encode(b"FCD1junk").decode()], "malformed credentials"),
+        (["registerEnclave"], "takes 1 argument(s), got 0"),
+        (["dropEverything", "x"], "unknown registry function"),
+    ],
+)
+def test_malformed_calls_are_refused_with_a_reason(network: Network, args: list[str], reason: str) -> None:
+    result = network.peer.invoke("ercc", args)
+    assert not result.committed
+    assert reason in result.response.message
