@@ -54,13 +54,13 @@ class _Writer:
         self._parts.append(struct.pack("<I", value))
         return self
 
-    def bytes(self, value: bytes) -> _Writer:
+    def blob(self, value: bytes) -> _Writer:
         self._parts.append(struct.pack("<I", len(value)))
         self._parts.append(bytes(value))
         return self
 
     def text(self, value: str) -> _Writer:
-        return self.bytes(value.encode("utf-8"))
+        return self.blob(value.encode("utf-8"))
 
     def done(self) -> bytes:
         return b"".join(self._parts)
@@ -101,7 +101,7 @@ class _Reader:
         if got != expected:
             raise self.fail(f"wrong magic 0x{got:08x} (expected 0x{expected:08x})")
 
-    def bytes(self, field: str, *, max_len: int | None = None, size: int | None = None) -> bytes:
+    def blob(self, field: str, *, max_len: int | None = None, size: int | None = None) -> bytes:
         n = self.u32(f"{field} length")
         if size is not None and n != size:
             raise self.fail(f"{field} must be {size} bytes, got {n}")
@@ -110,7 +110,7 @@ class _Reader:
         return self._take(n, field)
 
     def text(self, field: str, *, max_len: int = MAX_IDENTIFIER, allow_empty: bool = False) -> str:
-        raw = self.bytes(field, max_len=max_len)
+        raw = self.blob(field, max_len=max_len)
         if not raw and not allow_empty:
             raise self.fail(f"{field} is empty")
         try:
@@ -160,8 +160,8 @@ class RequestPlaintext:
             _check_len("an argument", arg, MAX_ARG)
         w = _Writer().text(self.channel_id).text(self.chaincode_id).u32(len(self.args))
         for arg in self.args:
-            w.bytes(arg)
-        return w.bytes(self.response_key).done()
+            w.blob(arg)
+        return w.blob(self.response_key).done()
 
     @classmethod
     def decode(cls, data: bytes) -> RequestPlaintext:
@@ -171,8 +171,8 @@ class RequestPlaintext:
         nargs = r.count("nargs", MAX_ARGS)
         if nargs == 0:
             raise r.fail("nargs is 0 (the function name is required)")
-        args = tuple(r.bytes(f"argument {i}", max_len=MAX_ARG) for i in range(nargs))
-        key = r.bytes("response_key", size=32)
+        args = tuple(r.blob(f"argument {i}", max_len=MAX_ARG) for i in range(nargs))
+        key = r.blob("response_key", size=32)
         r.end()
         return cls(channel, chaincode, args, key)
 
@@ -189,9 +189,9 @@ class ConfidentialRequest:
         out = (
             _Writer()
             .u32(MAGIC_REQUEST)
-            .bytes(self.client_ephemeral_pub)
-            .bytes(self.nonce)
-            .bytes(self.ciphertext)
+            .blob(self.client_ephemeral_pub)
+            .blob(self.nonce)
+            .blob(self.ciphertext)
             .done()
         )
         _check_len("a confidential request", out, MAX_REQUEST)
@@ -203,9 +203,9 @@ class ConfidentialRequest:
             raise ConfidentialityError(f"confidential request is larger than {MAX_REQUEST} bytes")
         r = _Reader(data, "confidential request")
         r.magic(MAGIC_REQUEST)
-        point = r.bytes("client_ephemeral_pub", size=POINT_SIZE)
-        nonce = r.bytes("nonce", size=NONCE_SIZE)
-        ct = r.bytes("ciphertext", max_len=MAX_REQUEST)
+        point = r.blob("client_ephemeral_pub", size=POINT_SIZE)
+        nonce = r.blob("nonce", size=NONCE_SIZE)
+        ct = r.blob("ciphertext", max_len=MAX_REQUEST)
         if len(ct) < TAG_SIZE:
             raise r.fail("ciphertext is shorter than the GCM tag")
         r.end()
@@ -223,14 +223,14 @@ class StoredValue:
     ciphertext: bytes
 
     def encode(self) -> bytes:
-        return _Writer().u32(MAGIC_STATE).bytes(self.nonce).bytes(self.ciphertext).done()
+        return _Writer().u32(MAGIC_STATE).blob(self.nonce).blob(self.ciphertext).done()
 
     @classmethod
     def decode(cls, data: bytes) -> StoredValue:
         r = _Reader(data, "stored state value")
         r.magic(MAGIC_STATE)
-        nonce = r.bytes("nonce", size=NONCE_SIZE)
-        ct = r.bytes("ciphertext", max_len=MAX_VALUE + TAG_SIZE)
+        nonce = r.blob("nonce", size=NONCE_SIZE)
+        ct = r.blob("ciphertext", max_len=MAX_VALUE + TAG_SIZE)
         if len(ct) < TAG_SIZE:
             raise r.fail("ciphertext is shorter than the GCM tag")
         r.end()
@@ -249,13 +249,13 @@ class ResponsePlaintext:
 
     def encode(self) -> bytes:
         _check_len("a response payload", self.payload, MAX_PAYLOAD)
-        return _Writer().u32(self.status).bytes(self.payload).done()
+        return _Writer().u32(self.status).blob(self.payload).done()
 
     @classmethod
     def decode(cls, data: bytes) -> ResponsePlaintext:
         r = _Reader(data, "response plaintext")
         status = r.u32("status")
-        payload = r.bytes("payload", max_len=MAX_PAYLOAD)
+        payload = r.blob("payload", max_len=MAX_PAYLOAD)
         r.end()
         return cls(status, payload)
 
@@ -268,13 +268,13 @@ class EncryptedResponse:
     ciphertext: bytes
 
     def encode(self) -> bytes:
-        return _Writer().bytes(self.nonce).bytes(self.ciphertext).done()
+        return _Writer().blob(self.nonce).blob(self.ciphertext).done()
 
     @classmethod
     def decode(cls, data: bytes) -> EncryptedResponse:
         r = _Reader(data, "encrypted response")
-        nonce = r.bytes("nonce", size=NONCE_SIZE)
-        ct = r.bytes("ciphertext", max_len=MAX_PAYLOAD + 8 + TAG_SIZE)
+        nonce = r.blob("nonce", size=NONCE_SIZE)
+        ct = r.blob("ciphertext", max_len=MAX_PAYLOAD + 8 + TAG_SIZE)
         if len(ct) < TAG_SIZE:
             raise r.fail("ciphertext is shorter than the GCM tag")
         r.end()
@@ -319,15 +319,15 @@ class SignedMessage:
             _Writer()
             .u32(MAGIC_SIGNED_RWSET)
             .text(self.enclave_id)
-            .bytes(self.request_hash)
+            .blob(self.request_hash)
             .u32(len(self.reads))
         )
         for read in self.reads:
-            w.text(read.key).u8(int(read.found)).bytes(read.value_hash)
+            w.text(read.key).u8(int(read.found)).blob(read.value_hash)
         w.u32(len(self.writes))
         for write in self.writes:
-            w.text(write.key).u8(int(write.is_delete)).bytes(write.stored_value)
-        return w.bytes(self.encrypted_response).done()
+            w.text(write.key).u8(int(write.is_delete)).blob(write.stored_value)
+        return w.blob(self.encrypted_response).done()
 
     @classmethod
     def decode(cls, data: bytes) -> SignedMessage:
@@ -338,13 +338,13 @@ class SignedMessage:
         eid = r.text("enclave_id", max_len=ENCLAVE_ID_SIZE)
         if len(eid) != ENCLAVE_ID_SIZE or any(c not in "0123456789abcdef" for c in eid):
             raise r.fail("enclave_id must be 64 lowercase hex characters")
-        request_hash = r.bytes("request_hash", size=HASH_SIZE)
+        request_hash = r.blob("request_hash", size=HASH_SIZE)
         reads = []
         seen: set[str] = set()
         for i in range(r.count("nreads", MAX_READS)):
             key = _key_text(r, f"read {i} key")
             found = r.flag(f"read {i} found")
-            reads.append(ReadRecord(key, found, r.bytes(f"read {i} value_hash", size=HASH_SIZE)))
+            reads.append(ReadRecord(key, found, r.blob(f"read {i} value_hash", size=HASH_SIZE)))
             if key in seen:
                 raise r.fail(f"read {i} repeats an earlier key")
             seen.add(key)
@@ -353,7 +353,7 @@ class SignedMessage:
         for i in range(r.count("nwrites", MAX_WRITES)):
             key = _key_text(r, f"write {i} key")
             is_delete = r.flag(f"write {i} is_delete")
-            value = r.bytes(f"write {i} stored_value", max_len=MAX_STORED_VALUE)
+            value = r.blob(f"write {i} stored_value", max_len=MAX_STORED_VALUE)
             if is_delete and value:
                 raise r.fail(f"write {i} is a delete but carries a value")
             if not is_delete and not value:
@@ -362,7 +362,7 @@ class SignedMessage:
                 raise r.fail(f"write {i} repeats an earlier key")
             seen.add(key)
             writes.append(WriteRecord(key, is_delete, value))
-        encrypted_response = r.bytes("encrypted_response", max_len=MAX_ENCRYPTED_RESPONSE)
+        encrypted_response = r.blob("encrypted_response", max_len=MAX_ENCRYPTED_RESPONSE)
         r.end()
         return cls(eid, request_hash, tuple(reads), tuple(writes), encrypted_response)
 
@@ -375,13 +375,13 @@ class ConfidentialResponse:
     signature: bytes
 
     def encode(self) -> bytes:
-        return _Writer().bytes(self.signed_message).bytes(self.signature).done()
+        return _Writer().blob(self.signed_message).blob(self.signature).done()
 
     @classmethod
     def decode(cls, data: bytes) -> ConfidentialResponse:
         r = _Reader(data, "confidential response")
-        message = r.bytes("signed_message", max_len=MAX_SIGNED_MESSAGE)
-        signature = r.bytes("signature", size=SIGNATURE_SIZE)
+        message = r.blob("signed_message", max_len=MAX_SIGNED_MESSAGE)
+        signature = r.blob("signature", size=SIGNATURE_SIZE)
         r.end()
         return cls(message, signature)
 
@@ -412,8 +412,8 @@ class AttestedData:
             .text(self.chaincode_version)
             .text(self.channel_id)
             .text(self.host_endpoint)
-            .bytes(self.enclave_pub)
-            .bytes(self.chaincode_pub)
+            .blob(self.enclave_pub)
+            .blob(self.chaincode_pub)
             .done()
         )
 
@@ -426,8 +426,8 @@ class AttestedData:
             chaincode_version=r.text("chaincode_version"),
             channel_id=r.text("channel_id"),
             host_endpoint=r.text("host_endpoint"),
-            enclave_pub=r.bytes("enclave_pub", size=POINT_SIZE),
-            chaincode_pub=r.bytes("chaincode_pub", size=POINT_SIZE),
+            enclave_pub=r.blob("enclave_pub", size=POINT_SIZE),
+            chaincode_pub=r.blob("chaincode_pub", size=POINT_SIZE),
         )
         r.end()
         return out
@@ -443,7 +443,7 @@ class Evidence:
 
     def encode(self) -> bytes:
         return (
-            _Writer().u32(MAGIC_EVIDENCE).text(self.kind).bytes(self.measurement).bytes(self.signature).done()
+            _Writer().u32(MAGIC_EVIDENCE).text(self.kind).blob(self.measurement).blob(self.signature).done()
         )
 
     @classmethod
@@ -451,8 +451,8 @@ class Evidence:
         r = _Reader(data, "evidence")
         r.magic(MAGIC_EVIDENCE)
         kind = r.text("kind", max_len=MAX_EVIDENCE_KIND)
-        measurement = r.bytes("measurement", size=HASH_SIZE)
-        signature = r.bytes("signature", max_len=MAX_EVIDENCE_SIGNATURE)
+        measurement = r.blob("measurement", size=HASH_SIZE)
+        signature = r.blob("signature", max_len=MAX_EVIDENCE_SIGNATURE)
         if not signature:
             raise r.fail("signature is empty")
         r.end()
@@ -476,15 +476,15 @@ class Credentials:
 
     def encode(self) -> bytes:
         return (
-            _Writer().u32(MAGIC_CREDENTIALS).bytes(self.attested_data_bytes).bytes(self.evidence_bytes).done()
+            _Writer().u32(MAGIC_CREDENTIALS).blob(self.attested_data_bytes).blob(self.evidence_bytes).done()
         )
 
     @classmethod
     def decode(cls, data: bytes) -> Credentials:
         r = _Reader(data, "credentials")
         r.magic(MAGIC_CREDENTIALS)
-        attested = r.bytes("attested_data", max_len=4096)
-        evidence = r.bytes("evidence", max_len=4096)
+        attested = r.blob("attested_data", max_len=4096)
+        evidence = r.blob("evidence", max_len=4096)
         r.end()
         out = cls(attested, evidence)
         out.attested_data  # noqa: B018 - decode both parts now: malformed credentials fail here
