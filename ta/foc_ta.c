@@ -50,21 +50,29 @@ void TA_CloseSessionEntryPoint(void *sess_ctx)
 	foc_session_free(sess_ctx);
 }
 
-static TEE_Result invoke_or_resume(struct foc_session *s, uint32_t cmd, uint32_t param_types, TEE_Param params[4])
+static TEE_Result run_command(struct foc_session *s, uint32_t cmd, uint32_t param_types, TEE_Param params[4])
 {
 	size_t out_len = 0;
 	uint32_t msg_type = FOC_MSG_ERROR;
 
+	/* FOC_CMD_ENCLAVE_CREDENTIALS has no input: params[0] is NONE. */
+	uint32_t in_type = cmd == FOC_CMD_ENCLAVE_CREDENTIALS ? TEE_PARAM_TYPE_NONE : TEE_PARAM_TYPE_MEMREF_INPUT;
+	void *in = NULL;
+	size_t in_len = 0;
+
 	/* Types first: no buffer is touched before they are known to be memrefs. */
-	if (param_types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_VALUE_OUTPUT,
-					   TEE_PARAM_TYPE_MEMREF_OUTPUT, TEE_PARAM_TYPE_NONE))
+	if (param_types != TEE_PARAM_TYPES(in_type, TEE_PARAM_TYPE_VALUE_OUTPUT, TEE_PARAM_TYPE_MEMREF_OUTPUT,
+					   TEE_PARAM_TYPE_NONE))
 		return TEE_ERROR_BAD_PARAMETERS;
-	if ((!params[0].memref.buffer && params[0].memref.size) ||
-	    (!params[2].memref.buffer && params[2].memref.size))
+	if (in_type == TEE_PARAM_TYPE_MEMREF_INPUT) {
+		in = params[0].memref.buffer;
+		in_len = params[0].memref.size;
+	}
+	if ((!in && in_len) || (!params[2].memref.buffer && params[2].memref.size))
 		return TEE_ERROR_BAD_PARAMETERS;
 
-	if (!foc_session_command(s, cmd, params[0].memref.buffer, params[0].memref.size, params[2].memref.buffer,
-				 params[2].memref.size, &out_len, &msg_type)) {
+	if (!foc_session_command(s, cmd, in, in_len, params[2].memref.buffer, params[2].memref.size, &out_len,
+				 &msg_type)) {
 		/* Nothing changed in the session: the proxy retries with this size. */
 		params[2].memref.size = out_len;
 		return TEE_ERROR_SHORT_BUFFER;
@@ -84,7 +92,10 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sess_ctx, uint32_t cmd, uint32_t par
 	switch (cmd) {
 	case FOC_CMD_INVOKE:
 	case FOC_CMD_RESUME:
-		return invoke_or_resume(s, cmd, param_types, params);
+	case FOC_CMD_ENCLAVE_CREATE:
+	case FOC_CMD_ENCLAVE_CREDENTIALS:
+	case FOC_CMD_CONFIDENTIAL_INVOKE:
+		return run_command(s, cmd, param_types, params);
 	case FOC_CMD_ABORT:
 		if (param_types != none)
 			return TEE_ERROR_BAD_PARAMETERS;

@@ -405,7 +405,7 @@ class LibteecSession:
 
     def invoke(self, cmd: int, data: bytes = b"") -> tuple[int, bytes]:
         """Run a FOC_CMD_*; see foc.tee.api.TeeSession.invoke."""
-        if cmd not in (abi.FOC_CMD_INVOKE, abi.FOC_CMD_RESUME):
+        if cmd not in abi.OUTPUT_COMMANDS:
             op = TEEC_Operation()  # all params NONE
             self._call(cmd, op)
             return 0, b""
@@ -414,12 +414,16 @@ class LibteecSession:
         ctypes.memmove(self._in.s.buffer, data, len(data))
         for attempt in range(2):
             op = TEEC_Operation()
+            has_input = cmd != abi.FOC_CMD_ENCLAVE_CREDENTIALS
             op.paramTypes = param_types(
-                TEEC_MEMREF_PARTIAL_INPUT, TEEC_VALUE_OUTPUT, TEEC_MEMREF_PARTIAL_OUTPUT
+                TEEC_MEMREF_PARTIAL_INPUT if has_input else TEEC_NONE,
+                TEEC_VALUE_OUTPUT,
+                TEEC_MEMREF_PARTIAL_OUTPUT,
             )
-            op.params[0].memref.parent = ctypes.cast(byref(self._in), POINTER(TEEC_SharedMemory))
-            op.params[0].memref.size = len(data)
-            op.params[0].memref.offset = 0
+            if has_input:
+                op.params[0].memref.parent = ctypes.cast(byref(self._in), POINTER(TEEC_SharedMemory))
+                op.params[0].memref.size = len(data)
+                op.params[0].memref.offset = 0
             op.params[2].memref.parent = ctypes.cast(byref(self._out), POINTER(TEEC_SharedMemory))
             op.params[2].memref.size = self._out.s.size
             op.params[2].memref.offset = 0
@@ -427,9 +431,9 @@ class LibteecSession:
                 self._call(cmd, op)
             except _ShortBuffer as sb:
                 needed = op.params[2].memref.size
-                # Only INVOKE restarts from scratch, so only INVOKE may be repeated safely.
+                # Only commands that restart from scratch may be repeated safely.
                 growable = self._out.s.size < needed <= abi.FOC_MAX_OUTPUT
-                if attempt or cmd != abi.FOC_CMD_INVOKE or not growable:
+                if attempt or cmd not in abi.RESTARTABLE_COMMANDS or not growable:
                     raise TeeError(
                         f"TEEC_InvokeCommand({_command_name(cmd)}) failed: TEEC_ERROR_SHORT_BUFFER, "
                         f"the TA needs {needed} bytes and the buffer holds {self._out.s.size}",

@@ -140,7 +140,7 @@ class NativeSession:
 
     def invoke(self, cmd: int, data: bytes = b"") -> tuple[int, bytes]:
         """Run a FOC_CMD_*; see foc.tee.api.TeeSession.invoke."""
-        if cmd not in (abi.FOC_CMD_INVOKE, abi.FOC_CMD_RESUME):
+        if cmd not in abi.OUTPUT_COMMANDS:
             rc, _, _ = self._raw(cmd, b"", None)
             self._check(rc, cmd)
             return 0, b""

@@ -46,6 +46,8 @@ typedef uint32_t foc_status;
 
 /* Status of a successful response (Fabric's shim.OK). */
 #define FOC_RESPONSE_OK 200u
+/* Status of a failed confidential response (the error travels encrypted, Fabric's shim.ERROR). */
+#define FOC_RESPONSE_ERROR 500u
 
 /* Longest error message kept; longer messages are truncated. */
 #define FOC_MAX_ERROR_MESSAGE 1024

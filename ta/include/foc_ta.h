@@ -52,6 +52,19 @@
 #define FOC_CMD_RESUME 1
 #define FOC_CMD_ABORT 2 /* drop any in-flight invocation; all params NONE */
 #define FOC_CMD_INFO 3  /* params[0] VALUE_OUTPUT a = FOC_ABI_VERSION, b = FOC_MAX_OUTPUT; rest NONE */
+/*
+ * Confidential mode (docs/confidential-protocol.md is the contract; formats there).
+ *   FOC_CMD_ENCLAVE_CREATE       params as INVOKE; params[0] = enclave_config; output = credentials,
+ *                                FOC_MSG_RESPONSE (or FOC_MSG_ERROR, e.g. FOC_ERR_EXISTS without force)
+ *   FOC_CMD_ENCLAVE_CREDENTIALS  params[0] NONE, [1] VALUE_OUTPUT, [2] MEMREF_OUTPUT; stored credentials
+ *                                (FOC_MSG_RESPONSE) or FOC_MSG_ERROR / FOC_ERR_NOT_FOUND
+ *   FOC_CMD_CONFIDENTIAL_INVOKE  params as INVOKE; params[0] = confidential_request; then the same
+ *                                GET_STATE / RESUME cycle (state answers carry stored ciphertext),
+ *                                ending in FOC_MSG_CONFIDENTIAL_RESPONSE (confidential_response)
+ */
+#define FOC_CMD_ENCLAVE_CREATE 4
+#define FOC_CMD_ENCLAVE_CREDENTIALS 5
+#define FOC_CMD_CONFIDENTIAL_INVOKE 6
 /* Calls TEE_Panic(). The normal world can always deny service, so this adds no power;
  * it lets the tests prove that the proxy survives a TA crash. All params NONE. */
 #define FOC_CMD_PANIC 0x7f
@@ -59,9 +72,17 @@
 /* Message types in params[1].value.a (FOC's numbers; 2 = PUT_STATE is no longer used) */
 #define FOC_MSG_RESPONSE 0
 #define FOC_MSG_GET_STATE 1
+#define FOC_MSG_CONFIDENTIAL_RESPONSE 3
 #define FOC_MSG_ERROR 100
 
 #define FOC_REQ_MAGIC 0x31434f46u /* "FOC1" little-endian */
+#define FOC_CONF_REQUEST_MAGIC 0x31524346u     /* "FCR1" confidential_request */
+#define FOC_CONF_STATE_MAGIC 0x31534346u       /* "FCS1" stored_value */
+#define FOC_CONF_SIGNED_MAGIC 0x31525346u      /* "FSR1" signed_message */
+#define FOC_CONF_ATTESTED_MAGIC 0x31444146u    /* "FAD1" attested_data */
+#define FOC_CONF_EVIDENCE_MAGIC 0x31564546u    /* "FEV1" evidence */
+#define FOC_CONF_CREDENTIALS_MAGIC 0x31444346u /* "FCD1" credentials */
+#define FOC_CONF_CONFIG_MAGIC 0x31434546u      /* "FEC1" enclave_config */
 
 /* Limits (documented in docs/limits.md; checked before every copy) */
 #define FOC_MAX_ARGS 16              /* including the function name */
@@ -75,6 +96,11 @@
 #define FOC_MAX_CACHE_BYTES 131072   /* sum of cached read values in one invocation */
 #define FOC_MAX_WRITE_BYTES 131072   /* sum of written keys + values in one invocation */
 #define FOC_MAX_OUTPUT 393216        /* largest output any command produces */
+#define FOC_MAX_IDENTIFIER 256       /* chaincode id, version, channel id, host endpoint (non-empty) */
+/* stored_value = plaintext + 40 bytes (magic, nonce, lengths, GCM tag). In confidential mode
+ * FOC_MAX_VALUE bounds the plaintext; a state answer may carry FOC_MAX_VALUE + this, and
+ * FOC_MAX_CACHE_BYTES counts the stored (encrypted) bytes. */
+#define FOC_CONF_STATE_OVERHEAD 40
 
 /* Structured error codes (FOC_MSG_ERROR). Names in foc/tee/abi.py. */
 #define FOC_ERR_BAD_REQUEST 1      /* malformed encoding, wrong magic, trailing bytes */

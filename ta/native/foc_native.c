@@ -67,6 +67,9 @@ static uint32_t invoke_locked(struct foc_native_session *s, uint32_t cmd, const 
 	switch (cmd) {
 	case FOC_CMD_INVOKE:
 	case FOC_CMD_RESUME:
+	case FOC_CMD_ENCLAVE_CREATE:
+	case FOC_CMD_ENCLAVE_CREDENTIALS: /* params[0] NONE in the TA: in is ignored */
+	case FOC_CMD_CONFIDENTIAL_INVOKE:
 		/* the TA's param_types check: input memref, value output, output memref */
 		if (!out_len || !msg_type || (!in && in_len) || (!out && *out_len))
 			return TEE_ERROR_BAD_PARAMETERS;

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * foc_crypto.h on the host with OpenSSL libcrypto (no primitive is implemented here).
+ * Storage is a directory of plain files named by $FOC_NATIVE_STORAGE: NOT secure storage,
+ * anyone with the directory has the keys. Evidence is "native-insecure-v1", signed with a
+ * published test key: it proves nothing and verifiers refuse it unless a test allows it.
+ */
+#include "foc_crypto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include <foc_ta.h>
+
+#include "crypto_native.h"
+#include "foc_codec.h"
+
+bool foc_crypto_random(uint8_t *buf, size_t len)
+{
+	return len <= INT32_MAX && RAND_bytes(buf, (int)len) == 1;
+}
+
+bool foc_crypto_sha256(const uint8_t *data, size_t len, uint8_t digest[FOC_HASH_SIZE])
+{
+	static const uint8_t empty;
+
+	return EVP_Digest(len ? data : &empty, len, digest, NULL, EVP_sha256(), NULL) == 1;
+}
+
+/* An EVP_PKEY for P-256 from raw parts; priv may be NULL (public key only). */
+static EVP_PKEY *ec_key(const uint8_t *priv, const uint8_t *pub)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	BIGNUM *d = NULL;
+
+	if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, FOC_EC_POINT_SIZE))
+		goto out;
+	if (priv) {
+		d = BN_bin2bn(priv, FOC_EC_PRIVATE_SIZE, NULL);
+		if (!d || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d))
+			goto out;
+	}
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_clear_free(d);
+	return pkey;
+}
+
+bool foc_crypto_ec_generate(uint8_t priv[FOC_EC_PRIVATE_SIZE], uint8_t pub[FOC_EC_POINT_SIZE])
+{
+	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	BIGNUM *d = NULL;
+	size_t len = 0;
+	bool ok;
+
+	ok = pkey && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
+	     BN_bn2binpad(d, priv, FOC_EC_PRIVATE_SIZE) == FOC_EC_PRIVATE_SIZE &&
+	     EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, FOC_EC_POINT_SIZE, &len) == 1 &&
+	     len == FOC_EC_POINT_SIZE && pub[0] == 0x04;
+	BN_clear_free(d);
+	EVP_PKEY_free(pkey);
+	return ok;
+}
+
+bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+			  const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
+			  uint8_t key[FOC_AES_KEY_SIZE])
+{
+	EVP_PKEY *own = ec_key(priv, pub);
+	EVP_PKEY *other = peer[0] == 0x04 ? ec_key(NULL, peer) : NULL;
+	EVP_PKEY_CTX *ctx = NULL, *kdf = NULL;
+	uint8_t secret[32];
+	size_t secret_len = sizeof(secret), key_len = FOC_AES_KEY_SIZE;
+	bool ok = false;
+
+	if (!own || !other)
+		goto out;
+	ctx = EVP_PKEY_CTX_new(own, NULL);
+	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, other) != 1 ||
+	    EVP_PKEY_derive(ctx, secret, &secret_len) != 1 || secret_len != sizeof(secret))
+		goto out;
+	kdf = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	/* salt "": HKDF then uses HashLen zero bytes, as RFC 5869 says */
+	ok = kdf && EVP_PKEY_derive_init(kdf) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set1_hkdf_key(kdf, secret, (int)secret_len) == 1 &&
+	     EVP_PKEY_CTX_add1_hkdf_info(kdf, info, (int)info_len) == 1 &&
+	     EVP_PKEY_derive(kdf, key, &key_len) == 1 && key_len == FOC_AES_KEY_SIZE;
+out:
+	foc_wipe(secret, sizeof(secret));
+	EVP_PKEY_CTX_free(kdf);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(own);
+	EVP_PKEY_free(other);
+	return ok;
+}
+
+static bool gcm(bool seal, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+		const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0;
+	bool ok;
+
+	if (len > INT32_MAX || aad_len > INT32_MAX)
+		return false;
+	ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, seal ? 1 : 0) == 1 &&
+	     (aad_len == 0 || EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
+	     (len == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1) &&
+	     (seal || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FOC_GCM_TAG_SIZE, tag) == 1) &&
+	     EVP_CipherFinal_ex(ctx, out + (len ? len : 0), &n) == 1 &&
+	     (!seal || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FOC_GCM_TAG_SIZE, tag) == 1);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok;
+}
+
+bool foc_crypto_gcm_seal(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out)
+{
+	return gcm(true, key, nonce, aad, aad_len, in, len, out, out + len);
+}
+
+bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
+{
+	uint8_t tag[FOC_GCM_TAG_SIZE];
+	size_t len;
+
+	if (in_len < FOC_GCM_TAG_SIZE)
+		return false;
+	len = in_len - FOC_GCM_TAG_SIZE;
+	memcpy(tag, in + len, FOC_GCM_TAG_SIZE);
+	if (gcm(false, key, nonce, aad, aad_len, in, len, out, tag))
+		return true;
+	foc_wipe(out, len);
+	return false;
+}
+
+bool foc_crypto_ecdsa_sign(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+			   const uint8_t digest[FOC_HASH_SIZE], uint8_t sig[FOC_SIGNATURE_SIZE])
+{
+	EVP_PKEY *pkey = ec_key(priv, pub);
+	EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new(pkey, NULL) : NULL;
+	unsigned char der[80];
+	const unsigned char *p = der;
+	size_t der_len = sizeof(der);
+	ECDSA_SIG *s = NULL;
+	bool ok;
+
+	/* No digest set on the context: OpenSSL signs the 32 given bytes as the hash. */
+	ok = ctx && EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_sign(ctx, der, &der_len, digest, FOC_HASH_SIZE) == 1 &&
+	     (s = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL &&
+	     BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) == 32;
+	ECDSA_SIG_free(s);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- storage: plain files */
+
+static bool object_path(const char *id, char *path, size_t cap)
+{
+	const char *dir = getenv(FOC_NATIVE_STORAGE_ENV);
+	int n;
+
+	if (!dir || !*dir)
+		return false;
+	n = snprintf(path, cap, "%s/%s", dir, id);
+	return n > 0 && (size_t)n < cap;
+}
+
+enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t cap, size_t *len)
+{
+	char path[4096];
+	FILE *f;
+	size_t n;
+	int extra;
+
+	if (!object_path(id, path, sizeof(path)))
+		return FOC_STORAGE_ERROR;
+	f = fopen(path, "rb");
+	if (!f)
+		return errno == ENOENT ? FOC_STORAGE_NOT_FOUND : FOC_STORAGE_ERROR;
+	n = fread(buf, 1, cap, f);
+	extra = fgetc(f);
+	if (ferror(f) || extra != EOF) {
+		fclose(f);
+		return FOC_STORAGE_ERROR;
+	}
+	fclose(f);
+	*len = n;
+	return FOC_STORAGE_OK;
+}
+
+enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+	bool ok;
+
+	if (!object_path(id, path, sizeof(path)))
+		return FOC_STORAGE_ERROR;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return FOC_STORAGE_ERROR;
+	ok = fwrite(data, 1, len, f) == len;
+	ok = fclose(f) == 0 && ok;
+	/* rename() replaces atomically, as the TEE's object replacement does */
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return FOC_STORAGE_ERROR;
+	}
+	return FOC_STORAGE_OK;
+}
+
+/* ---------------------------------------------------------------- evidence: INSECURE */
+
+bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, size_t cap, size_t *len)
+{
+	static const char label[] = FOC_NATIVE_MEASUREMENT_LABEL;
+	static const char kind[] = FOC_NATIVE_EVIDENCE_KIND;
+	uint8_t measurement[FOC_HASH_SIZE], both[2 * FOC_HASH_SIZE], digest[FOC_HASH_SIZE];
+	uint8_t sig[512];
+	size_t sig_len = sizeof(sig);
+	BIO *bio = BIO_new_mem_buf(foc_native_insecure_device_key_pem, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = key ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+	struct foc_writer w;
+	bool ok;
+
+	/* The same statement as OP-TEE's attestation PTA: RSA-PSS(SHA-256(nonce || measurement)). */
+	ok = ctx && foc_crypto_sha256((const uint8_t *)label, sizeof(label) - 1, measurement);
+	if (ok) {
+		memcpy(both, nonce, FOC_HASH_SIZE);
+		memcpy(both + FOC_HASH_SIZE, measurement, FOC_HASH_SIZE);
+		ok = foc_crypto_sha256(both, sizeof(both), digest) && EVP_PKEY_sign_init(ctx) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, FOC_HASH_SIZE) == 1 &&
+		     EVP_PKEY_sign(ctx, sig, &sig_len, digest, sizeof(digest)) == 1;
+	}
+	if (ok) {
+		foc_writer_init(&w, out, cap);
+		foc_write_u32(&w, FOC_CONF_EVIDENCE_MAGIC);
+		foc_write_bytes(&w, (const uint8_t *)kind, sizeof(kind) - 1);
+		foc_write_bytes(&w, measurement, FOC_HASH_SIZE);
+		foc_write_bytes(&w, sig, (uint32_t)sig_len);
+		*len = w.len;
+		ok = foc_writer_fits(&w);
+	}
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return ok;
+}
