@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from foc.confidential.definitions import ChaincodeDefinition
 from foc.confidential.devices import EnrolledDevice
-from foc.confidential.formats import EVIDENCE_KIND_TA_MEMORY, AttestedData, Credentials, Evidence
+from foc.confidential.formats import (
+    EVIDENCE_KIND_NATIVE_INSECURE,
+    EVIDENCE_KIND_TA_MEMORY,
+    AttestedData,
+    Credentials,
+    Evidence,
+)
 from foc.confidential.suite import EC_P256, enclave_id, sha256
 from foc.errors import AttestationError
 
@@ -79,15 +85,26 @@ def check_attested_data(attested: AttestedData, definition: ChaincodeDefinition)
 
 
 def verify_credentials(
-    credentials: Credentials, definition: ChaincodeDefinition, devices: Iterable[EnrolledDevice]
+    credentials: Credentials,
+    definition: ChaincodeDefinition,
+    devices: Iterable[EnrolledDevice],
+    *,
+    allow_insecure_native: bool = False,
 ) -> VerifiedEnclave:
     """Verify credentials against a chaincode definition and the enrolled devices.
 
+    `allow_insecure_native` (tests only) also accepts the host-native build's
+    `native-insecure-v1` evidence, which is checked the same way but proves nothing.
     Raises AttestationError with the first failed check's reason.
     """
     attested = credentials.attested_data
     evidence = credentials.evidence
-    if evidence.kind != EVIDENCE_KIND_TA_MEMORY:
+    if evidence.kind == EVIDENCE_KIND_NATIVE_INSECURE and not allow_insecure_native:
+        raise AttestationError(
+            "evidence comes from the host-native build (native-insecure-v1), not from a TEE; it is "
+            "refused unless explicitly allowed for tests"
+        )
+    if evidence.kind not in (EVIDENCE_KIND_TA_MEMORY, EVIDENCE_KIND_NATIVE_INSECURE):
         raise AttestationError(
             f"evidence kind {evidence.kind!r} is not supported (expected {EVIDENCE_KIND_TA_MEMORY!r})"
         )

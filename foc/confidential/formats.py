@@ -23,6 +23,8 @@ MAGIC_CREDENTIALS = 0x31444346  # "FCD1"
 MAGIC_ENCLAVE_CONFIG = 0x31434546  # "FEC1"
 
 EVIDENCE_KIND_TA_MEMORY = "optee-ta-memory-v1"
+# Host-native build, tests only: signed with a published key, proves nothing (refused by default).
+EVIDENCE_KIND_NATIVE_INSECURE = "native-insecure-v1"
 
 # Limits (the "Limits" table of the contract; the TA ABI's where they overlap, ta/include/foc_ta.h)
 MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint

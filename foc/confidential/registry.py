@@ -56,9 +56,12 @@ def _prefix_end(prefix: str) -> str:
 class EnclaveRegistry:
     """The registry chaincode. `definitions` and `devices` are the pinned configuration."""
 
-    def __init__(self, definitions: DefinitionStore, devices: DeviceStore) -> None:
+    def __init__(
+        self, definitions: DefinitionStore, devices: DeviceStore, *, allow_insecure_native: bool = False
+    ) -> None:
         self._definitions = definitions
         self._devices = devices
+        self._allow_insecure_native = allow_insecure_native  # tests with the host-native build only
 
     def init(self, stub: ChaincodeStub) -> Response:
         """Nothing to initialise."""
@@ -122,7 +125,12 @@ class EnclaveRegistry:
                 "registered for it",
                 hint="define it first (chaincode id, version = TA measurement, channel)",
             )
-        verified = verify_credentials(credentials, definition, self._devices.devices())
+        verified = verify_credentials(
+            credentials,
+            definition,
+            self._devices.devices(),
+            allow_insecure_native=self._allow_insecure_native,
+        )
         cc = definition.chaincode_id
         eid = verified.enclave_id
         key = _credentials_prefix(cc) + eid

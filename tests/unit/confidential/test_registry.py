@@ -155,3 +155,19 @@ def test_malformed_calls_are_refused_with_a_reason(network: Network, args: list[
     result = network.peer.invoke("ercc", args)
     assert not result.committed
     assert reason in result.response.message
+
+
+def test_native_insecure_evidence_is_refused_unless_allowed(network: Network) -> None:
+    credentials = Credentials.decode(network.enclave.create(network.config()))
+    evidence = credentials.evidence
+    native = Credentials(
+        credentials.attested_data_bytes,
+        Evidence("native-insecure-v1", evidence.measurement, evidence.signature).encode(),
+    )
+    refused(network, native.encode(), "host-native build")
+    from foc.confidential.attestation import verify_credentials
+
+    verified = verify_credentials(
+        native, network.definition, network.devices.devices(), allow_insecure_native=True
+    )
+    assert verified.device.name == "device-1"
