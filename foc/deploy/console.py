@@ -117,6 +117,44 @@ class Console:
     def _close(self) -> None:
         """Backend hook: release the underlying line."""
 
+    # -- interactive use ---------------------------------------------------------------------
+    def interact(self, escape: bytes = b"\x1d", *, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+        """Relay the line to the user's terminal until they type `escape` (Ctrl-] by default).
+
+        Works for every backend through `_read`/`_write`. Text that no expectation consumed is
+        shown first. The terminal is put in raw mode (if it is one) and always restored.
+        """
+        import select
+        import termios
+        import tty
+
+        if self._buffer:
+            os.write(stdout_fd, self._buffer.encode())
+            self._buffer = ""
+        saved = termios.tcgetattr(stdin_fd) if os.isatty(stdin_fd) else None
+        try:
+            if saved is not None:
+                tty.setraw(stdin_fd)
+            while True:
+                data = self._read(4096, 0.05)
+                if data:
+                    os.write(stdout_fd, data)
+                ready, _, _ = select.select([stdin_fd], [], [], 0)
+                if not ready:
+                    continue
+                typed = os.read(stdin_fd, 1024)
+                if not typed:  # stdin closed
+                    return
+                if escape in typed:
+                    before = typed.split(escape, 1)[0]
+                    if before:
+                        self._write(before)
+                    return
+                self._write(typed)
+        finally:
+            if saved is not None:
+                termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> Console:
         """Acquire the line (idempotent); returns self."""
@@ -413,18 +451,6 @@ class PexpectConsole(Console):
             self.spawn.send(data)
         except OSError as exc:
             raise ConsoleClosed(f"{self.name}: write failed: {exc.strerror}") from None
-
-    def interact(self, escape_character: str = "\x1d") -> None:
-        """Hand the line to the user's terminal until they type the escape character (Ctrl-]).
-
-        Buffered text that no expectation consumed is printed first.
-        """
-        if self.spawn is None:
-            self.open()
-        if self._buffer:
-            os.write(1, self._buffer.encode())
-            self._buffer = ""
-        self.spawn.interact(escape_character=escape_character)
 
 
 class SerialConsole(Console):
