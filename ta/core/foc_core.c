@@ -39,6 +39,7 @@ struct foc_cached_read {
 
 #define REQUEST_LABEL "FOC/v1/request"
 #define STATE_LABEL "FOC/v1/state"
+#define RESERVED_PREFIX "~foc/"
 #define LABEL_LEN(l) (sizeof(l) - 1)
 
 struct foc_session {
@@ -361,6 +362,10 @@ static foc_status buffer_write(struct foc_stub *stub, struct foc_slice key, stru
 	if (value.len && !value.data)
 		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed a value without data");
 
+	/* The validator keeps its replay markers under ~foc/ (docs/confidential-protocol.md). */
+	if (stub->session->confidential && key.len >= LABEL_LEN(RESERVED_PREFIX) &&
+	    memcmp(key.data, RESERVED_PREFIX, LABEL_LEN(RESERVED_PREFIX)) == 0)
+		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state keys starting with ~foc/ are reserved");
 	w = find_write(stub, key);
 	if (w)
 		total = stub->write_bytes - w->value.len + value.len;

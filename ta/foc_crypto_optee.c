@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * foc_crypto.h inside OP-TEE: GP TEE Internal Core API crypto, TEE_STORAGE_PRIVATE
+ * persistent objects as sealed objects, and evidence from the attestation PTA, which the
+ * TA calls itself with a nonce it computed (the normal world never chooses it).
+ */
+#include <string.h>
+
+#include <mbedtls/ecp.h>
+#include <pta_attestation.h>
+#include <tee_internal_api.h>
+#include <tee_internal_api_extensions.h>
+
+#include <foc_ta.h>
+
+#include "foc_codec.h"
+#include "foc_crypto.h"
+
+#define EVIDENCE_KIND "optee-ta-memory-v1"
+#define MAX_PTA_OUTPUT (FOC_HASH_SIZE + 512) /* measurement + RSA-4096 signature at most */
+
+bool foc_crypto_random(uint8_t *buf, size_t len)
+{
+	TEE_GenerateRandom(buf, len);
+	return true;
+}
+
+bool foc_crypto_sha256(const uint8_t *data, size_t len, uint8_t digest[FOC_HASH_SIZE])
+{
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	size_t digest_len = FOC_HASH_SIZE;
+	uint8_t empty = 0;
+	bool ok;
+
+	if (TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0) != TEE_SUCCESS)
+		return false;
+	ok = TEE_DigestDoFinal(op, len ? data : &empty, len, digest, &digest_len) == TEE_SUCCESS &&
+	     digest_len == FOC_HASH_SIZE;
+	TEE_FreeOperation(op);
+	return ok;
+}
+
+/* A big-endian attribute of `size` bytes, left-padded (the API drops leading zeros). */
+static bool get_padded(TEE_ObjectHandle obj, uint32_t attr, uint8_t *out, size_t size)
+{
+	uint8_t buf[FOC_EC_PRIVATE_SIZE];
+	size_t len = sizeof(buf);
+
+	if (size > sizeof(buf) || TEE_GetObjectBufferAttribute(obj, attr, buf, &len) != TEE_SUCCESS || len > size)
+		return false;
+	memset(out, 0, size - len);
+	memcpy(out + size - len, buf, len);
+	foc_wipe(buf, sizeof(buf));
+	return true;
+}
+
+bool foc_crypto_ec_generate(uint8_t priv[FOC_EC_PRIVATE_SIZE], uint8_t pub[FOC_EC_POINT_SIZE])
+{
+	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
+	TEE_Attribute curve;
+	bool ok;
+
+	if (TEE_AllocateTransientObject(TEE_TYPE_ECDSA_KEYPAIR, 256, &obj) != TEE_SUCCESS)
+		return false;
+	TEE_InitValueAttribute(&curve, TEE_ATTR_ECC_CURVE, TEE_ECC_CURVE_NIST_P256, 0);
+	pub[0] = 0x04;
+	ok = TEE_GenerateKey(obj, 256, &curve, 1) == TEE_SUCCESS &&
+	     get_padded(obj, TEE_ATTR_ECC_PRIVATE_VALUE, priv, FOC_EC_PRIVATE_SIZE) &&
+	     get_padded(obj, TEE_ATTR_ECC_PUBLIC_VALUE_X, pub + 1, 32) &&
+	     get_padded(obj, TEE_ATTR_ECC_PUBLIC_VALUE_Y, pub + 33, 32);
+	TEE_FreeTransientObject(obj);
+	return ok;
+}
+
+/* A P-256 key pair object of `type` (ECDSA or ECDH) from raw parts. */
+static TEE_ObjectHandle ec_keypair(uint32_t type, const uint8_t *priv, const uint8_t *pub)
+{
+	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
+	TEE_Attribute attrs[4];
+
+	if (TEE_AllocateTransientObject(type, 256, &obj) != TEE_SUCCESS)
+		return TEE_HANDLE_NULL;
+	TEE_InitRefAttribute(&attrs[0], TEE_ATTR_ECC_PRIVATE_VALUE, priv, FOC_EC_PRIVATE_SIZE);
+	TEE_InitRefAttribute(&attrs[1], TEE_ATTR_ECC_PUBLIC_VALUE_X, pub + 1, 32);
+	TEE_InitRefAttribute(&attrs[2], TEE_ATTR_ECC_PUBLIC_VALUE_Y, pub + 33, 32);
+	TEE_InitValueAttribute(&attrs[3], TEE_ATTR_ECC_CURVE, TEE_ECC_CURVE_NIST_P256, 0);
+	if (TEE_PopulateTransientObject(obj, attrs, 4) != TEE_SUCCESS) {
+		TEE_FreeTransientObject(obj);
+		return TEE_HANDLE_NULL;
+	}
+	return obj;
+}
+
+/*
+ * The peer point comes from the client. TEE_DeriveKey panics the TA on any error, so the
+ * point is validated first (on the curve, not infinity) with the TA's mbedTLS.
+ */
+static bool valid_point(const uint8_t *point)
+{
+	mbedtls_ecp_group grp;
+	mbedtls_ecp_point pt;
+	bool ok;
+
+	mbedtls_ecp_group_init(&grp);
+	mbedtls_ecp_point_init(&pt);
+	ok = point[0] == 0x04 && mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0 &&
+	     mbedtls_ecp_point_read_binary(&grp, &pt, point, FOC_EC_POINT_SIZE) == 0 &&
+	     mbedtls_ecp_check_pubkey(&grp, &pt) == 0;
+	mbedtls_ecp_point_free(&pt);
+	mbedtls_ecp_group_free(&grp);
+	return ok;
+}
+
+/* X coordinate of ECDH(priv, peer). */
+static bool ecdh(const uint8_t *priv, const uint8_t *pub, const uint8_t *peer, uint8_t secret[32])
+{
+	TEE_ObjectHandle key = ec_keypair(TEE_TYPE_ECDH_KEYPAIR, priv, pub);
+	TEE_ObjectHandle shared = TEE_HANDLE_NULL;
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	TEE_Attribute point[2];
+	bool ok = false;
+
+	if (key == TEE_HANDLE_NULL || !valid_point(peer))
+		goto out;
+	if (TEE_AllocateOperation(&op, TEE_ALG_ECDH_P256, TEE_MODE_DERIVE, 256) != TEE_SUCCESS ||
+	    TEE_SetOperationKey(op, key) != TEE_SUCCESS ||
+	    TEE_AllocateTransientObject(TEE_TYPE_GENERIC_SECRET, 256, &shared) != TEE_SUCCESS)
+		goto out;
+	TEE_InitRefAttribute(&point[0], TEE_ATTR_ECC_PUBLIC_VALUE_X, peer + 1, 32);
+	TEE_InitRefAttribute(&point[1], TEE_ATTR_ECC_PUBLIC_VALUE_Y, peer + 33, 32);
+	TEE_DeriveKey(op, point, 2, shared);
+	ok = get_padded(shared, TEE_ATTR_SECRET_VALUE, secret, 32);
+out:
+	if (shared != TEE_HANDLE_NULL)
+		TEE_FreeTransientObject(shared);
+	if (op != TEE_HANDLE_NULL)
+		TEE_FreeOperation(op);
+	if (key != TEE_HANDLE_NULL)
+		TEE_FreeTransientObject(key);
+	return ok;
+}
+
+static bool hkdf(const uint8_t ikm[32], const uint8_t *info, size_t info_len, uint8_t key[FOC_AES_KEY_SIZE])
+{
+	TEE_ObjectHandle ikm_obj = TEE_HANDLE_NULL, okm = TEE_HANDLE_NULL;
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	TEE_Attribute attr, params[2];
+	size_t len = FOC_AES_KEY_SIZE;
+	bool ok = false;
+
+	if (TEE_AllocateTransientObject(TEE_TYPE_HKDF_IKM, 256, &ikm_obj) != TEE_SUCCESS)
+		goto out;
+	TEE_InitRefAttribute(&attr, TEE_ATTR_HKDF_IKM, ikm, 32);
+	if (TEE_PopulateTransientObject(ikm_obj, &attr, 1) != TEE_SUCCESS ||
+	    TEE_AllocateTransientObject(TEE_TYPE_GENERIC_SECRET, FOC_AES_KEY_SIZE * 8, &okm) != TEE_SUCCESS ||
+	    TEE_AllocateOperation(&op, TEE_ALG_HKDF_SHA256_DERIVE_KEY, TEE_MODE_DERIVE, 256) != TEE_SUCCESS ||
+	    TEE_SetOperationKey(op, ikm_obj) != TEE_SUCCESS)
+		goto out;
+	/* No salt attribute: HKDF then uses HashLen zero bytes, identical to salt "". */
+	TEE_InitRefAttribute(&params[0], __OPTEE_ATTR_HKDF_INFO, info, info_len);
+	TEE_InitValueAttribute(&params[1], TEE_ATTR_HKDF_OKM_LENGTH, FOC_AES_KEY_SIZE, 0);
+	TEE_DeriveKey(op, params, 2, okm);
+	ok = TEE_GetObjectBufferAttribute(okm, TEE_ATTR_SECRET_VALUE, key, &len) == TEE_SUCCESS &&
+	     len == FOC_AES_KEY_SIZE;
+out:
+	if (op != TEE_HANDLE_NULL)
+		TEE_FreeOperation(op);
+	if (okm != TEE_HANDLE_NULL)
+		TEE_FreeTransientObject(okm);
+	if (ikm_obj != TEE_HANDLE_NULL)
+		TEE_FreeTransientObject(ikm_obj);
+	return ok;
+}
+
+bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+			  const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
+			  uint8_t key[FOC_AES_KEY_SIZE])
+{
+	uint8_t secret[32];
+	bool ok = ecdh(priv, pub, peer, secret) && hkdf(secret, info, info_len, key);
+
+	foc_wipe(secret, sizeof(secret));
+	return ok;
+}
+
+static TEE_OperationHandle gcm_operation(const uint8_t *key, uint32_t mode)
+{
+	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	TEE_Attribute attr;
+
+	if (TEE_AllocateTransientObject(TEE_TYPE_AES, 256, &obj) != TEE_SUCCESS)
+		return TEE_HANDLE_NULL;
+	TEE_InitRefAttribute(&attr, TEE_ATTR_SECRET_VALUE, key, FOC_AES_KEY_SIZE);
+	if (TEE_PopulateTransientObject(obj, &attr, 1) != TEE_SUCCESS ||
+	    TEE_AllocateOperation(&op, TEE_ALG_AES_GCM, mode, 256) != TEE_SUCCESS ||
+	    TEE_SetOperationKey(op, obj) != TEE_SUCCESS) {
+		if (op != TEE_HANDLE_NULL)
+			TEE_FreeOperation(op);
+		op = TEE_HANDLE_NULL;
+	}
+	TEE_FreeTransientObject(obj); /* the operation keeps its own copy of the key */
+	return op;
+}
+
+bool foc_crypto_gcm_seal(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out)
+{
+	TEE_OperationHandle op = gcm_operation(key, TEE_MODE_ENCRYPT);
+	size_t out_len = len, tag_len = FOC_GCM_TAG_SIZE;
+	uint8_t dummy = 0;
+	bool ok;
+
+	if (op == TEE_HANDLE_NULL)
+		return false;
+	ok = TEE_AEInit(op, nonce, FOC_GCM_NONCE_SIZE, FOC_GCM_TAG_SIZE * 8, aad_len, len) == TEE_SUCCESS;
+	if (ok && aad_len)
+		TEE_AEUpdateAAD(op, aad, aad_len);
+	ok = ok && TEE_AEEncryptFinal(op, len ? in : &dummy, len, len ? out : &dummy, &out_len, out + len,
+				      &tag_len) == TEE_SUCCESS &&
+	     out_len == len && tag_len == FOC_GCM_TAG_SIZE;
+	TEE_FreeOperation(op);
+	return ok;
+}
+
+bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
+{
+	TEE_OperationHandle op;
+	size_t len, out_len;
+	uint8_t dummy = 0, tag[FOC_GCM_TAG_SIZE];
+	bool ok;
+
+	if (in_len < FOC_GCM_TAG_SIZE)
+		return false;
+	len = in_len - FOC_GCM_TAG_SIZE;
+	memcpy(tag, in + len, FOC_GCM_TAG_SIZE);
+	out_len = len;
+	op = gcm_operation(key, TEE_MODE_DECRYPT);
+	if (op == TEE_HANDLE_NULL)
+		return false;
+	ok = TEE_AEInit(op, nonce, FOC_GCM_NONCE_SIZE, FOC_GCM_TAG_SIZE * 8, aad_len, len) == TEE_SUCCESS;
+	if (ok && aad_len)
+		TEE_AEUpdateAAD(op, aad, aad_len);
+	/* TEE_ERROR_MAC_INVALID when the tag does not match */
+	ok = ok && TEE_AEDecryptFinal(op, len ? in : &dummy, len, len ? out : &dummy, &out_len, tag,
+				      FOC_GCM_TAG_SIZE) == TEE_SUCCESS &&
+	     out_len == len;
+	TEE_FreeOperation(op);
+	if (!ok && len)
+		foc_wipe(out, len);
+	return ok;
+}
+
+bool foc_crypto_ecdsa_sign(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+			   const uint8_t digest[FOC_HASH_SIZE], uint8_t sig[FOC_SIGNATURE_SIZE])
+{
+	TEE_ObjectHandle key = ec_keypair(TEE_TYPE_ECDSA_KEYPAIR, priv, pub);
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	size_t sig_len = FOC_SIGNATURE_SIZE;
+	bool ok = false;
+
+	if (key == TEE_HANDLE_NULL)
+		return false;
+	/* The GP API signs a given digest and returns raw r || s for ECDSA. */
+	if (TEE_AllocateOperation(&op, TEE_ALG_ECDSA_P256, TEE_MODE_SIGN, 256) == TEE_SUCCESS &&
+	    TEE_SetOperationKey(op, key) == TEE_SUCCESS)
+		ok = TEE_AsymmetricSignDigest(op, NULL, 0, digest, FOC_HASH_SIZE, sig, &sig_len) == TEE_SUCCESS &&
+		     sig_len == FOC_SIGNATURE_SIZE;
+	if (op != TEE_HANDLE_NULL)
+		TEE_FreeOperation(op);
+	TEE_FreeTransientObject(key);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- sealed objects */
+
+enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t cap, size_t *len)
+{
+	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
+	TEE_ObjectInfo info;
+	size_t count = 0;
+	TEE_Result res;
+	enum foc_storage_result out = FOC_STORAGE_ERROR;
+
+	res = TEE_OpenPersistentObject(TEE_STORAGE_PRIVATE, id, strlen(id), TEE_DATA_FLAG_ACCESS_READ, &obj);
+	if (res == TEE_ERROR_ITEM_NOT_FOUND)
+		return FOC_STORAGE_NOT_FOUND;
+	if (res != TEE_SUCCESS)
+		return FOC_STORAGE_ERROR;
+	if (TEE_GetObjectInfo1(obj, &info) == TEE_SUCCESS && info.dataSize <= cap &&
+	    TEE_ReadObjectData(obj, buf, info.dataSize, &count) == TEE_SUCCESS && count == info.dataSize) {
+		*len = count;
+		out = FOC_STORAGE_OK;
+	}
+	TEE_CloseObject(obj);
+	return out;
+}
+
+enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len)
+{
+	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
+	uint32_t flags = TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE | TEE_DATA_FLAG_ACCESS_WRITE_META |
+			 TEE_DATA_FLAG_OVERWRITE;
+
+	/* OVERWRITE replaces an existing object atomically. */
+	if (TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, id, strlen(id), flags, TEE_HANDLE_NULL, data, len,
+				       &obj) != TEE_SUCCESS)
+		return FOC_STORAGE_ERROR;
+	TEE_CloseObject(obj);
+	return FOC_STORAGE_OK;
+}
+
+/* ---------------------------------------------------------------- evidence */
+
+bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, size_t cap, size_t *len)
+{
+	static const TEE_UUID pta = PTA_ATTESTATION_UUID;
+	static const char kind[] = EVIDENCE_KIND;
+	TEE_TASessionHandle sess = TEE_HANDLE_NULL;
+	TEE_Param params[TEE_NUM_PARAMS];
+	uint8_t nonce_copy[FOC_HASH_SIZE];
+	uint8_t *pta_out = TEE_Malloc(MAX_PTA_OUTPUT, TEE_MALLOC_FILL_ZERO);
+	uint32_t origin = 0;
+	struct foc_writer w;
+	bool ok = false;
+
+	if (!pta_out)
+		return false;
+	memcpy(nonce_copy, nonce, sizeof(nonce_copy));
+	if (TEE_OpenTASession(&pta, TEE_TIMEOUT_INFINITE, 0, NULL, &sess, &origin) != TEE_SUCCESS)
+		goto out;
+	memset(params, 0, sizeof(params));
+	params[0].memref.buffer = nonce_copy;
+	params[0].memref.size = sizeof(nonce_copy);
+	params[1].memref.buffer = pta_out;
+	params[1].memref.size = MAX_PTA_OUTPUT;
+	/* out = measurement (32 B) || RSA-PSS signature over SHA-256(nonce || measurement) */
+	if (TEE_InvokeTACommand(sess, TEE_TIMEOUT_INFINITE, PTA_ATTESTATION_HASH_TA_MEMORY,
+				TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_MEMREF_OUTPUT,
+						TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE),
+				params, &origin) != TEE_SUCCESS ||
+	    params[1].memref.size <= FOC_HASH_SIZE || params[1].memref.size > MAX_PTA_OUTPUT)
+		goto out;
+	foc_writer_init(&w, out, cap);
+	foc_write_u32(&w, FOC_CONF_EVIDENCE_MAGIC);
+	foc_write_bytes(&w, (const uint8_t *)kind, sizeof(kind) - 1);
+	foc_write_bytes(&w, pta_out, FOC_HASH_SIZE);
+	foc_write_bytes(&w, pta_out + FOC_HASH_SIZE, (uint32_t)(params[1].memref.size - FOC_HASH_SIZE));
+	*len = w.len;
+	ok = foc_writer_fits(&w);
+out:
+	if (sess != TEE_HANDLE_NULL)
+		TEE_CloseTASession(sess);
+	TEE_Free(pta_out);
+	return ok;
+}
