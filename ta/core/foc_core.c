@@ -631,6 +631,43 @@ static void render_confidential(struct foc_writer *out, uint32_t *msg_type, cons
 	foc_platform_free(message);
 }
 
+static const char *error_name(foc_status code)
+{
+	static const char *const names[] = { "BAD_REQUEST", "UNKNOWN_FUNCTION", "ARG_COUNT", "BAD_ARGUMENT",
+					     "LIMIT", "EXISTS", "NOT_FOUND", "OVERFLOW", "SEQUENCE",
+					     "NO_MEMORY", "INTERNAL", "INCONSISTENT" };
+
+	if (code >= FOC_ERR_BAD_REQUEST && code <= FOC_ERR_LAST)
+		return names[code - FOC_ERR_BAD_REQUEST];
+	return "INTERNAL";
+}
+
+/* A failed run in confidential mode: status 500, payload "<CODE>: <message>", no writes. */
+static void render_confidential_error(struct foc_writer *w, uint32_t *msg_type, const struct foc_stub *stub,
+				      foc_status rc)
+{
+	char text[FOC_MAX_ERROR_MESSAGE + 32];
+	foc_status code = stub->outcome != FOC_OK ? stub->outcome : rc;
+	const char *message = default_message(code);
+	int message_len = (int)strlen(message);
+	int n;
+
+	if (stub->outcome == FOC_OK && !(rc >= FOC_ERR_BAD_REQUEST && rc <= FOC_ERR_LAST)) {
+		code = FOC_ERR_INTERNAL;
+		message = "chaincode returned an invalid status";
+		message_len = (int)strlen(message);
+	} else if (stub->message_len) {
+		message = stub->message;
+		message_len = (int)stub->message_len;
+	}
+	n = snprintf(text, sizeof(text), "%s: %.*s", error_name(code), message_len, message);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(text))
+		n = sizeof(text) - 1;
+	render_confidential(w, msg_type, stub, FOC_RESPONSE_ERROR, (const uint8_t *)text, (uint32_t)n);
+}
+
 static void stub_free(struct foc_stub *stub)
 {
 	uint32_t i;
@@ -673,19 +710,8 @@ static void run_and_render(struct foc_session *s, struct foc_writer *w, uint32_t
 		/* After decryption every outcome goes to the client inside the signed, encrypted response. */
 		if (stub->outcome == FOC_OK && rc == FOC_OK)
 			render_confidential(w, msg_type, stub, FOC_RESPONSE_OK, stub->payload.data, stub->payload.len);
-		else if (stub->outcome == FOC_OK && !(rc >= FOC_ERR_BAD_REQUEST && rc <= FOC_ERR_LAST))
-			render_confidential(w, msg_type, stub, FOC_RESPONSE_ERROR,
-					    (const uint8_t *)"chaincode returned an invalid status",
-					    LABEL_LEN("chaincode returned an invalid status"));
-		else if (stub->message_len)
-			render_confidential(w, msg_type, stub, FOC_RESPONSE_ERROR, (const uint8_t *)stub->message,
-					    stub->message_len);
-		else {
-			const char *m = default_message(stub->outcome != FOC_OK ? stub->outcome : rc);
-
-			render_confidential(w, msg_type, stub, FOC_RESPONSE_ERROR, (const uint8_t *)m,
-					    (uint32_t)strlen(m));
-		}
+		else
+			render_confidential_error(w, msg_type, stub, rc);
 	} else if (stub->outcome != FOC_OK) {
 		render_error(w, msg_type, stub->outcome, stub->message, stub->message_len);
 	} else if (rc == FOC_OK) {
