@@ -310,16 +310,21 @@ static uint32_t store_enclave(const struct enclave_config *c, const struct foc_e
 	return res == FOC_STORAGE_OK ? 0 : FOC_ERR_INTERNAL;
 }
 
-static bool enclave_exists(void)
+/* 0 if no enclave exists, FOC_ERR_EXISTS if one does (even a corrupt one), else a storage error. */
+static uint32_t check_no_enclave(const char **message)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	const char *message = NULL;
-	uint32_t rc = load_object(FOC_ENCLAVE_OBJECT, MAX_ENCLAVE_OBJECT, &buf, &len, &message);
+	uint32_t rc = load_object(FOC_ENCLAVE_OBJECT, MAX_ENCLAVE_OBJECT, &buf, &len, message);
 
 	free_object(buf, MAX_ENCLAVE_OBJECT);
-	/* A corrupt or unreadable object counts as existing: only force may replace it. */
-	return rc != FOC_ERR_NOT_FOUND;
+	if (rc == FOC_ERR_NOT_FOUND)
+		return 0;
+	if (rc == 0) {
+		*message = "an enclave already exists in this TA; set force to replace it";
+		return FOC_ERR_EXISTS;
+	}
+	return rc;
 }
 
 static bool command_create(const uint8_t *in, size_t in_len, struct foc_writer *w, uint32_t *msg_type)
@@ -352,10 +357,10 @@ static bool command_create(const uint8_t *in, size_t in_len, struct foc_writer *
 		rc = FOC_ERR_BAD_REQUEST;
 		goto out;
 	}
-	if (!c.force && enclave_exists()) {
-		rc = FOC_ERR_EXISTS;
-		message = "an enclave already exists in this TA; set force to replace it";
-		goto out;
+	if (!c.force) {
+		rc = check_no_enclave(&message);
+		if (rc)
+			goto out;
 	}
 	rc = chaincode_keys(k, &created, &message);
 	if (rc)
