@@ -1,0 +1,193 @@
+"""Invocation-path scenarios shared by the native tier and the qemu tier.
+
+Each function drives a `DevPeer` whose "foc" chaincode is a `FocWrapper` pointed at some proxy
+(the host-native one in tests/native, the one inside the QEMU guest on real OP-TEE in tests/qemu)
+and asserts what must hold whichever TEE runs the trusted core.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from foc.errors import MvccConflict
+from foc.ledger.peer import DevPeer
+from foc.wrapper.chaincode import FocWrapper
+from foc.wrapper.stub import ChaincodeStub, Response
+
+MAX_ARGS, MAX_FUNCTION, MAX_KEY, MAX_VALUE = 16, 64, 256, 65536  # ta/include/foc_ta.h
+MAX_REQUEST = 131072  # encoded request: u32 magic, u32 nargs, then u32 length + bytes per argument
+
+# ["create", "b", x, y]: 8 + (4 + 6) + (4 + 1) + (4 + len x) + (4 + len y) = 31 + len x + len y
+_REQ_MAX_TAIL = MAX_REQUEST - 31 - MAX_VALUE
+
+# (arguments, expected outcome): "OK" commits; anything else is the error code that must come back.
+LIMIT_CASES: list[tuple[list[str], str]] = [
+    (["create", "k" * MAX_KEY, "1"], "OK"),
+    (["create", "k" * (MAX_KEY + 1), "1"], "LIMIT"),
+    (["create", "a"] + ["1"] * (MAX_ARGS - 2), "ARG_COUNT"),  # 16 in all: reaches the chaincode
+    (["create", "a"] + ["1"] * (MAX_ARGS - 1), "LIMIT"),  # 17
+    (["f" * MAX_FUNCTION], "UNKNOWN_FUNCTION"),
+    (["f" * (MAX_FUNCTION + 1)], "LIMIT"),
+    (["create", "b", "1" * MAX_VALUE], "OVERFLOW"),  # the argument fits; the number does not
+    (["create", "b", "1" * (MAX_VALUE + 1)], "LIMIT"),
+    (["create", "b", "1" * MAX_VALUE, "2" * _REQ_MAX_TAIL], "ARG_COUNT"),  # exactly FOC_MAX_REQUEST
+    (["create", "b", "1" * MAX_VALUE, "2" * (_REQ_MAX_TAIL + 1)], "LIMIT"),  # one byte more
+    (["create", "b", "1" * MAX_VALUE, "2" * MAX_VALUE, "3"], "LIMIT"),  # > FOC_MAX_REQUEST in all
+]
+LIMIT_IDS = [
+    "key-max",
+    "key-over",
+    "args-max",
+    "args-over",
+    "fn-max",
+    "fn-over",
+    "arg-max",
+    "arg-over",
+    "req-max",
+    "req-over-by-one",
+    "req-over",
+]
+
+
+def expect_error(peer: DevPeer, args: Sequence[str], code: str) -> str:
+    """Invoke; assert a status-500 `code` error and that the ledger did not change. Returns the message."""
+    height, dump = peer.ledger.height, peer.ledger.state_dump()
+    result = peer.invoke("foc", list(args))
+    assert result.response.status == 500, result.response
+    assert result.response.message.startswith(f"{code}: "), result.response.message
+    assert len(result.response.message) > len(f"{code}: "), "the error carries a message"
+    assert not result.committed
+    assert peer.ledger.height == height and peer.ledger.state_dump() == dump
+    return result.response.message
+
+
+def coffee_scenario_and_error_cases(peer: DevPeer) -> None:
+    """create/add/query on an empty ledger, then every chaincode refusal; nothing commits on error."""
+    assert peer.invoke("foc", ["create", "alice", "0"]).response == Response(200, "", b"OK")
+    assert peer.invoke("foc", ["add", "alice", "3"]).response.payload == b"OK"
+    query = peer.query("foc", ["query", "alice"])
+    assert query.response.payload == b"person: alice, number of consumed coffees: 3"
+    assert not query.committed
+    assert "alice" not in expect_error(peer, ["create", "alice", "1"], "EXISTS")
+    expect_error(peer, ["add", "bob", "1"], "NOT_FOUND")
+    expect_error(peer, ["query", "bob"], "NOT_FOUND")
+    expect_error(peer, ["drink", "alice"], "UNKNOWN_FUNCTION")
+    expect_error(peer, ["add", "alice"], "ARG_COUNT")
+    expect_error(peer, ["add", "alice", "-5"], "BAD_ARGUMENT")
+    expect_error(peer, ["create", "", "1"], "BAD_ARGUMENT")
+    assert peer.ledger.read("foc", "alice")[0] == b"3"  # type: ignore[index]
+    assert peer.ledger.height == 3 and peer.ledger.verify().ok
+
+
+def count_overflow_is_refused(peer: DevPeer) -> None:
+    """A count at 2**64-1 commits; adding one more is OVERFLOW and leaves it unchanged."""
+    assert peer.invoke("foc", ["create", "max", str(2**64 - 1)]).committed
+    expect_error(peer, ["add", "max", "1"], "OVERFLOW")
+    assert peer.ledger.read("foc", "max")[0] == str(2**64 - 1).encode()  # type: ignore[index]
+
+
+def check_limit(peer: DevPeer, args: list[str], outcome: str) -> None:
+    """One LIMIT_CASES row."""
+    if outcome == "OK":
+        result = peer.invoke("foc", args)
+        assert result.response.payload == b"OK" and result.committed
+        assert peer.ledger.read("foc", args[1])[0] == b"1"  # type: ignore[index]
+    else:
+        message = expect_error(peer, args, outcome)
+        assert len(message) < 200  # the error names the limit, it does not echo the argument
+
+
+def concurrent_invocations_distinct_keys_all_commit(peer: DevPeer, count: int = 8) -> None:
+    """`count` threads create distinct keys on an empty ledger at once: every one commits."""
+    names = [f"p{i}" for i in range(count)]
+    results: dict[str, int] = {}
+
+    def create(name: str) -> None:
+        results[name] = peer.invoke("foc", ["create", name, "7"]).response.status
+
+    _run_threads(create, [(n,) for n in names])
+    assert results == {n: 200 for n in names}
+    assert peer.ledger.height == count + 1 and peer.ledger.verify().ok
+    assert all(peer.ledger.read("foc", n)[0] == b"7" for n in names)  # type: ignore[index]
+
+
+class ReadBarrierStub:
+    """Delegates to the real stub; after each read waits until every participant has read too."""
+
+    def __init__(self, inner: ChaincodeStub, barrier: threading.Barrier) -> None:
+        self._inner, self._barrier = inner, barrier
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    @property
+    def tx_id(self) -> str:
+        return self._inner.tx_id
+
+    @property
+    def channel_id(self) -> str:
+        return self._inner.channel_id
+
+    def get_state(self, key: str) -> bytes | None:
+        value = self._inner.get_state(key)
+        self._barrier.wait(timeout=120)
+        return value
+
+
+class Interposed:
+    """A chaincode that runs `wrapper` on a stub wrapped by `make_stub`."""
+
+    def __init__(self, wrapper: FocWrapper, make_stub: Callable[[ChaincodeStub], object]) -> None:
+        self._wrapper, self._make_stub = wrapper, make_stub
+
+    def init(self, stub: ChaincodeStub) -> Response:
+        return Response.success()
+
+    def invoke(self, stub: ChaincodeStub) -> Response:
+        return self._wrapper.invoke(self._make_stub(stub))  # type: ignore[arg-type]
+
+
+def concurrent_invocations_same_key_mvcc(peer: DevPeer, wrapper: FocWrapper, same: int = 3) -> None:
+    """`same` adds race on one key (all read before any commits) beside 3 adds on distinct keys.
+
+    Exactly one racer commits, the others fail with a clear MvccConflict that wrote nothing, the
+    distinct ones all commit, and the final state is the committed transactions only. `same` must
+    stay below the proxy's pool size: each racer holds a TA session while it waits at the barrier.
+    """
+    peer.invoke("foc", ["create", "shared", "10"])
+    for i in range(3):
+        peer.invoke("foc", ["create", f"d{i}", "0"])
+    height = peer.ledger.height
+    barrier = threading.Barrier(same)
+    racing = DevPeer(peer.ledger, {"foc": Interposed(wrapper, lambda s: ReadBarrierStub(s, barrier))})
+    outcomes: dict[str, object] = {}
+
+    def add(name: str, via: DevPeer, key: str) -> None:
+        try:
+            outcomes[name] = via.invoke("foc", ["add", key, "1"]).response.status
+        except MvccConflict as exc:
+            outcomes[name] = exc
+
+    jobs = [(f"same{i}", racing, "shared") for i in range(same)]
+    jobs += [(f"dist{i}", peer, f"d{i}") for i in range(3)]
+    _run_threads(add, jobs)
+    assert [outcomes[f"dist{i}"] for i in range(3)] == [200, 200, 200]
+    racers = [outcomes[f"same{i}"] for i in range(same)]
+    assert racers.count(200) == 1, racers
+    conflicts = [r for r in racers if isinstance(r, MvccConflict)]
+    assert len(conflicts) == same - 1, racers
+    assert all("changed before commit" in str(c) and "nothing was written" in str(c) for c in conflicts)
+    # Final state = the committed transactions only.
+    assert peer.ledger.read("foc", "shared")[0] == b"11"  # type: ignore[index]
+    assert all(peer.ledger.read("foc", f"d{i}")[0] == b"1" for i in range(3))  # type: ignore[index]
+    assert peer.ledger.height == height + 4 and peer.ledger.verify().ok
+    assert peer.query("foc", ["query", "shared"]).response.payload.endswith(b": 11")
+
+
+def _run_threads(target: Callable[..., None], argsets: Sequence[tuple[object, ...]]) -> None:
+    threads = [threading.Thread(target=target, args=args) for args in argsets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
