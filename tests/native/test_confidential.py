@@ -113,9 +113,11 @@ class TaEnclave:
             self.round_trips += 1
             key = abi.decode_get_state(out).decode()
             stored = get_state(key)
-            answer = b"\x00" + (0).to_bytes(4, "little") if stored is None else b"\x01" + len(stored).to_bytes(
-                4, "little"
-            ) + stored
+            answer = (
+                b"\x00" + (0).to_bytes(4, "little")
+                if stored is None
+                else b"\x01" + len(stored).to_bytes(4, "little") + stored
+            )
             msg_type, out = self.session.invoke(abi.FOC_CMD_RESUME, answer)
         if msg_type == abi.FOC_MSG_ERROR:
             err = abi.decode_error(out)
@@ -132,10 +134,16 @@ def test_credentials_before_create_is_not_found(session: NativeSession) -> None:
     assert err.code == abi.FOC_ERR_NOT_FOUND and "no enclave" in err.message
 
 
-def test_create_gives_credentials_the_verifier_accepts_only_when_native_is_allowed(session: NativeSession) -> None:
+def test_create_gives_credentials_the_verifier_accepts_only_when_native_is_allowed(
+    session: NativeSession,
+) -> None:
     creds = create(session)
     attested, evidence = creds.attested_data, creds.evidence
-    assert (attested.chaincode_id, attested.channel_id, attested.host_endpoint) == (CHAINCODE, CHANNEL, ENDPOINT)
+    assert (attested.chaincode_id, attested.channel_id, attested.host_endpoint) == (
+        CHAINCODE,
+        CHANNEL,
+        ENDPOINT,
+    )
     assert attested.chaincode_version == NATIVE_MEASUREMENT.hex()
     assert evidence.kind == "native-insecure-v1" and evidence.measurement == NATIVE_MEASUREMENT
     EC_P256.decode_point(attested.enclave_pub)
@@ -368,7 +376,9 @@ def test_tampered_response_is_refused_by_the_client_and_the_validator(network: N
     assert network.state() == {}
 
 
-def _request(chaincode_pub: bytes, channel: str, chaincode: str, args: tuple[bytes, ...], point: bytes | None = None) -> bytes:
+def _request(
+    chaincode_pub: bytes, channel: str, chaincode: str, args: tuple[bytes, ...], point: bytes | None = None
+) -> bytes:
     eph = EC_P256.generate_private_key()
     eph_point = EC_P256.encode_point(eph)
     key = EC_P256.request_key(eph, chaincode_pub, ephemeral_point=eph_point, chaincode_point=chaincode_pub)
@@ -430,3 +440,15 @@ def test_device_key_file_is_the_published_test_key() -> None:
     key = load_public_key(TEST_DEVICE_KEY.read_bytes())
     assert key.key_size == 2048
     assert key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan-ubsan"])
+def test_c_confidential_tests_pass(sanitize: bool) -> None:
+    """ta/native/tests/test_confidential.c: formats, negative cases, restart, out-of-memory."""
+    from foc.tee import native_build
+
+    program = native_build.build_native_tests(sanitize=sanitize).with_name("foc_confidential_tests")
+    proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=300, check=False)
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 0 and summary.endswith(" 0 failed"), proc.stdout + proc.stderr
+    assert int(summary.split()[1]) > 400

@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * C unit tests of confidential mode (docs/confidential-protocol.md) on the native platform:
+ * enclave lifecycle, every wire format the TA produces, and the negative cases. The client
+ * side is built here from the platform's crypto primitives plus OpenSSL for verification;
+ * the independent Python implementation is exercised by tests/native/test_confidential.py.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <foc_ta.h>
+
+#include "crypto_native.h"
+#include "foc_codec.h"
+#include "foc_core.h"
+#include "foc_crypto.h"
+#include "platform_test.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                          \
+	do {                                                                                 \
+		if (cond) {                                                                  \
+			passed++;                                                            \
+		} else {                                                                     \
+			failed++;                                                            \
+			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, \
+				__func__, #cond);                                            \
+		}                                                                            \
+	} while (0)
+
+#define CHANNEL "dev"
+#define CHAINCODE "coffee"
+
+static uint8_t out[FOC_MAX_OUTPUT];
+static size_t out_len;
+static uint32_t msg;
+
+struct buf {
+	uint8_t data[8192];
+	size_t len;
+};
+
+static void put_u8(struct buf *b, uint8_t v)
+{
+	b->data[b->len++] = v;
+}
+
+static void put_u32(struct buf *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		put_u8(b, (uint8_t)(v >> (8 * i)));
+}
+
+static void put_bytes(struct buf *b, const void *p, uint32_t n)
+{
+	put_u32(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	put_bytes(b, s, (uint32_t)strlen(s));
+}
+
+static bool run(struct foc_session *s, uint32_t cmd, const void *in, size_t len)
+{
+	return foc_session_command(s, cmd, in, len, out, sizeof(out), &out_len, &msg);
+}
+
+/* The FOC_ERR_* code of an error output (0 if the output is not an error) and its message. */
+static uint32_t error_code(char *message, size_t cap)
+{
+	struct foc_reader r;
+	uint32_t code = 0, n = 0;
+	const uint8_t *p = NULL;
+
+	if (msg != FOC_MSG_ERROR)
+		return 0;
+	foc_reader_init(&r, out, out_len);
+	if (foc_read_u32(&r, &code) != FOC_READ_OK || foc_read_bytes(&r, 4096, &p, &n) != FOC_READ_OK)
+		return 0;
+	if (message) {
+		snprintf(message, cap, "%.*s", (int)n, (const char *)p);
+	}
+	return code;
+}
+
+static struct buf config(const char *channel, const char *version, int force)
+{
+	struct buf b = { .len = 0 };
+
+	put_u32(&b, FOC_CONF_CONFIG_MAGIC);
+	put_str(&b, CHAINCODE);
+	put_str(&b, version);
+	put_str(&b, channel);
+	put_str(&b, "native-1:7052");
+	put_u8(&b, (uint8_t)force);
+	return b;
+}
+
+/* ------------------------------------------------------------------ credentials */
+
+struct credentials {
+	uint8_t raw[4096];
+	size_t raw_len;
+	const uint8_t *attested;
+	uint32_t attested_len;
+	uint8_t enclave_pub[FOC_EC_POINT_SIZE], chaincode_pub[FOC_EC_POINT_SIZE];
+	uint8_t measurement[FOC_HASH_SIZE];
+	const uint8_t *kind, *sig;
+	uint32_t kind_len, sig_len;
+};
+
+static bool read_fixed(struct foc_reader *r, uint8_t *dst, uint32_t size)
+{
+	const uint8_t *p = NULL;
+	uint32_t n = 0;
+
+	if (foc_read_bytes(r, size, &p, &n) != FOC_READ_OK || n != size)
+		return false;
+	memcpy(dst, p, size);
+	return true;
+}
+
+static bool decode_credentials(struct credentials *c)
+{
+	struct foc_reader r, a, e;
+	const uint8_t *ev = NULL, *p = NULL;
+	uint32_t ev_len = 0, magic = 0, n = 0;
+	int i;
+
+	memcpy(c->raw, out, out_len);
+	c->raw_len = out_len;
+	foc_reader_init(&r, c->raw, c->raw_len);
+	if (foc_read_u32(&r, &magic) != FOC_READ_OK || magic != FOC_CONF_CREDENTIALS_MAGIC ||
+	    foc_read_bytes(&r, 4096, &c->attested, &c->attested_len) != FOC_READ_OK ||
+	    foc_read_bytes(&r, 4096, &ev, &ev_len) != FOC_READ_OK || !foc_reader_at_end(&r))
+		return false;
+	foc_reader_init(&a, c->attested, c->attested_len);
+	if (foc_read_u32(&a, &magic) != FOC_READ_OK || magic != FOC_CONF_ATTESTED_MAGIC)
+		return false;
+	for (i = 0; i < 4; i++)
+		if (foc_read_bytes(&a, 256, &p, &n) != FOC_READ_OK || n == 0)
+			return false;
+	if (!read_fixed(&a, c->enclave_pub, FOC_EC_POINT_SIZE) || !read_fixed(&a, c->chaincode_pub, FOC_EC_POINT_SIZE) ||
+	    !foc_reader_at_end(&a))
+		return false;
+	foc_reader_init(&e, ev, ev_len);
+	return foc_read_u32(&e, &magic) == FOC_READ_OK && magic == FOC_CONF_EVIDENCE_MAGIC &&
+	       foc_read_bytes(&e, 64, &c->kind, &c->kind_len) == FOC_READ_OK &&
+	       read_fixed(&e, c->measurement, FOC_HASH_SIZE) &&
+	       foc_read_bytes(&e, 512, &c->sig, &c->sig_len) == FOC_READ_OK && foc_reader_at_end(&e);
+}
+
+/* RSA-PSS over SHA-256(SHA-256(attested) || measurement) with the published test key. */
+static bool evidence_verifies(const struct credentials *c)
+{
+	uint8_t both[2 * FOC_HASH_SIZE], digest[FOC_HASH_SIZE];
+	BIO *bio = BIO_new_mem_buf(foc_native_insecure_device_key_pem, -1);
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+	bool ok;
+
+	foc_crypto_sha256(c->attested, c->attested_len, both);
+	memcpy(both + FOC_HASH_SIZE, c->measurement, FOC_HASH_SIZE);
+	foc_crypto_sha256(both, sizeof(both), digest);
+	ok = EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, FOC_HASH_SIZE) == 1 &&
+	     EVP_PKEY_verify(ctx, c->sig, c->sig_len, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return ok;
+}
+
+static bool create(struct foc_session *s, int force, struct credentials *c)
+{
+	struct buf b = config(CHANNEL, "v1", force);
+
+	return run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && msg == FOC_MSG_RESPONSE && decode_credentials(c);
+}
+
+static char storage_dir[256];
+
+static int count_files(void)
+{
+	char cmd[512];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", storage_dir);
+	p = popen(cmd, "r");
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+static void clear_storage(void)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/" "foc.enclave.v1", storage_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/" "foc.chaincode.v1", storage_dir);
+	unlink(path);
+}
+
+static void test_lifecycle(void)
+{
+	struct foc_session *s = foc_session_new();
+	struct credentials first, second;
+	uint8_t label_hash[FOC_HASH_SIZE];
+	char message[1100];
+	struct buf b;
+
+	clear_storage();
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREDENTIALS, NULL, 0) && error_code(message, sizeof(message)) == FOC_ERR_NOT_FOUND);
+	CHECK(create(s, 0, &first));
+	CHECK(first.kind_len == strlen(FOC_NATIVE_EVIDENCE_KIND) &&
+	      memcmp(first.kind, FOC_NATIVE_EVIDENCE_KIND, first.kind_len) == 0);
+	foc_crypto_sha256((const uint8_t *)FOC_NATIVE_MEASUREMENT_LABEL, strlen(FOC_NATIVE_MEASUREMENT_LABEL),
+			  label_hash);
+	CHECK(memcmp(first.measurement, label_hash, FOC_HASH_SIZE) == 0);
+	CHECK(first.sig_len == 256 && evidence_verifies(&first));
+	CHECK(first.enclave_pub[0] == 4 && first.chaincode_pub[0] == 4);
+	/* evidence does not verify over other attested data */
+	first.raw[first.attested - first.raw + 10] ^= 1;
+	CHECK(!evidence_verifies(&first));
+	first.raw[first.attested - first.raw + 10] ^= 1;
+
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREDENTIALS, NULL, 0) && msg == FOC_MSG_RESPONSE && out_len == first.raw_len &&
+	      memcmp(out, first.raw, out_len) == 0);
+	b = config(CHANNEL, "v1", 0);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(message, sizeof(message)) == FOC_ERR_EXISTS);
+	CHECK(strstr(message, "force") != NULL);
+	CHECK(create(s, 1, &second));
+	CHECK(memcmp(second.enclave_pub, first.enclave_pub, FOC_EC_POINT_SIZE) != 0);
+	CHECK(memcmp(second.chaincode_pub, first.chaincode_pub, FOC_EC_POINT_SIZE) == 0);
+	/* a "restart": a new session (nothing is cached) sees the same sealed credentials */
+	foc_session_free(s);
+	s = foc_session_new();
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREDENTIALS, NULL, 0) && msg == FOC_MSG_RESPONSE &&
+	      out_len == second.raw_len && memcmp(out, second.raw, out_len) == 0);
+
+	/* a short output buffer: nothing stored, the same command succeeds with room */
+	clear_storage();
+	b = config(CHANNEL, "v1", 0);
+	CHECK(!foc_session_command(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len, out, 100, &out_len, &msg));
+	CHECK(out_len > 100 && count_files() == 0);
+	CHECK(create(s, 0, &first));
+	foc_session_free(s);
+}
+
+static void test_config_negative(void)
+{
+	struct foc_session *s = foc_session_new();
+	struct buf b, long_id = { .len = 0 };
+	char big[300];
+	uint32_t code;
+
+	clear_storage();
+	b = config(CHANNEL, "v1", 0);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len - 1) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	b.data[b.len++] = 0;
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	b = config(CHANNEL, "v1", 2);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	b = config("", "v1", 0);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	b = config(CHANNEL, "v1", 0);
+	b.data[0] ^= 1;
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, NULL, 0) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	memset(big, 'x', 257);
+	big[257] = 0;
+	b = config(big, "v1", 0); /* one past FOC_MAX_IDENTIFIER */
+	code = (run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len), error_code(NULL, 0));
+	CHECK(code == FOC_ERR_BAD_REQUEST || code == FOC_ERR_LIMIT);
+	big[256] = 0;
+	b = config(big, "v1", 0); /* exactly at the limit: accepted */
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && msg == FOC_MSG_RESPONSE);
+	clear_storage();
+	memset(long_id.data, 'y', 4000);
+	long_id.len = 4000;
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, long_id.data, long_id.len) && error_code(NULL, 0) == FOC_ERR_LIMIT);
+	CHECK(count_files() == 0);
+	foc_session_free(s);
+}
+
+/* ------------------------------------------------------------------ confidential invocations */
+
+struct client {
+	struct credentials creds;
+	uint8_t request[8192];
+	size_t request_len;
+	uint8_t request_hash[FOC_HASH_SIZE];
+	uint8_t response_key[FOC_AES_KEY_SIZE];
+};
+
+/* Encrypt (function, args...) for the enclave's chaincode key, on channel/chaincode. */
+static void client_request(struct client *c, const char *channel, const char *chaincode, const char *function, ...)
+{
+	uint8_t priv[FOC_EC_PRIVATE_SIZE], pub[FOC_EC_POINT_SIZE], key[FOC_AES_KEY_SIZE];
+	uint8_t info[14 + 2 * FOC_EC_POINT_SIZE], nonce[FOC_GCM_NONCE_SIZE];
+	struct buf pt = { .len = 0 }, req = { .len = 0 };
+	const char *args[8];
+	uint32_t n = 0, i;
+	va_list ap;
+
+	args[n++] = function;
+	va_start(ap, function);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		args[n++] = a;
+	va_end(ap);
+	put_str(&pt, channel);
+	put_str(&pt, chaincode);
+	put_u32(&pt, n);
+	for (i = 0; i < n; i++)
+		put_str(&pt, args[i]);
+	foc_crypto_random(c->response_key, sizeof(c->response_key));
+	put_bytes(&pt, c->response_key, FOC_AES_KEY_SIZE);
+
+	foc_crypto_ec_generate(priv, pub);
+	memcpy(info, "FOC/v1/request", 14);
+	memcpy(info + 14, pub, FOC_EC_POINT_SIZE);
+	memcpy(info + 14 + FOC_EC_POINT_SIZE, c->creds.chaincode_pub, FOC_EC_POINT_SIZE);
+	/* ECDH is symmetric: the client's (ephemeral, chaincode_pub) gives the TA's key */
+	CHECK(foc_crypto_ecdh_hkdf(priv, pub, c->creds.chaincode_pub, info, sizeof(info), key));
+	foc_crypto_random(nonce, sizeof(nonce));
+	put_u32(&req, FOC_CONF_REQUEST_MAGIC);
+	put_bytes(&req, pub, FOC_EC_POINT_SIZE);
+	put_bytes(&req, nonce, FOC_GCM_NONCE_SIZE);
+	put_u32(&req, (uint32_t)(pt.len + FOC_GCM_TAG_SIZE));
+	CHECK(foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v1/request", 14, pt.data, pt.len,
+				  req.data + req.len));
+	req.len += pt.len + FOC_GCM_TAG_SIZE;
+	memcpy(c->request, req.data, req.len);
+	c->request_len = req.len;
+	foc_crypto_sha256(c->request, c->request_len, c->request_hash);
+}
+
+struct response {
+	uint32_t status;
+	char payload[2048];
+	uint32_t nreads, nwrites;
+	char read_keys[4][64];
+	uint8_t read_found[4], read_hash[4][FOC_HASH_SIZE];
+	char write_keys[4][64];
+	uint8_t stored[4][256];
+	uint32_t stored_len[4];
+};
+
+static bool ecdsa_verifies(const uint8_t pub[FOC_EC_POINT_SIZE], const uint8_t *m, size_t len, const uint8_t *sig)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ECDSA_SIG *s = ECDSA_SIG_new();
+	unsigned char *der = NULL;
+	int der_len;
+	bool ok;
+
+	OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+	OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, FOC_EC_POINT_SIZE);
+	params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_fromdata_init(ctx);
+	EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+	ECDSA_SIG_set0(s, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+	der_len = i2d_ECDSA_SIG(s, &der);
+	/* plain ECDSA-with-SHA-256 over the message, as the Python verifier does */
+	ok = key && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+	     EVP_DigestVerify(md, der, (size_t)der_len, m, len) == 1;
+	OPENSSL_free(der);
+	ECDSA_SIG_free(s);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return ok;
+}
+
+/* Verify and decode FOC_MSG_CONFIDENTIAL_RESPONSE; false on any deviation from the contract. */
+static bool open_response(const struct client *c, struct response *resp)
+{
+	struct foc_reader r, m, e;
+	const uint8_t *signed_msg = NULL, *sig = NULL, *p = NULL, *nonce = NULL, *ct = NULL, *er = NULL;
+	uint32_t signed_len = 0, sig_len = 0, n = 0, magic = 0, nonce_len = 0, ct_len = 0, er_len = 0, i;
+	uint8_t digest[FOC_HASH_SIZE], plain[2048 + 8];
+	char id[2 * FOC_HASH_SIZE + 1];
+
+	memset(resp, 0, sizeof(*resp));
+	if (msg != FOC_MSG_CONFIDENTIAL_RESPONSE)
+		return false;
+	foc_reader_init(&r, out, out_len);
+	if (foc_read_bytes(&r, FOC_MAX_OUTPUT, &signed_msg, &signed_len) != FOC_READ_OK ||
+	    foc_read_bytes(&r, 64, &sig, &sig_len) != FOC_READ_OK || sig_len != 64 || !foc_reader_at_end(&r))
+		return false;
+	if (!ecdsa_verifies(c->creds.enclave_pub, signed_msg, signed_len, sig))
+		return false;
+	foc_reader_init(&m, signed_msg, signed_len);
+	foc_crypto_sha256(c->creds.enclave_pub, FOC_EC_POINT_SIZE, digest);
+	for (i = 0; i < FOC_HASH_SIZE; i++)
+		snprintf(id + 2 * i, 3, "%02x", digest[i]);
+	if (foc_read_u32(&m, &magic) != FOC_READ_OK || magic != FOC_CONF_SIGNED_MAGIC ||
+	    foc_read_bytes(&m, 64, &p, &n) != FOC_READ_OK || n != 64 || memcmp(p, id, 64) != 0 ||
+	    foc_read_bytes(&m, 32, &p, &n) != FOC_READ_OK || n != 32 || memcmp(p, c->request_hash, 32) != 0 ||
+	    foc_read_u32(&m, &resp->nreads) != FOC_READ_OK || resp->nreads > 4)
+		return false;
+	for (i = 0; i < resp->nreads; i++) {
+		if (foc_read_bytes(&m, 63, &p, &n) != FOC_READ_OK)
+			return false;
+		memcpy(resp->read_keys[i], p, n);
+		if (foc_read_u8(&m, &resp->read_found[i]) != FOC_READ_OK ||
+		    !read_fixed(&m, resp->read_hash[i], FOC_HASH_SIZE))
+			return false;
+	}
+	if (foc_read_u32(&m, &resp->nwrites) != FOC_READ_OK || resp->nwrites > 4)
+		return false;
+	for (i = 0; i < resp->nwrites; i++) {
+		uint8_t del = 0;
+
+		if (foc_read_bytes(&m, 63, &p, &n) != FOC_READ_OK)
+			return false;
+		memcpy(resp->write_keys[i], p, n);
+		if (foc_read_u8(&m, &del) != FOC_READ_OK || del ||
+		    foc_read_bytes(&m, 256, &p, &resp->stored_len[i]) != FOC_READ_OK || resp->stored_len[i] < 40)
+			return false;
+		memcpy(resp->stored[i], p, resp->stored_len[i]);
+	}
+	if (foc_read_bytes(&m, 4096, &er, &er_len) != FOC_READ_OK || !foc_reader_at_end(&m))
+		return false;
+	foc_reader_init(&e, er, er_len);
+	if (foc_read_bytes(&e, 12, &nonce, &nonce_len) != FOC_READ_OK || nonce_len != 12 ||
+	    foc_read_bytes(&e, sizeof(plain) + 16, &ct, &ct_len) != FOC_READ_OK || ct_len < 24 ||
+	    !foc_reader_at_end(&e) ||
+	    !foc_crypto_gcm_open(c->response_key, nonce, c->request_hash, FOC_HASH_SIZE, ct, ct_len, plain))
+		return false;
+	foc_reader_init(&e, plain, ct_len - 16);
+	if (foc_read_u32(&e, &resp->status) != FOC_READ_OK || foc_read_bytes(&e, 2047, &p, &n) != FOC_READ_OK ||
+	    !foc_reader_at_end(&e))
+		return false;
+	memcpy(resp->payload, p, n);
+	return true;
+}
+
+static void answer(struct foc_session *s, const uint8_t *stored, uint32_t len, int found)
+{
+	struct buf b = { .len = 0 };
+
+	put_u8(&b, (uint8_t)found);
+	put_bytes(&b, stored, len);
+	CHECK(run(s, FOC_CMD_RESUME, b.data, b.len));
+}
+
+/* The sealed state key, read from the native (insecure) storage to check stored values. */
+static bool state_key(uint8_t key[FOC_AES_KEY_SIZE])
+{
+	uint8_t buf[512];
+	size_t len = 0;
+
+	if (foc_storage_load("foc.chaincode.v1", buf, sizeof(buf), &len) != FOC_STORAGE_OK || len != 4 + 36 + 69 + 36)
+		return false;
+	memcpy(key, buf + len - FOC_AES_KEY_SIZE, FOC_AES_KEY_SIZE);
+	return true;
+}
+
+static void test_invocations(void)
+{
+	struct foc_session *s = foc_session_new();
+	struct client c;
+	struct response resp;
+	uint8_t empty_hash[FOC_HASH_SIZE], h[FOC_HASH_SIZE], key[FOC_AES_KEY_SIZE], value[64];
+	uint8_t alice[256], bad[256];
+	uint32_t alice_len;
+	char message[1100];
+	struct buf big = { .len = 0 };
+
+	clear_storage();
+	CHECK(create(s, 0, &c.creds));
+	foc_crypto_sha256(NULL, 0, empty_hash);
+
+	/* create alice 3: GET_STATE alice, not found, then the signed, encrypted response */
+	client_request(&c, CHANNEL, CHAINCODE, "create", "alice", "3", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && msg == FOC_MSG_GET_STATE);
+	answer(s, NULL, 0, 0);
+	CHECK(open_response(&c, &resp));
+	CHECK(resp.status == 200 && strcmp(resp.payload, "OK") == 0);
+	CHECK(resp.nreads == 1 && strcmp(resp.read_keys[0], "alice") == 0 && resp.read_found[0] == 0 &&
+	      memcmp(resp.read_hash[0], empty_hash, 32) == 0);
+	CHECK(resp.nwrites == 1 && strcmp(resp.write_keys[0], "alice") == 0);
+	alice_len = resp.stored_len[0];
+	memcpy(alice, resp.stored[0], alice_len);
+	/* stored_value = FCS1, nonce, AES-GCM(state key, "3", "FOC/v1/state" || "alice") */
+	CHECK(alice_len == 40 + 1 && memcmp(alice, "FCS1", 4) == 0 && state_key(key));
+	CHECK(foc_crypto_gcm_open(key, alice + 8, (const uint8_t *)"FOC/v1/statealice", 17, alice + 24, 17, value) &&
+	      value[0] == '3');
+	CHECK(!foc_crypto_gcm_open(key, alice + 8, (const uint8_t *)"FOC/v1/statebob", 15, alice + 24, 17, value));
+
+	/* query alice: the read hash covers the stored bytes */
+	client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && msg == FOC_MSG_GET_STATE);
+	answer(s, alice, alice_len, 1);
+	CHECK(open_response(&c, &resp));
+	foc_crypto_sha256(alice, alice_len, h);
+	CHECK(resp.status == 200 && strcmp(resp.payload, "person: alice, number of consumed coffees: 3") == 0);
+	CHECK(resp.nreads == 1 && resp.read_found[0] == 1 && memcmp(resp.read_hash[0], h, 32) == 0 &&
+	      resp.nwrites == 0);
+
+	/* chaincode error: status 500 "EXISTS: ...", signed, no writes, the read still recorded */
+	client_request(&c, CHANNEL, CHAINCODE, "create", "alice", "1", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+	answer(s, alice, alice_len, 1);
+	CHECK(open_response(&c, &resp));
+	CHECK(resp.status == 500 && strncmp(resp.payload, "EXISTS: ", 8) == 0 && resp.nwrites == 0 && resp.nreads == 1);
+
+	/* alice's value served for bob: bound to its key, it fails authentication */
+	client_request(&c, CHANNEL, CHAINCODE, "query", "bob", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+	answer(s, alice, alice_len, 1);
+	CHECK(error_code(message, sizeof(message)) == FOC_ERR_INCONSISTENT &&
+	      strcmp(message, "state value for bob failed authentication") == 0);
+	/* each byte of a stored value matters (magic, lengths, nonce, ciphertext, tag) */
+	for (uint32_t i = 0; i < alice_len; i++) {
+		memcpy(bad, alice, alice_len);
+		bad[i] ^= 0x40;
+		client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+		run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+		answer(s, bad, alice_len, 1);
+		CHECK(error_code(message, sizeof(message)) == FOC_ERR_INCONSISTENT && strstr(message, "alice"));
+	}
+	/* found with an empty value, or a truncated value: inconsistent */
+	client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+	answer(s, NULL, 0, 1);
+	CHECK(error_code(NULL, 0) == FOC_ERR_INCONSISTENT);
+	/* a state answer at the limit counts the ciphertext overhead; one more byte is refused */
+	put_u8(&big, 1);
+	put_u32(&big, FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD + 1);
+	client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+	{
+		static uint8_t huge[1 + 4 + FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD + 1];
+
+		memcpy(huge, big.data, big.len);
+		CHECK(run(s, FOC_CMD_RESUME, huge, sizeof(huge)) && error_code(message, sizeof(message)) == FOC_ERR_LIMIT);
+		client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+		run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+		huge[1] = (uint8_t)(FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD);
+		huge[2] = (uint8_t)((FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD) >> 8);
+		huge[3] = (uint8_t)((FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD) >> 16);
+		CHECK(run(s, FOC_CMD_RESUME, huge, sizeof(huge) - 1) && error_code(NULL, 0) == FOC_ERR_INCONSISTENT);
+	}
+
+	/* requests: wrong channel / chaincode, tampered bytes, truncated, trailing, wrong magic */
+	client_request(&c, "other", CHAINCODE, "query", "alice", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+	      error_code(message, sizeof(message)) == FOC_ERR_BAD_REQUEST && strstr(message, "another channel"));
+	client_request(&c, CHANNEL, "tea", "query", "alice", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+	      error_code(message, sizeof(message)) == FOC_ERR_BAD_REQUEST && strstr(message, "another chaincode"));
+	client_request(&c, CHANNEL, CHAINCODE, "query", "alice", NULL);
+	for (size_t i = 0; i < c.request_len; i += 7) {
+		c.request[i] ^= 1;
+		CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+		      error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+		c.request[i] ^= 1;
+	}
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len - 1) &&
+	      error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	c.request[c.request_len] = 0;
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len + 1) &&
+	      error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	/* after all of that the session still works */
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && msg == FOC_MSG_GET_STATE);
+	answer(s, alice, alice_len, 1);
+	CHECK(open_response(&c, &resp) && resp.status == 200);
+	/* a tampered response does not verify */
+	out[40] ^= 1;
+	CHECK(!open_response(&c, &resp));
+	foc_session_free(s);
+}
+
+static void test_out_of_memory(void)
+{
+	long base = foc_test_live_allocations, fail_at;
+	int ok = 0, refused = 0;
+	struct client c;
+	struct response resp;
+	struct foc_session *s = foc_session_new();
+
+	clear_storage();
+	CHECK(create(s, 0, &c.creds));
+	foc_session_free(s);
+	base = foc_test_live_allocations;
+	for (fail_at = 0; fail_at < 40; fail_at++) {
+		struct buf b = config(CHANNEL, "v1", 1);
+		uint32_t code;
+
+		s = foc_session_new();
+		client_request(&c, CHANNEL, CHAINCODE, "create", "zed", "1", NULL);
+		foc_test_fail_after = fail_at;
+		run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+		if (msg == FOC_MSG_GET_STATE)
+			answer(s, NULL, 0, 0);
+		foc_test_fail_after = -1;
+		code = error_code(NULL, 0);
+		if (open_response(&c, &resp) && (resp.status == 200 || strncmp(resp.payload, "NO_MEMORY", 9) == 0))
+			ok++;
+		else if (code == FOC_ERR_NO_MEMORY || code == FOC_ERR_INTERNAL)
+			refused++;
+		else
+			CHECK(!"unexpected outcome under memory pressure");
+		/* create under memory pressure: a clean error or success, never a leak */
+		foc_test_fail_after = fail_at;
+		run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len);
+		foc_test_fail_after = -1;
+		CHECK(msg == FOC_MSG_RESPONSE || error_code(NULL, 0) != 0);
+		if (msg == FOC_MSG_RESPONSE)
+			decode_credentials(&c.creds);
+		foc_session_free(s);
+		CHECK(foc_test_live_allocations == base);
+	}
+	CHECK(ok > 0 && refused > 3);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/foc-conf-tests-XXXXXX";
+	char cmd[300];
+
+	if (!mkdtemp(tmpl))
+		return 2;
+	snprintf(storage_dir, sizeof(storage_dir), "%s", tmpl);
+	setenv(FOC_NATIVE_STORAGE_ENV, storage_dir, 1);
+	test_lifecycle();
+	test_config_negative();
+	test_invocations();
+	test_out_of_memory();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", storage_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", storage_dir);
+	printf("confidential: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
