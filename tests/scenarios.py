@@ -64,8 +64,10 @@ def expect_error(peer: DevPeer, args: Sequence[str], code: str) -> str:
 
 def coffee_scenario_and_error_cases(peer: DevPeer) -> None:
     """create/add/query on an empty ledger, then every chaincode refusal; nothing commits on error."""
-    assert peer.invoke("foc", ["create", "alice", "0"]).response == Response(200, "", b"OK")
-    assert peer.invoke("foc", ["add", "alice", "3"]).response.payload == b"OK"
+    created = peer.invoke("foc", ["create", "alice", "0"]).response
+    assert created == Response(200, "", b"OK"), created
+    added = peer.invoke("foc", ["add", "alice", "3"]).response
+    assert added.payload == b"OK", added
     query = peer.query("foc", ["query", "alice"])
     assert query.response.payload == b"person: alice, number of consumed coffees: 3"
     assert not query.committed

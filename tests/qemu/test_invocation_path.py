@@ -45,9 +45,30 @@ FIND_PROXY_PIDS = "grep -l 'foc[.]proxy' /proc/[0-9]*/cmdline 2>/dev/null | cut 
 
 
 @pytest.fixture(scope="module")
-def wrapper(guest: Guest) -> Iterator[FocWrapper]:
+def client(guest: Guest, request: pytest.FixtureRequest) -> Iterator[ProxyClient]:
     if guest.running.ready != "proxy ready":
         pytest.fail(f"the guest proxy is not serving: the target came up as {guest.running.ready!r}")
+    with ProxyClient(guest.proxy_address, default_timeout=TX_TIMEOUT_S) as c:
+        settle(c, request.config)
+        yield c
+
+
+def settle(client: ProxyClient, config: pytest.Config) -> None:
+    """Start from a proxy whose sessions are alive.
+
+    A test that panics the TA from its own guest session (as tests/qemu/test_confidential.py does)
+    leaves the proxy's pooled sessions dead without the proxy knowing; the product's promise is
+    that the next transaction fails with TA_CRASHED and the pool reopens. Absorb that one, say so.
+    """
+    probe = client.invoke("query", ["settle"], transaction_id="settle", get_state=lambda key: None)
+    if probe.error is not None and probe.error.code == "TA_CRASHED":
+        report(config, "setup", "absorbed a TA_CRASHED left by an earlier test's TA panic")
+        probe = client.invoke("query", ["settle"], transaction_id="settle", get_state=lambda key: None)
+    assert probe.error is not None and probe.error.code == "NOT_FOUND", probe
+
+
+@pytest.fixture(scope="module")
+def wrapper(guest: Guest, client: ProxyClient) -> Iterator[FocWrapper]:
     w = FocWrapper(WrapperConfig(guest.proxy_address, timeout_s=TX_TIMEOUT_S))
     yield w
     w.close()
@@ -57,12 +78,6 @@ def wrapper(guest: Guest) -> Iterator[FocWrapper]:
 def peer(tmp_path: Path, wrapper: FocWrapper) -> Iterator[DevPeer]:
     with DevLedger(tmp_path / "ledger.sqlite") as ledger:
         yield DevPeer(ledger, {"foc": wrapper})
-
-
-@pytest.fixture(scope="module")
-def client(guest: Guest) -> Iterator[ProxyClient]:
-    with ProxyClient(guest.proxy_address, default_timeout=TX_TIMEOUT_S) as c:
-        yield c
 
 
 def report(config: pytest.Config, scenario: str, text: str) -> None:
@@ -347,6 +362,7 @@ class _KillingStub(scenarios.ReadBarrierStub):
         return self._inner.get_state(key)
 
 
+@pytest.mark.usefixtures("client")  # settled: the pool's sessions are alive
 def test_proxy_killed_mid_transaction(guest: Guest, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     pids = guest_proxy_pids(guest)
     assert len(pids) == 1, f"expected one proxy in the guest, found {pids}"
