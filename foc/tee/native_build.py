@@ -8,6 +8,7 @@ host, so the proxy and the tests can run without OP-TEE. Builds go under the cac
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,8 +23,13 @@ _ERROR_OUTPUT_CHARS = 6000
 
 
 def native_build_dir() -> Path:
-    """Where the native build puts its outputs (make's `O=`)."""
-    return cache_root() / "build" / "native"
+    """Where the native build puts its outputs (make's `O=`): one directory per checkout.
+
+    Several checkouts (engineers, CI jobs) share the cache; make only compares file times, so
+    a shared output directory would hand one checkout objects built from another's sources.
+    """
+    digest = hashlib.sha256(str(NATIVE_SOURCE_DIR).encode()).hexdigest()[:12]
+    return cache_root() / "build" / f"native-{digest}"
 
 
 def _run_make(target: str, out_dir: Path) -> None:
