@@ -231,3 +231,19 @@ def test_abi_error_is_a_tee_error() -> None:
     from foc.errors import TeeError
 
     assert issubclass(AbiError, TeeError)
+
+
+def test_confidential_commands_use_the_invoke_layout() -> None:
+    from foc.tee import abi as _abi
+
+    confidential = {
+        _abi.FOC_CMD_ENCLAVE_CREATE,
+        _abi.FOC_CMD_ENCLAVE_CREDENTIALS,
+        _abi.FOC_CMD_CONFIDENTIAL_INVOKE,
+    }
+    assert confidential < _abi.OUTPUT_COMMANDS
+    assert confidential < _abi.RESTARTABLE_COMMANDS  # each starts from scratch: SHORT_BUFFER may retry
+    assert _abi.FOC_CMD_RESUME not in _abi.RESTARTABLE_COMMANDS
+    assert _abi.FOC_CMD_ABORT not in _abi.OUTPUT_COMMANDS and _abi.FOC_CMD_PANIC not in _abi.OUTPUT_COMMANDS
+    assert _abi.MsgType(3) is _abi.MsgType.CONFIDENTIAL_RESPONSE
+    assert _abi.Command(6).name == "CONFIDENTIAL_INVOKE"
