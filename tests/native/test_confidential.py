@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
+import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -452,3 +454,30 @@ def test_c_confidential_tests_pass(sanitize: bool) -> None:
     summary = proc.stdout.strip().splitlines()[-1]
     assert proc.returncode == 0 and summary.endswith(" 0 failed"), proc.stdout + proc.stderr
     assert int(summary.split()[1]) > 400
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed (needed for libFuzzer)")
+def test_fuzz_smoke_confidential(tmp_path: Path) -> None:
+    """A few seconds of the libFuzzer target on confidential requests and stored-value answers."""
+    from foc.tee import native_build
+
+    def seed(op: int, chunk: bytes) -> bytes:
+        return bytes([op]) + struct.pack("<H", len(chunk)) + chunk
+
+    fuzzer = native_build.build_native_fuzzer()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "create").write_bytes(seed(7, b"create\0alice\x003") + seed(8, b"\x00"))
+    (corpus / "query").write_bytes(seed(7, b"query\0alice") + seed(8, b"\x015"))
+    (corpus / "swapped").write_bytes(seed(7, b"add\0bob\x001") + seed(8, b"\x0342"))
+    (corpus / "raw").write_bytes(seed(6, b"\x00FCR1") + seed(6, b"\x01FEC1"))
+    proc = subprocess.run(
+        [str(fuzzer), "-max_total_time=4", "-max_len=4096", "-seed=1", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Done" in proc.stderr

@@ -8,15 +8,25 @@
  *   3 INVOKE a well-formed request whose arguments are the chunk split at NUL bytes
  *   4 RESUME a well-formed answer: found = chunk[0] & 1, value = rest (empty if not found)
  *   5 set the output capacity to u16 from the chunk (exercises SHORT_BUFFER)
+ *   6 chunk[0] odd: ENCLAVE_CREATE raw rest; even: CONFIDENTIAL_INVOKE raw rest
+ *   7 CONFIDENTIAL_INVOKE a request encrypted to the enclave's chaincode key, on its channel,
+ *     whose arguments are the chunk split at NUL bytes
+ *   8 RESUME a stored_value encrypting the chunk for the key of the last GET_STATE
+ *     (chunk[0] bit 0: found; bit 1: seal it for another key)
+ * An enclave is created once, in a temporary FOC_NATIVE_STORAGE directory.
  * Every output is checked to be a well-formed message of its type.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <foc_ta.h>
 
+#include "crypto_native.h"
 #include "foc_codec.h"
+#include "foc_crypto.h"
 #include "foc_native.h"
 
 #define TEE_SUCCESS 0x00000000u
@@ -27,6 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static uint8_t out[FOC_MAX_OUTPUT];
 /* op 3 turns a chunk of up to 65535 bytes into as many as 65536 arguments of 4 + n bytes */
 static uint8_t msgbuf[8 + 5 * 65536];
+static uint8_t plainbuf[8 + 5 * 65536 + 512];
+static uint8_t pending_key[FOC_MAX_KEY];
+static uint32_t pending_key_len;
+static uint8_t chaincode_pub[FOC_EC_POINT_SIZE];
+static uint8_t state_key[FOC_AES_KEY_SIZE];
+static int have_enclave;
 
 static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 {
@@ -47,6 +63,14 @@ static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 	switch (msg) {
 	case FOC_MSG_GET_STATE:
 		ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK && n > 0;
+		if (ok) {
+			memcpy(pending_key, p, n);
+			pending_key_len = n;
+		}
+		break;
+	case FOC_MSG_CONFIDENTIAL_RESPONSE:
+		ok = foc_read_bytes(&r, FOC_MAX_OUTPUT, &p, &n) == FOC_READ_OK && n > 4 &&
+		     foc_read_bytes(&r, 64, &p, &n) == FOC_READ_OK && n == 64;
 		break;
 	case FOC_MSG_ERROR:
 		ok = foc_read_u32(&r, &n) == FOC_READ_OK && n >= FOC_ERR_BAD_REQUEST && n <= FOC_ERR_INCONSISTENT &&
@@ -75,8 +99,11 @@ static void call(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, 
 	uint32_t msg = 0;
 	uint32_t res = foc_native_invoke(s, cmd, in, in_len, out, &len, &msg);
 
-	if (cmd == FOC_CMD_INVOKE || cmd == FOC_CMD_RESUME)
+	if (cmd == FOC_CMD_INVOKE || cmd == FOC_CMD_RESUME || cmd == FOC_CMD_CONFIDENTIAL_INVOKE)
 		check_output(res, msg, len, cap);
+	else if (cmd == FOC_CMD_ENCLAVE_CREATE && res == TEE_SUCCESS && msg != FOC_MSG_RESPONSE &&
+		 msg != FOC_MSG_ERROR)
+		abort();
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -106,6 +133,124 @@ static size_t build_request(const uint8_t *chunk, size_t len)
 	return pos;
 }
 
+static size_t put_bytes(uint8_t *p, const void *data, uint32_t len)
+{
+	put_u32(p, len);
+	if (len)
+		memcpy(p + 4, data, len);
+	return 4 + len;
+}
+
+static char dir[] = "/tmp/foc-fuzz-XXXXXX";
+
+static void remove_storage(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/foc.enclave.v1", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/foc.chaincode.v1", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Create the enclave once; remember its chaincode key and (from the insecure native storage) state key. */
+static void setup_enclave(struct foc_native_session *s)
+{
+	struct foc_reader r, a;
+	const uint8_t *p = NULL;
+	uint8_t obj[512];
+	uint32_t n = 0, magic = 0, i;
+	size_t len = sizeof(out), pos = 4, obj_len = 0;
+	uint32_t msg = 0;
+
+	have_enclave = -1;
+	if (!mkdtemp(dir) || setenv(FOC_NATIVE_STORAGE_ENV, dir, 1) != 0)
+		return;
+	atexit(remove_storage);
+	put_u32(msgbuf, FOC_CONF_CONFIG_MAGIC);
+	pos += put_bytes(msgbuf + pos, "coffee", 6);
+	pos += put_bytes(msgbuf + pos, "v1", 2);
+	pos += put_bytes(msgbuf + pos, "dev", 3);
+	pos += put_bytes(msgbuf + pos, "fuzz", 4);
+	msgbuf[pos++] = 1;
+	if (foc_native_invoke(s, FOC_CMD_ENCLAVE_CREATE, msgbuf, pos, out, &len, &msg) != TEE_SUCCESS ||
+	    msg != FOC_MSG_RESPONSE)
+		abort();
+	foc_reader_init(&r, out, len);
+	if (foc_read_u32(&r, &magic) != FOC_READ_OK || foc_read_bytes(&r, 4096, &p, &n) != FOC_READ_OK)
+		abort();
+	foc_reader_init(&a, p, n);
+	foc_read_u32(&a, &magic);
+	for (i = 0; i < 5; i++)
+		foc_read_bytes(&a, 256, &p, &n);
+	if (foc_read_bytes(&a, FOC_EC_POINT_SIZE, &p, &n) != FOC_READ_OK || n != FOC_EC_POINT_SIZE)
+		abort();
+	memcpy(chaincode_pub, p, n);
+	if (foc_storage_load("foc.chaincode.v1", obj, sizeof(obj), &obj_len) != FOC_STORAGE_OK ||
+	    obj_len < FOC_AES_KEY_SIZE)
+		abort();
+	memcpy(state_key, obj + obj_len - FOC_AES_KEY_SIZE, FOC_AES_KEY_SIZE);
+	have_enclave = 1;
+}
+
+/* confidential_request for the chunk's NUL-separated arguments, into msgbuf. */
+static size_t build_confidential_request(const uint8_t *chunk, size_t len)
+{
+	uint8_t priv[FOC_EC_PRIVATE_SIZE], pub[FOC_EC_POINT_SIZE], key[FOC_AES_KEY_SIZE];
+	uint8_t info[14 + 2 * FOC_EC_POINT_SIZE], nonce[FOC_GCM_NONCE_SIZE] = { 0 }, rkey[32] = { 0 };
+	size_t plain = 0, args = build_request(chunk, len), pos = 0;
+
+	plain += put_bytes(plainbuf + plain, "dev", 3);
+	plain += put_bytes(plainbuf + plain, "coffee", 6);
+	memcpy(plainbuf + plain, msgbuf + 4, args - 4); /* u32 nargs, bytes[nargs] */
+	plain += args - 4;
+	plain += put_bytes(plainbuf + plain, rkey, sizeof(rkey));
+	if (!foc_crypto_ec_generate(priv, pub))
+		abort();
+	memcpy(info, "FOC/v1/request", 14);
+	memcpy(info + 14, pub, FOC_EC_POINT_SIZE);
+	memcpy(info + 14 + FOC_EC_POINT_SIZE, chaincode_pub, FOC_EC_POINT_SIZE);
+	if (!foc_crypto_ecdh_hkdf(priv, pub, chaincode_pub, info, sizeof(info), key))
+		abort();
+	put_u32(msgbuf, FOC_CONF_REQUEST_MAGIC);
+	pos = 4 + put_bytes(msgbuf + 4, pub, FOC_EC_POINT_SIZE);
+	pos += put_bytes(msgbuf + pos, nonce, sizeof(nonce));
+	put_u32(msgbuf + pos, (uint32_t)(plain + FOC_GCM_TAG_SIZE));
+	pos += 4;
+	if (!foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v1/request", 14, plainbuf, plain, msgbuf + pos))
+		abort();
+	return pos + plain + FOC_GCM_TAG_SIZE;
+}
+
+/* State answer carrying a stored_value of the chunk for the pending key (or another key). */
+static size_t build_stored_answer(const uint8_t *chunk, size_t len)
+{
+	uint8_t aad[12 + FOC_MAX_KEY + 1], nonce[FOC_GCM_NONCE_SIZE] = { 1 };
+	uint8_t flags = len ? chunk[0] : 0;
+	size_t value_len = len ? len - 1 : 0, pos = 5, aad_len = 12 + pending_key_len;
+
+	memcpy(aad, "FOC/v1/state", 12);
+	memcpy(aad + 12, pending_key, pending_key_len);
+	if (flags & 2)
+		aad[aad_len++] = 'x';
+	msgbuf[0] = flags & 1;
+	if (!(flags & 1)) {
+		put_u32(msgbuf + 1, 0);
+		return 5;
+	}
+	put_u32(msgbuf + pos, FOC_CONF_STATE_MAGIC);
+	pos += 4;
+	pos += put_bytes(msgbuf + pos, nonce, sizeof(nonce));
+	put_u32(msgbuf + pos, (uint32_t)(value_len + FOC_GCM_TAG_SIZE));
+	pos += 4;
+	if (!foc_crypto_gcm_seal(state_key, nonce, aad, aad_len, len ? chunk + 1 : msgbuf, value_len, msgbuf + pos))
+		abort();
+	pos += value_len + FOC_GCM_TAG_SIZE;
+	put_u32(msgbuf + 1, (uint32_t)(pos - 5));
+	return pos;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct foc_native_session *s = foc_native_open();
@@ -113,6 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!s)
 		return 0;
+	if (!have_enclave)
+		setup_enclave(s);
 	call(s, FOC_CMD_INVOKE, data, size, cap);
 	while (pos + 3 <= size) {
 		uint8_t op = data[pos];
@@ -123,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - pos)
 			len = size - pos;
 		pos += len;
-		switch (op % 6) {
+		switch (op % 9) {
 		case 0:
 			call(s, FOC_CMD_INVOKE, chunk, len, cap);
 			break;
@@ -145,8 +292,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memcpy(msgbuf + 5, chunk + 1, len - 1);
 			call(s, FOC_CMD_RESUME, msgbuf, 4 + len, cap);
 			break;
-		default:
+		case 5:
 			cap = len >= 2 ? ((size_t)chunk[0] | (size_t)chunk[1] << 8) : sizeof(out);
+			break;
+		case 6:
+			if (len && (chunk[0] & 1))
+				call(s, FOC_CMD_ENCLAVE_CREATE, chunk + 1, len - 1, cap);
+			else
+				call(s, FOC_CMD_CONFIDENTIAL_INVOKE, len ? chunk + 1 : chunk, len ? len - 1 : 0, cap);
+			break;
+		case 7:
+			if (have_enclave == 1)
+				call(s, FOC_CMD_CONFIDENTIAL_INVOKE, msgbuf, build_confidential_request(chunk, len), cap);
+			break;
+		default:
+			if (have_enclave == 1 && pending_key_len)
+				call(s, FOC_CMD_RESUME, msgbuf, build_stored_answer(chunk, len), cap);
 			break;
 		}
 	}
