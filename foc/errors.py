@@ -139,3 +139,72 @@ class AttestationError(VerificationError):
 
 class MeasurementError(ConfidentialityError):
     """A signed `.ta` could not be measured (malformed, encrypted, or not loadable by OP-TEE)."""
+
+
+class GatewayError(FocError):
+    """The Fabric Gateway (`gateway.Gateway` on the peer) refused or failed a call.
+
+    `grpc_code` is the gRPC status name (e.g. "ABORTED", "PERMISSION_DENIED"); `details` are the
+    gateway's `ErrorDetail`s as (address, msp_id, message) of each peer or orderer that failed.
+    """
+
+    exit_code = 12
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        grpc_code: str = "",
+        details: tuple[tuple[str, str, str], ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.grpc_code = grpc_code
+        self.details = details
+
+
+class GatewayUnavailable(GatewayError):
+    """The gateway could not be reached (address, TLS settings, or the peer is down)."""
+
+
+class GatewayTimeout(GatewayError):
+    """A gateway call did not finish before its deadline."""
+
+
+class EndorsementFailure(FocError):
+    """The chaincode refused the proposal: its response had status >= 400, so nothing was endorsed.
+
+    `status` and `chaincode_message` are the chaincode's own `peer.Response` status and message.
+    Raised by the Fabric Gateway client and by the dev-ledger contract alike.
+    """
+
+    exit_code = 9
+
+    def __init__(self, status: int, chaincode_message: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"the chaincode refused the transaction (status {status}): {chaincode_message}", hint=hint
+        )
+        self.status = status
+        self.chaincode_message = chaincode_message
+
+
+class TransactionInvalid(LedgerError):
+    """The transaction was ordered but the committing peer marked it invalid; nothing was written.
+
+    `validation_code` is Fabric's TxValidationCode name (e.g. "ENDORSEMENT_POLICY_FAILURE").
+    """
+
+    def __init__(
+        self, tx_id: str, validation_code: str, block_number: int, *, hint: str | None = None
+    ) -> None:
+        super().__init__(
+            f"transaction {tx_id[:12]}... was invalidated in block {block_number}: {validation_code}",
+            hint=hint,
+        )
+        self.tx_id = tx_id
+        self.validation_code = validation_code
+        self.block_number = block_number
+
+
+class TransactionMvccConflict(TransactionInvalid, MvccConflict):
+    """MVCC_READ_CONFLICT: a key the transaction read changed before it committed. Retry it."""

@@ -5,7 +5,9 @@ What it reproduces (see /work/shared/notes/fabric-chaincode-protocol.md):
 * REGISTERED, then READY with ChaincodeAdditionalParams (v3) or an empty payload (v2.5);
 * TRANSACTION / INIT with a real SignedProposal (creator, transient map, channel header);
 * GET/PUT/DEL state against a dict, with a per-transaction write set committed on an endorsed
-  COMPLETED (reads see committed state only); range queries in pages of 100 with query ids,
+  COMPLETED (reads see committed state only), or, with `auto_commit=False`, left for the caller
+  to validate and `commit_writes` (the fake gateway does, with MVCC versions: every GET_STATE
+  records the version it read in `FakeTransaction.reads`); range queries in pages of 100 with query ids,
   QUERY_STATE_NEXT and QUERY_STATE_CLOSE; INVOKE_CHAINCODE to registered Python callables;
 * ERROR "no ledger context" for requests naming no live transaction;
 * the silent drop of a second request for a txid that already has one pending (logged in
@@ -44,6 +46,7 @@ V3_READY_PARAMS = chaincode_pb2.ChaincodeAdditionalParams(
     max_size_get_multiple_keys=1000,
 )
 
+Version = tuple[int, int]  # (block number, tx number) of the write that produced a value
 InvokedChaincode = Callable[[list[bytes]], proposal_response_pb2.Response]
 
 
@@ -92,6 +95,7 @@ class FakeTransaction:
     done: threading.Event = field(default_factory=threading.Event)
     reply: Msg | None = None
     writes: dict[str, bytes | None] = field(default_factory=dict)
+    reads: dict[str, Version | None] = field(default_factory=dict)  # key -> version read (None: absent)
     queries: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
 
     def wait(self, timeout: float = 10.0) -> Msg:
@@ -124,6 +128,7 @@ class FakePeer:
         namespace: str = "foc",
         msp_id: str = "Org1MSP",
         id_bytes: bytes = b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n",
+        auto_commit: bool = True,
     ) -> None:
         self.address = address
         self.package_id = package_id
@@ -135,6 +140,8 @@ class FakePeer:
         self.namespace = namespace
         self.msp_id = msp_id
         self.id_bytes = id_bytes
+        self.auto_commit = auto_commit
+        self.versions: dict[str, Version] = {}  # only maintained by commit_writes
         self.error_on_get: dict[str, str] = {}  # key -> ERROR text the peer answers GET_STATE with
         # What tests assert on:
         self.received: list[Msg] = []
@@ -255,6 +262,27 @@ class FakePeer:
         )
         return proposal_response_pb2.Response.FromString(reply.payload)
 
+    def commit_writes(self, writes: Mapping[str, bytes | None], version: Version) -> None:
+        """Apply a validated write set (None = delete); written keys get `version`."""
+        with self._lock:
+            self._apply(writes, version)
+
+    def version_of(self, key: str) -> Version | None:
+        """The committed version of `key`: None if absent, (0, 0) if seeded without one."""
+        with self._lock:
+            return self.versions.get(key, (0, 0)) if key in self.state else None
+
+    def _apply(self, writes: Mapping[str, bytes | None], version: Version | None) -> None:
+        # caller holds self._lock
+        for k, v in writes.items():
+            if v is None:
+                self.state.pop(k, None)
+                self.versions.pop(k, None)
+            else:
+                self.state[k] = v
+                if version is not None:
+                    self.versions[k] = version
+
     # -- the peer's side of the stream ---------------------------------------------------------
     def _read(self, call: Iterator[Msg]) -> None:
         registered = False
@@ -305,12 +333,8 @@ class FakePeer:
                     return
                 if msg.type == Msg.COMPLETED:
                     response = proposal_response_pb2.Response.FromString(msg.payload)
-                    if response.status < 400:
-                        for k, v in tx.writes.items():
-                            if v is None:
-                                self.state.pop(k, None)
-                            else:
-                                self.state[k] = v
+                    if response.status < 400 and self.auto_commit:
+                        self._apply(tx.writes, None)
             tx.reply = msg
             tx.done.set()
             return
@@ -371,6 +395,7 @@ class FakePeer:
             if key in self.error_on_get:
                 return self._error(msg, self.error_on_get[key])
             with self._lock:
+                tx.reads.setdefault(key, self.versions.get(key, (0, 0)) if key in self.state else None)
                 return self._response(msg, self.state.get(key, b""))
         if kind == Msg.PUT_STATE:
             put = chaincode_shim_pb2.PutState.FromString(msg.payload)
