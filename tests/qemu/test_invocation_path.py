@@ -56,7 +56,7 @@ def client(guest: Guest, request: pytest.FixtureRequest) -> Iterator[ProxyClient
 def settle(client: ProxyClient, config: pytest.Config) -> None:
     """Start from a proxy whose sessions are alive.
 
-    A test that panics the TA from its own guest session (as tests/qemu/test_confidential.py does)
+    A test that panics the TA from its own guest session (as tests/qemu/test_confidential_ta.py does)
     leaves the proxy's pooled sessions dead without the proxy knowing; the product's promise is
     that the next transaction fails with TA_CRASHED and the pool reopens. Absorb that one, say so.
     """
