@@ -13,17 +13,13 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "fabric"))
 sys.path.insert(0, str(HERE.parent / "wrapper"))
 
-from fake_gateway import FakeGateway  # noqa: E402
+from fake_gateway import CHANNEL, PACKAGE_ID, FakeGateway  # noqa: E402
 from fake_proxy import FakeProxyClient  # noqa: E402
 
 from foc.client.gateway import GatewayClient  # noqa: E402
 from foc.client.identity import Identity  # noqa: E402
 from foc.fabric.server import ChaincodeServer  # noqa: E402
 from foc.wrapper.chaincode import FocWrapper  # noqa: E402
-
-PACKAGE_ID = "foc_1.0:" + "ab" * 32
-CHANNEL = "mychannel"
-CHAINCODE = "foc"
 
 
 @pytest.fixture

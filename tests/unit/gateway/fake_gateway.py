@@ -63,6 +63,9 @@ from foc.fabric.tls import ServerTls  # noqa: E402
 
 _HALF_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551 >> 1
 Code = transaction_pb2.TxValidationCode
+CHANNEL = "mychannel"  # what the tests use
+CHAINCODE = "foc"
+PACKAGE_ID = "foc_1.0:" + "ab" * 32
 
 
 class Refused(Exception):
@@ -184,8 +187,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         chaincode_address: str,
         package_id: str,
         *,
-        channel_id: str = "mychannel",
-        chaincode_name: str = "foc",
+        channel_id: str = CHANNEL,
+        chaincode_name: str = CHAINCODE,
         msp_ids: Sequence[str] = ("Org1MSP",),
         tls: ServerTls | None = None,
         execute_timeout: float = 20.0,

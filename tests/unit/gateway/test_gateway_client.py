@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from certs import Pki
-from conftest import CHAINCODE, CHANNEL, PACKAGE_ID
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import chaincode_pb2, proposal_pb2, transaction_pb2
-from fake_gateway import FakeGateway
+from fake_gateway import CHAINCODE, CHANNEL, PACKAGE_ID, FakeGateway
 from fake_proxy import FakeProxyClient
 
 from foc.client.gateway import GatewayClient

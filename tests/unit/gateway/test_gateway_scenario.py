@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coffee_scenario import coffee_scenario
-from conftest import CHAINCODE, CHANNEL
-from fake_gateway import FakeGateway
+from fake_gateway import CHAINCODE, CHANNEL, FakeGateway
 from fake_proxy import FakeProxyClient
 from ledger_contract import DevLedgerContract
 
