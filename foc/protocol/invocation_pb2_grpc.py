@@ -44,6 +44,21 @@ class InvocationStub(object):
                 request_serializer=foc_dot_protocol_dot_invocation__pb2.HealthRequest.SerializeToString,
                 response_deserializer=foc_dot_protocol_dot_invocation__pb2.HealthResponse.FromString,
                 _registered_method=True)
+        self.CreateEnclave = channel.unary_unary(
+                '/invocation.Invocation/CreateEnclave',
+                request_serializer=foc_dot_protocol_dot_invocation__pb2.CreateEnclaveRequest.SerializeToString,
+                response_deserializer=foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.FromString,
+                _registered_method=True)
+        self.GetCredentials = channel.unary_unary(
+                '/invocation.Invocation/GetCredentials',
+                request_serializer=foc_dot_protocol_dot_invocation__pb2.GetCredentialsRequest.SerializeToString,
+                response_deserializer=foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.FromString,
+                _registered_method=True)
+        self.GetDeviceKey = channel.unary_unary(
+                '/invocation.Invocation/GetDeviceKey',
+                request_serializer=foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.SerializeToString,
+                response_deserializer=foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.FromString,
+                _registered_method=True)
 
 
 class InvocationServicer(object):
@@ -61,6 +76,26 @@ class InvocationServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateEnclave(self, request, context):
+        """Confidential mode: enclave lifecycle (TA commands FOC_CMD_ENCLAVE_CREATE / _CREDENTIALS) and
+        the device attestation key (OP-TEE attestation PTA). Errors arrive in the response's `error`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCredentials(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeviceKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvocationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +108,21 @@ def add_InvocationServicer_to_server(servicer, server):
                     servicer.Health,
                     request_deserializer=foc_dot_protocol_dot_invocation__pb2.HealthRequest.FromString,
                     response_serializer=foc_dot_protocol_dot_invocation__pb2.HealthResponse.SerializeToString,
+            ),
+            'CreateEnclave': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEnclave,
+                    request_deserializer=foc_dot_protocol_dot_invocation__pb2.CreateEnclaveRequest.FromString,
+                    response_serializer=foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.SerializeToString,
+            ),
+            'GetCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCredentials,
+                    request_deserializer=foc_dot_protocol_dot_invocation__pb2.GetCredentialsRequest.FromString,
+                    response_serializer=foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.SerializeToString,
+            ),
+            'GetDeviceKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeviceKey,
+                    request_deserializer=foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.FromString,
+                    response_serializer=foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +179,87 @@ class Invocation(object):
             '/invocation.Invocation/Health',
             foc_dot_protocol_dot_invocation__pb2.HealthRequest.SerializeToString,
             foc_dot_protocol_dot_invocation__pb2.HealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEnclave(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invocation.Invocation/CreateEnclave',
+            foc_dot_protocol_dot_invocation__pb2.CreateEnclaveRequest.SerializeToString,
+            foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invocation.Invocation/GetCredentials',
+            foc_dot_protocol_dot_invocation__pb2.GetCredentialsRequest.SerializeToString,
+            foc_dot_protocol_dot_invocation__pb2.EnclaveCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeviceKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invocation.Invocation/GetDeviceKey',
+            foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.SerializeToString,
+            foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

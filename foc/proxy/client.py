@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
@@ -68,6 +69,8 @@ class InvocationResult:
     error: InvocationError | None = None
     #: FOC's text response (legacy transactions)
     execution_response: str = ""
+    #: confidential transactions: the enclave's signed, encrypted confidential_response
+    confidential_response: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -87,6 +90,7 @@ GetState = Callable[[str], bytes | None]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
+T = TypeVar("T")
 
 
 class ProxyClient:
@@ -176,7 +180,95 @@ class ProxyClient:
             )
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
+        return self._transaction(request, get_state, put_state, timeout)
 
+    def invoke_confidential(
+        self,
+        request: bytes,
+        *,
+        get_state: GetState,
+        transaction_id: str,
+        channel_id: str = "",
+        chaincode_uuid: bytes = b"",
+        timeout: float | None = None,
+    ) -> bytes:
+        """Run one confidential request (FOC_CMD_CONFIDENTIAL_INVOKE); return the confidential_response.
+
+        ``get_state(key)`` returns the *stored* (encrypted) value or None. Refusals by the TA
+        (malformed or tampered request, wrong channel/chaincode, no enclave) and by the proxy raise
+        ``ChaincodeError`` with the structured code; chaincode errors (e.g. EXISTS) are inside the
+        encrypted response. Transport failures raise ``ProxyUnavailable``.
+        """
+        if not transaction_id:
+            raise ValueError("a confidential request needs a transaction_id")
+        message = pb.InvocationRequest(
+            chaincode_uuid=chaincode_uuid,
+            transaction_id=transaction_id,
+            channel_id=channel_id,
+            confidential_request=request,
+        )
+        result = self._transaction(message, get_state, None, timeout).raise_for_error()
+        if not result.confidential_response:
+            raise ProxyUnavailable(
+                f"proxy {self.address} answered a confidential request without a confidential_response",
+                hint="is the proxy older than the client? (foc-proxy with confidential mode is needed)",
+            )
+        return result.confidential_response
+
+    def create_enclave(
+        self, config: bytes, *, chaincode_uuid: bytes = b"", timeout: float | None = None
+    ) -> bytes:
+        """FOC_CMD_ENCLAVE_CREATE with ``config`` (enclave_config); return the credentials.
+
+        Raises ChaincodeError (code EXISTS if an enclave exists and the config does not set force).
+        """
+        answer = self._unary(
+            self._stub.CreateEnclave,
+            pb.CreateEnclaveRequest(chaincode_uuid=chaincode_uuid, enclave_config=config),
+            timeout,
+        )
+        return _credentials(answer)
+
+    def credentials(self, *, chaincode_uuid: bytes = b"", timeout: float | None = None) -> bytes:
+        """The enclave's stored credentials; ChaincodeError NOT_FOUND if none was created."""
+        answer = self._unary(
+            self._stub.GetCredentials, pb.GetCredentialsRequest(chaincode_uuid=chaincode_uuid), timeout
+        )
+        return _credentials(answer)
+
+    def device_key_info(self, *, timeout: float | None = None) -> pb.DeviceKeyResponse:
+        """The proxy's whole GetDeviceKey answer (DER key, PTA algorithm, kind); raises on error."""
+        answer = self._unary(self._stub.GetDeviceKey, pb.GetDeviceKeyRequest(), timeout)
+        if answer.HasField("error"):
+            raise ChaincodeError(pb.ErrorCode.Name(answer.error.code), answer.error.message)
+        if not answer.public_key_der:
+            raise ProxyUnavailable(f"proxy {self.address} sent an empty device key")
+        return answer
+
+    def device_key(self, *, timeout: float | None = None) -> bytes:
+        """The device attestation public key as PEM (SubjectPublicKeyInfo).
+
+        Check ``device_key_info().kind``: ``native-insecure`` is a published test key, not a device.
+        """
+        from foc.tee.device_key import DeviceKey
+
+        info = self.device_key_info(timeout=timeout)
+        return DeviceKey(info.public_key_der, info.tee_algorithm, info.kind).pem()
+
+    def _unary(self, method: Callable[..., T], request: object, timeout: float | None) -> T:
+        try:
+            return method(request, timeout=self.default_timeout if timeout is None else timeout)
+        except grpc.RpcError as exc:
+            raise _unavailable(self.address, exc) from None
+
+    def _transaction(
+        self,
+        request: pb.InvocationRequest,
+        get_state: GetState,
+        put_state: PutState | None,
+        timeout: float | None,
+    ) -> InvocationResult:
+        legacy = not request.transaction_id
         outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         outbox.put(pb.ChaincodeWrapperMessage(invocation_request=request))
 
@@ -237,7 +329,16 @@ def _result(resp: pb.InvocationResponse) -> InvocationResult:
         writes=[StateWrite(w.key, w.value, w.is_delete) for w in resp.writes],
         error=error,
         execution_response=resp.execution_response,
+        confidential_response=resp.confidential_response,
     )
+
+
+def _credentials(answer: pb.EnclaveCredentialsResponse) -> bytes:
+    if answer.HasField("error"):
+        raise ChaincodeError(pb.ErrorCode.Name(answer.error.code), answer.error.message)
+    if not answer.credentials:
+        raise ProxyUnavailable("the proxy answered an enclave command with neither credentials nor an error")
+    return answer.credentials
 
 
 def _structured_error(exc: grpc.RpcError) -> InvocationError | None:

@@ -16,27 +16,37 @@ end with gRPC status UNKNOWN, details ``"<CODE>: <message>"`` and trailing metad
 ``foc-error-code``. If the stream breaks mid-transaction the TA invocation is aborted
 (FOC_CMD_ABORT) and the session goes back to the pool.
 
+A confidential transaction (``invocation_request.confidential_request`` set, no function or
+arguments in clear) runs FOC_CMD_CONFIDENTIAL_INVOKE with the same GetState relay (the answers
+are stored ciphertext) and ends with ``invocation_response.confidential_response``.
+
+Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEnclave ->
+FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
+device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and caches it.
+
 Logs carry the transaction id, outcome code and round trips; never arguments, keys or values.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid as _uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent import futures
 
 import grpc
 
 import foc
-from foc.errors import TaCrashed, TeeError
+from foc.errors import FocError, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
 from foc.tee import abi
-from foc.tee.api import TeeBackend
+from foc.tee.api import DeviceKeySource, TeeBackend, TeeSession
+from foc.tee.device_key import DeviceKey
 from foc.tee.invocation import InvocationResult, NeedState, TaInvocation
 
 log = logging.getLogger(__name__)
@@ -73,7 +83,13 @@ class InvocationService(pb_grpc.InvocationServicer):
     """Implements TransactionInvocation and Health over a SessionPool."""
 
     def __init__(
-        self, pool: SessionPool, *, ta_uuid: _uuid.UUID, tee_name: str, checkout_timeout: float = 10.0
+        self,
+        pool: SessionPool,
+        *,
+        ta_uuid: _uuid.UUID,
+        tee_name: str,
+        checkout_timeout: float = 10.0,
+        device_keys: DeviceKeySource | None = None,
     ) -> None:
         self.pool = pool
         self.ta_uuid = ta_uuid
@@ -81,6 +97,9 @@ class InvocationService(pb_grpc.InvocationServicer):
         self.checkout_timeout = checkout_timeout
         self.ta_abi_version = abi.FOC_ABI_VERSION
         self.serving = True
+        self._device_keys = device_keys
+        self._device_key: DeviceKey | None = None
+        self._device_key_lock = threading.Lock()
 
     # --- Health ---------------------------------------------------------------------------
 
@@ -97,13 +116,114 @@ class InvocationService(pb_grpc.InvocationServicer):
             ta_abi_version=self.ta_abi_version,
         )
 
+    # --- enclave lifecycle and device key ---------------------------------------------------
+
+    def CreateEnclave(  # noqa: N802
+        self, request: pb.CreateEnclaveRequest, context: grpc.ServicerContext
+    ) -> pb.EnclaveCredentialsResponse:
+        """FOC_CMD_ENCLAVE_CREATE with the client's enclave_config (EXISTS unless it sets force)."""
+        config = bytes(request.enclave_config)
+        return self._enclave_command(
+            "create", abi.FOC_CMD_ENCLAVE_CREATE, config, request.chaincode_uuid, context, need_input=True
+        )
+
+    def GetCredentials(  # noqa: N802
+        self, request: pb.GetCredentialsRequest, context: grpc.ServicerContext
+    ) -> pb.EnclaveCredentialsResponse:
+        """FOC_CMD_ENCLAVE_CREDENTIALS: the stored credentials, or NOT_FOUND before any create."""
+        return self._enclave_command(
+            "credentials", abi.FOC_CMD_ENCLAVE_CREDENTIALS, b"", request.chaincode_uuid, context
+        )
+
+    def _enclave_command(
+        self,
+        what: str,
+        cmd: int,
+        data: bytes,
+        uuid_bytes: bytes,
+        context: grpc.ServicerContext,
+        *,
+        need_input: bool = False,
+    ) -> pb.EnclaveCredentialsResponse:
+        started = time.monotonic()
+        outcome = "OK"
+        try:
+            self._check_uuid(uuid_bytes)
+            if need_input and not data:
+                raise _Refusal(pb.BAD_REQUEST, "enclave_config is empty")
+            if len(data) > abi.FOC_MAX_REQUEST:
+                raise _Refusal(pb.LIMIT, f"enclave_config is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}")
+            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context)
+            if msg_type == abi.FOC_MSG_ERROR:
+                try:
+                    err = abi.decode_error(out)
+                except abi.AbiError as exc:
+                    raise _Refusal(pb.TEE_FAILURE, f"the TA broke the ABI: {exc.message}") from None
+                raise _Refusal(err.code, err.message)
+            if msg_type != abi.FOC_MSG_RESPONSE or not out:
+                raise _Refusal(
+                    pb.TEE_FAILURE,
+                    f"the TA answered enclave {what} with message type {msg_type} and {len(out)} bytes",
+                )
+            return pb.EnclaveCredentialsResponse(credentials=out)
+        except _Refusal as refusal:
+            outcome = _code_name(refusal.code)
+            return pb.EnclaveCredentialsResponse(error=pb.Error(code=refusal.code, message=refusal.message))
+        finally:
+            log.info("enclave %s outcome=%s %.1f ms", what, outcome, (time.monotonic() - started) * 1000)
+
+    def _on_pooled_session(
+        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext
+    ) -> tuple[int, bytes]:
+        """Run one TA command on a pooled session, mapping failures to refusals."""
+        remaining = context.time_remaining()
+        timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+        try:
+            with self.pool.lease(max(timeout, 0.0)) as lease:
+                return call(lease.session)
+        except PoolBusy as exc:
+            raise _Refusal(pb.BUSY, str(exc)) from None
+        except TaCrashed as exc:
+            raise _Refusal(
+                pb.TA_CRASHED, f"the TA crashed ({exc.message}); the proxy reopened its sessions, retry"
+            ) from None
+        except abi.AbiError as exc:
+            raise _Refusal(pb.TEE_FAILURE, f"the TA broke the ABI: {exc.message}") from None
+        except TeeError as exc:
+            raise _Refusal(pb.TEE_FAILURE, str(exc)) from None
+
+    def GetDeviceKey(  # noqa: N802
+        self, request: pb.GetDeviceKeyRequest, context: grpc.ServicerContext
+    ) -> pb.DeviceKeyResponse:
+        """The device attestation public key (read once, then cached)."""
+        try:
+            key = self.device_key()
+        except TeeError as exc:
+            log.warning("cannot read the device attestation key: %s", exc)
+            return pb.DeviceKeyResponse(error=pb.Error(code=pb.TEE_FAILURE, message=str(exc)))
+        except FocError as exc:
+            return pb.DeviceKeyResponse(error=pb.Error(code=pb.TEE_FAILURE, message=str(exc)))
+        return pb.DeviceKeyResponse(
+            public_key_der=key.public_key_der, tee_algorithm=key.tee_algorithm, kind=key.kind
+        )
+
+    def device_key(self) -> DeviceKey:
+        """The cached device key; the first call reads it from the backend (raises TeeError)."""
+        with self._device_key_lock:
+            if self._device_key is None:
+                if self._device_keys is None:
+                    raise TeeError(f"the {self.tee_name} backend cannot report a device attestation key")
+                self._device_key = self._device_keys.device_key()
+                log.info("device attestation key read (%s)", self._device_key.kind)
+            return self._device_key
+
     # --- TransactionInvocation --------------------------------------------------------------
 
     def TransactionInvocation(  # noqa: N802
         self, request_iterator: Iterator[pb.ChaincodeWrapperMessage], context: grpc.ServicerContext
     ) -> Iterator[pb.ChaincodeProxyMessage]:
         started = time.monotonic()
-        txid, legacy, outcome, round_trips = "", True, "OK", 0
+        txid, legacy, outcome, round_trips, mode = "", True, "OK", 0, ""
         try:
             first = _receive(request_iterator)
             kind = first.WhichOneof("message_oneof")
@@ -113,8 +233,20 @@ class InvocationService(pb_grpc.InvocationServicer):
                 )
             req = first.invocation_request
             txid, legacy = req.transaction_id, not req.transaction_id
-            args = self._arguments(req)
-            result = yield from self._run(args, legacy, request_iterator, context)
+            if req.confidential_request:
+                mode = "confidential"
+                request = self._confidential_request(req)
+                result = yield from self._run(
+                    lambda session: TaInvocation.confidential(session, request),
+                    legacy,
+                    request_iterator,
+                    context,
+                )
+            else:
+                args = self._arguments(req)
+                result = yield from self._run(
+                    lambda session: TaInvocation(session, args), legacy, request_iterator, context
+                )
             round_trips = result.round_trips
             yield from self._finish(result, legacy, request_iterator)
         except _Refusal as refusal:
@@ -133,14 +265,13 @@ class InvocationService(pb_grpc.InvocationServicer):
             log.info(
                 "tx %s mode=%s outcome=%s round_trips=%d %.1f ms",
                 txid[:64] or "-",
-                "legacy" if legacy else "batch",
+                mode or ("legacy" if legacy else "batch"),
                 outcome,
                 round_trips,
                 (time.monotonic() - started) * 1000,
             )
 
-    def _arguments(self, req: pb.InvocationRequest) -> list[bytes]:
-        uuid_bytes = req.chaincode_uuid
+    def _check_uuid(self, uuid_bytes: bytes) -> None:
         if len(uuid_bytes) not in (0, 16):
             raise _Refusal(pb.BAD_REQUEST, f"chaincode_uuid must be 16 bytes or empty, got {len(uuid_bytes)}")
         if uuid_bytes and uuid_bytes != self.ta_uuid.bytes:
@@ -148,8 +279,30 @@ class InvocationService(pb_grpc.InvocationServicer):
                 pb.UNKNOWN_CHAINCODE,
                 f"this proxy serves TA {self.ta_uuid}, not {_uuid.UUID(bytes=bytes(uuid_bytes))}",
             )
-        if req.confidential_request:
-            raise _Refusal(pb.BAD_REQUEST, "confidential requests are not supported by this proxy yet")
+
+    def _confidential_request(self, req: pb.InvocationRequest) -> bytes:
+        """The opaque confidential_request, after refusing anything sent in clear beside it."""
+        self._check_uuid(req.chaincode_uuid)
+        if not req.transaction_id:
+            raise _Refusal(
+                pb.BAD_REQUEST,
+                "a confidential request needs a transaction_id (legacy FOC transactions cannot carry one)",
+            )
+        if req.function_name or req.arguments or req.binary_arguments:
+            raise _Refusal(
+                pb.BAD_REQUEST,
+                "a confidential request carries its function and arguments encrypted; "
+                "function_name, arguments and binary_arguments must be empty",
+            )
+        if len(req.confidential_request) > abi.FOC_MAX_REQUEST:
+            raise _Refusal(
+                pb.LIMIT,
+                f"confidential_request is {len(req.confidential_request)} bytes, limit {abi.FOC_MAX_REQUEST}",
+            )
+        return bytes(req.confidential_request)
+
+    def _arguments(self, req: pb.InvocationRequest) -> list[bytes]:
+        self._check_uuid(req.chaincode_uuid)
         if req.arguments and req.binary_arguments:
             raise _Refusal(pb.BAD_REQUEST, "set either arguments (text) or binary_arguments, not both")
         if not req.function_name:
@@ -164,7 +317,7 @@ class InvocationService(pb_grpc.InvocationServicer):
 
     def _run(
         self,
-        args: list[bytes],
+        start: Callable[[TeeSession], TaInvocation],
         legacy: bool,
         request_iterator: Iterator[pb.ChaincodeWrapperMessage],
         context: grpc.ServicerContext,
@@ -181,7 +334,7 @@ class InvocationService(pb_grpc.InvocationServicer):
         inv: TaInvocation | None = None
         crashed = False
         try:
-            inv = TaInvocation(lease.session, args)
+            inv = start(lease.session)
             step = inv.start()
             while isinstance(step, NeedState):
                 yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=_key_text(step.key)))
@@ -225,6 +378,13 @@ class InvocationService(pb_grpc.InvocationServicer):
         """Generator: legacy PutState round trips, then the final InvocationResponse."""
         if result.error is not None:
             raise _Refusal(result.error.code, result.error.message)
+        if result.confidential_response is not None:
+            yield pb.ChaincodeProxyMessage(
+                invocation_response=pb.InvocationResponse(
+                    status=200, confidential_response=result.confidential_response
+                )
+            )
+            return
         resp = result.response
         assert resp is not None
         if legacy:
@@ -322,7 +482,11 @@ class ProxyServer:
         self.backend = backend
         self.pool = SessionPool(backend, config.pool_size)
         self.service = InvocationService(
-            self.pool, ta_uuid=config.ta_uuid, tee_name=backend.name, checkout_timeout=config.checkout_timeout
+            self.pool,
+            ta_uuid=config.ta_uuid,
+            tee_name=backend.name,
+            checkout_timeout=config.checkout_timeout,
+            device_keys=backend if isinstance(backend, DeviceKeySource) else None,
         )
         self._server: grpc.Server | None = None
         self.port: int | None = None

@@ -17,7 +17,10 @@ a dead TA (TEE_ERROR_TARGET_DEAD) raises ``foc.errors.TaCrashed``.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from foc.tee.device_key import DeviceKey
 
 
 @runtime_checkable
@@ -54,4 +57,13 @@ class TeeBackend(Protocol):
 
     def close(self) -> None:
         """Release the context. Every session must be closed first."""
+        ...
+
+
+@runtime_checkable
+class DeviceKeySource(Protocol):
+    """A backend that can report the device attestation public key (both real backends do)."""
+
+    def device_key(self) -> DeviceKey:
+        """The device attestation public key (raises TeeError)."""
         ...

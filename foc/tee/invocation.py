@@ -33,36 +33,59 @@ class NeedState:
 
 @dataclass(frozen=True)
 class InvocationResult:
-    """How one invocation ended: exactly one of `response` and `error` is set."""
+    """How one invocation ended: exactly one of `response`, `confidential_response` and `error` is set."""
 
     response: abi.TaResponse | None = None
     error: abi.TaError | None = None
     round_trips: int = 0
+    #: FOC_MSG_CONFIDENTIAL_RESPONSE (FOC_CMD_CONFIDENTIAL_INVOKE): the signed, encrypted answer
+    confidential_response: bytes | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the TA returned FOC_MSG_RESPONSE."""
-        return self.response is not None
+        """True when the TA returned FOC_MSG_RESPONSE or FOC_MSG_CONFIDENTIAL_RESPONSE."""
+        return self.response is not None or self.confidential_response is not None
 
 
 Step = NeedState | InvocationResult
 
 
 class TaInvocation:
-    """The state of one invocation on a session (INVOKE -> [GET_STATE/RESUME]* -> RESPONSE|ERROR)."""
+    """The state of one invocation on a session (INVOKE -> [GET_STATE/RESUME]* -> RESPONSE|ERROR).
+
+    ``TaInvocation.confidential(session, request)`` runs FOC_CMD_CONFIDENTIAL_INVOKE instead, with
+    the same GET_STATE/RESUME cycle, ending in FOC_MSG_CONFIDENTIAL_RESPONSE or FOC_MSG_ERROR.
+    """
 
     def __init__(self, session: TeeSession, args: Sequence[bytes]) -> None:
         self._session = session
+        self._command: int = abi.Command.INVOKE
         self._request = abi.encode_request(list(args))  # raises AbiError before touching the TEE
         self._pending: bytes | None = None
         self._round_trips = 0
         self.finished = False
 
+    @classmethod
+    def confidential(cls, session: TeeSession, request: bytes) -> TaInvocation:
+        """An invocation of an (opaque, encrypted) confidential_request; the TA checks its content."""
+        if not request:
+            raise abi.AbiError("confidential request: empty")
+        if len(request) > abi.FOC_MAX_REQUEST:
+            raise abi.AbiError(f"confidential request: {len(request)} bytes, limit {abi.FOC_MAX_REQUEST}")
+        inv = cls.__new__(cls)
+        inv._session = session
+        inv._command = abi.Command.CONFIDENTIAL_INVOKE
+        inv._request = bytes(request)
+        inv._pending = None
+        inv._round_trips = 0
+        inv.finished = False
+        return inv
+
     def start(self) -> Step:
-        """Send FOC_CMD_INVOKE."""
+        """Send FOC_CMD_INVOKE (or FOC_CMD_CONFIDENTIAL_INVOKE)."""
         if self._round_trips or self.finished:
             raise TeeError("invocation already started")
-        return self._step(abi.Command.INVOKE, self._request)
+        return self._step(self._command, self._request)
 
     def answer(self, value: bytes | None) -> Step:
         """Answer the pending GET_STATE (None = absent) with FOC_CMD_RESUME."""
@@ -100,7 +123,11 @@ class TaInvocation:
                 raise
             return NeedState(self._pending)
         self.finished = True
-        if msg_type == abi.FOC_MSG_RESPONSE:
+        if msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE and self._command == abi.Command.CONFIDENTIAL_INVOKE:
+            if not out:
+                raise abi.AbiError("the TA sent an empty confidential response")
+            return InvocationResult(confidential_response=out, round_trips=self._round_trips)
+        if msg_type == abi.FOC_MSG_RESPONSE and self._command == abi.Command.INVOKE:
             return InvocationResult(response=abi.decode_response(out), round_trips=self._round_trips)
         if msg_type == abi.FOC_MSG_ERROR:
             return InvocationResult(error=abi.decode_error(out), round_trips=self._round_trips)

@@ -33,9 +33,13 @@ from ctypes import (
     c_void_p,
     sizeof,
 )
+from typing import TYPE_CHECKING
 
 from foc.errors import HostSetupError, TaCrashed, TeeError
 from foc.tee import abi
+
+if TYPE_CHECKING:
+    from foc.tee.device_key import DeviceKey
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +330,50 @@ class LibteecBackend:
         if not self._open:
             raise TeeError("the TEE context is finalized")
         return LibteecSession(self)
+
+    def device_key(self) -> DeviceKey:
+        """The device attestation public key from OP-TEE's attestation PTA.
+
+        A short-lived session (OpenSession, PTA_ATTESTATION_GET_PUBKEY, CloseSession): callers
+        cache the answer, the key does not change while the device's secure storage lives.
+        """
+        from foc.tee.device_key import (
+            ATTESTATION_PTA_UUID,
+            PTA_ATTESTATION_GET_PUBKEY,
+            device_key_from_rsa,
+        )
+
+        if not self._open:
+            raise TeeError("the TEE context is finalized")
+        sess = _PaddedSession()
+        origin = c_uint32(0)
+        pta = TEEC_UUID.from_uuid(ATTESTATION_PTA_UUID)
+        rc = self._lib.TEEC_OpenSession(
+            byref(self._ctx), byref(sess), byref(pta), TEEC_LOGIN_PUBLIC, None, None, byref(origin)
+        )
+        if rc != TEEC_SUCCESS:
+            err = tee_error(f"TEEC_OpenSession(attestation PTA {ATTESTATION_PTA_UUID})", rc, origin.value)
+            err.hint = "is OP-TEE built with CFG_ATTESTATION_PTA=y?"
+            raise err
+        try:
+            e, n = (c_uint8 * 16)(), (c_uint8 * 1024)()
+            op = TEEC_Operation()
+            op.paramTypes = param_types(TEEC_MEMREF_TEMP_OUTPUT, TEEC_MEMREF_TEMP_OUTPUT, TEEC_VALUE_OUTPUT)
+            op.params[0].tmpref.buffer = ctypes.cast(e, c_void_p)
+            op.params[0].tmpref.size = len(e)
+            op.params[1].tmpref.buffer = ctypes.cast(n, c_void_p)
+            op.params[1].tmpref.size = len(n)
+            rc = self._lib.TEEC_InvokeCommand(
+                byref(sess), PTA_ATTESTATION_GET_PUBKEY, byref(op), byref(origin)
+            )
+            if rc != TEEC_SUCCESS:
+                raise tee_error("TEEC_InvokeCommand(PTA_ATTESTATION_GET_PUBKEY)", rc, origin.value)
+            e_len, n_len = op.params[0].tmpref.size, op.params[1].tmpref.size
+            if not 0 < e_len <= len(e) or not 0 < n_len <= len(n):
+                raise TeeError(f"the attestation PTA returned e of {e_len} and n of {n_len} bytes")
+            return device_key_from_rsa(bytes(e[:e_len]), bytes(n[:n_len]), op.params[2].value.a)
+        finally:
+            self._lib.TEEC_CloseSession(byref(sess))
 
     def close(self) -> None:
         """TEEC_FinalizeContext (idempotent)."""

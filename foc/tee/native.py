@@ -20,6 +20,7 @@ from pathlib import Path
 
 from foc.errors import HostSetupError, TeeError
 from foc.tee import abi
+from foc.tee.device_key import DeviceKey, native_insecure_device_key
 from foc.tee.libteec import (
     TEEC_ERROR_SHORT_BUFFER,
     TEEC_ERROR_TARGET_DEAD,
@@ -95,6 +96,10 @@ class NativeBackend:
         if self._closed:
             raise TeeError("the native backend is closed")
         return NativeSession(self)
+
+    def device_key(self) -> DeviceKey:
+        """The published native-insecure test key (not a device identity: proves nothing)."""
+        return native_insecure_device_key()
 
     def close(self) -> None:
         """Nothing to finalise; sessions must be closed first."""
