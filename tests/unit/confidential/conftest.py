@@ -6,10 +6,8 @@ attestation keys standing in for OP-TEE's attestation PTA key.
 
 from __future__ import annotations
 
-import base64
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,21 +15,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from confidential_network import CHAINCODE, CHANNEL, MEASUREMENT, Network  # noqa: E402
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
 
 from foc.confidential.chaincode import ConfidentialChaincode  # noqa: E402
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest  # noqa: E402
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode  # noqa: E402
+from foc.confidential.definitions import DefinitionStore, define_chaincode  # noqa: E402
 from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
-from foc.confidential.formats import EnclaveConfig  # noqa: E402
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery  # noqa: E402
+from foc.confidential.registry import EnclaveRegistry  # noqa: E402
 from foc.ledger.ledger import DevLedger  # noqa: E402
-from foc.ledger.peer import DevPeer, TxResult  # noqa: E402
-
-CHANNEL = "dev"
-CHAINCODE = "coffee"
-MEASUREMENT = bytes.fromhex("5e" * 32)
-ENDPOINT = "device-1:7052"
+from foc.ledger.peer import DevPeer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,54 +36,6 @@ def device_key() -> rsa.RSAPrivateKey:
 def other_device_key() -> rsa.RSAPrivateKey:
     """A second device's key (2048 bits keeps key generation quick)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@dataclass
-class Network:
-    """A dev ledger with `ercc` and the confidential chaincode, the FOC home, one enclave slot."""
-
-    home: Path
-    ledger: DevLedger
-    peer: DevPeer
-    definition: ChaincodeDefinition
-    devices: DeviceStore
-    enclave: ReferenceEnclave
-
-    def config(self, **changes: object) -> EnclaveConfig:
-        fields: dict[str, object] = dict(
-            chaincode_id=CHAINCODE,
-            chaincode_version=self.definition.version,
-            channel_id=CHANNEL,
-            host_endpoint=ENDPOINT,
-        )
-        fields.update(changes)
-        return EnclaveConfig(**fields)  # type: ignore[arg-type]
-
-    def register(self, credentials: bytes) -> TxResult:
-        return self.peer.invoke("ercc", ["registerEnclave", base64.b64encode(credentials)])
-
-    def registry(self) -> RegistryQuery:
-        return RegistryQuery(lambda args: self.peer.query("ercc", args).response)
-
-    def client(self, **kwargs: object) -> ConfidentialClient:
-        return ConfidentialClient(self.definition, self.registry(), **kwargs)  # type: ignore[arg-type]
-
-    def execute(self, client: ConfidentialClient, *args: str) -> tuple[PendingRequest, bytes]:
-        pending = client.encrypt_request(list(args))
-        result = self.peer.query(CHAINCODE, ["__invoke", pending.request])
-        assert result.response.endorsed, result.response.message
-        return pending, result.response.payload
-
-    def endorse(self, request: bytes, response: bytes) -> TxResult:
-        return self.peer.invoke(CHAINCODE, ["__endorse", request, response])
-
-    def submit(self, client: ConfidentialClient, *args: str) -> ConfidentialResult:
-        pending, response = self.execute(client, *args)
-        result = client.open_response(pending, response)
-        if result.ok:
-            committed = self.endorse(pending.request, response)
-            assert committed.committed, committed.response.message
-        return result
 
 
 class _EnclaveSlot:

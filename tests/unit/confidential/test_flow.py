@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import CHAINCODE, CHANNEL, MEASUREMENT, Network
+from confidential_network import CHAINCODE, CHANNEL, MEASUREMENT, Network
 from reference_enclave import ReferenceEnclave
 
 from foc.confidential.formats import ConfidentialResponse, SignedMessage

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import CHAINCODE, MEASUREMENT, Network
+from confidential_network import CHAINCODE, MEASUREMENT, Network
 from cryptography.hazmat.primitives.asymmetric import rsa
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave
 
