@@ -15,7 +15,7 @@ tee-supplicant runs, checked over the console ("TEE ready (no proxy)").
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,20 @@ class RunningTarget:
 def _check_target(target: str) -> None:
     if target != "qemu":
         raise UsageError(f"foc-deploy can only run the qemu target so far, not {target!r}")
+
+
+def _check_kernel_args(kernel_args: tuple[str, ...] | list[str]) -> None:
+    for arg in kernel_args:
+        if not arg or any(c.isspace() or c in "\"'" for c in arg):
+            raise UsageError(f"kernel argument {arg!r} must be one non-empty word without quotes")
+
+
+def with_kernel_args(machine: QemuMachine, kernel_args: tuple[str, ...] | list[str]) -> QemuMachine:
+    """`machine` with `kernel_args` appended to its kernel command line (each one word, no spaces)."""
+    _check_kernel_args(kernel_args)
+    if not kernel_args:
+        return machine
+    return replace(machine, append=" ".join([machine.append, *kernel_args]))
 
 
 def _machine(target: str) -> QemuMachine:
@@ -170,13 +184,18 @@ def up(
     boot_timeout: float = BOOT_TIMEOUT,
     proxy_timeout: float = PROXY_TIMEOUT,
     instance: str = "default",
+    kernel_args: tuple[str, ...] | list[str] = (),
 ) -> RunningTarget:
     """Build (if asked), boot in the background and wait until ready.
+
+    ``kernel_args`` are appended to the guest kernel command line, e.g. ``("foc.persist=1",)``
+    (secure storage on the 9p share, surviving a reboot; see qemu/README.md for the options).
 
     Raises TargetError if the target is already running (see `ensure_up`), fails to boot
     (panic, /init error, QEMU exit: the instance is stopped, the logs kept) or never gets ready.
     """
     _check_target(target)
+    _check_kernel_args(kernel_args)  # before any build or boot
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     run_dir = paths.run_dir(target, instance)
@@ -192,7 +211,7 @@ def up(
     else:
         _require_host(target)
         image = _last_image(target)
-    machine = _machine(target)
+    machine = with_kernel_args(_machine(target), kernel_args)
     inst = QemuInstance(image, run_dir=run_dir, port=port or DEFAULT_PORT, machine=machine)
     _step(progress, "boot", "start", " ".join(inst.command_line()) if verbose else "")
     t_boot = time.monotonic()
