@@ -1,0 +1,232 @@
+"""ConfidentialContract: a confidential chaincode seen through any `Contract` back end.
+
+    coffee = ConfidentialContract(
+        DevLedgerContract(peer, "coffee"),           # or GatewayContract(gateway, channel, "coffee")
+        chaincode_id="coffee", channel="dev",
+        registry=DevLedgerContract(peer, "ercc"),    # the enclave registry: a Contract or a RegistryReader
+        definitions=DefinitionStore(), devices=DeviceStore(),
+    )
+    coffee.invoke("create", ["alice", "0"])   # -> b"OK", committed
+    coffee.query("query", ["alice"])          # -> decrypted result, nothing committed
+
+One transaction (FPC's client flow, docs/confidential-protocol.md):
+
+1. encrypt function + arguments to the chaincode key from the registry, with a fresh ephemeral key
+   and a fresh response key (`foc.confidential.client.ConfidentialClient`);
+2. `__invoke(request)` as a query: the enclave runs it and returns its signed response; nothing is
+   ordered or committed;
+3. VERIFY before trusting anything: the signing enclave is registered for this chaincode
+   definition (id, version = TA measurement, channel), its attestation evidence verifies under an
+   enrolled device key (when `devices` is given), its signature is valid, the signed request hash
+   is that of our request, and it holds the chaincode key we encrypted to;
+4. decrypt; a chaincode failure (EXISTS, NOT_FOUND, ...) raises `ConfidentialChaincodeError` with
+   the TA's code, and nothing is submitted;
+5. `invoke` only: submit `__endorse(request, response)`; the ledger side validates it again
+   (`validate_and_apply`) and commits the enclave's encrypted writes; the payload is returned once
+   that transaction is committed. `query` stops after step 4.
+
+`ConfidentialContract` is itself a `Contract`: scenarios written against that interface run on it
+unchanged. Nothing here logs or stores arguments, results or keys; the response key lives only in
+memory for the duration of one call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+from foc.client.gateway import Contract
+from foc.confidential.attestation import verify_credentials
+from foc.confidential.chaincode import ENDORSE, INVOKE
+from foc.confidential.client import ConfidentialClient, ConfidentialResult
+from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore
+from foc.confidential.devices import DeviceStore, EnrolledDevice
+from foc.confidential.formats import Credentials
+from foc.confidential.registry import RegistryQuery, RegistryReader
+from foc.confidential.validation import verify_response
+from foc.errors import ChaincodeError, ConfigError, EndorsementFailure, VerificationError
+from foc.wrapper.stub import Response
+
+log = logging.getLogger(__name__)
+
+ENCLAVE_HINT = (
+    "create an enclave on the device and register it: `foc enclave create`, then `foc enclave register`"
+)
+
+
+class ConfidentialChaincodeError(EndorsementFailure, ChaincodeError):
+    """The confidential chaincode refused the call, as told by the verified, decrypted response.
+
+    `code` / `reason` are the TA's (e.g. "EXISTS", "person already exists"); `status` and
+    `chaincode_message` ("<CODE>: <message>") mirror `EndorsementFailure`, so code written against
+    the `Contract` interface handles it like any chaincode refusal. Unlike a refusal reported by a
+    peer, this one is authenticated: it was signed by a registered enclave and encrypted to us.
+    """
+
+    def __init__(self, code: str, reason: str, status: int = 500) -> None:
+        text = f"{code}: {reason}"
+        ChaincodeError.__init__(self, code, reason)
+        self.status = status
+        self.chaincode_message = text
+        self.message = text
+
+    def __str__(self) -> str:
+        return self.chaincode_message
+
+
+class ContractRegistry(RegistryQuery):
+    """`RegistryReader` over a `Contract` for the registry chaincode (`ercc`): queries only."""
+
+    def __init__(self, contract: Contract) -> None:
+        def call(args: Sequence[bytes]) -> Response:
+            function = bytes(args[0]).decode("utf-8")
+            try:
+                return Response.success(contract.query(function, list(args[1:])))
+            except EndorsementFailure as exc:
+                return Response.error(exc.chaincode_message, max(exc.status, 400))
+
+        super().__init__(call)
+
+
+class _Lookups:
+    """A `RegistryReader` that asks the registry at most once per call for each answer."""
+
+    def __init__(self, registry: RegistryReader) -> None:
+        self._registry = registry
+        self._keys: dict[str, bytes] = {}
+        self._credentials: dict[tuple[str, str], Credentials] = {}
+
+    def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
+        if chaincode_id not in self._keys:
+            self._keys[chaincode_id] = self._registry.chaincode_encryption_key(chaincode_id)
+        return self._keys[chaincode_id]
+
+    def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
+        key = (chaincode_id, enclave_id)
+        if key not in self._credentials:
+            self._credentials[key] = self._registry.enclave_credentials(chaincode_id, enclave_id)
+        return self._credentials[key]
+
+
+def _as_reader(registry: RegistryReader | Contract) -> RegistryReader:
+    if hasattr(registry, "enclave_credentials") and hasattr(registry, "chaincode_encryption_key"):
+        return registry  # type: ignore[return-value]
+    return ContractRegistry(registry)  # type: ignore[arg-type]
+
+
+class ConfidentialContract:
+    """A confidential chaincode over any `Contract` (dev ledger, Fabric Gateway, a fake).
+
+    `definitions` supplies the chaincode definition (id, version = expected TA measurement,
+    channel); `devices`, when given, makes the client re-verify the signing enclave's attestation
+    evidence itself (otherwise it relies on the registry having verified it at registration).
+    `allow_insecure_native` accepts the host-native build's evidence: NOT a TEE, tests only.
+    """
+
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        chaincode_id: str,
+        channel: str,
+        registry: RegistryReader | Contract,
+        definitions: DefinitionStore | None = None,
+        devices: DeviceStore | Iterable[EnrolledDevice] | None = None,
+        allow_insecure_native: bool = False,
+    ) -> None:
+        self.contract = contract
+        self.chaincode_id = chaincode_id
+        self.channel = channel
+        self._registry = _as_reader(registry)
+        self._definitions = definitions or DefinitionStore()
+        self._devices = devices
+        self._allow_insecure_native = allow_insecure_native
+        #: the enclave that signed the last verified response (an id, nothing secret)
+        self.last_enclave_id: str | None = None
+
+    # -- the Contract interface ----------------------------------------------------------------
+    def invoke(
+        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Execute, verify, decrypt; on success submit `__endorse` and return the payload once committed."""
+        request, response, result = self._execute(function, args, transient)
+        payload = self._value(result)
+        try:
+            self.contract.invoke(ENDORSE, [request, response], transient=transient)
+        except EndorsementFailure as exc:
+            raise EndorsementFailure(
+                exc.status,
+                exc.chaincode_message,
+                hint="the ledger refused the enclave's result at validation; nothing was committed, "
+                "run the transaction again",
+            ) from None
+        return payload
+
+    def query(
+        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Execute, verify, decrypt; nothing is committed."""
+        _, _, result = self._execute(function, args, transient)
+        return self._value(result)
+
+    # -- pieces --------------------------------------------------------------------------------
+    def definition(self) -> ChaincodeDefinition:
+        """The chaincode definition this contract verifies against (ConfigError if there is none)."""
+        found = self._definitions.find(self.chaincode_id)
+        if found is None:
+            raise ConfigError(
+                f"confidential chaincode {self.chaincode_id!r} has no definition "
+                f"({self._definitions.path(self.chaincode_id)})",
+                hint="define it with its expected TA measurement: `foc chaincode define`",
+            )
+        if found.channel_id != self.channel:
+            raise ConfigError(
+                f"chaincode {self.chaincode_id!r} is defined on channel {found.channel_id!r}, "
+                f"not on {self.channel!r}",
+                hint="use the ledger of that channel, or define the chaincode for this one",
+            )
+        return found
+
+    def chaincode_key(self, registry: RegistryReader | None = None) -> bytes:
+        """The chaincode's encryption key from the registry; ConfigError if no enclave is registered."""
+        try:
+            return (registry or self._registry).chaincode_encryption_key(self.chaincode_id)
+        except VerificationError as exc:
+            raise ConfigError(
+                f"no enclave is registered for confidential chaincode {self.chaincode_id!r} "
+                f"on channel {self.channel!r}",
+                hint=ENCLAVE_HINT,
+            ) from exc
+
+    def _execute(
+        self, function: str, args: Sequence[bytes | str], transient: Mapping[str, bytes] | None
+    ) -> tuple[bytes, bytes, ConfidentialResult]:
+        definition = self.definition()
+        lookups = _Lookups(self._registry)
+        self.chaincode_key(lookups)
+        client = ConfidentialClient(definition, lookups)
+        pending = client.encrypt_request([function, *args])
+        # A refusal here comes from the peer or the proxy before any enclave signed anything:
+        # it is reported as the back end's EndorsementFailure, unauthenticated.
+        response = self.contract.query(INVOKE, [pending.request], transient=transient)
+        verified = verify_response(response, pending.request, definition, lookups)
+        if self._devices is not None:
+            devices = self._devices.devices() if isinstance(self._devices, DeviceStore) else self._devices
+            verify_credentials(
+                verified.credentials,
+                definition,
+                list(devices),
+                allow_insecure_native=self._allow_insecure_native,
+            )
+        # open_response re-checks the binding, checks the chaincode key, and only then decrypts.
+        result = client.open_response(pending, response)
+        self.last_enclave_id = verified.message.enclave_id
+        log.debug("verified response of enclave %s (%s)", verified.message.enclave_id[:12], self.chaincode_id)
+        return pending.request, response, result
+
+    @staticmethod
+    def _value(result: ConfidentialResult) -> bytes:
+        try:
+            return result.value()
+        except ChaincodeError as exc:
+            raise ConfidentialChaincodeError(exc.code, exc.reason, result.status) from None

@@ -1,0 +1,247 @@
+"""ConfidentialContract over a Contract back end (the dev ledger behind a recording, tampering
+Contract), with the TEST-ONLY reference enclave: verify before trusting, refuse tampered or foreign
+responses, and commit nothing unless the verified result is a success."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from client_network import CHAINCODE, MEASUREMENT, ClientNetwork, make_network  # noqa: E402
+from reference_enclave import ReferenceEnclave  # noqa: E402
+
+from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
+from foc.client.devledger import DevLedgerContract  # noqa: E402
+from foc.confidential.devices import DeviceStore  # noqa: E402
+from foc.confidential.formats import ConfidentialResponse, SignedMessage  # noqa: E402
+from foc.errors import (  # noqa: E402
+    AttestationError,
+    ChaincodeError,
+    ConfidentialityError,
+    ConfigError,
+    EndorsementFailure,
+    VerificationError,
+)
+
+
+@pytest.fixture(scope="module")
+def device_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def network(tmp_path: Path, device_key: rsa.RSAPrivateKey) -> Iterator[ClientNetwork]:
+    net = make_network(tmp_path, device_key)
+    try:
+        yield net
+    finally:
+        net.net.close()
+
+
+@pytest.fixture
+def registered(network: ClientNetwork) -> ClientNetwork:
+    network.register()
+    return network
+
+
+def flip(data: bytes, index: int) -> bytes:
+    out = bytearray(data)
+    out[index] ^= 0x01
+    return bytes(out)
+
+
+def test_invoke_commits_only_ciphertext_and_query_commits_nothing(registered: ClientNetwork) -> None:
+    contract = registered.contract(devices=DeviceStore(registered.home))
+    assert contract.invoke("create", ["alice", "10"]) == b"OK"
+    assert contract.invoke("add", ["alice", "5"]) == b"15"
+    height = registered.net.ledger.height
+    assert contract.query("get", ["alice"]) == b"15"
+    assert registered.net.ledger.height == height, "a query committed something"
+    assert registered.recorder.calls == [
+        ("query", "__invoke"),
+        ("invoke", "__endorse"),
+        ("query", "__invoke"),
+        ("invoke", "__endorse"),
+        ("query", "__invoke"),
+    ]
+    values = registered.values()
+    assert values["alice"].startswith(b"FCS1") and b"15" not in values["alice"]
+    assert {k for k in values if k != "alice"} == {k for k in values if k.startswith("~foc/request/")}
+    assert contract.last_enclave_id == hashlib.sha256(registered.slot.enclave.enclave_point).hexdigest()
+    assert registered.net.ledger.verify().ok
+
+
+def test_chaincode_refusal_is_typed_with_the_tas_code_and_commits_nothing(registered: ClientNetwork) -> None:
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    height = registered.net.ledger.height
+    with pytest.raises(ConfidentialChaincodeError) as caught:
+        contract.invoke("create", ["alice", "2"])
+    error = caught.value
+    assert (error.code, error.reason, error.status) == ("EXISTS", "the key already exists", 500)
+    assert error.chaincode_message == "EXISTS: the key already exists"
+    assert isinstance(error, ChaincodeError) and isinstance(error, EndorsementFailure)
+    assert error.exit_code == 9
+    with pytest.raises(ConfidentialChaincodeError) as missing:
+        contract.query("get", ["bob"])
+    assert missing.value.code == "NOT_FOUND"
+    assert registered.recorder.submitted == ["__endorse"], "a refused invocation was submitted"
+    assert registered.net.ledger.height == height
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["signature", "encrypted_response", "write_value", "request_hash", "envelope"],
+)
+def test_tampered_response_is_refused_before_decryption_and_nothing_is_submitted(
+    registered: ClientNetwork, where: str
+) -> None:
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    before = registered.values()
+
+    def tamper(payload: bytes) -> bytes:
+        envelope = ConfidentialResponse.decode(payload)
+        if where == "signature":
+            return ConfidentialResponse(envelope.signed_message, flip(envelope.signature, 5)).encode()
+        if where == "envelope":
+            return payload[:-1]
+        message = SignedMessage.decode(envelope.signed_message)
+        if where == "encrypted_response":
+            message = SignedMessage(
+                message.enclave_id,
+                message.request_hash,
+                message.reads,
+                message.writes,
+                flip(message.encrypted_response, 20),
+            )
+        elif where == "request_hash":
+            message = SignedMessage(
+                message.enclave_id,
+                flip(message.request_hash, 0),
+                message.reads,
+                message.writes,
+                message.encrypted_response,
+            )
+        else:
+            write = message.writes[0]
+            forged = type(write)(write.key, write.is_delete, flip(write.stored_value, 30))
+            message = SignedMessage(
+                message.enclave_id, message.request_hash, message.reads, (forged,), message.encrypted_response
+            )
+        return ConfidentialResponse(message.encode(), envelope.signature).encode()
+
+    registered.recorder.tamper = tamper
+    with pytest.raises(ConfidentialityError):
+        contract.invoke("add", ["alice", "1"])
+    assert registered.recorder.submitted == ["__endorse"], "a tampered response was submitted"
+    assert registered.values() == before
+
+
+def test_a_rogue_enclave_holding_the_chaincode_key_is_not_trusted(registered: ClientNetwork) -> None:
+    # The normal world runs a second enclave with the very same chaincode secrets, never
+    # registered: it can decrypt the request and produce a perfectly decryptable answer.
+    rogue = ReferenceEnclave(registered.device_key, MEASUREMENT, registered.secrets)
+    rogue.create(registered.config())
+    registered.slot.enclave = rogue
+    contract = registered.contract()
+    with pytest.raises(VerificationError, match="not registered"):
+        contract.query("get", ["alice"])
+    with pytest.raises(VerificationError, match="not registered"):
+        contract.invoke("create", ["alice", "1"])
+    assert registered.recorder.submitted == []
+    assert registered.values() == {}
+
+
+def test_a_replayed_response_for_another_request_is_refused(registered: ClientNetwork) -> None:
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    old: list[bytes] = []
+    registered.recorder.tamper = lambda payload: old.append(payload) or payload
+    contract.query("get", ["alice"])
+    registered.recorder.tamper = lambda payload: old[0]
+    with pytest.raises(VerificationError, match="different request"):
+        contract.invoke("add", ["alice", "5"])
+    assert registered.recorder.submitted == ["__endorse"]
+
+
+def test_the_client_re_verifies_attestation_when_given_devices(registered: ClientNetwork) -> None:
+    # The registry admitted the enclave; then the administrator un-enrolled its device.
+    DeviceStore(registered.home).remove("device-1")
+    assert registered.contract().query("create", ["x", "1"]) == b"OK"  # relies on the registry
+    with pytest.raises(AttestationError):
+        registered.contract(devices=DeviceStore(registered.home)).query("create", ["x", "1"])
+    assert registered.recorder.submitted == []
+
+
+def test_ledger_side_validation_refusal_surfaces_and_commits_nothing(registered: ClientNetwork) -> None:
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    other = registered.contract()
+    # Between __invoke and __endorse, another client changes the value the enclave read.
+    registered.recorder.before_endorse = lambda: (
+        setattr(registered.recorder, "before_endorse", None),
+        other.invoke("add", ["alice", "100"]),
+    )
+    with pytest.raises(EndorsementFailure, match="read value of alice changed"):
+        contract.invoke("add", ["alice", "5"])
+    assert contract.query("get", ["alice"]) == b"101"
+
+
+def test_without_a_definition_or_an_enclave_the_errors_say_what_to_run(
+    tmp_path: Path, device_key: rsa.RSAPrivateKey
+) -> None:
+    undefined = make_network(tmp_path / "a", device_key, define=False)
+    with pytest.raises(ConfigError, match="no definition") as caught:
+        undefined.contract().invoke("create", ["alice", "1"])
+    assert "foc chaincode define" in str(caught.value)
+    unregistered = make_network(tmp_path / "b", device_key)
+    with pytest.raises(ConfigError, match="no enclave is registered") as caught:
+        unregistered.contract().query("get", ["alice"])
+    assert "foc enclave create" in str(caught.value) and "foc enclave register" in str(caught.value)
+    assert unregistered.recorder.calls == []
+    wrong_channel = ConfidentialContract(
+        unregistered.recorder,
+        chaincode_id=CHAINCODE,
+        channel="other",
+        registry=unregistered.net.contract("ercc"),
+        definitions=unregistered.contract()._definitions,
+    )
+    with pytest.raises(ConfigError, match="defined on channel 'dev'"):
+        wrong_channel.query("get", ["alice"])
+    undefined.net.close()
+    unregistered.net.close()
+
+
+def test_refusals_before_the_enclave_answers_stay_unauthenticated_endorsement_failures(
+    registered: ClientNetwork,
+) -> None:
+    # The enclave refuses to run (here: the request names another chaincode on its sealed config).
+    registered.slot.enclave.config = type(registered.config())("other", MEASUREMENT.hex(), "dev", "e:1")
+    with pytest.raises(EndorsementFailure) as caught:
+        registered.contract().query("get", ["alice"])
+    assert not isinstance(caught.value, ConfidentialChaincodeError)
+    assert caught.value.chaincode_message.startswith("BAD_REQUEST: ")
+
+
+def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> None:
+    from foc.confidential.registry import RegistryQuery
+
+    reader = RegistryQuery(lambda args: registered.net.peer.query("ercc", args).response)
+    contract = ConfidentialContract(
+        registered.recorder,
+        chaincode_id=CHAINCODE,
+        channel="dev",
+        registry=reader,
+        definitions=registered.contract()._definitions,
+    )
+    assert contract.invoke("create", ["carol", "7"]) == b"OK"
+    plain: DevLedgerContract = registered.recorder.inner
+    assert plain.last_block == registered.net.ledger.height - 1
