@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         fabric = sub.add_parser(name, help=text, description=text, add_help=False)
         fabric.add_argument("fabric_args", nargs=argparse.REMAINDER)
+    from foc.cli import admin  # confidential mode: device / chaincode / enclave
+
+    admin.register_parsers(sub, _Parser)
     return parser
 
 
@@ -224,6 +227,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return cmd_transaction(args, out, err)
         if args.command == "ledger":
             return cmd_ledger(args, out)
+        if args.command in ("device", "chaincode", "enclave"):
+            from foc.cli import admin
+
+            return admin.run(args, out, err)
         return cmd_demo(args, out)
     except FocError as exc:
         print(f"foc: error: {exc}", file=err)

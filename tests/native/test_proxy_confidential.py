@@ -234,3 +234,48 @@ def test_bad_and_tampered_requests_get_structured_errors_and_the_proxy_keeps_ser
 def test_a_confidential_request_needs_a_transaction_id(client: ProxyClient) -> None:
     with pytest.raises(ValueError, match="transaction_id"):
         client.invoke_confidential(b"FCR1", get_state=lambda key: None, transaction_id="")
+
+
+def test_cli_enroll_define_create_register_list(
+    proxy: LocalProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from foc.cli.main import main
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FOC_HOME", str(home))
+    ledger = tmp_path / "cli-ledger.sqlite"
+
+    def foc(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        rc = main(list(argv), out=out, err=err)
+        return rc, out.getvalue(), err.getvalue()
+
+    rc, out, err = foc("device", "enroll", "native-1", "--from-proxy", proxy.address)
+    assert rc == 0, err
+    fingerprint = DeviceStore(home).get("native-1").fingerprint
+    assert fingerprint in out and "trust on first use" in out and "PUBLISHED" in err
+    rc, out, err = foc(
+        "chaincode", "define", "--id", CHAINCODE, "--version", NATIVE_MEASUREMENT, "--channel", CHANNEL
+    )
+    assert rc == 0 and NATIVE_MEASUREMENT in out, err
+    create = ("enclave", "create", "--chaincode", CHAINCODE, "--channel", CHANNEL, "--endpoint", ENDPOINT)
+    rc, out, err = foc(*create, "--force", "--proxy", proxy.address)
+    assert rc == 0, err
+    eid = out.split()[2]
+    path = home / "chaincodes" / CHAINCODE / "enclaves" / f"{eid}.credentials"
+    assert Credentials.decode(path.read_bytes()).encode() == path.read_bytes()
+    rc, out, err = foc(*create, "--proxy", proxy.address)  # without --force: refused, the TA's reason
+    assert rc == 9 and "EXISTS" in err and "force" in err
+    register = ("enclave", "register", "--chaincode", CHAINCODE, "--enclave", eid, "--ledger", str(ledger))
+    rc, out, err = foc(*register)
+    assert rc == 11 and "refused" in err and "native" in err  # native evidence not allowed by default
+    rc, out, err = foc(*register, "--allow-insecure-native")
+    assert rc == 0 and eid in out, err
+    rc, out, err = foc(*register, "--allow-insecure-native")
+    assert rc == 11 and "already registered" in err
+    rc, out, err = foc("enclave", "list", "--chaincode", CHAINCODE, "--ledger", str(ledger))
+    assert rc == 0 and out.startswith(eid) and ENDPOINT in out and "native-insecure-v1" in out, err
+    rc, out, err = foc("chaincode", "define", "--id", CHAINCODE, "--version", "xyz", "--channel", CHANNEL)
+    assert rc == 2 and "measurement" in err
