@@ -5,6 +5,9 @@
       chaincodes/<chaincode_id>/definition.json
                                             chaincode definition: id, version (= expected TA
                                             measurement, hex), channel
+      chaincodes/<chaincode_id>/enclaves/<enclave_id>.credentials
+                                            enclave credentials written by `foc enclave create`
+                                            (public: attested data + evidence)
 
 Nothing secret is stored here: device keys are public keys pinned by an administrator, and the
 client needs no long-term key (each request uses fresh ephemeral and response keys).
