@@ -1,10 +1,12 @@
 """`foc`: invoke and query FOC chaincode on the embedded dev ledger, inspect the ledger, run the demo.
 
-    foc invoke FUNCTION [ARGS...]      simulate, then commit a block (prints the payload)
-    foc query FUNCTION [ARGS...]       simulate only, commit nothing
+    foc invoke FUNCTION [ARGS...]      confidential: encrypt, run in the TA, verify, commit, decrypt
+    foc query FUNCTION [ARGS...]       confidential, commit nothing
+    foc invoke|query --plaintext ...   FOC's plaintext path through the wrapper
     foc ledger show [--values]         the block log
     foc ledger verify                  re-check the hash chain and the world state
-    foc demo [--tee qemu|native]       the FOC scenario on real OP-TEE in QEMU (or a native proxy)
+    foc demo [--tee qemu|native] [--plaintext]
+                                       the scenario on real OP-TEE in QEMU (or a native proxy)
 
 Options (before or after the command): --ledger PATH (default $FOC_LEDGER or
 ~/.cache/foc/ledger/dev.sqlite), --proxy HOST:PORT (default: wrapper configuration, see
@@ -18,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from foc.deploy.paths import cache_root
 from foc.errors import FocError, LedgerError, UsageError
@@ -28,6 +30,7 @@ from foc.wrapper.chaincode import ClientFactory, FocWrapper, default_client_fact
 from foc.wrapper.config import load_config
 
 WRAPPER = "foc"
+DEFAULT_CONFIDENTIAL_CHAINCODE = "coffee"
 
 #: How the CLI connects to the proxy (tests substitute a fake client here).
 client_factory: ClientFactory = default_client_factory
@@ -67,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=text, description=text)
         p.add_argument("function", help="chaincode function, e.g. create")
         p.add_argument("args", nargs="*", help="its arguments (use -- before arguments starting with -)")
+        p.add_argument(
+            "--plaintext",
+            action="store_true",
+            help="FOC's plaintext path (wrapper chaincode `foc`): arguments, state, result in the clear",
+        )
+        p.add_argument(
+            "--chaincode",
+            default=os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE,
+            help="confidential chaincode id (default $FOC_CHAINCODE or %(default)s)",
+        )
+        p.add_argument(
+            "--allow-insecure-native",
+            action="store_true",
+            help="accept enclaves of the host-native build (NOT a TEE: development only)",
+        )
     ledger = sub.add_parser("ledger", parents=[common], help="inspect the dev ledger")
     lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=_Parser)
     lsub.required = True
@@ -81,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="qemu: real OP-TEE in QEMU (default); native: a local proxy on the host build (not a TEE)",
     )
     demo.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
+    demo.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="FOC's plaintext scenario through the wrapper (no encryption)",
+    )
     demo.add_argument(
         "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
     )
@@ -106,7 +129,9 @@ def _payload_text(payload: bytes) -> str:
 
 
 def cmd_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`foc invoke` / `foc query`."""
+    """`foc invoke` / `foc query`: confidential unless --plaintext."""
+    if not args.plaintext:
+        return cmd_confidential_transaction(args, out, err)
     wrapper = FocWrapper(load_config(proxy_address=args.proxy), client_factory=client_factory)
     try:
         with DevLedger(args.ledger or default_ledger_path()) as ledger:
@@ -120,6 +145,67 @@ def cmd_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(_payload_text(tx.response.payload), file=out)
     if tx.block is not None:
         print(f"committed tx {tx.tx_id} in block {tx.block.number}", file=err)
+    return 0
+
+
+def cmd_confidential_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Confidential `foc invoke` / `foc query`: ConfidentialContract over the dev ledger.
+
+    Needs the chaincode definition and a registered enclave (`foc chaincode define`, `foc enclave
+    create`, `foc enclave register`); the client re-verifies the enclave's attestation evidence
+    against the devices enrolled in $FOC_HOME. Only the decrypted result goes to stdout.
+    """
+    from foc.client.confidential import ENCLAVE_HINT, ConfidentialContract
+    from foc.client.devledger import DevNetwork
+    from foc.confidential.definitions import DefinitionStore
+    from foc.confidential.devices import DeviceStore
+    from foc.confidential.registry import REGISTRY_NAME
+    from foc.errors import ConfigError
+
+    definitions = DefinitionStore()
+    definition = definitions.find(args.chaincode)
+    if definition is None:
+        raise ConfigError(
+            f"confidential chaincode {args.chaincode!r} is not defined ({definitions.path(args.chaincode)})",
+            hint="`foc chaincode define --id ID --ta FILE.ta --channel CH`; --plaintext for FOC's path",
+        )
+    path = args.ledger or default_ledger_path()
+    if not Path(path).exists():
+        raise ConfigError(
+            f"no enclave is registered for chaincode {args.chaincode!r}: there is no ledger at {path} yet",
+            hint=ENCLAVE_HINT,
+        )
+    proxy = client_factory(load_config(proxy_address=args.proxy))
+    try:
+        with DevNetwork.open(
+            path,
+            proxy=proxy,  # type: ignore[arg-type]
+            confidential=args.chaincode,
+            channel=definition.channel_id,
+        ) as net:
+            ledger_side = net.contract(args.chaincode)
+            contract = ConfidentialContract(
+                ledger_side,
+                chaincode_id=args.chaincode,
+                channel=net.channel,
+                registry=net.contract(REGISTRY_NAME),
+                definitions=definitions,
+                devices=DeviceStore(),
+                allow_insecure_native=args.allow_insecure_native,
+            )
+            call = contract.invoke if args.command == "invoke" else contract.query
+            payload = call(args.function, args.args)
+    finally:
+        close = getattr(proxy, "close", None)
+        if close is not None:
+            close()
+    print(_payload_text(payload), file=out)
+    if args.command == "invoke" and ledger_side.last_tx_id is not None:
+        print(
+            f"committed tx {ledger_side.last_tx_id} in block {ledger_side.last_block} "
+            f"(verified: enclave {(contract.last_enclave_id or '?')[:16]}...)",
+            file=err,
+        )
     return 0
 
 
@@ -163,21 +249,57 @@ def _fresh_demo_ledger(path: Path | None) -> Path:
     return path
 
 
+def _fresh_demo_home() -> Path:
+    """A fresh FOC home for the confidential demo (never the user's $FOC_HOME)."""
+    import shutil
+
+    home = cache_root() / "demo" / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    return home
+
+
+def _image_ta_measurement() -> bytes:
+    """The expected measurement of FOC's TA, computed offline from the QEMU image's .ta file."""
+    from foc.confidential.measurement import ta_measurement
+    from foc.deploy.build import current_image, image_dir
+    from foc.deploy.image import ImageSet
+    from foc.errors import TargetError
+    from foc.tee.abi import FOC_TA_UUID_STR
+
+    image = current_image("qemu")
+    if image is None:
+        try:
+            image = ImageSet.load(image_dir("qemu") / "image.json")
+        except (OSError, ValueError, KeyError):
+            raise TargetError("no QEMU image has been built", hint="`foc-deploy qemu build`") from None
+    for path in image.ta_files:
+        if path.name == f"{FOC_TA_UUID_STR}.ta":
+            return ta_measurement(path)
+    raise TargetError(
+        f"the QEMU image has no {FOC_TA_UUID_STR}.ta", hint="rebuild it: `foc-deploy qemu build`"
+    )
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc demo`: prints every step; fails (exit 1) if any step misbehaved."""
+    """`foc demo`: confidential unless --plaintext; prints every step; exit 1 if anything misbehaved."""
     from foc.cli.demo import run_scenario
     from foc.cli.local_proxy import LocalProxy
 
     ledger_path = _fresh_demo_ledger(args.ledger)
     local: LocalProxy | None = None
+    measurement: bytes | None = None
+    clean = True
     try:
         if args.proxy:
             address = args.proxy
             print(f"using the proxy at {address}", file=out, flush=True)
+            device = "device"
         elif args.tee == "native":
             print("starting a local foc-proxy on the native build (NOT a TEE) ...", file=out, flush=True)
-            local = LocalProxy("native").start()
+            local = _start_native_proxy(LocalProxy)
             address = local.address
+            device = "native-insecure"
             print(f"foc-proxy (native) listening on {address}, pid {local.pid}", file=out, flush=True)
         else:
             from foc.deploy.api import ensure_up
@@ -188,21 +310,61 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             print("ensuring the QEMU target (OP-TEE) is up ...", file=out, flush=True)
             target = ensure_up("qemu", build=not args.no_build, progress=progress, instance=args.instance)
             address = target.proxy_address
+            device = f"qemu-{args.instance}"
             print(f"OP-TEE in QEMU: proxy at {address} (logs in {target.logs})", file=out, flush=True)
-        wrapper = FocWrapper(load_config(proxy_address=address), client_factory=client_factory)
-        try:
-            with DevLedger(ledger_path) as ledger:
-                print(f"fresh dev ledger {ledger_path}\n", file=out, flush=True)
-                outcomes = run_scenario(DevPeer(ledger, {WRAPPER: wrapper}), out)
-        finally:
-            wrapper.close()
+        if not args.plaintext and args.tee == "qemu":
+            measurement = _image_ta_measurement()
+        config = load_config(proxy_address=address)
+        if args.plaintext:
+            wrapper = FocWrapper(config, client_factory=client_factory)
+            try:
+                with DevLedger(ledger_path) as ledger:
+                    print(f"fresh dev ledger {ledger_path}\n", file=out, flush=True)
+                    outcomes = run_scenario(DevPeer(ledger, {WRAPPER: wrapper}), out)
+            finally:
+                wrapper.close()
+        else:
+            from foc.cli.demo import run_confidential_demo
+
+            proxy = client_factory(config)
+            try:
+                outcomes, clean = run_confidential_demo(
+                    proxy,  # type: ignore[arg-type]
+                    ledger_path,
+                    home=_fresh_demo_home(),
+                    measurement=measurement,
+                    endpoint=address,
+                    device_name=device,
+                    out=out,
+                )
+            finally:
+                close = getattr(proxy, "close", None)
+                if close is not None:
+                    close()
     finally:
         if local is not None:
             local.stop()
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
+    if not clean:
+        raise FocError("demo: the ledger holds plaintext of the confidential chaincode (see LEAK above)")
     return 0
+
+
+def _start_native_proxy(local_proxy: type) -> Any:
+    """A native LocalProxy whose (insecure, plain-file) sealed objects live under the demo cache."""
+    storage = os.environ.get("FOC_NATIVE_STORAGE") or str(cache_root() / "demo" / "native-storage")
+    Path(storage).mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("FOC_NATIVE_STORAGE")
+    os.environ["FOC_NATIVE_STORAGE"] = storage  # inherited by the proxy process
+    try:
+        return local_proxy("native").start()
+    finally:
+        if old is None:
+            del os.environ["FOC_NATIVE_STORAGE"]
+        else:
+            os.environ["FOC_NATIVE_STORAGE"] = old
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

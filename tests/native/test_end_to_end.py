@@ -120,24 +120,28 @@ def _foc(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 def test_cli_invoke_query_and_errors(proxy: LocalProxy, tmp_path: Path) -> None:
     env = {**os.environ, "FOC_PROXY_ADDRESS": proxy.address, "FOC_LEDGER": str(tmp_path / "cli.sqlite")}
-    ok = _foc(env, "invoke", "create", "carol", "2")
+    ok = _foc(env, "invoke", "--plaintext", "create", "carol", "2")
     assert (ok.returncode, ok.stdout) == (0, "OK\n") and "block 1" in ok.stderr
-    q = _foc(env, "query", "query", "carol")
+    q = _foc(env, "query", "--plaintext", "query", "carol")
     assert q.returncode == 0 and q.stdout == "person: carol, number of consumed coffees: 2\n"
-    exists = _foc(env, "invoke", "create", "carol", "1")
+    exists = _foc(env, "invoke", "--plaintext", "create", "carol", "1")
     assert exists.returncode == 9 and exists.stdout == ""
     assert exists.stderr.strip().splitlines() == ["foc: error: EXISTS: person already exists"]
-    missing = _foc(env, "invoke", "add", "dave", "1")
+    missing = _foc(env, "invoke", "--plaintext", "add", "dave", "1")
     assert missing.returncode == 9 and "NOT_FOUND" in missing.stderr
     verify = _foc(env, "ledger", "verify")
     assert verify.returncode == 0 and "2 blocks, 1 transactions" in verify.stdout
-    down = _foc({**env, "FOC_PROXY_ADDRESS": "127.0.0.1:1"}, "invoke", "add", "carol", "1")
+    down = _foc({**env, "FOC_PROXY_ADDRESS": "127.0.0.1:1"}, "invoke", "--plaintext", "add", "carol", "1")
     assert down.returncode == 8 and len(down.stderr.strip().splitlines()) == 1
 
 
 def test_demo_native(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    rc = cli.main(["demo", "--tee", "native", "--ledger", str(tmp_path / "demo.sqlite")], out=out, err=err)
+    rc = cli.main(
+        ["demo", "--plaintext", "--tee", "native", "--ledger", str(tmp_path / "demo.sqlite")],
+        out=out,
+        err=err,
+    )
     text = out.getvalue()
     assert rc == 0, text + err.getvalue()
     assert "summary: 5/5 steps behaved as expected" in text

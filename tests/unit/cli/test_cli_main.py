@@ -34,10 +34,10 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_invoke_query_show_verify(fake: FakeProxyClient, tmp_path: Path) -> None:
-    assert run("invoke", "create", "alice", "0")[:2] == (0, "OK\n")
-    rc, out, err = run("invoke", "add", "alice", "3")
+    assert run("invoke", "--plaintext", "create", "alice", "0")[:2] == (0, "OK\n")
+    rc, out, err = run("invoke", "--plaintext", "add", "alice", "3")
     assert (rc, out) == (0, "OK\n") and "in block 2" in err
-    assert run("query", "query", "alice")[1] == "person: alice, number of consumed coffees: 3\n"
+    assert run("query", "--plaintext", "query", "alice")[1] == "person: alice, number of consumed coffees: 3\n"
     rc, out, _ = run("ledger", "show")
     assert rc == 0 and "height 3" in out and "writes: alice" in out and "= 3" not in out
     assert "cli.sqlite" in out
@@ -47,32 +47,32 @@ def test_invoke_query_show_verify(fake: FakeProxyClient, tmp_path: Path) -> None
 
 
 def test_chaincode_error_is_one_line_exit_9(fake: FakeProxyClient) -> None:
-    run("invoke", "create", "alice", "0")
-    rc, out, err = run("invoke", "create", "alice", "1")
+    run("invoke", "--plaintext", "create", "alice", "0")
+    rc, out, err = run("invoke", "--plaintext", "create", "alice", "1")
     assert (rc, out) == (9, "")
     assert err == "foc: error: EXISTS: the person already exists\n"
-    assert run("invoke", "add", "bob", "1")[0] == 9
+    assert run("invoke", "--plaintext", "add", "bob", "1")[0] == 9
 
 
 def test_proxy_unavailable_exit_8(fake: FakeProxyClient) -> None:
     fake.down = True
-    rc, _, err = run("invoke", "create", "alice", "0")
+    rc, _, err = run("invoke", "--plaintext", "create", "alice", "0")
     assert rc == 8 and err.startswith("foc: error: ") and err.count("\n") == 1
 
 
 def test_missing_proxy_config_exit_3(fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FOC_PROXY_ADDRESS")
-    rc, _, err = run("invoke", "create", "alice", "0")
+    rc, _, err = run("invoke", "--plaintext", "create", "alice", "0")
     assert rc == 3 and "no proxy address configured" in err
 
 
 def test_proxy_option_overrides_config(fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     monkeypatch.setattr(cli, "client_factory", lambda config: seen.append(config.proxy_address) or fake)
-    assert run("invoke", "--proxy", "10.1.2.3:4000", "create", "a", "1")[0] == 0
-    assert run("--proxy", "10.1.2.3:4001", "query", "query", "a")[0] == 0
+    assert run("invoke", "--plaintext", "--proxy", "10.1.2.3:4000", "create", "a", "1")[0] == 0
+    assert run("--proxy", "10.1.2.3:4001", "query", "--plaintext", "query", "a")[0] == 0
     assert seen == ["10.1.2.3:4000", "10.1.2.3:4001"]
-    rc, _, err = run("invoke", "--proxy", "nonsense", "create", "a", "1")
+    rc, _, err = run("invoke", "--plaintext", "--proxy", "nonsense", "create", "a", "1")
     assert rc == 3 and "not host:port" in err
 
 
@@ -92,7 +92,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_ledger_missing_and_corrupt(fake: FakeProxyClient, tmp_path: Path) -> None:
     rc, _, err = run("ledger", "show", "--ledger", str(tmp_path / "nope.sqlite"))
     assert rc == 10 and "no ledger at" in err
-    run("invoke", "create", "alice", "0")
+    run("invoke", "--plaintext", "create", "alice", "0")
     db = sqlite3.connect(tmp_path / "cli.sqlite")
     db.execute("UPDATE state SET value=? WHERE key='alice'", (b"999",))
     db.commit()
@@ -102,24 +102,24 @@ def test_ledger_missing_and_corrupt(fake: FakeProxyClient, tmp_path: Path) -> No
 
 
 def test_query_commits_nothing(fake: FakeProxyClient, tmp_path: Path) -> None:
-    run("invoke", "create", "alice", "0")
-    run("query", "add", "alice", "5")  # a write in a query is simulated, never committed
+    run("invoke", "--plaintext", "create", "alice", "0")
+    run("query", "--plaintext", "add", "alice", "5")  # a write in a query is simulated, never committed
     with DevLedger(tmp_path / "cli.sqlite") as ledger:
         assert ledger.height == 2 and ledger.read("foc", "alice")[0] == b"0"  # type: ignore[index]
 
 
 def test_demo_with_given_proxy_runs_scenario(fake: FakeProxyClient, tmp_path: Path) -> None:
-    rc, out, err = run("demo", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite"))
+    rc, out, err = run("demo", "--plaintext", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite"))
     assert rc == 0, out + err
     assert out.count("[ok ]") == 5 and "summary: 5/5" in out and "verified" in out
     # a second run refuses to reuse a ledger the user named
-    rc, _, err = run("demo", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite"))
+    rc, _, err = run("demo", "--plaintext", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite"))
     assert rc == 2 and "fresh ledger" in err
 
 
 def test_demo_reports_misbehaving_steps(fake: FakeProxyClient, tmp_path: Path) -> None:
     fake.down = True
-    rc, out, err = run("demo", "--proxy", "127.0.0.1:9")
+    rc, out, err = run("demo", "--plaintext", "--proxy", "127.0.0.1:9")
     assert rc == 1 and out.count("[FAIL]") == 5 and "5 of 5 steps" in err
     assert "PROXY_UNAVAILABLE" in out
     assert (tmp_path / "cache" / "ledger" / "demo.sqlite").exists()
@@ -130,5 +130,5 @@ def test_unexpected_exception_is_one_line(fake: FakeProxyClient, monkeypatch: py
         raise RuntimeError("boom")
 
     monkeypatch.setattr(fake, "invoke", broken)
-    rc, _, err = run("invoke", "create", "alice", "0")
+    rc, _, err = run("invoke", "--plaintext", "create", "alice", "0")
     assert rc == 1 and err == "foc: internal error: RuntimeError: boom (please report it)\n"
