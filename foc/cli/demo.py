@@ -374,7 +374,10 @@ def run_confidential_demo(
         )
         measurement = NATIVE_INSECURE_MEASUREMENT
     elif measurement is None:
-        raise FocError("the demo needs the expected TA measurement for a real OP-TEE device")
+        raise FocError(
+            "the demo needs the expected TA measurement for a real OP-TEE device",
+            hint="build the QEMU image (`foc-deploy qemu build`): the measurement is computed from its .ta",
+        )
     with DevNetwork.open(
         ledger_path,
         proxy=proxy,

@@ -249,11 +249,11 @@ def _fresh_demo_ledger(path: Path | None) -> Path:
     return path
 
 
-def _fresh_demo_home() -> Path:
-    """A fresh FOC home for the confidential demo (never the user's $FOC_HOME)."""
+def _fresh_demo_home(ledger_path: Path) -> Path:
+    """A fresh FOC home beside the demo ledger (never the user's $FOC_HOME)."""
     import shutil
 
-    home = cache_root() / "demo" / "home"
+    home = ledger_path.with_name(ledger_path.stem + "-home")
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     return home
@@ -312,8 +312,15 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             address = target.proxy_address
             device = f"qemu-{args.instance}"
             print(f"OP-TEE in QEMU: proxy at {address} (logs in {target.logs})", file=out, flush=True)
-        if not args.plaintext and args.tee == "qemu":
-            measurement = _image_ta_measurement()
+        if not args.plaintext and (args.tee == "qemu" or args.proxy):
+            from foc.errors import TargetError
+
+            try:
+                measurement = _image_ta_measurement()
+            except TargetError:
+                if not args.proxy:
+                    raise
+                # --proxy: maybe a native proxy (its key says so); OP-TEE without a measurement fails
         config = load_config(proxy_address=address)
         if args.plaintext:
             wrapper = FocWrapper(config, client_factory=client_factory)
@@ -331,7 +338,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
                 outcomes, clean = run_confidential_demo(
                     proxy,  # type: ignore[arg-type]
                     ledger_path,
-                    home=_fresh_demo_home(),
+                    home=_fresh_demo_home(Path(ledger_path)),
                     measurement=measurement,
                     endpoint=address,
                     device_name=device,

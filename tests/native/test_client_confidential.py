@@ -1,0 +1,193 @@
+"""Confidential mode from the user's side, on the host-native build (NOT a TEE) behind a real
+foc-proxy: the admin CLI (enroll, define, create, register), `foc invoke` / `foc query` (confidential
+by default), the SDK (`ConfidentialContract` over `DevNetwork` with `ProxyEnclave`), and
+`foc demo --tee native`. Sealed objects live in a temporary FOC_NATIVE_STORAGE, definitions and
+device keys in a temporary FOC_HOME."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from foc.cli import main as cli
+from foc.cli.local_proxy import LocalProxy
+from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract
+from foc.client.devledger import DevNetwork
+from foc.confidential.definitions import DefinitionStore
+from foc.confidential.devices import DeviceStore
+from foc.confidential.formats import StoredValue
+from foc.errors import AttestationError
+from foc.ledger.ledger import DevLedger
+from foc.proxy.client import ProxyClient
+
+pytestmark = pytest.mark.native
+
+NATIVE_MEASUREMENT = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").hexdigest()
+SECRET_PERSON = "zq-client-person-7731"
+SECRET_COUNT = "918273"
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProxy]:
+    storage = tmp_path_factory.mktemp("sealed")
+    old = os.environ.get("FOC_NATIVE_STORAGE")
+    os.environ["FOC_NATIVE_STORAGE"] = str(storage)
+    try:
+        local = LocalProxy("native", pool=2).start()
+    finally:
+        if old is None:
+            del os.environ["FOC_NATIVE_STORAGE"]
+        else:
+            os.environ["FOC_NATIVE_STORAGE"] = old
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def env(proxy: LocalProxy, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FOC_HOME": str(tmp_path / "home"),
+        "FOC_LEDGER": str(tmp_path / "dev.sqlite"),
+        "FOC_PROXY_ADDRESS": proxy.address,
+        "FOC_CONFIG": str(tmp_path / "absent.toml"),
+    }
+
+
+def foc(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "foc.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=120,
+    )
+
+
+def ok(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_cli_flow_confidential_by_default(env: dict[str, str], proxy: LocalProxy, tmp_path: Path) -> None:
+    # Before anything is set up, invoke says what to run.
+    undefined = foc(env, "invoke", "create", SECRET_PERSON, SECRET_COUNT)
+    assert undefined.returncode == 3 and "foc chaincode define" in undefined.stderr
+    ok(foc(env, "chaincode", "define", "--id", "coffee", "--version", NATIVE_MEASUREMENT, "--channel", "dev"))
+    unregistered = foc(env, "invoke", "create", SECRET_PERSON, SECRET_COUNT)
+    assert unregistered.returncode == 3, unregistered.stderr
+    assert "foc enclave create" in unregistered.stderr and "foc enclave register" in unregistered.stderr
+
+    ok(foc(env, "device", "enroll", "native", "--from-proxy", proxy.address))
+    ok(
+        foc(
+            env, "enclave", "create", "--force", "--chaincode", "coffee", "--channel", "dev",
+            "--endpoint", "native-cli:7052", "--proxy", proxy.address,
+        )
+    )  # fmt: skip
+    ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
+
+    # The client re-verifies attestation: the native build's evidence needs the explicit flag.
+    refused = foc(env, "invoke", "create", SECRET_PERSON, SECRET_COUNT)
+    assert refused.returncode == 11 and "native" in refused.stderr, refused.stderr
+    flag = "--allow-insecure-native"
+    created = foc(env, "invoke", flag, "create", SECRET_PERSON, SECRET_COUNT)
+    assert (created.returncode, created.stdout) == (0, "OK\n"), created.stderr
+    assert "committed tx" in created.stderr and "verified: enclave" in created.stderr
+    assert SECRET_PERSON not in created.stderr and SECRET_COUNT not in created.stderr
+    assert ok(foc(env, "invoke", flag, "add", SECRET_PERSON, "1")) == "OK\n"
+    queried = ok(foc(env, "query", flag, "query", SECRET_PERSON))
+    assert queried == f"person: {SECRET_PERSON}, number of consumed coffees: {int(SECRET_COUNT) + 1}\n"
+    exists = foc(env, "invoke", flag, "create", SECRET_PERSON, "1")
+    assert exists.returncode == 9 and exists.stdout == ""
+    assert exists.stderr.strip().splitlines() == ["foc: error: EXISTS: person already exists"]
+    missing = foc(env, "query", flag, "query", "nobody-here")
+    assert missing.returncode == 9 and "NOT_FOUND" in missing.stderr
+
+    # The ledger holds ciphertext: no count, no result text, no arguments (key names are cleartext).
+    ledger_path = Path(env["FOC_LEDGER"])
+    with DevLedger(ledger_path) as ledger:
+        stored = ledger.read("coffee", SECRET_PERSON)
+        assert stored is not None and ledger.verify().ok
+    StoredValue.decode(stored[0])
+    wal = Path(f"{ledger_path}-wal")
+    raw = ledger_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    for secret in (SECRET_COUNT, str(int(SECRET_COUNT) + 1), "consumed coffees"):
+        assert secret.encode() not in raw and secret.encode().hex().encode() not in raw, secret
+
+    # --plaintext still takes FOC's path (its own namespace `foc`, in the clear).
+    plain = foc(env, "invoke", "--plaintext", "create", "plain-person", "4")
+    assert plain.returncode == 0, plain.stderr
+    with DevLedger(ledger_path) as ledger:
+        assert ledger.read("foc", "plain-person")[0] == b"4"  # type: ignore[index]
+
+
+def test_sdk_over_dev_network_with_proxy_enclave(
+    env: dict[str, str], proxy: LocalProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    home = Path(env["FOC_HOME"])
+    monkeypatch.setenv("FOC_HOME", str(home))
+    ok(foc(env, "chaincode", "define", "--id", "coffee", "--version", NATIVE_MEASUREMENT, "--channel", "dev"))
+    ok(foc(env, "device", "enroll", "native", "--from-proxy", proxy.address))
+    ok(
+        foc(
+            env, "enclave", "create", "--force", "--chaincode", "coffee", "--channel", "dev",
+            "--endpoint", "native-sdk:7052", "--proxy", proxy.address,
+        )
+    )  # fmt: skip
+    ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
+    with (
+        ProxyClient(proxy.address) as client,
+        DevNetwork.open(env["FOC_LEDGER"], proxy=client, confidential="coffee", home=home) as net,
+    ):
+
+        def contract(**kwargs: object) -> ConfidentialContract:
+            return ConfidentialContract(
+                net.contract("coffee"),
+                chaincode_id="coffee",
+                channel=net.channel,
+                registry=net.contract("ercc"),
+                definitions=DefinitionStore(home),
+                devices=DeviceStore(home),
+                **kwargs,  # type: ignore[arg-type]
+            )
+
+        with pytest.raises(AttestationError):
+            contract().query("query", ["alice"])
+        coffee = contract(allow_insecure_native=True)
+        assert coffee.invoke("create", ["alice", "0"]) == b"OK"
+        assert coffee.invoke("add", ["alice", "3"]) == b"OK"
+        assert coffee.query("query", ["alice"]) == b"person: alice, number of consumed coffees: 3"
+        height = net.ledger.height
+        with pytest.raises(ConfidentialChaincodeError) as caught:
+            coffee.invoke("create", ["alice", "1"])
+        assert (caught.value.code, caught.value.status) == ("EXISTS", 500)
+        with pytest.raises(ConfidentialChaincodeError) as caught:
+            coffee.invoke("add", ["bob", "1"])
+        assert caught.value.code == "NOT_FOUND"
+        assert net.ledger.height == height, "a refused invocation committed something"
+
+
+def test_demo_native_is_confidential_and_shows_ciphertext_only(tmp_path: Path, proxy: LocalProxy) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    ledger_path = tmp_path / "demo.sqlite"
+    rc = cli.main(["demo", "--proxy", proxy.address, "--ledger", str(ledger_path)], out=out, err=err)
+    text = out.getvalue()
+    assert rc == 0, text + err.getvalue()
+    assert "NOT a TEE" in text and "native-insecure-v1 evidence" in text
+    assert text.count("[ok ]") == 5 and "summary: 5/5 steps behaved as expected" in text
+    assert "-> person: alice, number of consumed coffees: 3" in text
+    assert "-> EXISTS: person already exists" in text and "-> NOT_FOUND: person not found" in text
+    assert "ciphertext only: yes" in text and "LEAK" not in text
+    assert (tmp_path / "demo-home" / "chaincodes" / "coffee" / "definition.json").exists()
+    with DevLedger(ledger_path) as ledger:
+        assert ledger.height == 4 and ledger.verify().ok
