@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("package", "build the chaincode-as-a-service package for a Fabric peer and print its package id"),
         ("package-id", "print the package id of a ccaas package file"),
-        ("serve", "serve the FOC wrapper chaincode to a Fabric peer (chaincode-as-a-service)"),
+        (
+            "serve",
+            "serve a FOC chaincode (wrapper, confidential or ercc) to a Fabric peer (chaincode-as-a-service)",
+        ),
     ):
         fabric = sub.add_parser(name, help=text, description=text, add_help=False)
         fabric.add_argument("fabric_args", nargs=argparse.REMAINDER)

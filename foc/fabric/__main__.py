@@ -1,13 +1,20 @@
-"""`python -m foc.fabric`: serve the FOC wrapper chaincode to a Fabric peer, or build its package.
+"""`python -m foc.fabric`: serve a FOC chaincode to a Fabric peer, or build its package.
 
     python -m foc.fabric serve --address 0.0.0.0:9999 --chaincode-id foc_1.0:<hash> [--proxy HOST:PORT]
+                               [--kind wrapper|confidential|ercc] [--name coffee]
                                [--tls-cert server.pem --tls-key server.key [--client-ca peer-ca.pem]]
     python -m foc.fabric package --label foc_1.0 --address host:9999 [--tls-root-cert ca.pem
                                [--client-cert peer.pem --client-key peer.key]] -o foc.tar.gz
     python -m foc.fabric package-id foc.tar.gz
 
+`--kind` picks the chaincode: `wrapper` (default; FOC's plaintext wrapper), `confidential` (the
+confidential chaincode `--name`: FPC's `__invoke` / `__endorse`, the TA behind the proxy as its
+enclave, the definition from $FOC_HOME) or `ercc` (the enclave registry; definitions and enrolled
+devices from $FOC_HOME). Each kind is its own package (its own chaincode name on the channel).
+
 Environment (as in Fabric's chaincode-as-a-service samples): CHAINCODE_SERVER_ADDRESS, CHAINCODE_ID,
-CHAINCODE_TLS_CERT, CHAINCODE_TLS_KEY, CHAINCODE_CLIENT_CA_CERT; the wrapper's own FOC_PROXY_* variables.
+CHAINCODE_TLS_CERT, CHAINCODE_TLS_KEY, CHAINCODE_CLIENT_CA_CERT; the wrapper's own FOC_PROXY_* variables;
+FOC_CHAINCODE_KIND and FOC_CHAINCODE for --kind and --name; FOC_HOME.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -25,6 +32,9 @@ from foc.errors import FocError, UsageError
 from foc.fabric.package import ConnectionInfo, read_package_id, write_package
 from foc.fabric.server import ChaincodeServer
 from foc.fabric.tls import ServerTls
+from foc.wrapper.stub import Chaincode
+
+KINDS = ("wrapper", "confidential", "ercc")
 
 
 def _read_pem(path: str | None, what: str) -> str:
@@ -50,6 +60,25 @@ def _parser() -> argparse.ArgumentParser:
         "--client-ca", default=env("CHAINCODE_CLIENT_CA_CERT"), help="PEM CA of the peer's client cert (mTLS)"
     )
     serve.add_argument("--proxy", default=None, help="foc.proxy host:port (default: FOC_PROXY_ADDRESS)")
+    serve.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=env("FOC_CHAINCODE_KIND") or "wrapper",
+        help="which chaincode: the plaintext wrapper, a confidential chaincode, or the ercc registry",
+    )
+    serve.add_argument(
+        "--name",
+        default=env("FOC_CHAINCODE") or "coffee",
+        help="--kind confidential: the chaincode id (its definition in $FOC_HOME; default %(default)s)",
+    )
+    serve.add_argument(
+        "--registry", default="ercc", help="--kind confidential: the registry's chaincode name (default ercc)"
+    )
+    serve.add_argument(
+        "--allow-insecure-native",
+        action="store_true",
+        help="--kind ercc: accept the host-native build's evidence (NOT a TEE: development only)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never payloads)")
 
     package = commands.add_parser("package", help="build the ccaas package and print its package id")
@@ -77,11 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("--client-ca (mutual TLS) needs --tls-cert and --tls-key")
     tls = ServerTls.from_files(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
 
-    from foc.wrapper.chaincode import FocWrapper
-    from foc.wrapper.config import load_config
-
-    wrapper = FocWrapper(load_config(proxy_address=args.proxy))
-    server = ChaincodeServer(wrapper, args.chaincode_id, args.address, tls=tls)
+    chaincode, close = _chaincode(args)
+    server = ChaincodeServer(chaincode, args.chaincode_id, args.address, tls=tls)
     server.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -89,12 +115,43 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"serving {args.chaincode_id} on {args.address} (port {server.port})", flush=True)
+    print(f"serving {args.chaincode_id} on {args.address} (port {server.port}) as {args.kind}", flush=True)
     try:
         server.wait()
     finally:
-        wrapper.close()
+        close()
     return 0
+
+
+def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]:
+    """The chaincode `--kind` names, and how to release what it holds (the proxy channel)."""
+    from foc.wrapper.config import load_config
+
+    if args.kind == "ercc":
+        from foc.confidential.definitions import DefinitionStore
+        from foc.confidential.devices import DeviceStore
+        from foc.confidential.registry import EnclaveRegistry
+
+        registry = EnclaveRegistry(
+            DefinitionStore(), DeviceStore(), allow_insecure_native=args.allow_insecure_native
+        )
+        return registry, lambda: None
+    if args.kind == "confidential":
+        from foc.confidential.chaincode import ConfidentialChaincode
+        from foc.confidential.definitions import DefinitionStore
+        from foc.confidential.enclave import ProxyEnclave
+        from foc.wrapper.chaincode import default_client_factory
+
+        definitions = DefinitionStore()
+        definitions.get(args.name)  # fail at start, naming the missing file, not at the first transaction
+        client = default_client_factory(load_config(proxy_address=args.proxy))
+        enclave = ProxyEnclave(client)  # type: ignore[arg-type]
+        chaincode = ConfidentialChaincode(args.name, enclave, definitions, registry_name=args.registry)
+        return chaincode, getattr(client, "close", lambda: None)
+    from foc.wrapper.chaincode import FocWrapper
+
+    wrapper = FocWrapper(load_config(proxy_address=args.proxy))
+    return wrapper, wrapper.close
 
 
 def _package(args: argparse.Namespace) -> int:

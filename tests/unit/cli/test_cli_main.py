@@ -37,7 +37,9 @@ def test_invoke_query_show_verify(fake: FakeProxyClient, tmp_path: Path) -> None
     assert run("invoke", "--plaintext", "create", "alice", "0")[:2] == (0, "OK\n")
     rc, out, err = run("invoke", "--plaintext", "add", "alice", "3")
     assert (rc, out) == (0, "OK\n") and "in block 2" in err
-    assert run("query", "--plaintext", "query", "alice")[1] == "person: alice, number of consumed coffees: 3\n"
+    assert (
+        run("query", "--plaintext", "query", "alice")[1] == "person: alice, number of consumed coffees: 3\n"
+    )
     rc, out, _ = run("ledger", "show")
     assert rc == 0 and "height 3" in out and "writes: alice" in out and "= 3" not in out
     assert "cli.sqlite" in out
@@ -109,7 +111,9 @@ def test_query_commits_nothing(fake: FakeProxyClient, tmp_path: Path) -> None:
 
 
 def test_demo_with_given_proxy_runs_scenario(fake: FakeProxyClient, tmp_path: Path) -> None:
-    rc, out, err = run("demo", "--plaintext", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite"))
+    rc, out, err = run(
+        "demo", "--plaintext", "--proxy", "127.0.0.1:9", "--ledger", str(tmp_path / "d.sqlite")
+    )
     assert rc == 0, out + err
     assert out.count("[ok ]") == 5 and "summary: 5/5" in out and "verified" in out
     # a second run refuses to reuse a ledger the user named
