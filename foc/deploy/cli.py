@@ -45,6 +45,16 @@ def _global_options(defaults: bool) -> _ArgumentParser:
     return p
 
 
+def _instance_option() -> argparse.ArgumentParser:
+    p = _ArgumentParser(add_help=False)
+    p.add_argument(
+        "--instance",
+        default="default",
+        help="which QEMU instance (each has its own run dir, pid file and logs; default %(default)s)",
+    )
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
     sub_globals = _global_options(defaults=False)
@@ -67,13 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="build (or fetch from the cache) the image", parents=[sub_globals]
     )
     build.add_argument("--refresh", action="store_true", help="rebuild every step, ignoring the cache")
-    up = actions.add_parser("up", help="boot in the background and wait until ready", parents=[sub_globals])
+    inst = _instance_option()
+    up = actions.add_parser(
+        "up", help="boot in the background and wait until ready", parents=[sub_globals, inst]
+    )
     up.add_argument("--port", type=int, default=None, help="host port forwarded to the proxy (default 50051)")
     up.add_argument("--no-build", dest="build", action="store_false", help="boot the last built image")
-    actions.add_parser("down", help="stop the instance `up` started", parents=[sub_globals])
-    actions.add_parser("status", help="is it running, is the proxy serving", parents=[sub_globals])
-    actions.add_parser("console", help="attach to the guest's shell (Ctrl-] detaches)", parents=[sub_globals])
-    logs = actions.add_parser("logs", help="print the UART log of the last boot", parents=[sub_globals])
+    actions.add_parser("down", help="stop the instance `up` started", parents=[sub_globals, inst])
+    actions.add_parser("status", help="is it running, is the proxy serving", parents=[sub_globals, inst])
+    actions.add_parser(
+        "console", help="attach to the guest's shell (Ctrl-] detaches)", parents=[sub_globals, inst]
+    )
+    logs = actions.add_parser("logs", help="print the UART log of the last boot", parents=[sub_globals, inst])
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     logs.add_argument("--secure", action="store_true", help="the secure-world (OP-TEE) UART instead")
     return parser
@@ -198,7 +213,14 @@ def _up(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
     with out.progress() as progress:
-        running = api.up("qemu", port=args.port, build=args.build, progress=progress, verbose=args.verbose)
+        running = api.up(
+            "qemu",
+            port=args.port,
+            build=args.build,
+            progress=progress,
+            verbose=args.verbose,
+            instance=args.instance,
+        )
     out.result(
         running.to_json(),
         f"[bold green]{escape(running.ready)}[/] — qemu pid {running.pid}, proxy at {running.proxy_address}\n"
@@ -210,7 +232,7 @@ def _up(args: argparse.Namespace, out: Output) -> int:
 def _down(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    stopped = api.down("qemu")
+    stopped = api.down("qemu", instance=args.instance)
     out.result({"target": "qemu", "stopped": stopped}, "qemu stopped" if stopped else "qemu was not running")
     return 0
 
@@ -218,7 +240,7 @@ def _down(args: argparse.Namespace, out: Output) -> int:
 def _status(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    st = api.status("qemu")
+    st = api.status("qemu", instance=args.instance)
     if st.get("running"):
         lines = [f"qemu running (pid {st['pid']}): {st.get('ready', '?')}"]
         if st.get("proxy_address"):
@@ -244,7 +266,7 @@ def _console(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(
             "`console` needs a terminal on stdin", hint="use `foc-deploy qemu logs` to read output"
         )
-    console = api.attach_console("qemu")
+    console = api.attach_console("qemu", instance=args.instance)
     out.err.print("connected to the qemu console; press Ctrl-] to detach", highlight=False)
     try:
         console.interact()
@@ -257,7 +279,7 @@ def _console(args: argparse.Namespace, out: Output) -> int:
 def _logs(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    path = api.log_path("qemu", secure=args.secure)
+    path = api.log_path("qemu", secure=args.secure, instance=args.instance)
     if not path.is_file():
         raise TargetError(f"no log yet at {path}", hint="`foc-deploy qemu up` first")
     if out.json_mode:

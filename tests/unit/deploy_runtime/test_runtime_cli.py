@@ -91,9 +91,24 @@ def test_error_text_with_brackets_is_printed_verbatim(
     import foc.deploy.api as api
     from foc.errors import TargetError
 
-    def boom(target: str = "qemu") -> dict:
+    def boom(target: str = "qemu", **_: object) -> dict:
         raise TargetError("log says [red]not markup[/] here")
 
     monkeypatch.setattr(api, "status", boom)
     assert cli.run(["qemu", "status"]) == 6
     assert "[red]not markup[/]" in capsys.readouterr().err
+
+
+def test_instance_option_reaches_the_api(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`--instance NAME` selects that instance's run dir for status/down (not the default one)."""
+    from foc.deploy import api
+
+    seen: list[str] = []
+
+    def fake_down(target: str = "qemu", *, instance: str = "default") -> bool:
+        seen.append(instance)
+        return False
+
+    monkeypatch.setattr(api, "down", fake_down)
+    assert cli.run(["qemu", "down", "--instance", "demo"]) == 0
+    assert seen == ["demo"]
