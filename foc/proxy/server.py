@@ -175,22 +175,33 @@ class InvocationService(pb_grpc.InvocationServicer):
     def _on_pooled_session(
         self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext
     ) -> tuple[int, bytes]:
-        """Run one TA command on a pooled session, mapping failures to refusals."""
-        remaining = context.time_remaining()
-        timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
-        try:
-            with self.pool.lease(max(timeout, 0.0)) as lease:
-                return call(lease.session)
-        except PoolBusy as exc:
-            raise _Refusal(pb.BUSY, str(exc)) from None
-        except TaCrashed as exc:
-            raise _Refusal(
-                pb.TA_CRASHED, f"the TA crashed ({exc.message}); the proxy reopened its sessions, retry"
-            ) from None
-        except abi.AbiError as exc:
-            raise _Refusal(pb.TEE_FAILURE, f"the TA broke the ABI: {exc.message}") from None
-        except TeeError as exc:
-            raise _Refusal(pb.TEE_FAILURE, str(exc)) from None
+        """Run one enclave command on a pooled session, mapping failures to refusals.
+
+        A TA that died earlier (e.g. another client panicked it) leaves every pooled session dead
+        until one reports it; the pool then reopens them. Enclave commands are administrative and
+        safe to repeat (a create that got as far as sealing its keys answers EXISTS), so one
+        TA_CRASHED is retried on a fresh session; a second one is reported.
+        """
+        for attempt in range(2):
+            remaining = context.time_remaining()
+            timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+            try:
+                with self.pool.lease(max(timeout, 0.0)) as lease:
+                    return call(lease.session)
+            except PoolBusy as exc:
+                raise _Refusal(pb.BUSY, str(exc)) from None
+            except TaCrashed as exc:
+                if attempt == 0:
+                    log.warning("enclave command met a dead TA session; retrying once on a reopened session")
+                    continue
+                raise _Refusal(
+                    pb.TA_CRASHED, f"the TA crashed ({exc.message}); the proxy reopened its sessions, retry"
+                ) from None
+            except abi.AbiError as exc:
+                raise _Refusal(pb.TEE_FAILURE, f"the TA broke the ABI: {exc.message}") from None
+            except TeeError as exc:
+                raise _Refusal(pb.TEE_FAILURE, str(exc)) from None
+        raise AssertionError("unreachable")
 
     def GetDeviceKey(  # noqa: N802
         self, request: pb.GetDeviceKeyRequest, context: grpc.ServicerContext

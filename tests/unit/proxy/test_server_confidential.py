@@ -30,6 +30,8 @@ DER = b"0\x82fake-spki"
 class ConfidentialSession(FakeTaSession):
     def invoke(self, cmd: int, data: bytes = b"") -> tuple[int, bytes]:
         backend: ConfidentialBackend = self.backend  # type: ignore[assignment]
+        if self.instance != backend.instance:  # single-instance TA: a panic killed this session
+            raise TaCrashed("TEE_ERROR_TARGET_DEAD", code=0xFFFF3024)
         if cmd == abi.FOC_CMD_ENCLAVE_CREATE:
             if backend.crash_next_create:
                 backend.crash_next_create = False
@@ -201,14 +203,23 @@ def test_enclave_create_credentials_exists_and_force(client: ProxyClient) -> Non
     assert err.value.code == "BAD_REQUEST"
 
 
-def test_ta_crash_during_create_is_structured_and_the_pool_recovers(
+def test_enclave_command_on_a_ta_that_died_earlier_is_retried_once_on_a_reopened_session(
     client: ProxyClient, backend: ConfidentialBackend
 ) -> None:
+    backend.instance += 1  # another client panicked the TA: every pooled session is dead
+    assert client.create_enclave(b"FEC1-cfg\x00").startswith(b"FCD1-")
+    assert client.health().ta_restarts_total == 1
+
+
+def test_ta_crashing_twice_during_create_is_structured_and_the_pool_recovers(
+    client: ProxyClient, backend: ConfidentialBackend
+) -> None:
+    backend.instance += 1  # dead sessions, and the create itself crashes the new instance
     backend.crash_next_create = True
     with pytest.raises(ChaincodeError) as err:
         client.create_enclave(b"FEC1-cfg\x00")
     assert err.value.code == "TA_CRASHED"
-    assert client.health().ta_restarts_total == 1
+    assert client.health().ta_restarts_total == 2
     assert client.create_enclave(b"FEC1-cfg\x00").startswith(b"FCD1-")
 
 
