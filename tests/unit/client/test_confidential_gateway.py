@@ -1,9 +1,9 @@
-"""ConfidentialContract over the Fabric Gateway client: the real CaaS shim serves the confidential
-chaincode (FPC's __invoke / __endorse, the TEST-ONLY reference enclave playing the TA) and the
-`ercc` registry, each behind a fake gateway (tests/unit/gateway/fake_gateway.py hosts one
-chaincode per gateway; a real peer's gateway serves both on one endpoint). The confidential
-chaincode's `__endorse` queries `ercc` with INVOKE_CHAINCODE, answered by the registry over the
-registry peer's committed state."""
+"""ConfidentialContract over the Fabric Gateway client, one gateway endpoint for all chaincodes as
+on a real peer: the real CaaS shim serves the confidential chaincode `coffee` (FPC's __invoke /
+__endorse, the TEST-ONLY reference enclave playing the TA), the `ercc` registry and FOC's
+plaintext wrapper `foc` (fake proxy), all behind one fake gateway
+(tests/unit/gateway/fake_gateway.py). `coffee`'s `__endorse` asks `ercc` with INVOKE_CHAINCODE,
+which the gateway's peer routes to the registry's own CaaS stream over its committed state."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fabric_protos.peer import proposal_response_pb2
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "gateway"))
 sys.path.insert(0, str(HERE.parent / "fabric"))
+sys.path.insert(0, str(HERE.parent / "wrapper"))
 
 from client_network import EnclaveSlot  # noqa: E402
 from fake_gateway import FakeGateway  # noqa: E402
+from fake_proxy import FakeProxyClient  # noqa: E402
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
 
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
@@ -34,31 +35,30 @@ from foc.confidential.definitions import DefinitionStore, define_chaincode  # no
 from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.confidential.formats import EnclaveConfig, StoredValue  # noqa: E402
 from foc.confidential.registry import EnclaveRegistry  # noqa: E402
-from foc.errors import EndorsementFailure, VerificationError  # noqa: E402
+from foc.errors import EndorsementFailure, GatewayError, VerificationError  # noqa: E402
 from foc.fabric.server import ChaincodeServer  # noqa: E402
-from foc.wrapper.memory import MemoryStub  # noqa: E402
+from foc.wrapper.chaincode import FocWrapper  # noqa: E402
 
 CHANNEL = "mychannel"
 MEASUREMENT = bytes.fromhex("3c" * 32)
 COFFEE_PACKAGE = "coffee_1.0:" + "cd" * 32
 ERCC_PACKAGE = "ercc_1.0:" + "ef" * 32
+WRAPPER_PACKAGE = "foc_1.0:" + "ab" * 32
 
 
 @dataclass
 class Fabric:
     home: Path
-    coffee: FakeGateway
-    ercc: FakeGateway
-    coffee_client: GatewayClient
-    ercc_client: GatewayClient
+    gateway: FakeGateway
+    client: GatewayClient
     slot: EnclaveSlot
 
     def contract(self) -> ConfidentialContract:
         return ConfidentialContract(
-            GatewayContract(self.coffee_client, CHANNEL, "coffee"),
+            GatewayContract(self.client, CHANNEL, "coffee"),
             chaincode_id="coffee",
             channel=CHANNEL,
-            registry=GatewayContract(self.ercc_client, CHANNEL, "ercc"),
+            registry=GatewayContract(self.client, CHANNEL, "ercc"),
             definitions=DefinitionStore(self.home),
             devices=DeviceStore(self.home),
         )
@@ -72,40 +72,31 @@ def fabric(tmp_path: Path) -> Iterator[Fabric]:
     enroll_device("device-1", device_key.public_key(), home=home)
     definitions, devices = DefinitionStore(home), DeviceStore(home)
     slot = EnclaveSlot(ReferenceEnclave(device_key, MEASUREMENT, ChaincodeSecrets()))
-    registry = EnclaveRegistry(definitions, devices)
     identity = Identity.generate_for_tests("Org1MSP", "User1")
     with (
-        ChaincodeServer(registry, ERCC_PACKAGE, request_timeout=20) as ercc_server,
+        ChaincodeServer(EnclaveRegistry(definitions, devices), ERCC_PACKAGE, request_timeout=20) as ercc,
         ChaincodeServer(
             ConfidentialChaincode("coffee", slot, definitions), COFFEE_PACKAGE, request_timeout=20
-        ) as coffee_server,
+        ) as coffee,
+        ChaincodeServer(FocWrapper(client=FakeProxyClient()), WRAPPER_PACKAGE, request_timeout=20) as foc,
         FakeGateway(
-            f"127.0.0.1:{ercc_server.port}", ERCC_PACKAGE, channel_id=CHANNEL, chaincode_name="ercc"
-        ) as ercc_gw,
-        FakeGateway(
-            f"127.0.0.1:{coffee_server.port}", COFFEE_PACKAGE, channel_id=CHANNEL, chaincode_name="coffee"
-        ) as coffee_gw,
-        GatewayClient(ercc_gw.address, identity, timeout=20, commit_timeout=20) as ercc_client,
-        GatewayClient(coffee_gw.address, identity, timeout=20, commit_timeout=20) as coffee_client,
+            channel_id=CHANNEL,
+            chaincodes={
+                "coffee": (f"127.0.0.1:{coffee.port}", COFFEE_PACKAGE),
+                "ercc": (f"127.0.0.1:{ercc.port}", ERCC_PACKAGE),
+                "foc": (f"127.0.0.1:{foc.port}", WRAPPER_PACKAGE),
+            },
+        ) as gateway,
+        GatewayClient(gateway.address, identity, timeout=20, commit_timeout=20) as client,
     ):
-
-        def ercc_call(args: list[bytes]) -> proposal_response_pb2.Response:
-            # INVOKE_CHAINCODE from coffee's __endorse: the registry over ercc's committed state.
-            stub = MemoryStub(args, state=dict(ercc_gw.peer.state), channel_id=CHANNEL)
-            answer = registry.invoke(stub)
-            return proposal_response_pb2.Response(
-                status=answer.status, message=answer.message, payload=answer.payload
-            )
-
-        coffee_gw.peer.chaincodes["ercc"] = ercc_call
-        yield Fabric(home, coffee_gw, ercc_gw, coffee_client, ercc_client, slot)
+        yield Fabric(home, gateway, client, slot)
 
 
 def register(fabric: Fabric) -> None:
     credentials = fabric.slot.enclave.create(
         EnclaveConfig("coffee", MEASUREMENT.hex(), CHANNEL, "device-1:7052")
     )
-    registry = GatewayContract(fabric.ercc_client, CHANNEL, "ercc")
+    registry = GatewayContract(fabric.client, CHANNEL, "ercc")
     assert registry.invoke("registerEnclave", [base64.b64encode(credentials)]) == b"OK"
 
 
@@ -121,9 +112,18 @@ def test_confidential_round_trip_through_the_gateway(fabric: Fabric) -> None:
     with pytest.raises(ConfidentialChaincodeError) as caught:
         coffee.query("get", ["bob"])
     assert caught.value.code == "NOT_FOUND"
-    # Only the two successful __endorse transactions were ordered; the peer holds ciphertext.
-    assert [code for _, code in fabric.coffee.blocks] == ["VALID", "VALID"]
-    state = fabric.coffee.peer.state
+    # Block 1 registered the enclave (ercc); then only the two successful __endorse transactions
+    # were ordered, each validated by asking ercc over INVOKE_CHAINCODE; the peer holds ciphertext.
+    assert [code for _, code in fabric.gateway.blocks] == ["VALID", "VALID", "VALID"]
+    asked = [function for callee, function in fabric.gateway.chaincode_calls if callee == "ercc"]
+    assert len(asked) >= 2 and set(asked) <= {
+        "queryEnclaveCredentials",
+        "queryListEnclaveCredentials",
+        "queryChaincodeEncryptionKey",
+    }, fabric.gateway.chaincode_calls
+    assert any(key.startswith("credentials/") for key in fabric.gateway.peers["ercc"].state)
+    assert not any(key.startswith("credentials/") for key in fabric.gateway.peers["coffee"].state)
+    state = fabric.gateway.peers["coffee"].state
     StoredValue.decode(state["alice"])
     assert b"15" not in state["alice"] and b"10" not in state["alice"]
     assert sorted(k for k in state if k != "alice") == sorted(
@@ -138,7 +138,8 @@ def test_a_rogue_enclave_is_refused_before_anything_is_submitted(fabric: Fabric)
     fabric.slot.enclave = rogue
     with pytest.raises(VerificationError, match="not registered"):
         fabric.contract().invoke("create", ["alice", "1"])
-    assert fabric.coffee.blocks == [] and "alice" not in fabric.coffee.peer.state
+    assert len(fabric.gateway.blocks) == 1  # the registration only
+    assert "alice" not in fabric.gateway.peers["coffee"].state
 
 
 def test_endorse_with_a_forged_response_is_refused_by_the_chaincode(fabric: Fabric) -> None:
@@ -161,7 +162,18 @@ def test_endorse_with_a_forged_response_is_refused_by_the_chaincode(fabric: Fabr
         coffee.invoke("create", ["alice", "1"])
     forged = rogue.invoke(pending_request, lambda key: None)
     with pytest.raises(EndorsementFailure, match="not registered"):
-        GatewayContract(fabric.coffee_client, CHANNEL, "coffee").invoke(
-            "__endorse", [pending_request, forged]
-        )
-    assert fabric.coffee.blocks == []
+        GatewayContract(fabric.client, CHANNEL, "coffee").invoke("__endorse", [pending_request, forged])
+    assert len(fabric.gateway.blocks) == 1  # the registration only
+    assert "alice" not in fabric.gateway.peers["coffee"].state
+
+
+def test_the_plaintext_wrapper_answers_on_the_same_endpoint(fabric: Fabric) -> None:
+    wrapper = GatewayContract(fabric.client, CHANNEL, "foc")
+    assert wrapper.invoke("create", ["bob", "2"]) == b"OK"
+    assert wrapper.query("query", ["bob"]) == b"person: bob, number of consumed coffees: 2"
+    # Each chaincode has its own namespace: the wrapper's write is not in coffee's or ercc's state.
+    assert fabric.gateway.peers["foc"].state == {"bob": b"2"}
+    assert "bob" not in fabric.gateway.peers["coffee"].state
+    assert "bob" not in fabric.gateway.peers["ercc"].state
+    with pytest.raises(GatewayError, match="has been successfully defined"):
+        GatewayContract(fabric.client, CHANNEL, "nosuch").query("query", ["bob"])

@@ -1,6 +1,12 @@
-"""A fake Fabric Gateway (`gateway.Gateway`) in front of a real chaincode-as-a-service server.
+"""A fake Fabric Gateway (`gateway.Gateway`) in front of real chaincode-as-a-service servers.
 
-One gRPC server on 127.0.0.1 plays gateway, endorsing peer, orderer and committing peer:
+One gRPC server on 127.0.0.1 plays gateway, endorsing peer, orderer and committing peer for one
+channel, and hosts several chaincodes behind that one endpoint, as a real peer's gateway does
+(`chaincodes={"coffee": (address, package_id), "ercc": ..., "foc": ...}`): each is a `FakePeer`
+stream to its own CaaS server with its own namespace (world state). INVOKE_CHAINCODE from one
+to another (the confidential chaincode's `__endorse` asking `ercc`) runs the callee on its own
+stream over its committed state and returns its response, as the peer does for a same-channel
+call; the callee's reads are not MVCC-checked and its writes are dropped (FOC's callees only read).
 
 * **Evaluate / Endorse**: unpack the SignedProposal (INVALID_ARGUMENT if it does not parse),
   check it like the endorser's preProcess (creator MSP known, ECDSA P-256 signature valid *and
@@ -25,8 +31,9 @@ One gRPC server on 127.0.0.1 plays gateway, endorsing peer, orderer and committi
 * **CommitStatus**: PERMISSION_DENIED unless the request is signed by its `identity`; waits for
   the transaction's block, then returns its validation code and block number.
 
-Not modelled: discovery and several endorsers, endorsement policies, range-query phantom checks,
-chaincode events, private data. Logs never carry arguments or values.
+Not modelled: lifecycle (`peer lifecycle chaincode ...`: the chaincodes are "committed" by
+naming them), the ordering service and Raft, discovery and several endorsers, endorsement
+policies, range-query phantom checks, chaincode events, private data. Logs never carry arguments or values.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import hashlib
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,21 +191,38 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
 
     def __init__(
         self,
-        chaincode_address: str,
-        package_id: str,
+        chaincode_address: str | None = None,
+        package_id: str | None = None,
         *,
         channel_id: str = CHANNEL,
         chaincode_name: str = CHAINCODE,
+        chaincodes: Mapping[str, tuple[str, str]] | None = None,
         msp_ids: Sequence[str] = ("Org1MSP",),
         tls: ServerTls | None = None,
         execute_timeout: float = 20.0,
     ) -> None:
+        """One chaincode (`chaincode_address`, `package_id`, `chaincode_name`) or several
+        (`chaincodes`: name -> (CaaS server address, package id)); the first is `peer`."""
+        if chaincodes is None:
+            if chaincode_address is None or package_id is None:
+                raise ValueError("give chaincode_address and package_id, or chaincodes")
+            chaincodes = {chaincode_name: (chaincode_address, package_id)}
+        if not chaincodes:
+            raise ValueError("a gateway needs at least one chaincode")
         self.channel_id = channel_id
-        self.chaincode_name = chaincode_name
         self.msp_ids = tuple(msp_ids)
         self.tls = tls
         self.execute_timeout = execute_timeout
-        self.peer = FakePeer(chaincode_address, package_id, auto_commit=False, namespace=chaincode_name)
+        self.peers: dict[str, FakePeer] = {
+            name: FakePeer(address, package, auto_commit=False, namespace=name)
+            for name, (address, package) in chaincodes.items()
+        }
+        for name, peer in self.peers.items():
+            for other in self.peers:
+                if other != name:
+                    peer.chaincodes[other] = self._called_chaincode(other)
+        self.chaincode_name = next(iter(self.peers))
+        self.peer = self.peers[self.chaincode_name]  # the first chaincode's peer (single-chaincode tests)
         self.peer_identity = Identity.generate_for_tests(self.msp_ids[0], "peer0")
         self.peer_address = "peer0.fake:7051"
         # What tests assert on:
@@ -206,14 +230,29 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         self.refusals: list[str] = []  # the peer/orderer-side reason of every refusal
         self.blocks: list[tuple[str, str]] = []  # (tx_id, validation code) per block, from block 1
         self.statuses: dict[str, tuple[int, int]] = {}  # tx_id -> (TxValidationCode, block)
+        self.chaincode_calls: list[tuple[str, str]] = []  # (callee, function) of INVOKE_CHAINCODE
         self._commit = threading.Condition()
         self._server: grpc.Server | None = None
         self.port = 0
 
+    def _called_chaincode(self, name: str) -> Any:
+        """INVOKE_CHAINCODE target: run `name` on its own stream, return its peer.Response."""
+
+        def call(args: list[bytes]) -> proposal_response_pb2.Response:
+            function = args[0].decode("utf-8", errors="replace") if args else ""
+            self.chaincode_calls.append((name, function))
+            reply = self.peers[name].start(*args, channel_id=self.channel_id).wait(self.execute_timeout)
+            if reply.type == FakePeer.Msg.ERROR:
+                return proposal_response_pb2.Response(status=500, message="called chaincode failed")
+            return proposal_response_pb2.Response.FromString(reply.payload)
+
+        return call
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect to the chaincode server (handshake) and start serving the Gateway."""
-        self.peer.connect()
+        """Connect to every chaincode server (handshake) and start serving the Gateway."""
+        for peer in self.peers.values():
+            peer.connect()
         self._server = grpc.server(ThreadPoolExecutor(16, thread_name_prefix="fake-gateway"))
         gateway_pb2_grpc.add_GatewayServicer_to_server(self, self._server)
         if self.tls is not None:
@@ -227,7 +266,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         if self._server is not None:
             self._server.stop(0.5).wait()
             self._server = None
-        self.peer.close()
+        for peer in self.peers.values():
+            peer.close()
 
     def __enter__(self) -> FakeGateway:
         self.start()
@@ -244,7 +284,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     def executions(self) -> int:
         """How many transactions the chaincode ran to the end (COMPLETED or ERROR received)."""
         done = (FakePeer.Msg.COMPLETED, FakePeer.Msg.ERROR)
-        return sum(1 for m in list(self.peer.received) if m.type in done)
+        return sum(1 for peer in self.peers.values() for m in list(peer.received) if m.type in done)
 
     # -- helpers -----------------------------------------------------------------------------
     def _abort(self, context: grpc.ServicerContext, refused: Refused) -> None:
@@ -279,14 +319,14 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
                 reason = f"error validating proposal: access denied: {why}"
             elif unpacked.channel_header.channel_id != self.channel_id:
                 reason = f"channel '{unpacked.channel_header.channel_id}' not found"
-            elif unpacked.chaincode_name != self.chaincode_name:
+            elif unpacked.chaincode_name not in self.peers:
                 reason = f"make sure the chaincode {unpacked.chaincode_name} has been successfully defined"
         if reason is not None:
             raise Refused(grpc.StatusCode.ABORTED, failure, reason)
         return unpacked
 
     def _simulate(self, signed: proposal_pb2.SignedProposal, unpacked: Unpacked) -> Endorsed:
-        tx = self.peer.start(
+        tx = self.peers[unpacked.chaincode_name].start(
             *unpacked.args,
             channel_id=unpacked.channel_header.channel_id,
             tx_id=unpacked.channel_header.tx_id,
@@ -371,7 +411,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         )
         rwset = rwset_pb2.TxReadWriteSet(
             data_model=rwset_pb2.TxReadWriteSet.KV,
-            ns_rwset=[rwset_pb2.NsReadWriteSet(namespace=self.chaincode_name, rwset=kv.SerializeToString())],
+            ns_rwset=[
+                rwset_pb2.NsReadWriteSet(namespace=unpacked.chaincode_name, rwset=kv.SerializeToString())
+            ],
         )
         without_transient = proposal_pb2.ChaincodeProposalPayload(
             input=unpacked.payload.input
@@ -379,7 +421,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         action = proposal_pb2.ChaincodeAction(
             results=rwset.SerializeToString(),
             response=result.response,
-            chaincode_id=chaincode_pb2.ChaincodeID(name=self.chaincode_name, version="1.0"),
+            chaincode_id=chaincode_pb2.ChaincodeID(name=unpacked.chaincode_name, version="1.0"),
         )
         prp = proposal_response_pb2.ProposalResponsePayload(
             proposal_hash=hashlib.sha256(unpacked.header.SerializeToString() + without_transient).digest(),
@@ -433,7 +475,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         self._commit_block(channel_header.tx_id, tx)
         return gateway_pb2.SubmitResponse()
 
-    def _validate(self, tx_id: str, tx: Any) -> tuple[int, dict[str, bytes | None]]:
+    def _validate(self, tx_id: str, tx: Any) -> tuple[int, dict[str, dict[str, bytes | None]]]:
         if tx_id in self.statuses:
             return Code.DUPLICATE_TXID, {}
         try:
@@ -453,17 +495,22 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
             for e in endorsements
         ):
             return Code.ENDORSEMENT_POLICY_FAILURE, {}
-        writes: dict[str, bytes | None] = {}
+        writes: dict[str, dict[str, bytes | None]] = {}
         for ns in rwset.ns_rwset:
+            peer = self.peers.get(ns.namespace)
+            if peer is None:
+                return Code.INVALID_CHAINCODE, {}
             kv = kv_rwset_pb2.KVRWSet.FromString(ns.rwset)
             for read in kv.reads:
                 read_version = (
                     (read.version.block_num, read.version.tx_num) if read.HasField("version") else None
                 )
-                if self.peer.version_of(read.key) != read_version:
+                if peer.version_of(read.key) != read_version:
                     return Code.MVCC_READ_CONFLICT, {}
             for write in kv.writes:
-                writes[write.key] = None if write.is_delete else bytes(write.value)
+                writes.setdefault(ns.namespace, {})[write.key] = (
+                    None if write.is_delete else bytes(write.value)
+                )
         return Code.VALID, writes
 
     def _commit_block(self, tx_id: str, tx: Any) -> None:
@@ -471,7 +518,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
             block = len(self.blocks) + 1
             code, writes = self._validate(tx_id, tx)
             if code == Code.VALID:
-                self.peer.commit_writes(writes, (block, 0))
+                for namespace, namespace_writes in writes.items():
+                    self.peers[namespace].commit_writes(namespace_writes, (block, 0))
             self.blocks.append((tx_id, Code.Name(code)))
             self.statuses.setdefault(tx_id, (code, block))
             self._commit.notify_all()
