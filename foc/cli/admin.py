@@ -6,13 +6,17 @@
     foc enclave create [--force] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
     foc enclave register --chaincode ID [--enclave ENCLAVE_ID | --credentials FILE] [--allow-insecure-native]
     foc enclave list --chaincode ID
+    foc enclave register|list ... --gateway HOST:PORT --msp-dir DIR --mspid ID [--tls-root-cert F]
+                                  [--channel CH]
 
 Files (under $FOC_HOME, default ~/.config/foc; see foc.confidential.home):
   devices/<name>.pem                                  enrolled device keys
   chaincodes/<id>/definition.json                     the chaincode definition
   chaincodes/<id>/enclaves/<enclave_id>.credentials   credentials written by `foc enclave create`
                                                       (binary `credentials`, public: no secret inside)
-Registration and listing use the registry chaincode `ercc` on the dev ledger (--ledger).
+Registration and listing use the registry chaincode `ercc` on the dev ledger (--ledger), or with
+--gateway the `ercc` chaincode on a Fabric channel, through a peer's gateway (registerEnclave is
+submitted and ordered; the registry that serves `ercc` verifies the evidence).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from foc.confidential.formats import Credentials, EnclaveConfig
 from foc.confidential.home import write_atomically
 from foc.confidential.registry import REGISTRY_NAME, EnclaveRegistry
 from foc.confidential.suite import enclave_id as compute_enclave_id
-from foc.errors import ConfigError, LedgerError, UsageError, VerificationError
+from foc.errors import ConfigError, EndorsementFailure, LedgerError, UsageError, VerificationError
 
 COMMANDS = ("device", "chaincode", "enclave")
 CREDENTIALS_SUFFIX = ".credentials"
@@ -42,6 +46,7 @@ def credentials_dir(chaincode_id: str, home: Path | None = None) -> Path:
 
 def register_parsers(sub: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
     """Add the `device`, `chaincode` and `enclave` subcommands to `foc`'s subparsers."""
+    from foc.cli.main import add_gateway_options
 
     def ledger_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -93,9 +98,11 @@ def register_parsers(sub: argparse._SubParsersAction, parser_class: type[argpars
         help="accept native-insecure-v1 evidence (host build, NOT a TEE: development only)",
     )
     ledger_option(register)
+    add_gateway_options(register)
     listing = esub.add_parser("list", help="list the registered enclaves of a chaincode")
     listing.add_argument("--chaincode", required=True, help="chaincode id")
     ledger_option(listing)
+    add_gateway_options(listing)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -250,13 +257,15 @@ def _ledger(args: argparse.Namespace, channel: str):  # noqa: ANN202 - DevLedger
 
 
 def cmd_enclave_register(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc enclave register`: registerEnclave on the dev ledger's `ercc`; the refusal's reason."""
+    """`foc enclave register`: registerEnclave on `ercc` (dev ledger, or Fabric with --gateway)."""
     from foc.ledger.peer import DevPeer
 
     definition = DefinitionStore().get(args.chaincode)
     raw = _credentials_for_register(args)
     credentials = Credentials.decode(raw)
     eid = compute_enclave_id(credentials.attested_data.enclave_pub)
+    if args.gateway:
+        return _register_over_gateway(args, definition.channel_id, raw, eid, out)
     registry = EnclaveRegistry(
         DefinitionStore(), DeviceStore(), allow_insecure_native=args.allow_insecure_native
     )
@@ -270,8 +279,44 @@ def cmd_enclave_register(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc enclave list`: the enclaves registered for a chaincode on the dev ledger."""
+def _gateway_channel(args: argparse.Namespace, defined: str | None) -> str:
+    channel = args.channel or defined
+    if not channel:
+        raise ConfigError("--gateway needs --channel CH (or $FOC_FABRIC_CHANNEL)")
+    if defined and channel != defined:
+        raise UsageError(
+            f"chaincode {args.chaincode!r} is defined on channel {defined!r}, not {channel!r}",
+            hint="foc chaincode define ... --channel CH to change the definition",
+        )
+    return channel
+
+
+def _register_over_gateway(args: argparse.Namespace, defined: str, raw: bytes, eid: str, out: TextIO) -> int:
+    """Submit registerEnclave to the `ercc` chaincode through a peer's gateway."""
+    from foc.cli.main import open_gateway
+    from foc.client.gateway import GatewayContract
+
+    if args.allow_insecure_native:
+        raise UsageError(
+            "--allow-insecure-native is decided by the registry that serves ercc, not by this client",
+            hint="start it with `foc serve --kind ercc --allow-insecure-native` (development only)",
+        )
+    channel = _gateway_channel(args, defined)
+    with open_gateway(args) as client:
+        registry = GatewayContract(client, channel, REGISTRY_NAME)
+        try:
+            registry.invoke("registerEnclave", [base64.b64encode(raw)])
+        except EndorsementFailure as exc:
+            raise VerificationError(f"the registry refused enclave {eid}: {exc.chaincode_message}") from None
+    print(
+        f"registered enclave {eid} for chaincode {args.chaincode} on channel {channel} "
+        f"(tx {registry.last_tx_id}, block {registry.last_block})",
+        file=out,
+    )
+    return 0
+
+
+def _list_on_dev_ledger(args: argparse.Namespace) -> list[str]:
     from foc.cli.main import default_ledger_path
     from foc.ledger.peer import DevPeer
 
@@ -285,7 +330,31 @@ def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
         )
     if not tx.response.endorsed:
         raise VerificationError(f"the registry refused the query: {tx.response.message}")
-    entries = json.loads(tx.response.payload or b"[]")
+    return list(json.loads(tx.response.payload or b"[]"))
+
+
+def _list_over_gateway(args: argparse.Namespace) -> list[str]:
+    from foc.cli.main import open_gateway
+    from foc.client.gateway import GatewayContract
+
+    found = DefinitionStore().find(args.chaincode)
+    channel = _gateway_channel(args, found.channel_id if found is not None else None)
+    with open_gateway(args) as client:
+        try:
+            payload = GatewayContract(client, channel, REGISTRY_NAME).query(
+                "queryListEnclaveCredentials", [args.chaincode]
+            )
+        except EndorsementFailure as exc:
+            raise VerificationError(f"the registry refused the query: {exc.chaincode_message}") from None
+    return list(json.loads(payload or b"[]"))
+
+
+def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc enclave list`: the enclaves registered for a chaincode (dev ledger, or --gateway)."""
+    if args.gateway:
+        entries = _list_over_gateway(args)
+    else:
+        entries = _list_on_dev_ledger(args)
     if not entries:
         print(f"no enclaves registered for chaincode {args.chaincode}", file=out)
     for entry in entries:

@@ -3,6 +3,8 @@
     foc invoke FUNCTION [ARGS...]      confidential: encrypt, run in the TA, verify, commit, decrypt
     foc query FUNCTION [ARGS...]       confidential, commit nothing
     foc invoke|query --plaintext ...   FOC's plaintext path through the wrapper
+    foc invoke|query --gateway HOST:PORT --msp-dir DIR --mspid ID [--tls-root-cert F] --channel CH ...
+                                       the same on a Fabric network, through a peer's gateway
     foc ledger show [--values]         the block log
     foc ledger verify                  re-check the hash chain and the world state
     foc demo [--tee qemu|native] [--plaintext]
@@ -58,6 +60,53 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--proxy", default=default, metavar="HOST:PORT", help="foc-proxy address")
 
 
+def add_gateway_options(parser: argparse.ArgumentParser) -> None:
+    """The Fabric back end's options: without --gateway the command uses the dev ledger."""
+    env = os.environ.get
+    group = parser.add_argument_group(
+        "Fabric back end (with --gateway; the other options default to $FOC_FABRIC_*)"
+    )
+    group.add_argument(
+        "--gateway",
+        metavar="HOST:PORT",
+        help="a peer's Fabric Gateway (e.g. localhost:7051) instead of the dev ledger",
+    )
+    group.add_argument("--msp-dir", default=env("FOC_FABRIC_MSP_DIR"), help="the client's msp directory")
+    group.add_argument("--mspid", default=env("FOC_FABRIC_MSPID"), help="its MSP id, e.g. Org1MSP")
+    group.add_argument(
+        "--tls-root-cert", default=env("FOC_FABRIC_TLS_ROOT"), help="the peer's TLS CA (PEM); none: plaintext"
+    )
+    group.add_argument(
+        "--server-name",
+        default=env("FOC_FABRIC_SERVER_NAME"),
+        help="TLS server name, e.g. peer0.org1.example.com",
+    )
+    group.add_argument("--channel", default=env("FOC_FABRIC_CHANNEL"), help="channel, e.g. mychannel")
+
+
+def open_gateway(args: argparse.Namespace) -> Any:
+    """A `GatewayClient` from the --gateway options (ConfigError naming what is missing)."""
+    from foc.client.gateway import GatewayClient
+    from foc.client.identity import Identity
+    from foc.errors import ConfigError
+
+    missing = [name for name in ("msp_dir", "mspid") if not getattr(args, name, None)]
+    if missing:
+        names = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise ConfigError(
+            f"--gateway needs {names}",
+            hint="the client's MSP identity: --msp-dir DIR --mspid ID "
+            "(or $FOC_FABRIC_MSP_DIR, $FOC_FABRIC_MSPID)",
+        )
+    identity = Identity.from_msp_dir(args.msp_dir, args.mspid)
+    return GatewayClient(
+        args.gateway,
+        identity,
+        tls_root_cert=args.tls_root_cert or None,
+        server_name=args.server_name or None,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `foc` argument parser."""
     parser = _Parser(prog="foc", description="FOC: confidential Fabric chaincode in OP-TEE")
@@ -77,14 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--chaincode",
-            default=os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE,
-            help="confidential chaincode id (default $FOC_CHAINCODE or %(default)s)",
+            default=None,
+            help=f"chaincode name: confidential default $FOC_CHAINCODE or {DEFAULT_CONFIDENTIAL_CHAINCODE}; "
+            f"--plaintext over --gateway default {WRAPPER}",
         )
         p.add_argument(
             "--allow-insecure-native",
             action="store_true",
             help="accept enclaves of the host-native build (NOT a TEE: development only)",
         )
+        add_gateway_options(p)
     ledger = sub.add_parser("ledger", parents=[common], help="inspect the dev ledger")
     lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=_Parser)
     lsub.required = True
@@ -132,8 +183,11 @@ def _payload_text(payload: bytes) -> str:
 
 
 def cmd_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`foc invoke` / `foc query`: confidential unless --plaintext."""
+    """`foc invoke` / `foc query`: confidential unless --plaintext; Fabric with --gateway."""
+    if args.gateway:
+        return cmd_gateway_transaction(args, out, err)
     if not args.plaintext:
+        args.chaincode = args.chaincode or os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
         return cmd_confidential_transaction(args, out, err)
     wrapper = FocWrapper(load_config(proxy_address=args.proxy), client_factory=client_factory)
     try:
@@ -209,6 +263,59 @@ def cmd_confidential_transaction(args: argparse.Namespace, out: TextIO, err: Tex
             f"(verified: enclave {(contract.last_enclave_id or '?')[:16]}...)",
             file=err,
         )
+    return 0
+
+
+def cmd_gateway_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`foc invoke|query --gateway ...`: the same transaction through a Fabric peer's gateway.
+
+    Confidential (default): `ConfidentialContract` over `GatewayContract`s for the chaincode and
+    the `ercc` registry, verified against the definition and devices in $FOC_HOME; the client
+    needs no proxy (the peer's chaincode server talks to it). --plaintext: the wrapper (`foc`).
+    """
+    from foc.client.gateway import GatewayContract
+    from foc.errors import ConfigError
+
+    if args.plaintext:
+        name = args.chaincode or WRAPPER
+    else:
+        name = args.chaincode or os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
+    channel = args.channel
+    if not channel and not args.plaintext:
+        from foc.confidential.definitions import DefinitionStore
+
+        found = DefinitionStore().find(name)
+        channel = found.channel_id if found is not None else None
+    if not channel:
+        raise ConfigError("--gateway needs --channel CH (or $FOC_FABRIC_CHANNEL)")
+    with open_gateway(args) as client:
+        fabric_side = GatewayContract(client, channel, name)
+        enclave_id: str | None = None
+        if args.plaintext:
+            call = fabric_side.invoke if args.command == "invoke" else fabric_side.query
+            payload = call(args.function, args.args)
+        else:
+            from foc.client.confidential import ConfidentialContract
+            from foc.confidential.definitions import DefinitionStore
+            from foc.confidential.devices import DeviceStore
+            from foc.confidential.registry import REGISTRY_NAME
+
+            contract = ConfidentialContract(
+                fabric_side,
+                chaincode_id=name,
+                channel=channel,
+                registry=GatewayContract(client, channel, REGISTRY_NAME),
+                definitions=DefinitionStore(),
+                devices=DeviceStore(),
+                allow_insecure_native=args.allow_insecure_native,
+            )
+            call = contract.invoke if args.command == "invoke" else contract.query
+            payload = call(args.function, args.args)
+            enclave_id = contract.last_enclave_id
+    print(_payload_text(payload), file=out)
+    if args.command == "invoke" and fabric_side.last_tx_id is not None:
+        verified = f" (verified: enclave {enclave_id[:16]}...)" if enclave_id else ""
+        print(f"committed tx {fabric_side.last_tx_id} in block {fabric_side.last_block}{verified}", file=err)
     return 0
 
 

@@ -464,14 +464,20 @@ class GatewayContract:
         self.client = client
         self.channel_id = channel_id
         self.chaincode_name = chaincode_name
+        #: the last committed transaction (id and block number), for callers that report it
+        self.last_tx_id: str | None = None
+        self.last_block: int | None = None
 
     def invoke(
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Endorse, submit and wait for commit; the chaincode's payload."""
-        return self.client.submit(
+        result = self.client.submit(
             self.channel_id, self.chaincode_name, function, encode_args(args), transient
-        ).payload
+        )
+        self.last_tx_id = result.tx_id
+        self.last_block = result.block_number
+        return result.payload
 
     def query(
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
