@@ -260,6 +260,11 @@ def cmd_enclave_register(args: argparse.Namespace, out: TextIO) -> int:
     """`foc enclave register`: registerEnclave on `ercc` (dev ledger, or Fabric with --gateway)."""
     from foc.ledger.peer import DevPeer
 
+    if args.gateway and args.allow_insecure_native:
+        raise UsageError(
+            "--allow-insecure-native is decided by the registry that serves ercc, not by this client",
+            hint="start it with `foc serve --kind ercc --allow-insecure-native` (development only)",
+        )
     definition = DefinitionStore().get(args.chaincode)
     raw = _credentials_for_register(args)
     credentials = Credentials.decode(raw)
@@ -296,11 +301,6 @@ def _register_over_gateway(args: argparse.Namespace, defined: str, raw: bytes, e
     from foc.cli.main import open_gateway
     from foc.client.gateway import GatewayContract
 
-    if args.allow_insecure_native:
-        raise UsageError(
-            "--allow-insecure-native is decided by the registry that serves ercc, not by this client",
-            hint="start it with `foc serve --kind ercc --allow-insecure-native` (development only)",
-        )
     channel = _gateway_channel(args, defined)
     with open_gateway(args) as client:
         registry = GatewayContract(client, channel, REGISTRY_NAME)
