@@ -410,3 +410,90 @@ def test_dev_ledger_flow_with_the_optee_enclave(guest, optee_enclave, tmp_path) 
         assert enclave.reads.count("carol") == 3  # one state round trip per transaction
     finally:
         ledger.close()
+
+
+def test_normal_world_cannot_obtain_valid_evidence_for_keys_it_chose(guest, optee_enclave) -> None:
+    """The attack the design must stop: the untrusted normal world asks OP-TEE's attestation PTA
+    directly for evidence over attested data with keys *it* chose (nonce = SHA-256 of that data).
+
+    - PTA_ATTESTATION_HASH_TA_MEMORY (what the TA uses) refuses a normal-world caller;
+    - PTA_ATTESTATION_GET_TA_SHDR_DIGEST answers a normal-world caller for our TA's UUID with any
+      nonce, and its signature is genuine, but it signs the signed-header digest, not the TA-memory
+      measurement pinned in the chaincode definition, so the verifier refuses the credentials; claiming
+      the pinned measurement instead breaks the signature.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    from foc.confidential.attestation import pss_padding, signed_digest
+    from foc.confidential.formats import EVIDENCE_KIND_TA_MEMORY, AttestedData, Evidence
+
+    attacker_enclave, attacker_chaincode = EC_P256.generate_private_key(), EC_P256.generate_private_key()
+    forged = AttestedData(
+        CHAINCODE,
+        optee_enclave.measurement.hex(),
+        CHANNEL,
+        ENDPOINT,
+        EC_P256.encode_point(attacker_enclave),
+        EC_P256.encode_point(attacker_chaincode),
+    ).encode()
+    nonce = hashlib.sha256(forged).digest()
+    lines = run_guest(
+        guest,
+        f"""
+lib = backend._lib
+sess = L._PaddedSession()
+origin = c_uint32(0)
+pta = L.TEEC_UUID.from_uuid(uuid.UUID(PTA_UUID))
+rc = lib.TEEC_OpenSession(byref(backend._ctx), byref(sess), byref(pta), L.TEEC_LOGIN_PUBLIC,
+                          None, None, byref(origin))
+assert rc == 0, hex(rc)
+nonce = bytes.fromhex({nonce.hex()!r})
+nonce_buf = (c_uint8 * len(nonce)).from_buffer_copy(nonce)
+out_buf = (c_uint8 * 1024)()
+
+def call(cmd, first):
+    op = L.TEEC_Operation()
+    op.paramTypes = L.param_types(L.TEEC_MEMREF_TEMP_INPUT, L.TEEC_MEMREF_TEMP_INPUT,
+                                  L.TEEC_MEMREF_TEMP_OUTPUT)
+    op.params[0].tmpref.buffer = ctypes.cast(ctypes.pointer(first), c_void_p)
+    op.params[0].tmpref.size = ctypes.sizeof(first)
+    op.params[1].tmpref.buffer = ctypes.cast(nonce_buf, c_void_p)
+    op.params[1].tmpref.size = len(nonce)
+    op.params[2].tmpref.buffer = ctypes.cast(out_buf, c_void_p)
+    op.params[2].tmpref.size = 1024
+    o = c_uint32(0)
+    rc = lib.TEEC_InvokeCommand(byref(sess), cmd, byref(op), byref(o))
+    return rc, bytes(out_buf[: op.params[2].tmpref.size]) if rc == 0 else b""
+
+ta_uuid = L.TEEC_UUID.from_uuid(uuid.UUID(abi.FOC_TA_UUID_STR))
+rc, data = call(0x1, ta_uuid)  # PTA_ATTESTATION_GET_TA_SHDR_DIGEST
+out("SHDR", hex(rc), data.hex() or "-")
+rc, data = call(0x2, ta_uuid)  # PTA_ATTESTATION_HASH_TA_MEMORY: caller must be a TA
+out("MEMORY", hex(rc), data.hex() or "-")
+lib.TEEC_CloseSession(byref(sess))
+""",
+    )
+    memory_rc, _ = lines["MEMORY"]
+    assert memory_rc != "0x0", "the normal world obtained a TA-memory measurement signature"
+
+    shdr_rc, shdr_hex = lines["SHDR"]
+    assert shdr_rc == "0x0", "expected the PTA to answer GET_TA_SHDR_DIGEST for a normal-world caller"
+    shdr = bytes.fromhex(shdr_hex)
+    digest, signature = shdr[:32], shdr[32:]
+    # The attacker really holds a genuine device signature over its chosen nonce ...
+    optee_enclave.device.public_key.verify(
+        signature, signed_digest(nonce, digest), pss_padding(), Prehashed(hashes.SHA256())
+    )
+    # ... but over the signed-header digest, which is not the pinned TA-memory measurement.
+    assert digest != optee_enclave.measurement
+    as_is = Credentials(forged, Evidence(EVIDENCE_KIND_TA_MEMORY, digest, signature).encode())
+    with pytest.raises(AttestationError, match="measurement"):
+        verify_credentials(as_is, optee_enclave.definition, [optee_enclave.device])
+    relabelled = Credentials(
+        forged, Evidence(EVIDENCE_KIND_TA_MEMORY, optee_enclave.measurement, signature).encode()
+    )
+    with pytest.raises(AttestationError):
+        verify_credentials(relabelled, optee_enclave.definition, [optee_enclave.device])
+    # The genuine enclave's credentials still verify: the refusals above are not a broken verifier.
+    verify_credentials(optee_enclave.credentials, optee_enclave.definition, [optee_enclave.device])
