@@ -45,7 +45,7 @@ def _global_options(defaults: bool) -> _ArgumentParser:
     return p
 
 
-def _instance_option() -> argparse.ArgumentParser:
+def _instance_option() -> _ArgumentParser:
     p = _ArgumentParser(add_help=False)
     p.add_argument(
         "--instance",

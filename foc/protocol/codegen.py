@@ -33,6 +33,7 @@ def generate(out_dir: Path) -> list[Path]:
                 f"-I{REPO_ROOT}",
                 f"-I{include}",
                 f"--python_out={out_dir}",
+                f"--pyi_out={out_dir}",
                 f"--grpc_python_out={out_dir}",
                 str(rel),
             ]
@@ -40,7 +41,7 @@ def generate(out_dir: Path) -> list[Path]:
         if rc != 0:
             raise SystemExit(f"protoc failed for {proto} (exit {rc})")
         stem = rel.with_suffix("")
-        produced += [Path(f"{stem}_pb2.py"), Path(f"{stem}_pb2_grpc.py")]
+        produced += [Path(f"{stem}_pb2.py"), Path(f"{stem}_pb2.pyi"), Path(f"{stem}_pb2_grpc.py")]
     return produced
 
 

@@ -35,6 +35,7 @@ import time
 import uuid as _uuid
 from collections.abc import Callable, Generator, Iterator
 from concurrent import futures
+from typing import cast
 
 import grpc
 
@@ -168,7 +169,9 @@ class InvocationService(pb_grpc.InvocationServicer):
             return pb.EnclaveCredentialsResponse(credentials=out)
         except _Refusal as refusal:
             outcome = _code_name(refusal.code)
-            return pb.EnclaveCredentialsResponse(error=pb.Error(code=refusal.code, message=refusal.message))
+            return pb.EnclaveCredentialsResponse(
+                error=pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
+            )
         finally:
             log.info("enclave %s outcome=%s %.1f ms", what, outcome, (time.monotonic() - started) * 1000)
 
@@ -440,7 +443,7 @@ class InvocationService(pb_grpc.InvocationServicer):
             context.abort(grpc.StatusCode.UNKNOWN, f"{name}: {refusal.message}")
         yield pb.ChaincodeProxyMessage(
             invocation_response=pb.InvocationResponse(
-                status=500, error=pb.Error(code=refusal.code, message=refusal.message)
+                status=500, error=pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
             )
         )
 
