@@ -7,8 +7,8 @@ from pathlib import Path
 from coffee_scenario import coffee_scenario
 from fake_gateway import CHAINCODE, CHANNEL, FakeGateway
 from fake_proxy import FakeProxyClient
-from ledger_contract import DevLedgerContract
 
+from foc.client.devledger import DevLedgerContract
 from foc.client.gateway import Contract, GatewayClient, GatewayContract
 from foc.client.identity import Identity
 from foc.ledger.ledger import DevLedger
