@@ -121,15 +121,7 @@ def run_scenario(peer: DevPeer, out: TextIO, steps: Sequence[DemoStep] = STEPS) 
     for n, step in enumerate(steps, 1):
         outcome = run_step(peer, step)
         outcomes.append(outcome)
-        expect = f"expected {step.code}" if step.code else "expected success"
-        where = f", block {outcome.block}" if outcome.block is not None else ", not committed"
-        verdict = "ok " if outcome.ok else "FAIL"
-        print(
-            f"[{verdict}] {n}. {step.kind:6} {' '.join(step.args):18} -> {outcome.result}"
-            f"  ({outcome.latency_ms:.1f} ms{where}; {expect})",
-            file=out,
-            flush=True,
-        )
+        _print_outcome(n, outcome, out)
     passed = sum(o.ok for o in outcomes)
     print(f"\nsummary: {passed}/{len(outcomes)} steps behaved as expected", file=out)
     ledger = peer.ledger

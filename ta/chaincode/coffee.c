@@ -93,6 +93,18 @@ static foc_status write_count(struct foc_stub *stub, struct foc_slice person, ui
 	return foc_put_state(stub, person, value);
 }
 
+/* create and add: (person, count) arguments, the count parsed, the person's current count read. */
+static foc_status count_request(struct foc_stub *stub, uint64_t *n, bool *exists, uint64_t *old)
+{
+	foc_status rc = expect_args(stub, 2, "person, count");
+
+	if (rc == FOC_OK)
+		rc = parse_count(stub, foc_stub_arg(stub, 1), "count", FOC_ERR_BAD_ARGUMENT, n);
+	if (rc == FOC_OK)
+		rc = read_count(stub, foc_stub_arg(stub, 0), exists, old);
+	return rc;
+}
+
 static foc_status create(struct foc_stub *stub)
 {
 	struct foc_slice person = foc_stub_arg(stub, 0);
@@ -100,11 +112,7 @@ static foc_status create(struct foc_stub *stub)
 	bool exists;
 	foc_status rc;
 
-	rc = expect_args(stub, 2, "person, count");
-	if (rc == FOC_OK)
-		rc = parse_count(stub, foc_stub_arg(stub, 1), "count", FOC_ERR_BAD_ARGUMENT, &n);
-	if (rc == FOC_OK)
-		rc = read_count(stub, person, &exists, &old);
+	rc = count_request(stub, &n, &exists, &old);
 	if (rc != FOC_OK)
 		return rc;
 	if (exists)
@@ -122,11 +130,7 @@ static foc_status add(struct foc_stub *stub)
 	bool exists;
 	foc_status rc;
 
-	rc = expect_args(stub, 2, "person, count");
-	if (rc == FOC_OK)
-		rc = parse_count(stub, foc_stub_arg(stub, 1), "count", FOC_ERR_BAD_ARGUMENT, &n);
-	if (rc == FOC_OK)
-		rc = read_count(stub, person, &exists, &old);
+	rc = count_request(stub, &n, &exists, &old);
 	if (rc != FOC_OK)
 		return rc;
 	if (!exists)
