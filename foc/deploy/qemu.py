@@ -259,6 +259,11 @@ class QemuInstance:
         return self.run_dir / "logs"
 
     @property
+    def secure_storage(self) -> Path:
+        """This instance's OP-TEE REE FS directory on the host (survives reboots; ciphertext)."""
+        return self.run_dir / "secure-storage"
+
+    @property
     def normal_log(self) -> Path:
         return self.logs_dir / "normal-world.log"
 
@@ -309,6 +314,9 @@ class QemuInstance:
             "-device", "virtio-net-device,netdev=n0",
             "-fsdev", f"local,id=fs0,path={img.share},security_model=none",
             "-device", "virtio-9p-device,fsdev=fs0,mount_tag=host0",
+            # This instance's REE FS secure storage (qemu/init mounts it unless foc.persist=0).
+            "-fsdev", f"local,id=fs1,path={self.secure_storage},security_model=none",
+            "-device", "virtio-9p-device,fsdev=fs1,mount_tag=foc_state",
         ]  # fmt: skip
         return args
 
@@ -344,6 +352,7 @@ class QemuInstance:
         """Start QEMU detached from this process; returns its pid (also in the pid file)."""
         self._check_startable()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.secure_storage.mkdir(parents=True, exist_ok=True)
         for stale in (self.normal_log, self.secure_log, self.console_socket, self.state_file):
             stale.unlink(missing_ok=True)
         self.normal_log.touch()

@@ -316,7 +316,10 @@ def test_keys_survive_a_proxy_restart(
 def test_keys_survive_a_qemu_reboot_with_persistent_storage(
     guest_ta: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """A second instance (foc.persist=1): create, commit, down, up; same credentials, old value decrypts."""
+    """A second instance: create, commit, down, up; same credentials, old value decrypts.
+
+    Secure storage is persistent per instance by default; foc.persist=1 states it explicitly.
+    """
     instance = "conf-persist"
     port = free_port()
     net = Network(tmp_path / "home", tmp_path / "ledger.sqlite", None)  # type: ignore[arg-type]
@@ -340,7 +343,10 @@ def test_keys_survive_a_qemu_reboot_with_persistent_storage(
             net.close()
         api.down("qemu", instance=instance)
         t0 = time.monotonic()
-        running = api.up("qemu", port=port, instance=instance, build=False, kernel_args=("foc.persist=1",))
+        # a new port: the first one is an ephemeral port that any client socket may have taken since
+        running = api.up(
+            "qemu", port=free_port(), instance=instance, build=False, kernel_args=("foc.persist=1",)
+        )
         timings.append(f"reboot {time.monotonic() - t0:.0f} s")
         with ProxyClient(running.proxy_address, default_timeout=TX_TIMEOUT_S) as c:
             assert c.credentials() == creds

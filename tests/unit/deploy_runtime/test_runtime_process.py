@@ -83,6 +83,8 @@ def test_command_line_forwards_only_on_loopback(tmp_path: Path) -> None:
     assert "foc.proxy_port=50051" in argv
     assert f"logfile={inst.normal_log}" in argv and f"file:{inst.secure_log}" in argv
     assert "mount_tag=host0" in argv and str(image.share) in argv
+    # secure storage is per instance (its run dir), never the shared image directory
+    assert f"path={tmp_path / 'run' / 'secure-storage'}," in argv and "mount_tag=foc_state" in argv
     with pytest.raises(ConfigError):
         QemuInstance(image, run_dir=tmp_path / "run", port=70000)
 
