@@ -8,9 +8,9 @@ consume the buffer exactly (trailing bytes are an error). Every failure is a
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
+from foc import wire
 from foc.confidential.suite import HASH_SIZE, NONCE_SIZE, POINT_SIZE, SIGNATURE_SIZE, TAG_SIZE
 from foc.errors import ConfidentialityError
 
@@ -44,91 +44,17 @@ MAX_SIGNED_MESSAGE = 393216  # FOC_MAX_OUTPUT
 ENCLAVE_ID_SIZE = 64  # lowercase hex of SHA-256
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def u8(self, value: int) -> _Writer:
-        self._parts.append(struct.pack("<B", value))
-        return self
-
-    def u32(self, value: int) -> _Writer:
-        self._parts.append(struct.pack("<I", value))
-        return self
-
-    def blob(self, value: bytes) -> _Writer:
-        self._parts.append(struct.pack("<I", len(value)))
-        self._parts.append(bytes(value))
-        return self
-
-    def text(self, value: str) -> _Writer:
-        return self.blob(value.encode("utf-8"))
-
-    def done(self) -> bytes:
-        return b"".join(self._parts)
-
-
-class _Reader:
-    """Bounded, exact-consumption reader; `what` names the message in errors."""
+class _Reader(wire.Reader):
+    """foc.wire.Reader raising ConfidentialityError; identifiers default to MAX_IDENTIFIER."""
 
     def __init__(self, data: bytes, what: str) -> None:
-        self._data = memoryview(bytes(data))
-        self._pos = 0
-        self.what = what
-
-    def fail(self, problem: str) -> ConfidentialityError:
-        return ConfidentialityError(f"malformed {self.what}: {problem}")
-
-    def _take(self, n: int, field: str) -> bytes:
-        if n > len(self._data) - self._pos:
-            raise self.fail(f"{field} is truncated")
-        out = bytes(self._data[self._pos : self._pos + n])
-        self._pos += n
-        return out
-
-    def u8(self, field: str) -> int:
-        return self._take(1, field)[0]
-
-    def flag(self, field: str) -> bool:
-        value = self.u8(field)
-        if value not in (0, 1):
-            raise self.fail(f"{field} must be 0 or 1, got {value}")
-        return value == 1
-
-    def u32(self, field: str) -> int:
-        return int(struct.unpack("<I", self._take(4, field))[0])
-
-    def magic(self, expected: int) -> None:
-        got = self.u32("magic")
-        if got != expected:
-            raise self.fail(f"wrong magic 0x{got:08x} (expected 0x{expected:08x})")
-
-    def blob(self, field: str, *, max_len: int | None = None, size: int | None = None) -> bytes:
-        n = self.u32(f"{field} length")
-        if size is not None and n != size:
-            raise self.fail(f"{field} must be {size} bytes, got {n}")
-        if max_len is not None and n > max_len:
-            raise self.fail(f"{field} is {n} bytes, more than the limit of {max_len}")
-        return self._take(n, field)
+        super().__init__(data, what, ConfidentialityError)
 
     def text(self, field: str, *, max_len: int = MAX_IDENTIFIER, allow_empty: bool = False) -> str:
-        raw = self.blob(field, max_len=max_len)
-        if not raw and not allow_empty:
-            raise self.fail(f"{field} is empty")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self.fail(f"{field} is not UTF-8") from exc
+        return super().text(field, max_len=max_len, allow_empty=allow_empty)
 
-    def count(self, field: str, max_count: int) -> int:
-        n = self.u32(field)
-        if n > max_count:
-            raise self.fail(f"{field} is {n}, more than the limit of {max_count}")
-        return n
 
-    def end(self) -> None:
-        if self._pos != len(self._data):
-            raise self.fail(f"{len(self._data) - self._pos} trailing byte(s)")
+_Writer = wire.Writer
 
 
 def _check_len(what: str, value: bytes, max_len: int) -> None:

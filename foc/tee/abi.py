@@ -18,6 +18,7 @@ import uuid as _uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from foc import wire
 from foc.errors import TeeError
 
 FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
@@ -188,48 +189,11 @@ class TaError:
 _U32 = struct.Struct("<I")
 
 
-class _Reader:
-    """Bounded cursor over a buffer; every read checks the remaining length first."""
-
-    def __init__(self, buf: bytes, what: str) -> None:
-        self.buf = memoryview(buf)
-        self.pos = 0
-        self.what = what
-
-    def _need(self, n: int, field_name: str) -> None:
-        if n > len(self.buf) - self.pos:
-            raise AbiError(
-                f"{self.what}: truncated at {field_name} (needs {n} bytes, {len(self.buf) - self.pos} left)"
-            )
-
-    def u8(self, field_name: str) -> int:
-        self._need(1, field_name)
-        v = self.buf[self.pos]
-        self.pos += 1
-        return v
-
-    def u32(self, field_name: str) -> int:
-        self._need(4, field_name)
-        (v,) = _U32.unpack_from(self.buf, self.pos)
-        self.pos += 4
-        return v
-
-    def blob(self, field_name: str, limit: int) -> bytes:
-        n = self.u32(f"{field_name} length")
-        if n > limit:
-            raise AbiError(f"{self.what}: {field_name} is {n} bytes, limit {limit}")
-        self._need(n, field_name)
-        v = bytes(self.buf[self.pos : self.pos + n])
-        self.pos += n
-        return v
-
-    def finish(self) -> None:
-        if self.pos != len(self.buf):
-            raise AbiError(f"{self.what}: {len(self.buf) - self.pos} trailing bytes")
+def _reader(buf: bytes, what: str) -> wire.Reader:
+    return wire.Reader(buf, what, AbiError)
 
 
-def _blob(data: bytes) -> bytes:
-    return _U32.pack(len(data)) + data
+_blob = wire.blob
 
 
 def _check_key(key: bytes, what: str) -> None:
@@ -271,17 +235,17 @@ def decode_request(buf: bytes) -> list[bytes]:
     """Decode an invocation request (the TA's side; used by fakes and tests)."""
     if len(buf) > FOC_MAX_REQUEST:
         raise AbiError(f"request: {len(buf)} bytes, limit {FOC_MAX_REQUEST}")
-    r = _Reader(buf, "request")
+    r = _reader(buf, "request")
     magic = r.u32("magic")
     if magic != FOC_REQ_MAGIC:
         raise AbiError(f"request: bad magic 0x{magic:08x}")
     n = r.u32("nargs")
     if not 1 <= n <= FOC_MAX_ARGS:
         raise AbiError(f"request: nargs {n}, allowed 1..{FOC_MAX_ARGS}")
-    args = [r.blob(f"argument {i}", FOC_MAX_FUNCTION if i == 0 else FOC_MAX_VALUE) for i in range(n)]
+    args = [r.blob(f"argument {i}", max_len=FOC_MAX_FUNCTION if i == 0 else FOC_MAX_VALUE) for i in range(n)]
     if not args[0]:
         raise AbiError("request: empty function name")
-    r.finish()
+    r.end()
     return args
 
 
@@ -299,12 +263,12 @@ def encode_state_answer(value: bytes | None) -> bytes:
 
 def decode_state_answer(buf: bytes) -> bytes | None:
     """Decode a state answer (the TA's side; used by fakes and tests)."""
-    r = _Reader(buf, "state answer")
+    r = _reader(buf, "state answer")
     found = r.u8("found")
     if found not in (0, 1):
         raise AbiError(f"state answer: found flag is {found}, expected 0 or 1")
-    value = r.blob("value", FOC_MAX_VALUE)
-    r.finish()
+    value = r.blob("value", max_len=FOC_MAX_VALUE)
+    r.end()
     if not found:
         if value:
             raise AbiError("state answer: found=0 with a non-empty value")
@@ -323,9 +287,9 @@ def encode_get_state(key: bytes) -> bytes:
 
 def decode_get_state(buf: bytes) -> bytes:
     """Decode FOC_MSG_GET_STATE output: the key the TA needs."""
-    r = _Reader(buf, "get_state")
-    key = r.blob("key", FOC_MAX_KEY)
-    r.finish()
+    r = _reader(buf, "get_state")
+    key = r.blob("key", max_len=FOC_MAX_KEY)
+    r.end()
     _check_key(key, "get_state")
     return key
 
@@ -362,16 +326,16 @@ def decode_response(buf: bytes) -> TaResponse:
     """Decode FOC_MSG_RESPONSE output, checking every count, size and key rule."""
     if len(buf) > FOC_MAX_OUTPUT:
         raise AbiError(f"response: {len(buf)} bytes, limit {FOC_MAX_OUTPUT}")
-    r = _Reader(buf, "response")
+    r = _reader(buf, "response")
     status = r.u32("status")
-    payload = r.blob("payload", FOC_MAX_PAYLOAD)
+    payload = r.blob("payload", max_len=FOC_MAX_PAYLOAD)
     nreads = r.u32("nreads")
     if nreads > FOC_MAX_READS:
         raise AbiError(f"response: {nreads} reads, limit {FOC_MAX_READS}")
     reads = []
     seen: set[bytes] = set()
     for i in range(nreads):
-        key = r.blob(f"read {i} key", FOC_MAX_KEY)
+        key = r.blob(f"read {i} key", max_len=FOC_MAX_KEY)
         _check_key(key, f"response read {i}")
         if key in seen:
             raise AbiError(f"response: read {i} repeats an earlier key")
@@ -384,7 +348,7 @@ def decode_response(buf: bytes) -> TaResponse:
     seen = set()
     total = 0
     for i in range(nwrites):
-        key = r.blob(f"write {i} key", FOC_MAX_KEY)
+        key = r.blob(f"write {i} key", max_len=FOC_MAX_KEY)
         _check_key(key, f"response write {i}")
         if key in seen:
             raise AbiError(f"response: write {i} repeats an earlier key")
@@ -392,14 +356,14 @@ def decode_response(buf: bytes) -> TaResponse:
         flag = r.u8(f"write {i} is_delete")
         if flag not in (0, 1):
             raise AbiError(f"response: write {i} is_delete flag is {flag}, expected 0 or 1")
-        value = r.blob(f"write {i} value", FOC_MAX_VALUE)
+        value = r.blob(f"write {i} value", max_len=FOC_MAX_VALUE)
         if flag and value:
             raise AbiError(f"response: write {i} is a delete with a value")
         total += len(key) + len(value)
         if total > FOC_MAX_WRITE_BYTES:
             raise AbiError(f"response: write set exceeds {FOC_MAX_WRITE_BYTES} bytes")
         writes.append(KeyWrite(key, value, bool(flag)))
-    r.finish()
+    r.end()
     return TaResponse(status, payload, reads, writes)
 
 
@@ -413,10 +377,10 @@ def encode_error(err: TaError) -> bytes:
 
 def decode_error(buf: bytes) -> TaError:
     """Decode FOC_MSG_ERROR output. The message is decoded leniently (it is for humans)."""
-    r = _Reader(buf, "error")
+    r = _reader(buf, "error")
     code = r.u32("code")
-    msg = r.blob("message", FOC_MAX_PAYLOAD)
-    r.finish()
+    msg = r.blob("message", max_len=FOC_MAX_PAYLOAD)
+    r.end()
     return TaError(code, msg.decode("utf-8", errors="replace"))
 
 
