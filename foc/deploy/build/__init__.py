@@ -46,6 +46,7 @@ Progress = Callable[[str, str, str], None]
 IMAGE_FORMAT = 1  # bump when the layout of images/<target>/ changes
 HOST_TOOL_PACKAGES = (
     "qemu-system-arm",
+    "qemu-user-static",
     "gcc-aarch64-linux-gnu",
     "u-boot-qemu",
     "u-boot-tools",

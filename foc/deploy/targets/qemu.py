@@ -54,6 +54,7 @@ UBOOT_ENV = (
 
 HOST_PACKAGES = (
     "qemu-system-arm",
+    "qemu-user-static",  # the guest's python3 byte-compiles the guest's Python at build time
     "gcc-aarch64-linux-gnu",
     "binutils-aarch64-linux-gnu",
     "build-essential",
@@ -73,6 +74,7 @@ HOST_PACKAGES = (
 
 HOST_COMMANDS = (
     ("qemu-system-aarch64", "qemu-system-arm"),
+    ("qemu-aarch64-static", "qemu-user-static"),
     ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
     ("aarch64-linux-gnu-ld", "binutils-aarch64-linux-gnu"),
     ("make", "build-essential"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shlex
 import shutil
 import subprocess
 from dataclasses import replace
@@ -15,7 +16,9 @@ from foc.deploy.build.apt import AptArchive, MirrorSet
 from foc.deploy.build.cache import StepCache
 from foc.deploy.build.manifest import Manifest
 from foc.deploy.build.steps import (
+    QEMU_USER,
     STEPS,
+    GuestBytecode,
     InitramfsOverlay,
     Step,
     StepContext,
@@ -190,6 +193,76 @@ def test_a_new_pin_changes_exactly_the_steps_that_use_it(tmp_path: Path) -> None
     changed = {n for n in before if before[n] != after[n]}
     assert changed == {"optee_client", "initramfs_base"}
     assert [s.name for s in STEPS][-1] == "initramfs_overlay"
+
+
+def test_a_new_rootfs_pin_recompiles_the_guest_bytecode(tmp_path: Path) -> None:
+    target = get_target("qemu")
+    busybox = DebPackage("busybox-static", "9-9", "trixie")
+    bumped = replace(target, rootfs=replace(target.rootfs, packages=(busybox, *target.rootfs.packages[1:])))
+    before = dict((s.name, k) for s, k in build.plan(target, _ctx(tmp_path, target)))
+    after = dict((s.name, k) for s, k in build.plan(bumped, _ctx(tmp_path, bumped)))
+    assert {n for n in before if before[n] != after[n]} == {"rootfs", "bytecode", "initramfs_base"}
+
+
+def _fake_compileall(stage_pycs: list[Path], flags: int = 1) -> object:
+    """A ctx.sh that runs cp and fakes the guest python's compileall (one pyc per listed source)."""
+
+    def sh(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        if QEMU_USER not in argv[-1]:
+            subprocess.run(argv, cwd=cwd, check=True)
+            return
+        for cmd in argv[-1].split(" & first=$!; "):
+            words = shlex.split(cmd.removesuffix(" && wait $first"))
+            assert words[0] == QEMU_USER and "unchecked-hash" in words and words[words.index("-p") + 1] == "/"
+            for source in map(Path, Path(words[-1]).read_text().split()):
+                pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+                pyc.parent.mkdir(exist_ok=True)
+                pyc.write_bytes(b"MAGI" + flags.to_bytes(4, "little") + b"\0" * 8)
+                stage_pycs.append(pyc)
+
+    return sh
+
+
+def _bytecode_inputs(tmp_path: Path) -> StepContext:
+    ctx = _ctx(tmp_path)
+    rootfs = tmp_path / "rootfs-out" / "rootfs"
+    (rootfs / "usr" / "bin").mkdir(parents=True)
+    (rootfs / "usr" / "bin" / "python3.13").write_bytes(b"ELF")
+    for rel in ("os.py", "json/__init__.py", "json/decoder.py"):
+        (rootfs / "usr/lib/python3.13" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (rootfs / "usr/lib/python3.13" / rel).write_text("x = 1\n")
+    (rootfs / "usr/lib/python3.13/sitecustomize.py").symlink_to("/etc/python3.13/sitecustomize.py")
+    site = tmp_path / "wheels-out" / "rootfs" / "opt/foc/site/grpc"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text("")
+    ctx.outputs.update(rootfs=rootfs.parent, wheels=site.parents[4])
+    return ctx
+
+
+def test_bytecode_step_keeps_only_the_guest_pycaches(tmp_path: Path) -> None:
+    ctx = _bytecode_inputs(tmp_path)
+    pycs: list[Path] = []
+    ctx.run_command = _fake_compileall(pycs)
+    out = tmp_path / "out"
+    out.mkdir()
+    GuestBytecode().run(ctx, out)
+    kept = sorted(str(p.relative_to(out / "rootfs")) for p in (out / "rootfs").rglob("*") if p.is_file())
+    assert kept == [
+        "opt/foc/site/grpc/__pycache__/__init__.cpython-313.pyc",
+        "usr/lib/python3.13/__pycache__/os.cpython-313.pyc",
+        "usr/lib/python3.13/json/__pycache__/__init__.cpython-313.pyc",
+        "usr/lib/python3.13/json/__pycache__/decoder.cpython-313.pyc",
+    ]  # the absolute sitecustomize.py link (into the host's /etc here) is left to the guest
+    assert len(pycs) == 4 and not (out / ".stage").exists() and not list(out.glob(".compile-*"))
+    assert (ctx.outputs["rootfs"] / "rootfs/usr/lib/python3.13/json/__pycache__").exists() is False
+
+
+def test_bytecode_step_refuses_timestamp_pycs(tmp_path: Path) -> None:
+    ctx = _bytecode_inputs(tmp_path)
+    ctx.run_command = _fake_compileall([], flags=0)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BuildError, match="not an unchecked-hash pyc"):
+        GuestBytecode().run(ctx, tmp_path / "out")
 
 
 def test_ta_step_without_makefile_fails_clearly(tmp_path: Path) -> None:
