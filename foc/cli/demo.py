@@ -122,15 +122,7 @@ def run_scenario(peer: DevPeer, out: TextIO, steps: Sequence[DemoStep] = STEPS) 
         outcome = run_step(peer, step)
         outcomes.append(outcome)
         _print_outcome(n, outcome, out)
-    passed = sum(o.ok for o in outcomes)
-    print(f"\nsummary: {passed}/{len(outcomes)} steps behaved as expected", file=out)
-    ledger = peer.ledger
-    print(f"ledger {ledger.path} (channel {ledger.channel}, height {ledger.height}):", file=out)
-    for block in ledger.blocks():
-        print("  " + describe_block(block), file=out)
-    report = ledger.verify()
-    verdict = "verified" if report.ok else "; ".join(report.problems)
-    print(f"  hash chain and world state: {verdict}", file=out)
+    _print_summary(outcomes, peer.ledger, out)
     out.flush()
     return outcomes
 
@@ -234,6 +226,18 @@ def run_contract_step(contract: Contract, ledger_side: DevLedgerContract, step: 
     else:
         ok = code == step.code and block is None
     return StepOutcome(step, ok, result, latency, block)
+
+
+def _print_summary(outcomes: Sequence[StepOutcome], ledger: DevLedger, out: TextIO) -> None:
+    """The step count that behaved, the block log and the ledger's own verification."""
+    passed = sum(o.ok for o in outcomes)
+    print(f"\nsummary: {passed}/{len(outcomes)} steps behaved as expected", file=out)
+    print(f"ledger {ledger.path} (channel {ledger.channel}, height {ledger.height}):", file=out)
+    for block in ledger.blocks():
+        print("  " + describe_block(block), file=out)
+    report = ledger.verify()
+    verdict = "verified" if report.ok else "; ".join(report.problems)
+    print(f"  hash chain and world state: {verdict}", file=out)
 
 
 def _print_outcome(n: int, outcome: StepOutcome, out: TextIO) -> None:
@@ -410,16 +414,7 @@ def run_confidential_demo(
             outcome = run_contract_step(contract, ledger_side, step)
             outcomes.append(outcome)
             _print_outcome(n, outcome, out)
-        passed = sum(o.ok for o in outcomes)
-        print(f"\nsummary: {passed}/{len(outcomes)} steps behaved as expected", file=out)
         ledger = net.ledger
-        print(f"ledger {ledger.path} (channel {ledger.channel}, height {ledger.height}):", file=out)
-        for block in ledger.blocks():
-            print("  " + describe_block(block), file=out)
-        report = ledger.verify()
-        print(
-            f"  hash chain and world state: {'verified' if report.ok else '; '.join(report.problems)}",
-            file=out,
-        )
+        _print_summary(outcomes, ledger, out)
         clean = check_ciphertext_only(ledger, CONFIDENTIAL_CHAINCODE, outcomes, out)
     return outcomes, clean

@@ -17,7 +17,8 @@ import pytest
 from foc.deploy import api, paths
 from foc.deploy.console import PexpectConsole
 from foc.deploy.qemu import free_port, pid_is_ours, read_pid
-from foc.errors import FocError, HostSetupError
+from foc.errors import FocError, HostSetupError, ProxyUnavailable
+from foc.proxy.client import ProxyClient
 
 GUEST_PYTHONPATH = "/opt/foc/src:/opt/foc/site"
 
@@ -33,6 +34,21 @@ class Guest:
     @property
     def proxy_address(self) -> str:
         return self.running.proxy_address
+
+    def wait_for_proxy(self, timeout: float = 180.0) -> float:
+        """Poll the guest proxy's Health on a fresh channel until it serves (after a restart);
+        returns the seconds waited. 180 s covers python + grpc start under TCG."""
+        t0 = time.monotonic()
+        with ProxyClient(self.proxy_address) as probe:
+            while True:
+                try:
+                    if probe.health(timeout=5.0).serving:
+                        return time.monotonic() - t0
+                except ProxyUnavailable:
+                    pass
+                if time.monotonic() - t0 > timeout:
+                    pytest.fail(f"the guest proxy did not serve again within {timeout:g} s")
+                time.sleep(0.5)
 
     def python(self, script: str, timeout: float = 120.0) -> tuple[int, str]:
         """Run a Python script in the guest with the FOC sources on its path."""

@@ -32,7 +32,7 @@ from foc.confidential.formats import Credentials, StoredValue
 from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.deploy import api
 from foc.deploy.qemu import free_port
-from foc.errors import ChaincodeError, ProxyUnavailable
+from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.proxy.client import ProxyClient
@@ -45,7 +45,6 @@ pytestmark = pytest.mark.qemu
 
 TA_PATH = f"/lib/optee_armtz/{abi.FOC_TA_UUID_STR}.ta"
 TX_TIMEOUT_S = 120.0
-PROXY_RESTART_TIMEOUT_S = 180.0
 CHANNEL = "dev"
 CHAINCODE = "coffee"
 TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256 = 0x70414930
@@ -276,20 +275,6 @@ def _guest_proxy_pids(guest: Guest) -> list[int]:
     return [int(p) for p in out.split() if p.isdigit()]
 
 
-def _wait_for_health(address: str, timeout: float = PROXY_RESTART_TIMEOUT_S) -> float:
-    t0 = time.monotonic()
-    with ProxyClient(address) as probe:
-        while True:
-            try:
-                if probe.health(timeout=5.0).serving:
-                    return time.monotonic() - t0
-            except ProxyUnavailable:
-                pass
-            if time.monotonic() - t0 > timeout:
-                pytest.fail(f"the guest proxy did not serve again within {timeout:g} s")
-            time.sleep(0.5)
-
-
 def test_keys_survive_a_proxy_restart(
     guest: Guest, network: Network, client: ProxyClient, request: pytest.FixtureRequest
 ) -> None:
@@ -302,7 +287,7 @@ def test_keys_survive_a_proxy_restart(
     guest.console.check(
         f"(cd / && setsid env {env.strip()} {argv} >>/var/log/foc-proxy.log 2>&1 </dev/null &)", timeout=30
     )
-    t_restart = _wait_for_health(guest.proxy_address)
+    t_restart = guest.wait_for_proxy()
     assert client.credentials() == creds  # the same channel reconnects
     t0 = time.monotonic()
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # old state decrypts

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 TX_TIMEOUT_S = 120.0  # TCG on a shared 2-core host
 POOL_SIZE = 4  # qemu/init starts the proxy with the default pool
-PROXY_RESTART_TIMEOUT_S = 180.0  # python + grpc import under TCG (foc.deploy.api.PROXY_TIMEOUT)
 # `grep` would match its own command line; the bracket keeps the pattern from matching itself.
 FIND_PROXY_PIDS = "grep -l 'foc[.]proxy' /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3"
 
@@ -123,21 +122,6 @@ def start_guest_proxy(guest: Guest, command: str) -> None:
     guest.console.check(
         f"(cd / && setsid env {command} >>/var/log/foc-proxy.log 2>&1 </dev/null &)", timeout=30
     )
-
-
-def wait_for_health(address: str, timeout: float = PROXY_RESTART_TIMEOUT_S) -> float:
-    """Poll Health on a fresh channel until it serves; returns the seconds waited."""
-    t0 = time.monotonic()
-    with ProxyClient(address) as probe:
-        while True:
-            try:
-                if probe.health(timeout=5.0).serving:
-                    return time.monotonic() - t0
-            except ProxyUnavailable:
-                pass
-            if time.monotonic() - t0 > timeout:
-                pytest.fail(f"the guest proxy did not serve again within {timeout:g} s")
-            time.sleep(0.5)
 
 
 def secure_world_log(guest: Guest) -> str:
@@ -391,7 +375,7 @@ def test_proxy_killed_mid_transaction(guest: Guest, tmp_path: Path, request: pyt
             assert ledger.state_dump() == dump and ledger.height == height and ledger.verify().ok
 
             start_guest_proxy(guest, command)
-            t_restart = wait_for_health(guest.proxy_address)
+            t_restart = guest.wait_for_proxy()
             t0 = time.monotonic()
             after = peer.invoke("foc", ["add", "alice", "5"])  # the same FocWrapper reconnects
             t_after = time.monotonic() - t0
@@ -408,7 +392,7 @@ def test_proxy_killed_mid_transaction(guest: Guest, tmp_path: Path, request: pyt
         wrapper.close()
         if not guest_proxy_pids(guest):  # leave a serving proxy for the other tests
             start_guest_proxy(guest, command)
-            wait_for_health(guest.proxy_address)
+            guest.wait_for_proxy()
 
 
 # -- 8. a legacy FOC transaction --------------------------------------------------------------
