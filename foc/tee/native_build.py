@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,10 +78,35 @@ def build_native_tests(sanitize: bool = False) -> Path:
     return out_dir / ("asan/foc_core_tests" if sanitize else "foc_core_tests")
 
 
+def fuzzer_runtime_missing() -> str | None:
+    """Why the libFuzzer target cannot be linked here, or None when it can.
+
+    Debian ships clang's runtime libraries (libFuzzer, ASan, UBSan) in `libclang-rt-dev`, which
+    `apt-get install --no-install-recommends clang` leaves out: clang is then present but the link
+    fails with "cannot find libclang_rt.fuzzer-<arch>.a". Ask clang where the archive would be.
+    """
+    clang = shutil.which("clang")
+    if clang is None:
+        return "clang is not installed"
+    archive = f"libclang_rt.fuzzer-{platform.machine()}.a"
+    proc = subprocess.run([clang, f"-print-file-name={archive}"], capture_output=True, text=True, check=False)
+    found = proc.stdout.strip()
+    if proc.returncode != 0 or not Path(found).is_absolute() or not Path(found).is_file():
+        return f"clang has no libFuzzer runtime ({archive} not found)"
+    return None
+
+
 def build_native_fuzzer() -> Path:
-    """Build the libFuzzer target (needs clang) and return its path."""
-    if shutil.which("clang") is None:
-        raise HostSetupError("clang is needed for the fuzz target", hint="apt-get install clang")
+    """Build the libFuzzer target (clang with its runtime) and return its path.
+
+    Raises HostSetupError naming the Debian packages when clang or its runtime is missing.
+    """
+    missing = fuzzer_runtime_missing()
+    if missing is not None:
+        raise HostSetupError(
+            f"the libFuzzer target cannot be built: {missing}",
+            hint="apt-get install clang libclang-rt-dev (scripts/setup installs both)",
+        )
     out_dir = native_build_dir()
     _run_make("fuzz", out_dir)
     return out_dir / "fuzz" / "fuzz_invoke"
