@@ -10,6 +10,7 @@
 
 #include "foc_core.h"
 #include "foc_platform.h"
+#include "foc_profile.h"
 
 void *foc_platform_alloc(size_t size)
 {
@@ -83,7 +84,30 @@ static TEE_Result run_command(struct foc_session *s, uint32_t cmd, uint32_t para
 	return TEE_SUCCESS;
 }
 
+static TEE_Result invoke_command(void *sess_ctx, uint32_t cmd, uint32_t param_types, TEE_Param params[4]);
+
 TEE_Result TA_InvokeCommandEntryPoint(void *sess_ctx, uint32_t cmd, uint32_t param_types, TEE_Param params[4])
+{
+#ifdef FOC_PROFILE
+	uint64_t t0 = foc_prof_now_ms();
+	TEE_Result res;
+
+	if (cmd == FOC_CMD_PROFILE_CRYPTO) {
+		if (param_types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_NONE,
+						   TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+			return TEE_ERROR_BAD_PARAMETERS;
+		foc_prof_crypto(params[0].value.a);
+		return TEE_SUCCESS;
+	}
+	res = invoke_command(sess_ctx, cmd, param_types, params);
+	foc_prof_report(cmd, t0);
+	return res;
+#else
+	return invoke_command(sess_ctx, cmd, param_types, params);
+#endif
+}
+
+static TEE_Result invoke_command(void *sess_ctx, uint32_t cmd, uint32_t param_types, TEE_Param params[4])
 {
 	const uint32_t none = TEE_PARAM_TYPES(TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE,
 					      TEE_PARAM_TYPE_NONE);

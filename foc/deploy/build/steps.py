@@ -312,6 +312,7 @@ class OpteeOs(Step):
         if not (kit / "mk" / "ta_dev_kit.mk").exists():
             raise BuildError("OP-TEE build did not export the TA dev kit (export-ta_arm64)")
         shutil.copytree(kit, out / "export-ta_arm64", symlinks=True)
+        mbedtls_version = export_mbedtls(tree, out / "mbedtls")
         (out / "ta").mkdir()
         for ta in sorted((build / "ta").rglob("*.ta")) if (build / "ta").exists() else []:
             shutil.copy2(ta, out / "ta" / ta.name)
@@ -328,7 +329,28 @@ class OpteeOs(Step):
         wanted = [o.partition("=")[0] for o in fw.optee_options if o.startswith("CFG_")]
         wanted += ["CFG_ATTESTATION_PTA_KEY_SIZE", "CFG_RPMB_FS", "CFG_DT", "CFG_CORE_ASLR"]
         record_cfg = {n: effective[n] for n in wanted if n in effective}
-        write_record(out, {"source_packages": [record], "optee_config": record_cfg})
+        write_record(
+            out, {"source_packages": [record], "optee_config": record_cfg, "mbedtls_version": mbedtls_version}
+        )
+
+
+def export_mbedtls(tree: Path, dest: Path) -> str:
+    """Copy the mbedTLS sources bundled in an OP-TEE OS tree (include/, library/, LICENSE) to `dest`.
+
+    The TA compiles its P-256 from them with its own configuration (ta/mbedtls/); returns the
+    release (MBEDTLS_VERSION_STRING). Raises BuildError when the tree has no mbedTLS.
+    """
+    src = tree / "lib" / "libmbedtls" / "mbedtls"
+    info = src / "include" / "mbedtls" / "build_info.h"
+    if not (src / "library" / "ecp.c").exists() or not info.exists():
+        raise BuildError(f"the OP-TEE OS source has no mbedTLS tree at {src}")
+    m = re.search(r'#define\s+MBEDTLS_VERSION_STRING\s+"([^"]+)"', info.read_text())
+    dest.mkdir()
+    for part in ("include", "library"):
+        shutil.copytree(src / part, dest / part, symlinks=True)
+    if (src / "LICENSE").exists():
+        shutil.copy2(src / "LICENSE", dest / "LICENSE")
+    return m.group(1) if m else "unknown"
 
 
 class TrustedFirmware(Step):
@@ -592,11 +614,12 @@ class TrustedApp(Step):
                 hint="the TA build is `make -C ta CROSS_COMPILE=... TA_DEV_KIT_DIR=... O=...`",
             )
         kit = ctx.outputs["optee_os"] / "export-ta_arm64"
+        mbedtls = ctx.outputs["optee_os"] / "mbedtls"
         build = out / ".work"
         ctx.sh(
             [
                 "make", JOBS, "-C", str(ta), f"CROSS_COMPILE={CROSS_COMPILE}", f"PYTHON3={BUILD_PYTHON}",
-                f"TA_DEV_KIT_DIR={kit}", f"O={build}",
+                f"TA_DEV_KIT_DIR={kit}", f"FOC_MBEDTLS_DIR={mbedtls}", f"O={build}",
             ]
         )  # fmt: skip
         tas = sorted(build.rglob("*.ta"))
