@@ -25,6 +25,10 @@ OPTEE_OPTIONS = (
     "CFG_ATTESTATION_PTA=y",
     # Sealed keys live in REE FS secure storage (tee-supplicant's data dir). On by default; explicit here.
     "CFG_REE_FS=y",
+    # AES, GHASH (PMULL) and SHA-1/SHA-256 in OP-TEE core with the ARMv8 Cryptography Extensions
+    # (constant-time in hardware; QEMU's cortex-a57 emulates them: `aes pmull sha1 sha2` in the
+    # guest's /proc/cpuinfo). vexpress-qemu_armv8a leaves it off by default. docs/performance.md.
+    "CFG_CRYPTO_WITH_CE=y",
 )
 
 # Modules the guest loads; the build adds each one's dependency closure from modules.dep.
