@@ -39,6 +39,7 @@ BUILD_PYTHON = "/usr/bin/python3"
 GUEST_SITE = "opt/foc/site"
 GUEST_SRC = "opt/foc/src"
 GUEST_TA_DIR = "usr/lib/optee_armtz"  # /lib/optee_armtz through the merged-/usr symlink
+GUEST_NATIVE_CORE = "opt/foc/native/libfoc_core.so"  # the guest normal-world build (NOT a TEE)
 MODULE_LIST = "etc/foc/modules"  # insmod order, one path relative to /lib/modules/<release> per line
 SOURCE_DATE_EPOCH = 1_700_000_000  # mtime of every file in the initramfs
 # Bump when a shared helper below changes what a step produces (a step's own code is hashed).
@@ -633,6 +634,52 @@ class TrustedApp(Step):
         write_record(out, {"files": files})
 
 
+class GuestNativeCore(Step):
+    """The trusted core + chaincode built for the guest's normal world (libfoc_core.so, NOT a TEE).
+
+    The same C as the TA's core and chaincode (ta/native's library, with OpenSSL for the crypto),
+    cross-compiled against the target's libssl-dev headers and linked to the rootfs's libcrypto.so.3,
+    so the proxy in the same guest can run it with `--tee native`: the fair baseline of `foc bench`.
+    """
+
+    name = "guest_native"
+    deps = ("rootfs",)
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        dev = ctx.target.guest_native_dev
+        return {
+            "dev": dev.identity if dev else None,
+            "ta_tree": tree_digest(ctx.repo / "ta", exclude=_build_output),
+            "gcc": cross_gcc_version(),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        dev = ctx.target.guest_native_dev
+        if dev is None:
+            write_record(out, {"files": {}})
+            return
+        deb, record = ctx.apt.deb(dev)
+        work = out / ".work"
+        work.mkdir()
+        ctx.sh(["dpkg-deb", "-x", str(deb), str(work / "dev")])
+        include = work / "dev" / "usr" / "include"
+        libdir = ctx.outputs["rootfs"] / "rootfs" / "usr" / "lib" / "aarch64-linux-gnu"
+        if not (libdir / "libcrypto.so.3").exists():
+            raise BuildError(f"the rootfs has no libcrypto.so.3 in {libdir}")
+        ctx.sh(
+            [
+                "make", JOBS, "-C", str(ctx.repo / "ta" / "native"), f"O={work / 'build'}", "lib",
+                f"CC={CROSS_COMPILE}gcc",
+                f"CRYPTO_CFLAGS=-I{include} -I{include / 'aarch64-linux-gnu'}",
+                f"CRYPTO_LIBS=-L{libdir} -l:libcrypto.so.3",
+            ]
+        )  # fmt: skip
+        lib = out / "libfoc_core.so"
+        shutil.copy2(work / "build" / "libfoc_core.so", lib)
+        shutil.rmtree(work)
+        write_record(out, {"packages": [record], "files": {lib.name: sha256_file(lib)}})
+
+
 class GuestBytecode(Step):
     """__pycache__/ for the guest's stdlib and wheels, compiled by the guest python under qemu-user."""
 
@@ -702,7 +749,7 @@ class InitramfsOverlay(Step):
     """The small initramfs part rebuilt on every change of qemu/, foc/ or the TA: seconds."""
 
     name = "initramfs_overlay"
-    deps = ("ta",)
+    deps = ("ta", "guest_native")
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         return {
@@ -738,6 +785,11 @@ class InitramfsOverlay(Step):
         ta_dir.mkdir(parents=True)
         for ta in sorted(ctx.outputs["ta"].glob("*.ta")):
             shutil.copy2(ta, ta_dir / ta.name)
+        native_out = ctx.outputs.get("guest_native")
+        native = native_out / "libfoc_core.so" if native_out else None
+        if native and native.exists():
+            (stage / GUEST_NATIVE_CORE).parent.mkdir(parents=True)
+            shutil.copy2(native, stage / GUEST_NATIVE_CORE)
         # The overlay is unpacked over the base: /lib etc. are already symlinks there, so the
         # overlay must only use /usr paths (checked here, cheaply).
         for top in ("bin", "sbin", "lib"):
@@ -761,6 +813,7 @@ STEPS: tuple[Step, ...] = (
     GuestWheels(),
     GuestBytecode(),
     TrustedApp(),
+    GuestNativeCore(),
     InitramfsBase(),
     InitramfsOverlay(),
 )

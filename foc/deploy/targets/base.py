@@ -110,6 +110,9 @@ class Target:
     uboot_env_size: int = 0x40000
     pflash_size: int = 64 * 1024 * 1024
     machine: dict[str, str] = field(default_factory=dict)  # boot facts for the runtime (QEMU options...)
+    # Headers the guest normal-world build of the trusted core compiles against (libssl-dev at the
+    # rootfs's libssl3t64 version); None: the image carries no guest-native core (`foc bench` (b)).
+    guest_native_dev: DebPackage | None = None
 
     @property
     def debian_suites(self) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ HOST_PACKAGES = (
     "qemu-system-arm",
     "qemu-user-static",  # the guest's python3 byte-compiles the guest's Python at build time
     "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",  # libc headers for the guest normal-world build of the trusted core
     "binutils-aarch64-linux-gnu",
     "build-essential",
     "mmdebstrap",
@@ -157,6 +158,7 @@ TARGET = Target(
     wheel_platforms=("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
     guest_wheels=("grpcio", "protobuf", "cryptography"),
     uboot_env=UBOOT_ENV,
+    guest_native_dev=DebPackage("libssl-dev", "3.5.9-1~deb13u1", "trixie"),
     machine={
         "qemu": "qemu-system-aarch64",
         "machine": "virt,secure=on,virtualization=off,gic-version=3",
