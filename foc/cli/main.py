@@ -158,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
     )
+    bench = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="benchmark the TA in OP-TEE against the same trusted core in the normal world",
+        description="The same workloads (coffee; bench_rw reads/writes) on the TA in OP-TEE (QEMU), the "
+        "same trusted core built for the guest's normal world, and the host build (context), plaintext "
+        "and confidential: table, JSON and PNG (docs/performance.md).",
+    )
+    bench.add_argument("--quick", action="store_true", help="every cell, a fraction of a second each (CI)")
+    bench.add_argument(
+        "--systems",
+        default="optee,guest-native,host-native",
+        help="comma-separated subset of optee, guest-native, host-native (default: all)",
+    )
+    bench.add_argument("--duration", type=float, help="measured seconds per cell (default 8; quick 0.4)")
+    bench.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 2; quick 0.1)")
+    bench.add_argument("--out", type=Path, help="directory for bench.json and bench.png (default: the cache)")
+    bench.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
     # Fabric back end (foc.fabric): delegated whole, so `foc package --help` shows its own options.
     for name, text in (
         ("package", "build the chaincode-as-a-service package for a Fabric peer and print its package id"),
@@ -369,7 +387,7 @@ def _fresh_demo_home(ledger_path: Path) -> Path:
     return home
 
 
-def _image_ta_measurement() -> bytes:
+def image_ta_measurement() -> bytes:
     """The expected measurement of FOC's TA, computed offline from the QEMU image's .ta file."""
     from foc.confidential.measurement import ta_measurement
     from foc.deploy.build import current_image, image_dir
@@ -426,7 +444,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             from foc.errors import TargetError
 
             try:
-                measurement = _image_ta_measurement()
+                measurement = image_ta_measurement()
             except TargetError:
                 if not args.proxy:
                     raise
@@ -466,6 +484,34 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
     if not clean:
         raise FocError("demo: the ledger holds plaintext of the confidential chaincode (see LEAK above)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc bench`: run the cells (foc.bench), print the table, write bench.json and bench.png."""
+    import datetime as dt
+
+    from rich.console import Console
+
+    from foc.bench.report import plot, print_table
+    from foc.bench.run import run_bench
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    outdir = args.out or cache_root() / "bench" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = run_bench(
+        systems,
+        quick=args.quick,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        build=not args.no_build,
+        measurement=image_ta_measurement,
+        progress=lambda msg: print(msg, file=out, flush=True),
+    )
+    print_table(report, Console(file=out, width=140))
+    report.write_json(outdir / "bench.json")
+    plot(report, outdir / "bench.png")
+    print(f"wrote {outdir / 'bench.json'} and {outdir / 'bench.png'}", file=out)
     return 0
 
 
@@ -510,6 +556,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             from foc.cli import admin
 
             return admin.run(args, out, err)
+        if args.command == "bench":
+            return cmd_bench(args, out)
         return cmd_demo(args, out)
     except FocError as exc:
         print(f"foc: error: {exc}", file=err)
