@@ -170,13 +170,20 @@ class BenchReport:
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
 
-def expected_cells(systems: list[str] | tuple[str, ...], *, quick: bool = False) -> list[Cell]:
-    """Every cell a run over `systems` measures (quick runs the same matrix, shorter)."""
+WORKLOADS = ("coffee", "rw")
+
+
+def expected_cells(
+    systems: list[str] | tuple[str, ...], *, workloads: tuple[str, ...] | list[str] = WORKLOADS
+) -> list[Cell]:
+    """Every cell a run over `systems` measures (a quick run measures the same matrix, shorter)."""
     cells = []
     for system in systems:
         for mode in MODES:
-            for clients in CLIENTS:
-                cells.append(Cell(system, mode, "coffee", clients))
-            for reads, writes, size in RW_CELLS:
-                cells.append(Cell(system, mode, "rw", 1, reads, writes, size))
+            if "coffee" in workloads:
+                for clients in CLIENTS:
+                    cells.append(Cell(system, mode, "coffee", clients))
+            if "rw" in workloads:
+                for reads, writes, size in RW_CELLS:
+                    cells.append(Cell(system, mode, "rw", 1, reads, writes, size))
     return cells

@@ -36,34 +36,48 @@ def _cell_label(r: CellResult) -> str:
     return f"rw N={c.reads} M={c.writes} {c.value_size}B"
 
 
-def print_table(report: BenchReport, console: Console) -> None:
-    """One table per system and mode, then the TEE/normal-world ratios."""
+COLUMNS = (
+    "cell", "tx/s", "p50 ms", "p95 ms", "p99 ms", "invokes/tx", "OpenSession", "bytes/tx", "errors", "load"
+)  # fmt: skip
+
+
+def _row(r: CellResult) -> list[str]:
+    return [
+        _cell_label(r),
+        f"{r.throughput_tps:.1f}",
+        f"{r.p50_ms:.1f}",
+        f"{r.p95_ms:.1f}",
+        f"{r.p99_ms:.1f}",
+        f"{r.invokes_per_tx:.2f}",
+        str(r.open_sessions),
+        f"{r.bytes_per_tx:.0f}",
+        str(r.errors),
+        f"{r.load_1min:.1f}",
+    ]
+
+
+def _groups(report: BenchReport) -> dict[tuple[str, str], list[CellResult]]:
     groups: dict[tuple[str, str], list[CellResult]] = {}
     for r in report.results:
         groups.setdefault((r.cell.system, r.cell.mode), []).append(r)
-    for (system, mode), rows in groups.items():
+    return groups
+
+
+RATIO_TITLE = "TEE / normal world (guest-native tx/s over optee tx/s, same guest, same run)"
+
+
+def print_table(report: BenchReport, console: Console) -> None:
+    """One table per system and mode, then the TEE/normal-world ratios."""
+    for (system, mode), rows in _groups(report).items():
         table = Table(title=f"{system} / {mode}", title_justify="left")
-        for col in ("cell", "tx/s", "p50 ms", "p95 ms", "p99 ms", "invokes/tx", "OpenSession", "bytes/tx",
-                    "errors", "load"):  # fmt: skip
+        for col in COLUMNS:
             table.add_column(col, justify="left" if col == "cell" else "right")
         for r in rows:
-            table.add_row(
-                _cell_label(r),
-                f"{r.throughput_tps:.1f}",
-                f"{r.p50_ms:.1f}",
-                f"{r.p95_ms:.1f}",
-                f"{r.p99_ms:.1f}",
-                f"{r.invokes_per_tx:.2f}",
-                str(r.open_sessions),
-                f"{r.bytes_per_tx:.0f}",
-                str(r.errors),
-                f"{r.load_1min:.1f}",
-            )
+            table.add_row(*_row(r))
         console.print(table)
     ratios = report.ratios()
     if ratios:
-        title = "TEE / normal world (guest-native tx/s over optee tx/s, same guest)"
-        table = Table(title=title, title_justify="left")
+        table = Table(title=RATIO_TITLE, title_justify="left")
         table.add_column("cell")
         table.add_column("ratio", justify="right")
         for key, value in ratios.items():
@@ -117,3 +131,25 @@ def plot(report: BenchReport, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def markdown(report: BenchReport) -> str:
+    """The report as Markdown tables (docs/performance.md): one per system and mode, then the ratios."""
+    lines = [
+        f"Commit `{report.commit}`, started {report.started}, {report.duration_s:g} s per cell after "
+        f"{report.warmup_s:g} s warm-up; host load (1/5/15 min) at start {report.host.get('load_at_start')}, "
+        f"at end {report.host.get('load_at_end')}.",
+        "",
+    ]
+    for (system, mode), rows in _groups(report).items():
+        header = ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+        lines += [f"**{system} / {mode}**", "", *header]
+        lines += ["| " + " | ".join(_row(r)) + " |" for r in rows]
+        lines.append("")
+    ratios = report.ratios()
+    if ratios:
+        lines += [f"**{RATIO_TITLE}**", ""]
+        lines += ["| cell | ratio |", "|---|---|"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in ratios.items()]
+        lines.append("")
+    return "\n".join(lines)

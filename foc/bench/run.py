@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from foc.bench.model import SYSTEMS, BenchReport, Cell, expected_cells
+from foc.bench.model import SYSTEMS, WORKLOADS, BenchReport, Cell, expected_cells
 from foc.bench.runner import run_cell
 from foc.bench.systems import BenchGuest, HostNativeProxy, SystemClient
 from foc.deploy.paths import REPO_ROOT
@@ -45,6 +45,23 @@ def git_commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
+def booted_image() -> dict[str, str]:
+    """What the guest booted: the published image's key and the sha256 of each TA file in it."""
+    from foc.deploy.build import image_dir
+    from foc.deploy.build.apt import sha256_file
+    from foc.deploy.image import ImageSet
+
+    try:
+        image = ImageSet.load(image_dir("qemu") / "image.json")
+    except (OSError, ValueError, KeyError):
+        return {}
+    info = {"image_key": str(image.extra.get("image_key", ""))}
+    for ta in image.ta_files:
+        if ta.exists():
+            info[ta.name] = sha256_file(ta)
+    return info
+
+
 def run_bench(
     systems: Sequence[str],
     *,
@@ -54,6 +71,7 @@ def run_bench(
     build: bool = True,
     measurement: Callable[[], bytes] | None = None,
     progress: Progress | None = None,
+    workloads: Sequence[str] = WORKLOADS,
 ) -> BenchReport:
     """Measure every cell of `systems` (a subset of SYSTEMS); returns the report (no files written)."""
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -73,7 +91,9 @@ def run_bench(
         host={"cpus": os.cpu_count(), "load_at_start": list(os.getloadavg())},
         systems=ordered,
     )
-    cells = expected_cells(ordered, quick=quick)
+    if not workloads or any(w not in WORKLOADS for w in workloads):
+        raise UsageError(f"workloads must be a non-empty subset of {', '.join(WORKLOADS)}")
+    cells = expected_cells(ordered, workloads=tuple(workloads))
 
     def measure(system: str, address: str) -> None:
         with SystemClient(system, address, work, measurement=measurement) as sc:
@@ -89,6 +109,7 @@ def run_bench(
                 measure("host-native", address)
         if "optee" in ordered or "guest-native" in ordered:
             with BenchGuest(build=build, progress=say) as guest:
+                report.host["image"] = booted_image()
                 if "optee" in ordered:
                     measure("optee", guest.address)
                 if "guest-native" in ordered:

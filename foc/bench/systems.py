@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from foc.deploy.api import RunningTarget
 
 GUEST_NATIVE_LIB = "/opt/foc/native/libfoc_core.so"
+GUEST_NATIVE_LOG = "/var/log/foc-proxy-native.log"
 GUEST_PYTHONPATH = "/opt/foc/src:/opt/foc/site"
 FIND_PROXY_PIDS = "grep -l 'foc[.]proxy' /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3"
 CHAINCODE = "coffee"
@@ -89,9 +90,9 @@ class BenchGuest:
                     f"the image has no {GUEST_NATIVE_LIB}", hint="rebuild it: `foc-deploy qemu build`"
                 )
             console.check(
-                f"mkdir -p /tmp/native-storage && FOC_NATIVE_STORAGE=/tmp/native-storage "
-                f"PYTHONPATH={GUEST_PYTHONPATH} nohup python3 -m foc.proxy --listen 0.0.0.0:{port} "
-                f"--tee native --native-lib {GUEST_NATIVE_LIB} >/var/log/foc-proxy-native.log 2>&1 &"
+                f"mkdir -p /tmp/native-storage && (FOC_NATIVE_STORAGE=/tmp/native-storage "
+                f"PYTHONPATH={GUEST_PYTHONPATH} setsid python3 -m foc.proxy --listen 0.0.0.0:{port} "
+                f"--tee native --native-lib {GUEST_NATIVE_LIB} </dev/null >{GUEST_NATIVE_LOG} 2>&1 &)"
             )
         finally:
             console.close()

@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="optee,guest-native,host-native",
         help="comma-separated subset of optee, guest-native, host-native (default: all)",
     )
+    bench.add_argument("--workloads", default="coffee,rw", help="comma-separated subset of coffee, rw")
     bench.add_argument("--duration", type=float, help="measured seconds per cell (default 8; quick 0.4)")
     bench.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 2; quick 0.1)")
     bench.add_argument("--out", type=Path, help="directory for bench.json and bench.png (default: the cache)")
@@ -493,7 +494,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 
     from rich.console import Console
 
-    from foc.bench.report import plot, print_table
+    from foc.bench.report import markdown, plot, print_table
     from foc.bench.run import run_bench
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -507,11 +508,13 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
         build=not args.no_build,
         measurement=image_ta_measurement,
         progress=lambda msg: print(msg, file=out, flush=True),
+        workloads=[w.strip() for w in args.workloads.split(",") if w.strip()],
     )
     print_table(report, Console(file=out, width=140))
     report.write_json(outdir / "bench.json")
+    (outdir / "bench.md").write_text(markdown(report))
     plot(report, outdir / "bench.png")
-    print(f"wrote {outdir / 'bench.json'} and {outdir / 'bench.png'}", file=out)
+    print(f"wrote bench.json, bench.md and bench.png in {outdir}", file=out)
     return 0
 
 
