@@ -132,6 +132,8 @@ class BenchReport:
     systems: list[str]
     results: list[CellResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: systems that could not be measured, with the error (their cells are missing)
+    failures: list[str] = field(default_factory=list)
 
     def result(self, cell: Cell) -> CellResult | None:
         for r in self.results:
@@ -162,6 +164,7 @@ class BenchReport:
             "host": self.host,
             "systems": self.systems,
             "notes": self.notes,
+            "failures": self.failures,
             "results": [r.to_dict() for r in self.results],
             "tee_over_normal_world_throughput": self.ratios(),
         }

@@ -126,7 +126,8 @@ def plot(report: BenchReport, path: Path) -> None:
     ax2.set_ylabel("p50 latency, ms")
     ax2.set_xscale("log", base=2)
     ax2.set_title("latency vs reads (1 client)")
-    ax2.legend(fontsize=6)
+    if ax2.lines:
+        ax2.legend(fontsize=6)
     fig.suptitle(f"foc bench at {report.commit[:12]} ({'quick' if report.quick else 'full'} run)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)

@@ -18,7 +18,7 @@ from foc.bench.model import SYSTEMS, WORKLOADS, BenchReport, Cell, expected_cell
 from foc.bench.runner import run_cell
 from foc.bench.systems import BenchGuest, HostNativeProxy, SystemClient
 from foc.deploy.paths import REPO_ROOT
-from foc.errors import UsageError
+from foc.errors import FocError, UsageError
 
 QUICK_DURATION_S = 0.4
 QUICK_WARMUP_S = 0.1
@@ -101,20 +101,40 @@ def run_bench(
             for i, cell in enumerate(c for c in cells if c.system == system):
                 report.results.append(_measure(sc, cell, f"b{i}", warmup, duration, say))
 
+    def attempt(system: str, run: Callable[[], None]) -> None:
+        """Run one system; a failure is noted in the report and the other systems still run."""
+        try:
+            run()
+        except FocError as exc:
+            report.failures.append(f"{system}: {exc}")
+            say(f"{system}: FAILED: {exc}")
+
     with tempfile.TemporaryDirectory(prefix="foc-bench-") as tmp:
         work = Path(tmp)
         if "host-native" in ordered:
             say("host-native: starting a local foc-proxy on the host build (NOT a TEE) ...")
-            with HostNativeProxy(work) as address:
-                measure("host-native", address)
+
+            def host_native() -> None:
+                with HostNativeProxy(work) as address:
+                    measure("host-native", address)
+
+            attempt("host-native", host_native)
         if "optee" in ordered or "guest-native" in ordered:
-            with BenchGuest(build=build, progress=say) as guest:
-                report.host["image"] = booted_image()
-                if "optee" in ordered:
-                    measure("optee", guest.address)
-                if "guest-native" in ordered:
-                    guest.switch_to_native()
-                    measure("guest-native", guest.address)
+
+            def in_guest() -> None:
+                with BenchGuest(build=build, progress=say) as guest:
+                    report.host["image"] = booted_image()
+                    if "optee" in ordered:
+                        attempt("optee", lambda: measure("optee", guest.address))
+                    if "guest-native" in ordered:
+
+                        def native() -> None:
+                            guest.switch_to_native()
+                            measure("guest-native", guest.address)
+
+                        attempt("guest-native", native)
+
+            attempt("qemu", in_guest)
     report.host["load_at_end"] = list(os.getloadavg())
     return report
 

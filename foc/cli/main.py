@@ -515,6 +515,8 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     (outdir / "bench.md").write_text(markdown(report))
     plot(report, outdir / "bench.png")
     print(f"wrote bench.json, bench.md and bench.png in {outdir}", file=out)
+    if report.failures:
+        raise FocError(f"bench: {len(report.failures)} system(s) failed: " + "; ".join(report.failures))
     return 0
 
 

@@ -40,6 +40,7 @@ GUEST_SITE = "opt/foc/site"
 GUEST_SRC = "opt/foc/src"
 GUEST_TA_DIR = "usr/lib/optee_armtz"  # /lib/optee_armtz through the merged-/usr symlink
 GUEST_NATIVE_CORE = "opt/foc/native/libfoc_core.so"  # the guest normal-world build (NOT a TEE)
+NATIVE_KEY_NAME = "insecure_device_key.pub.pem"  # its published test device key
 MODULE_LIST = "etc/foc/modules"  # insmod order, one path relative to /lib/modules/<release> per line
 SOURCE_DATE_EPOCH = 1_700_000_000  # mtime of every file in the initramfs
 # Bump when a shared helper below changes what a step produces (a step's own code is hashed).
@@ -676,6 +677,9 @@ class GuestNativeCore(Step):
         )  # fmt: skip
         lib = out / "libfoc_core.so"
         shutil.copy2(work / "build" / "libfoc_core.so", lib)
+        # The native backend's device key is the published test key, found beside the sources
+        # (foc.tee.device_key.NATIVE_INSECURE_KEY_PEM: <src>/ta/native/insecure_device_key.pub.pem).
+        shutil.copy2(ctx.repo / "ta" / "native" / NATIVE_KEY_NAME, out / NATIVE_KEY_NAME)
         shutil.rmtree(work)
         write_record(out, {"packages": [record], "files": {lib.name: sha256_file(lib)}})
 
@@ -787,9 +791,12 @@ class InitramfsOverlay(Step):
             shutil.copy2(ta, ta_dir / ta.name)
         native_out = ctx.outputs.get("guest_native")
         native = native_out / "libfoc_core.so" if native_out else None
-        if native and native.exists():
+        if native_out and native and native.exists():
             (stage / GUEST_NATIVE_CORE).parent.mkdir(parents=True)
             shutil.copy2(native, stage / GUEST_NATIVE_CORE)
+            key_dir = src / "ta" / "native"
+            key_dir.mkdir(parents=True)
+            shutil.copy2(native_out / NATIVE_KEY_NAME, key_dir / NATIVE_KEY_NAME)
         # The overlay is unpacked over the base: /lib etc. are already symlinks there, so the
         # overlay must only use /usr paths (checked here, cheaply).
         for top in ("bin", "sbin", "lib"):
