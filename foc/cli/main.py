@@ -388,7 +388,7 @@ def _fresh_demo_home(ledger_path: Path) -> Path:
     return home
 
 
-def image_ta_measurement() -> bytes:
+def _image_ta_measurement() -> bytes:
     """The expected measurement of FOC's TA, computed offline from the QEMU image's .ta file."""
     from foc.confidential.measurement import ta_measurement
     from foc.deploy.build import current_image, image_dir
@@ -445,7 +445,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             from foc.errors import TargetError
 
             try:
-                measurement = image_ta_measurement()
+                measurement = _image_ta_measurement()
             except TargetError:
                 if not args.proxy:
                     raise
@@ -506,7 +506,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
         duration_s=args.duration,
         warmup_s=args.warmup,
         build=not args.no_build,
-        measurement=image_ta_measurement,
+        measurement=_image_ta_measurement,
         progress=lambda msg: print(msg, file=out, flush=True),
         workloads=[w.strip() for w in args.workloads.split(",") if w.strip()],
     )
