@@ -9,7 +9,7 @@
     foc enclave register|list ... --gateway HOST:PORT --msp-dir DIR --mspid ID [--tls-root-cert F]
                                   [--channel CH]
 
-Files (under $FOC_HOME, default ~/.config/foc; see foc.confidential.home):
+Files (under $FOC_HOME, default ~/.config/foc; see foc.admin.home):
   devices/<name>.pem                                  enrolled device keys
   chaincodes/<id>/definition.json                     the chaincode definition
   chaincodes/<id>/enclaves/<enclave_id>.credentials   credentials written by `foc enclave create`
@@ -27,13 +27,13 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from foc.confidential.definitions import DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, EnrolledDevice
+from foc.admin.definitions import DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice
+from foc.admin.home import write_atomically
 from foc.confidential.formats import Credentials, EnclaveConfig
-from foc.confidential.home import write_atomically
-from foc.confidential.registry import REGISTRY_NAME, EnclaveRegistry
 from foc.confidential.suite import enclave_id as compute_enclave_id
 from foc.errors import ConfigError, EndorsementFailure, LedgerError, UsageError, VerificationError
+from foc.registry.ercc import REGISTRY_NAME, EnclaveRegistry
 
 COMMANDS = ("device", "chaincode", "enclave")
 CREDENTIALS_SUFFIX = ".credentials"

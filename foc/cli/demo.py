@@ -24,21 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from foc.admin.definitions import DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, enroll_device
 from foc.client.confidential import ConfidentialContract
+from foc.client.contract import Contract
 from foc.client.devledger import DevLedgerContract, DevNetwork
-from foc.client.gateway import Contract
-from foc.confidential.definitions import DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, enroll_device
-from foc.confidential.enclave import ProxyEnclave
 from foc.confidential.formats import Credentials, EnclaveConfig, StoredValue
-from foc.confidential.registry import REGISTRY_NAME
 from foc.confidential.suite import enclave_id
-from foc.confidential.validation import RESERVED_PREFIX
 from foc.errors import ChaincodeError, EndorsementFailure, FocError, VerificationError
 from foc.ledger.blocks import Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import error_from_response
+from foc.registry.ercc import REGISTRY_NAME
+from foc.registry.validation import RESERVED_PREFIX
+from foc.wrapper.confidential import ProxyEnclave
+from foc.wrapper.plaintext import error_from_response
 
 if TYPE_CHECKING:
     from foc.proxy.client import ProxyClient

@@ -28,8 +28,8 @@ from foc.deploy.paths import cache_root
 from foc.errors import FocError, LedgerError, UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import ClientFactory, FocWrapper, default_client_factory, error_from_response
 from foc.wrapper.config import load_config
+from foc.wrapper.plaintext import ClientFactory, FocWrapper, default_client_factory, error_from_response
 
 WRAPPER = "foc"
 DEFAULT_CONFIDENTIAL_CHAINCODE = "coffee"
@@ -212,12 +212,12 @@ def cmd_confidential_transaction(args: argparse.Namespace, out: TextIO, err: Tex
     create`, `foc enclave register`); the client re-verifies the enclave's attestation evidence
     against the devices enrolled in $FOC_HOME. Only the decrypted result goes to stdout.
     """
+    from foc.admin.definitions import DefinitionStore
+    from foc.admin.devices import DeviceStore
     from foc.client.confidential import ENCLAVE_HINT, ConfidentialContract
     from foc.client.devledger import DevNetwork
-    from foc.confidential.definitions import DefinitionStore
-    from foc.confidential.devices import DeviceStore
-    from foc.confidential.registry import REGISTRY_NAME
     from foc.errors import ConfigError
+    from foc.registry.ercc import REGISTRY_NAME
 
     definitions = DefinitionStore()
     definition = definitions.find(args.chaincode)
@@ -282,7 +282,7 @@ def cmd_gateway_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) 
         name = args.chaincode or os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
     channel = args.channel
     if not channel and not args.plaintext:
-        from foc.confidential.definitions import DefinitionStore
+        from foc.admin.definitions import DefinitionStore
 
         found = DefinitionStore().find(name)
         channel = found.channel_id if found is not None else None
@@ -295,10 +295,10 @@ def cmd_gateway_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) 
             call = fabric_side.invoke if args.command == "invoke" else fabric_side.query
             payload = call(args.function, args.args)
         else:
+            from foc.admin.definitions import DefinitionStore
+            from foc.admin.devices import DeviceStore
             from foc.client.confidential import ConfidentialContract
-            from foc.confidential.definitions import DefinitionStore
-            from foc.confidential.devices import DeviceStore
-            from foc.confidential.registry import REGISTRY_NAME
+            from foc.registry.ercc import REGISTRY_NAME
 
             contract = ConfidentialContract(
                 fabric_side,

@@ -20,15 +20,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from foc.client.gateway import encode_args
-from foc.confidential.chaincode import ConfidentialChaincode, ConfidentialEnclave
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
-from foc.confidential.registry import REGISTRY_NAME, EnclaveRegistry
+from foc.admin.definitions import DefinitionStore
+from foc.admin.devices import DeviceStore
+from foc.chaincode.stub import Chaincode
+from foc.client.contract import Arg, encode_args
 from foc.errors import EndorsementFailure, UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.wrapper.stub import Chaincode
+from foc.registry.ercc import REGISTRY_NAME, EnclaveRegistry
+from foc.wrapper.confidential import ConfidentialChaincode, ConfidentialEnclave
 
 if TYPE_CHECKING:
     from foc.proxy.client import ProxyClient
@@ -48,7 +48,7 @@ class DevLedgerContract:
         self.last_block: int | None = None
 
     def invoke(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Simulate and commit; the chaincode's payload, or `EndorsementFailure` (nothing committed)."""
         result = self.peer.invoke(
@@ -61,7 +61,7 @@ class DevLedgerContract:
         return result.response.payload
 
     def query(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Simulate only; the chaincode's payload, or `EndorsementFailure`."""
         result = self.peer.query(
@@ -73,8 +73,8 @@ class DevLedgerContract:
 
 
 def proxy_enclave(client: ProxyClient) -> ConfidentialEnclave:
-    """The TA behind `client` as a `ConfidentialEnclave` (foc.confidential.enclave.ProxyEnclave)."""
-    from foc.confidential.enclave import ProxyEnclave
+    """The TA behind `client` as a `ConfidentialEnclave` (foc.wrapper.confidential.ProxyEnclave)."""
+    from foc.wrapper.confidential import ProxyEnclave
 
     enclave: ConfidentialEnclave = ProxyEnclave(client)
     return enclave
@@ -120,7 +120,7 @@ class DevNetwork:
             )
         }
         if proxy is not None:
-            from foc.wrapper.chaincode import FocWrapper
+            from foc.wrapper.plaintext import FocWrapper
 
             chaincodes[WRAPPER_NAME] = FocWrapper(client=proxy)
         if names:

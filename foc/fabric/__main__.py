@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from foc.chaincode.stub import Chaincode
 from foc.errors import FocError, UsageError
 from foc.fabric.package import ConnectionInfo, read_package_id, write_package
 from foc.fabric.server import ChaincodeServer
 from foc.fabric.tls import ServerTls
-from foc.wrapper.stub import Chaincode
 
 KINDS = ("wrapper", "confidential", "ercc")
 
@@ -128,19 +128,18 @@ def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]
     from foc.wrapper.config import load_config
 
     if args.kind == "ercc":
-        from foc.confidential.definitions import DefinitionStore
-        from foc.confidential.devices import DeviceStore
-        from foc.confidential.registry import EnclaveRegistry
+        from foc.admin.definitions import DefinitionStore
+        from foc.admin.devices import DeviceStore
+        from foc.registry.ercc import EnclaveRegistry
 
         registry = EnclaveRegistry(
             DefinitionStore(), DeviceStore(), allow_insecure_native=args.allow_insecure_native
         )
         return registry, lambda: None
     if args.kind == "confidential":
-        from foc.confidential.chaincode import ConfidentialChaincode
-        from foc.confidential.definitions import DefinitionStore
-        from foc.confidential.enclave import ProxyEnclave
-        from foc.wrapper.chaincode import default_client_factory
+        from foc.admin.definitions import DefinitionStore
+        from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
+        from foc.wrapper.plaintext import default_client_factory
 
         definitions = DefinitionStore()
         definitions.get(args.name)  # fail at start, naming the missing file, not at the first transaction
@@ -148,7 +147,7 @@ def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]
         enclave = ProxyEnclave(client)  # type: ignore[arg-type]
         chaincode = ConfidentialChaincode(args.name, enclave, definitions, registry_name=args.registry)
         return chaincode, getattr(client, "close", lambda: None)
-    from foc.wrapper.chaincode import FocWrapper
+    from foc.wrapper.plaintext import FocWrapper
 
     wrapper = FocWrapper(load_config(proxy_address=args.proxy))
     return wrapper, wrapper.close

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from foc.chaincode.stub import Chaincode, Response
 from foc.errors import UsageError
 from foc.ledger.blocks import Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.simulator import TransactionSimulator
-from foc.wrapper.stub import Chaincode, Response
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import pytest
 from coffee_scenario import coffee_scenario
 from network_config import FabricNetwork
 
+from foc.admin.definitions import DefinitionStore
+from foc.admin.devices import DeviceStore
 from foc.client.confidential import ConfidentialContract
 from foc.client.gateway import GatewayClient, GatewayContract
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
 
 
 def test_confidential_coffee_scenario_on_fabric(fabric_client: GatewayClient, network: FabricNetwork) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from foc.admin.definitions import DefinitionStore
+from foc.admin.devices import DeviceStore
 from foc.cli import main as cli
 from foc.cli.local_proxy import LocalProxy
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract
 from foc.client.devledger import DevNetwork
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
 from foc.confidential.formats import StoredValue
 from foc.errors import AttestationError
 from foc.ledger.ledger import DevLedger

@@ -21,11 +21,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from foc.confidential.attestation import verify_credentials
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, EnrolledDevice, enroll_device, load_public_key
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice, enroll_device, load_public_key
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import (
     ConfidentialRequest,
     ConfidentialResponse,
@@ -34,13 +32,15 @@ from foc.confidential.formats import (
     RequestPlaintext,
     StoredValue,
 )
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id
 from foc.errors import AttestationError, ChaincodeError, VerificationError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
 from foc.tee.native import NativeBackend, NativeSession, default_native_core
+from foc.wrapper.confidential import ConfidentialChaincode
 
 pytestmark = pytest.mark.native
 
@@ -103,12 +103,19 @@ def definition(channel: str = CHANNEL) -> ChaincodeDefinition:
 
 @dataclass
 class TaEnclave:
-    """`foc.confidential.chaincode.ConfidentialEnclave` over a TA session (what the proxy does)."""
+    """`foc.wrapper.confidential.ConfidentialEnclave` over a TA session (what the proxy does)."""
 
     session: NativeSession
     round_trips: int = 0
 
-    def invoke(self, confidential_request: bytes, get_state: Callable[[str], bytes | None]) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: Callable[[str], bytes | None],
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         msg_type, out = self.session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, confidential_request)
         while msg_type == abi.FOC_MSG_GET_STATE:
             self.round_trips += 1

@@ -22,21 +22,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from foc.admin.definitions import DefinitionStore
+from foc.admin.devices import DeviceStore
 from foc.cli.main import main as foc_main
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
-from foc.confidential.enclave import ProxyEnclave
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import Credentials, StoredValue
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.deploy import api
 from foc.deploy.qemu import free_port
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.proxy.client import ProxyClient
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
+from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
 
 if TYPE_CHECKING:
     from conftest import Guest  # tests/qemu/conftest.py

@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from foc.confidential.attestation import verify_credentials
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, EnrolledDevice, device_key_from_pta, enroll_device
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice, device_key_from_pta, enroll_device
+from foc.client.confidential import ConfidentialClient
 from foc.confidential.formats import (
     ConfidentialRequest,
     ConfidentialResponse,
@@ -38,12 +36,14 @@ from foc.confidential.formats import (
     StoredValue,
 )
 from foc.confidential.measurement import ta_measurement
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id, sha256
 from foc.errors import AttestationError, ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
+from foc.wrapper.confidential import ConfidentialChaincode
 
 pytestmark = pytest.mark.qemu
 
@@ -274,7 +274,14 @@ class GuestEnclave:
     calls: int = 0
     reads: list[str] = field(default_factory=list)
 
-    def invoke(self, confidential_request: bytes, get_state: Callable[[str], bytes | None]) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: Callable[[str], bytes | None],
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         ledger: dict[str, bytes | None] = {}
         while True:  # deterministic re-execution lets us learn the reads one guest run at a time
             self.calls += 1
@@ -425,8 +432,8 @@ def test_normal_world_cannot_obtain_valid_evidence_for_keys_it_chose(guest, opte
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-    from foc.confidential.attestation import pss_padding, signed_digest
     from foc.confidential.formats import EVIDENCE_KIND_TA_MEMORY, AttestedData, Evidence
+    from foc.registry.attestation import pss_padding, signed_digest
 
     attacker_enclave, attacker_chaincode = EC_P256.generate_private_key(), EC_P256.generate_private_key()
     forged = AttestedData(

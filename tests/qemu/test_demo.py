@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from foc.confidential.formats import StoredValue
-from foc.confidential.validation import RESERVED_PREFIX
 from foc.ledger.ledger import DevLedger
+from foc.registry.validation import RESERVED_PREFIX
 
 pytestmark = pytest.mark.qemu
 

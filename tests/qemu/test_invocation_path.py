@@ -21,15 +21,15 @@ import grpc
 import pytest
 import scenarios  # tests/scenarios.py: shared with tests/native/test_end_to_end.py
 
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.protocol import invocation_pb2 as pb
 from foc.proxy.client import ProxyClient
 from foc.tee import abi
-from foc.wrapper.chaincode import FocWrapper, error_from_response
 from foc.wrapper.config import WrapperConfig
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.wrapper.plaintext import FocWrapper, error_from_response
 
 if TYPE_CHECKING:
     from conftest import Guest  # tests/qemu/conftest.py

@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "confidential"))
 
 from reference_enclave import ChaincodeSecrets, GetState, ReferenceEnclave  # noqa: E402
 
+from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
+from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevLedgerContract, DevNetwork  # noqa: E402
-from foc.confidential.definitions import DefinitionStore, define_chaincode  # noqa: E402
-from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.confidential.formats import EnclaveConfig  # noqa: E402
 
 CHANNEL = "dev"
@@ -34,7 +34,14 @@ class EnclaveSlot:
     def __init__(self, enclave: ReferenceEnclave) -> None:
         self.enclave = enclave
 
-    def invoke(self, confidential_request: bytes, get_state: GetState) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: GetState,
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         return self.enclave.invoke(confidential_request, get_state)
 
 

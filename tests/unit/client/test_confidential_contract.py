@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from client_network import CHAINCODE, MEASUREMENT, ClientNetwork, make_network  # noqa: E402
 from reference_enclave import ReferenceEnclave  # noqa: E402
 
+from foc.admin.devices import DeviceStore  # noqa: E402
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevLedgerContract  # noqa: E402
-from foc.confidential.devices import DeviceStore  # noqa: E402
 from foc.confidential.formats import ConfidentialResponse, SignedMessage  # noqa: E402
 from foc.errors import (  # noqa: E402
     AttestationError,
@@ -232,7 +232,7 @@ def test_refusals_before_the_enclave_answers_stay_unauthenticated_endorsement_fa
 
 
 def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> None:
-    from foc.confidential.registry import RegistryQuery
+    from foc.registry.ercc import RegistryQuery
 
     reader = RegistryQuery(lambda args: registered.net.peer.query("ercc", args).response)
     contract = ConfidentialContract(

@@ -14,7 +14,7 @@ from fake_proxy import FakeProxyClient  # noqa: E402
 from foc.cli.demo import check_ciphertext_only, run_scenario  # noqa: E402
 from foc.ledger.ledger import DevLedger  # noqa: E402
 from foc.ledger.peer import DevPeer  # noqa: E402
-from foc.wrapper.chaincode import FocWrapper  # noqa: E402
+from foc.wrapper.plaintext import FocWrapper  # noqa: E402
 
 
 def test_plaintext_ledger_fails_the_check_and_names_the_leaks(tmp_path: Path) -> None:

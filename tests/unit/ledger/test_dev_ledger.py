@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from foc.chaincode.stub import Response
 from foc.errors import LedgerError, MvccConflict
 from foc.ledger.blocks import GENESIS_PREV_HASH, Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.ledger.rwset import KeyRead, KeyWrite, ReadWriteSet, Version
 from foc.ledger.simulator import TransactionSimulator
-from foc.wrapper.stub import Response
 
 
 def writes(*pairs: tuple[str, bytes | None], ns: str = "cc") -> ReadWriteSet:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from foc.chaincode.memory import MemoryStub
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import ChaincodeError, ConfigError, MvccConflict, ProxyUnavailable, UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.protocol import pb
-from foc.wrapper.chaincode import FocWrapper, error_from_response
 from foc.wrapper.config import FOC_TA_UUID, WrapperConfig
-from foc.wrapper.memory import MemoryStub
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.wrapper.plaintext import FocWrapper, error_from_response
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_proxy import FakeProxyClient  # noqa: E402

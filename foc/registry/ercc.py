@@ -30,13 +30,13 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from foc.confidential.attestation import VerifiedEnclave, verify_credentials
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
+from foc.admin.definitions import DefinitionStore
+from foc.admin.devices import DeviceStore
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.confidential.formats import Credentials
 from foc.confidential.suite import suite_for_chaincode_key
 from foc.errors import ConfidentialityError, FocError, UsageError, VerificationError
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.registry.attestation import VerifiedEnclave, verify_credentials
 
 log = logging.getLogger(__name__)
 

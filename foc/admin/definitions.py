@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from foc.confidential.home import check_name, foc_home, write_atomically
+from foc.admin.home import check_name, foc_home, write_atomically
 from foc.errors import ConfigError, UsageError
 
 _MEASUREMENT_HEX = re.compile(r"^[0-9a-f]{64}$")

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from foc.confidential.definitions import ChaincodeDefinition
-from foc.confidential.devices import EnrolledDevice
+from foc.admin.definitions import ChaincodeDefinition
+from foc.admin.devices import EnrolledDevice
 from foc.confidential.formats import (
     EVIDENCE_KIND_NATIVE_INSECURE,
     EVIDENCE_KIND_TA_MEMORY,

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 
-from foc.errors import UsageError
-from foc.wrapper.stub import (
+from foc.chaincode.stub import (
     Chaincode,
     Response,
     StateEntry,
@@ -18,6 +17,7 @@ from foc.wrapper.stub import (
     check_value,
     decode_text_args,
 )
+from foc.errors import UsageError
 
 
 class MemoryStub:

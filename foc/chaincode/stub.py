@@ -2,7 +2,7 @@
 
 Every ledger back end implements `ChaincodeStub`: the Fabric shim (a later issue), the embedded
 dev ledger's transaction simulator (`foc.ledger.simulator`) and the in-memory fake used by unit
-tests (`foc.wrapper.memory`). Chaincodes (`FocWrapper`, the enclave registry) are written against
+tests (`foc.chaincode.memory`). Chaincodes (`FocWrapper`, the enclave registry) are written against
 this protocol only, never against a concrete back end.
 
 Semantics follow Fabric's shim (see docs/architecture.md):

@@ -26,9 +26,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from foc.chaincode.stub import ChaincodeStub, Response, check_key
 from foc.errors import ChaincodeError, ConfigError, FocError, ProxyUnavailable, UsageError
 from foc.wrapper.config import WrapperConfig, load_config, parse_ta_uuid
-from foc.wrapper.stub import ChaincodeStub, Response, check_key
 
 log = logging.getLogger(__name__)
 

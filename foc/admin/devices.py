@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from foc.confidential.home import check_name, foc_home, write_atomically
+from foc.admin.home import check_name, foc_home, write_atomically
 from foc.errors import ConfigError, UsageError
 
 MIN_RSA_BITS = 2048

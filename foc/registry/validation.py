@@ -14,18 +14,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from foc.confidential.attestation import check_attested_data
-from foc.confidential.definitions import ChaincodeDefinition
+from foc.admin.definitions import ChaincodeDefinition
+from foc.chaincode.stub import ChaincodeStub
 from foc.confidential.formats import (
     ConfidentialResponse,
     Credentials,
     SignedMessage,
     StoredValue,
 )
-from foc.confidential.registry import RegistryQuery, RegistryReader
 from foc.confidential.suite import EC_P256, enclave_id, sha256
 from foc.errors import AttestationError, MvccConflict, VerificationError
-from foc.wrapper.stub import ChaincodeStub
+from foc.registry.attestation import check_attested_data
+from foc.registry.ercc import RegistryQuery, RegistryReader
 
 log = logging.getLogger(__name__)
 
