@@ -24,10 +24,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from foc.chaincode.stub import ChaincodeStub, Response, check_key
 from foc.errors import ChaincodeError, ConfigError, FocError, ProxyUnavailable, UsageError
+from foc.protocol.result import InvocationResult, StateWrite
 from foc.wrapper.config import WrapperConfig, load_config, parse_ta_uuid
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,9 @@ class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
     `invoke` runs one transaction on the proxy, calling `get_state(key)` for every key the TA
-    reads (None = absent). It returns an `InvocationResult` (status, payload, error with a `code`
-    name and `message`, write batch `writes`) or raises `ProxyUnavailable` if the proxy cannot be
-    reached or drops the stream. `put_state` is only used by FOC's legacy mode (empty
+    reads (None = absent). It returns a `foc.protocol.result.InvocationResult` (status, payload,
+    error with a `code` name and `message`, write batch `writes`) or raises `ProxyUnavailable` if
+    the proxy cannot be reached or drops the stream. `put_state` is only used by FOC's legacy mode (empty
     `transaction_id`), where writes arrive one by one instead of in the batch.
     """
 
@@ -60,7 +61,7 @@ class ProxyInvoker(Protocol):
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
         timeout: float | None = None,
-    ) -> Any: ...
+    ) -> InvocationResult: ...
 
 
 ClientFactory = Callable[[WrapperConfig], ProxyInvoker]
@@ -76,18 +77,6 @@ def default_client_factory(config: WrapperConfig) -> ProxyInvoker:
         tls_server_name=config.tls_server_name,
         default_timeout=config.timeout_s,
     )
-
-
-def _error_code_name(code: Any) -> str:
-    """The ErrorCode enum name for an int or name (e.g. 6 -> "EXISTS")."""
-    if isinstance(code, str):
-        return code or "INTERNAL"
-    try:
-        from foc.protocol import pb
-
-        return str(pb.ErrorCode.Name(int(code)))  # type: ignore[attr-defined]
-    except (ValueError, TypeError):
-        return f"ERROR_{code}"
 
 
 class FocWrapper:
@@ -194,35 +183,26 @@ class FocWrapper:
             chaincode_uuid=ta_uuid.bytes if ta_uuid else b"",
             timeout=timeout,
         )
-        status = int(getattr(result, "status", 0) or 0)
-        error = getattr(result, "error", None)
-        if status != 200:
-            code = _error_code_name(getattr(error, "code", "INTERNAL"))
-            message = str(getattr(error, "message", "") or "the chaincode failed")
+        if not result.ok:
+            code = result.error.code if result.error is not None else "INTERNAL"
+            message = (result.error.message if result.error is not None else "") or "the chaincode failed"
             return Response.error(f"{code}: {message}")
-        self._apply_writes(stub, getattr(result, "writes", ()))
-        payload: bytes = bytes(getattr(result, "payload", b"") or b"")
-        legacy_text = str(getattr(result, "execution_response", "") or "")
-        if not payload and legacy_text:
-            payload = legacy_text.encode("utf-8")
-        return Response.success(bytes(payload))
+        self._apply_writes(stub, result.writes)
+        return Response.success(result.payload)
 
     @staticmethod
-    def _apply_writes(stub: ChaincodeStub, writes: Sequence[Any]) -> None:
+    def _apply_writes(stub: ChaincodeStub, writes: Sequence[StateWrite]) -> None:
         # Check the whole batch before touching the stub, so a bad batch leaves no partial writes.
-        batch: list[tuple[str, bytes | None]] = []
         for write in writes:
-            key = getattr(write, "key", None)
             try:
-                check_key(key)  # type: ignore[arg-type]
+                check_key(write.key)
             except UsageError as exc:
                 raise ChaincodeError(PROTOCOL, f"the proxy returned an invalid write: {exc}") from exc
-            batch.append((key, None if write.is_delete else bytes(write.value)))  # type: ignore[arg-type]
-        for key, value in batch:
-            if value is None:
-                stub.del_state(key)
+        for write in writes:
+            if write.is_delete:
+                stub.del_state(write.key)
             else:
-                stub.put_state(key, value)
+                stub.put_state(write.key, write.value)
 
 
 _TYPED_PREFIXES: dict[str, type[FocError]] = {

@@ -1,7 +1,8 @@
 """A fake proxy client: FOC's coffee chaincode in Python behind `ProxyInvoker.invoke`.
 
 It drives the `get_state` callback exactly as the real proxy does (one call per key read) and
-answers with a `pb.InvocationResponse` (status, payload, structured error, write batch).
+answers with the `InvocationResult` the real client decodes from the proxy's `pb.InvocationResponse`
+(status, payload, structured error, write batch).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from foc.errors import ProxyUnavailable
 from foc.protocol import pb
+from foc.protocol.result import InvocationResult
 
 GetState = Callable[[str], bytes | None]
 
@@ -73,7 +75,7 @@ class FakeProxyClient:
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
         timeout: float | None = None,
-    ) -> pb.InvocationResponse:
+    ) -> InvocationResult:
         with self._lock:
             self.calls.append(
                 {
@@ -93,7 +95,7 @@ class FakeProxyClient:
                 self.before_get_state(key)
             return get_state(key)
 
-        return coffee(function, args, relay)
+        return InvocationResult.from_proto(coffee(function, args, relay))
 
     def close(self) -> None:
         self.closed = True

@@ -14,7 +14,7 @@ from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import ChaincodeError, ConfigError, MvccConflict, ProxyUnavailable, UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.protocol import pb
+from foc.protocol.result import InvocationResult, StateWrite
 from foc.wrapper.config import FOC_TA_UUID, WrapperConfig
 from foc.wrapper.plaintext import FocWrapper, error_from_response
 
@@ -107,11 +107,7 @@ def test_chaincode_error_raised_by_client_is_mapped(proxy: FakeProxyClient) -> N
 def test_invalid_write_from_proxy_writes_nothing() -> None:
     class BadBatch(FakeProxyClient):
         def invoke(self, *a, **kw):  # type: ignore[no-untyped-def]
-            return pb.InvocationResponse(
-                status=200,
-                payload=b"OK",
-                writes=[pb.KeyWrite(key="good", value=b"1"), pb.KeyWrite(key="", value=b"2")],
-            )
+            return InvocationResult(200, b"OK", writes=(StateWrite("good", b"1"), StateWrite("", b"2")))
 
     stub = MemoryStub(["create", "a", "1"])
     response = FocWrapper(CONFIG, client=BadBatch()).invoke(stub)
