@@ -67,6 +67,13 @@ class DefinitionStore:
         except (ValueError, KeyError, TypeError, UsageError) as exc:
             raise ConfigError(f"chaincode definition {path} is malformed: {exc}") from exc
 
+    def definitions(self) -> list[ChaincodeDefinition]:
+        """Every stored definition, by chaincode id."""
+        if not self.root.is_dir():
+            return []
+        found = (self.find(d.name) for d in sorted(self.root.iterdir()) if (d / "definition.json").is_file())
+        return [d for d in found if d is not None]
+
     def get(self, chaincode_id: str) -> ChaincodeDefinition:
         """The definition of `chaincode_id`, or ConfigError naming the missing file."""
         found = self.find(chaincode_id)

@@ -124,33 +124,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]:
-    """The chaincode `--kind` names, and how to release what it holds (the proxy channel)."""
-    from foc.wrapper.config import load_config
+    """The chaincode `--kind` names (foc.wrapper.catalogue), and how to release the proxy channel."""
+    from foc.wrapper.catalogue import Catalogue
 
     if args.kind == "ercc":
-        from foc.admin.definitions import DefinitionStore
-        from foc.admin.devices import DeviceStore
-        from foc.registry.ercc import EnclaveRegistry
+        catalogue = Catalogue(allow_insecure_native=args.allow_insecure_native, registry_name=args.registry)
+        return catalogue.registry(), lambda: None
+    from foc.admin.definitions import DefinitionStore
+    from foc.wrapper.config import load_config
+    from foc.wrapper.plaintext import default_client_factory
 
-        registry = EnclaveRegistry(
-            DefinitionStore(), DeviceStore(), allow_insecure_native=args.allow_insecure_native
-        )
-        return registry, lambda: None
     if args.kind == "confidential":
-        from foc.admin.definitions import DefinitionStore
-        from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
-        from foc.wrapper.plaintext import default_client_factory
-
-        definitions = DefinitionStore()
-        definitions.get(args.name)  # fail at start, naming the missing file, not at the first transaction
-        client = default_client_factory(load_config(proxy_address=args.proxy))
-        enclave = ProxyEnclave(client)  # type: ignore[arg-type]
-        chaincode = ConfidentialChaincode(args.name, enclave, definitions, registry_name=args.registry)
-        return chaincode, getattr(client, "close", lambda: None)
-    from foc.wrapper.plaintext import FocWrapper
-
-    wrapper = FocWrapper(load_config(proxy_address=args.proxy))
-    return wrapper, wrapper.close
+        DefinitionStore().get(args.name)  # fail at start naming the missing file, not at the first tx
+    config = load_config(proxy_address=args.proxy)
+    client = default_client_factory(config)
+    catalogue = Catalogue(proxy=client, config=config, registry_name=args.registry)  # type: ignore[arg-type]
+    return catalogue.chaincode(args.kind, args.name), getattr(client, "close", lambda: None)
 
 
 def _package(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Confidential mode from the user's side, on the host-native build (NOT a TEE) behind a real
 foc-proxy: the admin CLI (enroll, define, create, register), `foc invoke` / `foc query` (confidential
-by default), the SDK (`ConfidentialContract` over `DevNetwork` with `ProxyEnclave`), and
+by default), the SDK (`foc.connect`: a confidential contract over the dev ledger and the proxy), and
 `foc demo --tee native`. Sealed objects live in a temporary FOC_NATIVE_STORAGE, definitions and
 device keys in a temporary FOC_HOME."""
 
@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from foc.admin.definitions import DefinitionStore
-from foc.admin.devices import DeviceStore
+from foc import connect
 from foc.cli import main as cli
 from foc.cli.local_proxy import LocalProxy
-from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract
-from foc.client.devledger import DevNetwork
+from foc.client.confidential import ConfidentialChaincodeError
 from foc.confidential.formats import StoredValue
 from foc.errors import AttestationError
 from foc.ledger.ledger import DevLedger
-from foc.proxy.client import ProxyClient
 
 pytestmark = pytest.mark.native
 
@@ -145,25 +142,12 @@ def test_sdk_over_dev_network_with_proxy_enclave(
         )
     )  # fmt: skip
     ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
-    with (
-        ProxyClient(proxy.address) as client,
-        DevNetwork.open(env["FOC_LEDGER"], proxy=client, confidential="coffee", home=home) as net,
-    ):
-
-        def contract(**kwargs: object) -> ConfidentialContract:
-            return ConfidentialContract(
-                net.contract("coffee"),
-                chaincode_id="coffee",
-                channel=net.channel,
-                registry=net.contract("ercc"),
-                definitions=DefinitionStore(home),
-                devices=DeviceStore(home),
-                **kwargs,  # type: ignore[arg-type]
-            )
-
+    # Without the explicit opt-in, the client refuses the host-native build's evidence.
+    with connect(ledger=env["FOC_LEDGER"], proxy=proxy.address, home=home) as net:
         with pytest.raises(AttestationError):
-            contract().query("query", ["alice"])
-        coffee = contract(allow_insecure_native=True)
+            net.contract("coffee").query("query", ["alice"])
+    with connect(ledger=env["FOC_LEDGER"], proxy=proxy.address, home=home, allow_insecure_native=True) as net:
+        coffee = net.contract("coffee")
         assert coffee.invoke("create", ["alice", "0"]) == b"OK"
         assert coffee.invoke("add", ["alice", "3"]) == b"OK"
         assert coffee.query("query", ["alice"]) == b"person: alice, number of consumed coffees: 3"

@@ -1,4 +1,4 @@
-"""A dev network for ConfidentialContract tests: DevNetwork with the registry and one confidential
+"""A dev network for ConfidentialContract tests: `foc.connect` with the registry and one confidential
 chaincode whose enclave is the TEST-ONLY reference enclave (tests/unit/confidential), behind a
 recording `Contract` that tests can make tamper with the enclave's responses."""
 
@@ -19,7 +19,8 @@ from reference_enclave import ChaincodeSecrets, GetState, ReferenceEnclave  # no
 from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
 from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
-from foc.client.devledger import DevLedgerContract, DevNetwork  # noqa: E402
+from foc.client.devledger import DevLedgerContract  # noqa: E402
+from foc.client.network import Network, connect  # noqa: E402
 from foc.confidential.formats import EnclaveConfig  # noqa: E402
 
 CHANNEL = "dev"
@@ -77,7 +78,7 @@ class RecordingContract:
 @dataclass
 class ClientNetwork:
     home: Path
-    net: DevNetwork
+    net: Network
     slot: EnclaveSlot
     device_key: rsa.RSAPrivateKey
     secrets: ChaincodeSecrets
@@ -112,9 +113,7 @@ def make_network(tmp_path: Path, device_key: rsa.RSAPrivateKey, *, define: bool 
     enroll_device("device-1", device_key.public_key(), home=home)
     secrets = ChaincodeSecrets()
     slot = EnclaveSlot(ReferenceEnclave(device_key, MEASUREMENT, secrets))
-    net = DevNetwork.open(
-        tmp_path / "ledger.sqlite", confidential=CHAINCODE, enclave=slot, home=home, channel=CHANNEL
-    )
-    recorder = RecordingContract(net.contract(CHAINCODE))
+    net = connect(ledger=tmp_path / "ledger.sqlite", enclave=slot, home=home, channel=CHANNEL)
+    recorder = RecordingContract(net.contract(CHAINCODE, plaintext=True))
     assert DeviceStore(home).get("device-1")
     return ClientNetwork(home, net, slot, device_key, secrets, recorder)

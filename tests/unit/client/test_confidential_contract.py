@@ -232,9 +232,11 @@ def test_refusals_before_the_enclave_answers_stay_unauthenticated_endorsement_fa
 
 
 def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> None:
+    from foc.client.confidential import ContractRegistry
     from foc.registry.ercc import RegistryQuery
 
-    reader = RegistryQuery(lambda args: registered.net.peer.query("ercc", args).response)
+    reader = ContractRegistry(registered.net.contract("ercc"))
+    assert isinstance(reader, RegistryQuery)
     contract = ConfidentialContract(
         registered.recorder,
         chaincode_id=CHAINCODE,
