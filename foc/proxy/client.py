@@ -39,6 +39,9 @@ from foc.protocol.legacy import LegacyProtocolError, WrapperSide
 from foc.protocol.result import InvocationResult
 
 DEFAULT_TIMEOUT = 30.0
+#: Enclave administration (create, credentials, device key) may generate keys in OP-TEE: the
+#: attestation PTA's first RSA-3072 key takes tens of seconds under QEMU's emulation.
+ADMIN_TIMEOUT = 180.0
 
 
 GetState = Callable[[str], bytes | None]
@@ -212,7 +215,9 @@ class ProxyClient:
 
     def _unary(self, method: Callable[..., T], request: object, timeout: float | None) -> T:
         try:
-            return method(request, timeout=self.default_timeout if timeout is None else timeout)
+            return method(
+                request, timeout=max(self.default_timeout, ADMIN_TIMEOUT) if timeout is None else timeout
+            )
         except grpc.RpcError as exc:
             raise _unavailable(self.address, exc) from None
 
