@@ -26,6 +26,7 @@ from foc.client.contract import Contract
 from foc.errors import ChaincodeError, EndorsementFailure, FocError, VerificationError
 from foc.ledger.blocks import Block
 from foc.ledger.ledger import DevLedger
+from foc.text import shown, shown_key
 from foc.wrapper.catalogue import WRAPPER_NAME
 
 if TYPE_CHECKING:
@@ -97,14 +98,19 @@ def run_step(contract: Contract, step: DemoStep) -> StepOutcome:
 
 
 def describe_block(block: Block) -> str:
-    """One line per block: number, hash, link, and what its transactions wrote (key names only)."""
+    """One line per block: number, hash, link, and what its transactions wrote (key names only,
+    escaped by foc.text; a delete is ``-key``, and a key that starts with ``-`` is quoted)."""
     head = f"block {block.number}  hash {block.hash.hex()[:16]}  prev {block.prev_hash.hex()[:16]}"
     if not block.transactions:
         return head + "  (genesis)"
     parts = []
     for tx in block.transactions:
-        keys = ", ".join(("-" if w.is_delete else "") + w.key for w in tx.rwset.writes) or "no writes"
-        parts.append(f"tx {tx.tx_id[:12]} {tx.validation} {len(tx.rwset.reads)} read(s), writes: {keys}")
+        keys = (
+            ", ".join(("-" if w.is_delete else "") + shown_key(w.key) for w in tx.rwset.writes) or "no writes"
+        )
+        parts.append(
+            f"tx {shown(tx.tx_id[:12])} {shown(tx.validation)} {len(tx.rwset.reads)} read(s), writes: {keys}"
+        )
     return head + "  " + "; ".join(parts)
 
 
@@ -137,7 +143,7 @@ def _print_outcome(n: int, outcome: StepOutcome, out: TextIO) -> None:
     where = f", block {outcome.block}" if outcome.block is not None else ", not committed"
     verdict = "ok " if outcome.ok else "FAIL"
     print(
-        f"[{verdict}] {n}. {step.kind:6} {' '.join(step.args):18} -> {outcome.result}"
+        f"[{verdict}] {n}. {step.kind:6} {shown(' '.join(step.args)):18} -> {shown(outcome.result)}"
         f"  ({outcome.latency_ms:.1f} ms{where}; {expect})",
         file=out,
         flush=True,

@@ -68,7 +68,7 @@ class MemoryStub:
     def put_state(self, key: str, value: bytes) -> None:
         check_key(key)
         check_value(value)
-        self.writes[key] = bytes(value)
+        self.writes[key] = bytes(value) or None  # an empty value is a delete, as on a Fabric peer
 
     def del_state(self, key: str) -> None:
         check_key(key)

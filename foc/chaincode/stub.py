@@ -10,7 +10,8 @@ Semantics follow Fabric's shim (see docs/architecture.md):
 * `get_state` returns the *committed* value (``None`` if absent); a transaction does not read its
   own writes.
 * `put_state` / `del_state` only buffer a write; it reaches the ledger when the transaction is
-  validated and committed.
+  validated and committed. Writing an empty value is a delete (Fabric records it with
+  IsDelete = true).
 * `get_state_by_range` iterates committed keys in ``[start, end)`` in byte order of the UTF-8
   key; an empty ``end`` means "no upper bound".
 * `Response.status` has Fabric's meaning: below 400 the transaction is endorsed and its write set

@@ -28,6 +28,7 @@ from typing import TextIO
 from foc.cli.options import CliParser, add_gateway_options, add_ledger_option, gateway_arguments
 from foc.client.network import Network, connect, default_ledger_path
 from foc.errors import ConfigError, LedgerError, UsageError
+from foc.text import shown
 
 COMMANDS = ("device", "chaincode", "enclave")
 
@@ -189,8 +190,11 @@ def cmd_enclave_create(args: argparse.Namespace, out: TextIO) -> int:
                 hint="foc chaincode define ... --channel CH to change the definition",
             )
         info = net.create_enclave(args.chaincode, endpoint=args.endpoint, force=args.force)
-    print(f"created enclave {info.enclave_id} for chaincode {info.chaincode_id} at {info.endpoint}", file=out)
-    print(f"  evidence {info.evidence_kind}, measurement {info.measurement}", file=out)
+    print(
+        f"created enclave {info.enclave_id} for chaincode {info.chaincode_id} at {shown(info.endpoint)}",
+        file=out,
+    )
+    print(f"  evidence {shown(info.evidence_kind)}, measurement {info.measurement}", file=out)
     print(f"  credentials written to {info.credentials_path}", file=out)
     print(f"next: foc enclave register --chaincode {info.chaincode_id} --enclave {info.enclave_id}", file=out)
     return 0
@@ -255,8 +259,8 @@ def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
     for credentials in entries:
         attested = credentials.attested_data
         print(
-            f"{enclave_id(attested.enclave_pub)}\t{attested.host_endpoint}\t"
-            f"{credentials.evidence.kind}\tchannel={attested.channel_id}",
+            f"{enclave_id(attested.enclave_pub)}\t{shown(attested.host_endpoint)}\t"
+            f"{shown(credentials.evidence.kind)}\tchannel={shown(attested.channel_id)}",
             file=out,
         )
     return 0

@@ -34,7 +34,8 @@ from foc.cli.options import CliParser, add_gateway_options, add_ledger_option, g
 from foc.client.contract import Contract
 from foc.client.network import connect, default_ledger_path
 from foc.deploy.paths import cache_root
-from foc.errors import EndorsementFailure, FocError, LedgerError, UsageError
+from foc.errors import EndorsementFailure, FocError, LedgerError, MvccConflict, UsageError
+from foc.text import shown, shown_key
 from foc.wrapper.catalogue import DeviceProxy
 from foc.wrapper.config import load_config
 from foc.wrapper.plaintext import ClientFactory, default_client_factory, error_from_response
@@ -77,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="accept enclaves of the host-native build (NOT a TEE: development only)",
         )
+        if name == "invoke":
+            p.add_argument(
+                "--retry",
+                type=_retries,
+                default=0,
+                metavar="N",
+                help="run the transaction again, up to N more times, when a key it read changed before "
+                "commit (MVCC read conflict, exit 10); default 0",
+            )
         add_gateway_options(p)
     ledger = sub.add_parser("ledger", parents=[common], help="inspect the dev ledger")
     lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=CliParser)
@@ -116,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def payload_text(payload: bytes) -> str:
-    """A payload for the terminal: its text if UTF-8, else 0x-prefixed hex."""
+    """A payload for the terminal: its text if UTF-8 (escaped by foc.text.shown), else 0x-prefixed hex."""
     try:
-        return payload.decode("utf-8")
+        return shown(payload.decode("utf-8"))
     except UnicodeDecodeError:
         return "0x" + payload.hex()
 
@@ -144,11 +154,40 @@ def _chaincode_name(args: argparse.Namespace) -> str:
     return os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
 
 
-def _call(contract: Contract, args: argparse.Namespace, name: str) -> bytes:
-    """Run the transaction; the plaintext wrapper's refusals become FOC's typed errors."""
-    call = contract.invoke if args.command == "invoke" else contract.query
+def _retries(text: str) -> int:
     try:
-        return call(args.function, args.args)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("--retry takes 0..100")
+    return value
+
+
+def _call_with_retry(contract: Contract, args: argparse.Namespace, name: str, err: TextIO) -> bytes:
+    """`_call`, again after an MVCC read conflict, up to --retry more times (each from scratch)."""
+    retries = getattr(args, "retry", 0)
+    for attempt in range(retries + 1):
+        try:
+            return _call(contract, args, name)
+        except MvccConflict:
+            if attempt == retries:
+                raise
+            print(f"foc: read conflict, running the transaction again ({attempt + 1}/{retries})", file=err)
+    raise AssertionError("unreachable")
+
+
+def _call(contract: Contract, args: argparse.Namespace, name: str) -> bytes:
+    """Run the transaction; the plaintext wrapper's refusals become FOC's typed errors.
+
+    Arguments go as the bytes the shell gave (Fabric arguments are bytes; `os.fsencode` undoes
+    Python's surrogateescape decoding of argv), so arguments that are not UTF-8 arrive intact.
+    """
+    call = contract.invoke if args.command == "invoke" else contract.query
+    function = os.fsencode(args.function)
+    arguments = [os.fsencode(a) for a in args.args]
+    try:
+        return call(function, arguments)
     except EndorsementFailure as exc:
         if args.plaintext and name == WRAPPER:  # "<CODE>: message" from FocWrapper
             raise error_from_response(Response.error(exc.chaincode_message, max(exc.status, 400))) from None
@@ -178,13 +217,13 @@ def cmd_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 connect(ledger=path, proxy=proxy, allow_insecure_native=args.allow_insecure_native)
             )
         contract = net.contract(name, plaintext=args.plaintext)
-        payload = _call(contract, args, name)
+        payload = _call_with_retry(contract, args, name, err)
     print(payload_text(payload), file=out)
     tx_id, block = getattr(contract, "last_tx_id", None), getattr(contract, "last_block", None)
     if args.command == "invoke" and tx_id is not None:
         enclave = getattr(contract, "last_enclave_id", None)
         verified = f" (verified: enclave {enclave[:16]}...)" if enclave else ""
-        print(f"committed tx {tx_id} in block {block}{verified}", file=err)
+        print(f"committed tx {shown(tx_id)} in block {block}{verified}", file=err)
     return 0
 
 
@@ -226,14 +265,14 @@ def cmd_ledger(args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
             return 0
-        print(f"ledger {path}: channel {ledger.channel}, height {ledger.height}", file=out)
+        print(f"ledger {path}: channel {shown(ledger.channel)}, height {ledger.height}", file=out)
         for block in ledger.blocks():
             print(describe_block(block), file=out)
             if args.values:
                 for tx in block.transactions:
                     for w in tx.rwset.writes:
-                        shown = "(deleted)" if w.value is None else payload_text(w.value)
-                        print(f"    {w.namespace}/{w.key} = {shown}", file=out)
+                        value = "(deleted)" if w.value is None else payload_text(w.value)
+                        print(f"    {shown(w.namespace)}/{shown_key(w.key)} = {value}", file=out)
     return 0
 
 
@@ -366,13 +405,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return admin.run(args, out, err)
         return cmd_demo(args, out)
     except FocError as exc:
-        print(f"foc: error: {exc}", file=err)
+        print(f"foc: error: {shown(str(exc))}", file=err)
         return exc.exit_code
     except KeyboardInterrupt:
         print("foc: interrupted", file=err)
         return 130
     except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"foc: internal error: {type(exc).__name__}: {exc} (please report it)", file=err)
+        print(f"foc: internal error: {type(exc).__name__}: {shown(str(exc))} (please report it)", file=err)
         return 1
 
 

@@ -16,6 +16,7 @@ from foc.confidential.formats import StoredValue
 from foc.errors import FocError
 from foc.ledger.ledger import DevLedger
 from foc.registry.validation import RESERVED_PREFIX
+from foc.text import shown_key
 
 
 def check_ciphertext_only(
@@ -44,8 +45,8 @@ def check_ciphertext_only(
             kind = "FCS1 stored value (AES-256-GCM)"
         except FocError:
             kind = "NOT a stored value"
-            problems.append(f"the value of {key} is not ciphertext")
-        print(f"  {key} = {value[:24].hex()}... ({len(value)} bytes, {kind})", file=out)
+            problems.append(f"the value of {shown_key(key)} is not ciphertext")
+        print(f"  {shown_key(key)} = {value[:24].hex()}... ({len(value)} bytes, {kind})", file=out)
     print(
         f"  + {markers} request marker(s) {RESERVED_PREFIX}request/<request hash> (replay protection)",
         file=out,
@@ -64,7 +65,7 @@ def check_ciphertext_only(
                 try:
                     StoredValue.decode(write.value)
                 except FocError:
-                    problems.append(f"block {block.number} wrote plaintext to {write.key}")
+                    problems.append(f"block {block.number} wrote plaintext to {shown_key(write.key)}")
     path = Path(ledger.path)
     data = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
     for what, probe in probes.items():
@@ -76,8 +77,9 @@ def check_ciphertext_only(
         f"absent from {path.name} and its WAL",
         file=out,
     )
+    names = ", ".join(shown_key(k) for k in sorted(keys)) or "none"
     print(
-        f"cleartext by design (as in FPC): key names ({', '.join(sorted(keys)) or 'none'}), the "
+        f"cleartext by design (as in FPC): key names ({names}), the "
         "enclave credentials in the registry (public), and which keys each transaction read and wrote",
         file=out,
     )

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
 from foc.admin.devices import DeviceStore, EnrolledDevice
 from foc.chaincode.stub import Response
-from foc.client.contract import Arg, Contract
+from foc.client.contract import Arg, Contract, encode_args
 from foc.confidential.formats import (
     ConfidentialRequest,
     Credentials,
@@ -50,11 +50,19 @@ from foc.confidential.formats import (
     SignedMessage,
 )
 from foc.confidential.suite import KEY_SIZE, REQUEST_LABEL, sha256, suite_for_chaincode_key
-from foc.errors import ChaincodeError, ConfigError, EndorsementFailure, VerificationError
+from foc.errors import (
+    ChaincodeError,
+    ConfigError,
+    EndorsementFailure,
+    MvccConflict,
+    ProxyUnavailable,
+    VerificationError,
+)
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import RegistryQuery, RegistryReader
 from foc.registry.validation import verify_response
 from foc.wrapper.confidential import ENDORSE, INVOKE
+from foc.wrapper.errors import PROXY_UNAVAILABLE, STALE_READ, error_code
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +175,7 @@ class ConfidentialClient:
         plaintext = RequestPlaintext(
             self.definition.channel_id,
             self.definition.chaincode_id,
-            tuple(a.encode("utf-8") if isinstance(a, str) else bytes(a) for a in args),
+            tuple(encode_args(args)),
             response_key,
         ).encode()
         sealed = suite.seal(request_key, plaintext, REQUEST_LABEL)
@@ -293,6 +301,12 @@ class ConfidentialContract:
         try:
             self.contract.invoke(ENDORSE, [request, response], transient=transient)
         except EndorsementFailure as exc:
+            if error_code(exc.chaincode_message) == STALE_READ:
+                raise MvccConflict(
+                    exc.chaincode_message.partition(": ")[2],
+                    hint="another transaction changed a value this one read; nothing was committed, "
+                    "run it again (foc invoke --retry N)",
+                ) from None
             raise EndorsementFailure(
                 exc.status,
                 exc.chaincode_message,
@@ -352,8 +366,14 @@ class ConfidentialContract:
         )
         pending = client.encrypt_request([function, *args])
         # A refusal here comes from the peer or the proxy before any enclave signed anything:
-        # it is reported as the back end's EndorsementFailure, unauthenticated.
-        response = self.contract.query(INVOKE, [pending.request], transient=transient)
+        # it is reported as the back end's EndorsementFailure, unauthenticated (an unreachable
+        # proxy as ProxyUnavailable, as on the plaintext path).
+        try:
+            response = self.contract.query(INVOKE, [pending.request], transient=transient)
+        except EndorsementFailure as exc:
+            if error_code(exc.chaincode_message) == PROXY_UNAVAILABLE:
+                raise ProxyUnavailable(exc.chaincode_message.partition(": ")[2]) from None
+            raise
         result = client.open_response(pending, response)
         self.last_enclave_id = result.enclave_id
         log.debug("verified response of enclave %s (%s)", result.enclave_id[:12], self.chaincode_id)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from foc.errors import UsageError
+
 Arg = bytes | str
 
 
@@ -36,5 +38,21 @@ class Contract(Protocol):
 
 
 def encode_args(args: Sequence[Arg]) -> list[bytes]:
-    """Arguments as bytes (text is UTF-8 encoded)."""
-    return [a.encode("utf-8") if isinstance(a, str) else bytes(a) for a in args]
+    """Arguments as bytes (text is UTF-8 encoded; bytes pass unchanged).
+
+    Raises UsageError for text that cannot be UTF-8 encoded (a lone surrogate, e.g. from a file
+    name decoded with surrogateescape): pass such an argument as bytes.
+    """
+    out = []
+    for i, arg in enumerate(args):
+        if isinstance(arg, str):
+            try:
+                out.append(arg.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise UsageError(
+                    f"argument {i} is not valid text (it holds a lone surrogate)",
+                    hint="pass arguments that are not UTF-8 as bytes",
+                ) from None
+        else:
+            out.append(bytes(arg))
+    return out

@@ -33,6 +33,7 @@ from foc.errors import FocError, UsageError
 from foc.fabric.package import ConnectionInfo, read_package_id, write_package
 from foc.fabric.server import ChaincodeServer
 from foc.fabric.tls import ServerTls
+from foc.text import configure_logging, shown
 
 KINDS = ("wrapper", "confidential", "ercc")
 
@@ -163,10 +164,7 @@ def _package(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (FocError's `exit_code` on failure)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -175,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(read_package_id(args.file))
         return 0
     except FocError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -27,6 +27,7 @@ from foc.chaincode.stub import ChaincodeStub, Response
 from foc.confidential.formats import EnclaveConfig
 from foc.errors import FocError
 from foc.registry.validation import validate_and_apply
+from foc.wrapper.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class ConfidentialChaincode:
                 return Response.success(b"OK")
         except FocError as exc:
             log.info("confidential %s refused: %s", function, exc)
-            return Response.error(str(exc))
+            return error_response(exc)
         return Response.error(
             f"a confidential chaincode takes {INVOKE}(request) or {ENDORSE}(request, response), "
             f"not {function!r} with {max(len(args) - 1, 0)} argument(s)"

@@ -10,7 +10,7 @@ Outcomes map to Fabric responses:
   structured chaincode error    -> status 500, message "<CODE>: <message>" (e.g. "EXISTS: ...")
   proxy unreachable / dropped   -> status 500, message "PROXY_UNAVAILABLE: ..."
   bad invocation at the wrapper -> status 500, message "INVALID_INVOCATION: ..."
-`error_from_response` turns such a response back into the typed `foc.errors` exception.
+`foc.wrapper.errors.error_from_response` turns such a response back into the typed `foc.errors` exception.
 
 Compatibility with FOC: the same plaintext invocation (e.g. `create alice 0`) gives the same
 payloads. FOC's `setup <uuid>` call is accepted (it selects the TA uuid in this wrapper's
@@ -27,17 +27,21 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from foc.chaincode.stub import ChaincodeStub, Response, check_key
-from foc.errors import ChaincodeError, ConfigError, FocError, ProxyUnavailable, UsageError
+from foc.errors import ChaincodeError, ConfigError, ProxyUnavailable, UsageError
 from foc.protocol.result import InvocationResult, StateWrite
 from foc.wrapper.config import WrapperConfig, load_config, parse_ta_uuid
+from foc.wrapper.errors import (  # noqa: F401 - error_from_response is part of this module's API
+    INVALID_INVOCATION,
+    PROTOCOL,
+    PROXY_UNAVAILABLE,
+    error_from_response,
+    error_response,
+)
 
 log = logging.getLogger(__name__)
 
 GetStateCallback = Callable[[str], bytes | None]
 
-PROXY_UNAVAILABLE = "PROXY_UNAVAILABLE"
-INVALID_INVOCATION = "INVALID_INVOCATION"
-PROTOCOL = "PROTOCOL"
 
 
 class ProxyInvoker(Protocol):
@@ -119,14 +123,8 @@ class FocWrapper:
             if function == "setup":
                 return self._setup(args[1:])
             response = self._forward(stub, function, args[1:])
-        except ChaincodeError as exc:
-            response = Response.error(f"{exc.code}: {exc.reason}")
-        except ProxyUnavailable as exc:
-            response = Response.error(f"{PROXY_UNAVAILABLE}: {exc}")
-        except UsageError as exc:
-            response = Response.error(f"{INVALID_INVOCATION}: {exc}")
-        except ConfigError as exc:
-            response = Response.error(f"CONFIG: {exc}")
+        except (ChaincodeError, ProxyUnavailable, UsageError, ConfigError) as exc:
+            response = error_response(exc)
         # Never the arguments or values: only what happened and how long it took.
         log.info(
             "tx %s: %d args -> status %d in %.1f ms",
@@ -203,21 +201,3 @@ class FocWrapper:
                 stub.del_state(write.key)
             else:
                 stub.put_state(write.key, write.value)
-
-
-_TYPED_PREFIXES: dict[str, type[FocError]] = {
-    PROXY_UNAVAILABLE: ProxyUnavailable,
-    INVALID_INVOCATION: UsageError,
-    "CONFIG": ConfigError,
-}
-
-
-def error_from_response(response: Response) -> FocError:
-    """The typed error for a failed wrapper response ("<CODE>: <message>")."""
-    code, sep, message = response.message.partition(": ")
-    if not sep or not code.replace("_", "").isalnum() or not code.isupper():
-        return ChaincodeError("INTERNAL", response.message or f"status {response.status}")
-    typed = _TYPED_PREFIXES.get(code)
-    if typed is not None:
-        return typed(message)
-    return ChaincodeError(code, message)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from foc.cli import main as cli
+from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "wrapper"))
@@ -136,3 +137,25 @@ def test_unexpected_exception_is_one_line(fake: FakeProxyClient, monkeypatch: py
     monkeypatch.setattr(fake, "invoke", broken)
     rc, _, err = run("invoke", "--plaintext", "create", "alice", "0")
     assert rc == 1 and err == "foc: internal error: RuntimeError: boom (please report it)\n"
+
+
+def test_untrusted_names_and_messages_are_escaped_one_record_per_line(
+    fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, kind 6: key names and TA/peer messages cannot forge output lines or send escapes."""
+    forged = "alice\nblock 9  hash 0000  verified"
+    assert run("invoke", "--plaintext", "create", forged, "1")[0] == 0
+    assert run("invoke", "--plaintext", "create", "--", "-x", "2")[0] == 0
+    assert run("invoke", "--plaintext", "create", "\x1b[2Jred", "3")[0] == 0
+    rc, out, _ = run("ledger", "show", "--values")
+    assert rc == 0 and "\x1b" not in out
+    assert "writes: \"alice\\nblock 9  hash 0000  verified\"" in out
+    assert 'writes: "-x"' in out and "writes: -x" not in out  # not the delete of x
+    assert not any(line.startswith("block 9") for line in out.splitlines())
+
+    def refuse(*a: object, **kw: object) -> None:
+        raise ChaincodeError("EXISTS", "gone\x1b[2J\nfoc: verified: enclave ok")
+
+    monkeypatch.setattr(fake, "invoke", refuse)
+    rc, _, err = run("invoke", "--plaintext", "create", "bob", "1")
+    assert rc == 9 and err == "foc: error: EXISTS: gone\\x1b[2J\\nfoc: verified: enclave ok\n"

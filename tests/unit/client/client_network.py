@@ -54,11 +54,13 @@ class RecordingContract:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (kind, function)
     tamper: Callable[[bytes], bytes] | None = None
     before_endorse: Callable[[], None] | None = None
+    last_endorse: tuple[bytes | str, ...] = ()
 
     def invoke(
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         self.calls.append(("invoke", function))
+        self.last_endorse = tuple(args)
         if self.before_endorse is not None:
             self.before_endorse()
         return self.inner.invoke(function, args, transient=transient)

@@ -27,6 +27,7 @@ from foc.errors import (  # noqa: E402
     ConfidentialityError,
     ConfigError,
     EndorsementFailure,
+    MvccConflict,
     VerificationError,
 )
 
@@ -181,7 +182,12 @@ def test_the_client_re_verifies_attestation_when_given_devices(registered: Clien
     assert registered.recorder.submitted == []
 
 
-def test_ledger_side_validation_refusal_surfaces_and_commits_nothing(registered: ClientNetwork) -> None:
+def test_a_read_changed_between_invoke_and_endorse_is_an_mvcc_conflict_and_commits_nothing(
+    registered: ClientNetwork,
+) -> None:
+    """Issue 8, kind 3 (deterministic form): another `add` commits between a client's `__invoke`
+    and its `__endorse`. The stale read `__endorse` finds is MvccConflict (exit 10), the same
+    outcome as a conflict at commit, so clients and load generators can count and retry it."""
     contract = registered.contract()
     contract.invoke("create", ["alice", "1"])
     other = registered.contract()
@@ -190,9 +196,23 @@ def test_ledger_side_validation_refusal_surfaces_and_commits_nothing(registered:
         setattr(registered.recorder, "before_endorse", None),
         other.invoke("add", ["alice", "100"]),
     )
-    with pytest.raises(EndorsementFailure, match="read value of alice changed"):
+    with pytest.raises(MvccConflict, match="read value of alice changed") as caught:
         contract.invoke("add", ["alice", "5"])
+    assert caught.value.exit_code == 10 and not isinstance(caught.value, EndorsementFailure)
     assert contract.query("get", ["alice"]) == b"101"
+    # Retried from scratch, the same call now commits on top of the other client's write.
+    contract.invoke("add", ["alice", "5"])
+    assert contract.query("get", ["alice"]) == b"106"
+
+
+def test_other_validation_refusals_stay_endorsement_failures(registered: ClientNetwork) -> None:
+    """A replayed `__endorse` is refused by validation: not a conflict (retrying cannot help)."""
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    request, response = registered.recorder.last_endorse
+    with pytest.raises(EndorsementFailure, match="VALIDATION: this request was already committed") as caught:
+        registered.recorder.inner.invoke("__endorse", [request, response])
+    assert not isinstance(caught.value, MvccConflict)
 
 
 def test_without_a_definition_or_an_enclave_the_errors_say_what_to_run(
