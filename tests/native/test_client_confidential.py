@@ -175,3 +175,57 @@ def test_demo_native_is_confidential_and_shows_ciphertext_only(tmp_path: Path, p
     assert (tmp_path / "demo-home" / "chaincodes" / "coffee" / "definition.json").exists()
     with DevLedger(ledger_path) as ledger:
         assert ledger.height == 4 and ledger.verify().ok
+
+
+def _set_up_coffee(env: dict[str, str], proxy: LocalProxy, endpoint: str) -> None:
+    ok(foc(env, "chaincode", "define", "--id", "coffee", "--version", NATIVE_MEASUREMENT, "--channel", "dev"))
+    ok(foc(env, "device", "enroll", "native", "--from-proxy", proxy.address))
+    ok(
+        foc(
+            env, "enclave", "create", "--force", "--chaincode", "coffee", "--channel", "dev",
+            "--endpoint", endpoint, "--proxy", proxy.address,
+        )
+    )  # fmt: skip
+    ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
+
+
+def _concurrently(env: dict[str, str], n: int, *args: str) -> list[subprocess.CompletedProcess[str]]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "foc.cli.main", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env),
+        )
+        for _ in range(n)
+    ]
+    done = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    return done
+
+
+def test_concurrent_confidential_adds_conflict_as_exit_10_and_retry_commits_them_all(
+    env: dict[str, str], proxy: LocalProxy
+) -> None:
+    """Issue 8, kind 3: with 8 concurrent `foc invoke add alice 1`, every loser is a read conflict
+    (exit 10: "a key it read changed before commit"), never a chaincode refusal (exit 9); with
+    `--retry N` each one runs again from scratch until it commits, so none is lost."""
+    _set_up_coffee(env, proxy, "native-race:7052")
+    flag = "--allow-insecure-native"
+    ok(foc(env, "invoke", flag, "create", "alice", "0"))
+    runs = _concurrently(env, 8, "invoke", flag, "add", "alice", "1")
+    codes = sorted(r.returncode for r in runs)
+    assert set(codes) <= {0, 10}, [(r.returncode, r.stderr) for r in runs]
+    assert codes.count(0) >= 1
+    for r in runs:
+        if r.returncode == 10:
+            assert "read" in r.stderr and "chaincode refused" not in r.stderr, r.stderr
+    committed = codes.count(0)
+    assert ok(foc(env, "query", flag, "query", "alice")).endswith(f"coffees: {committed}\n")
+
+    runs = _concurrently(env, 8, "invoke", flag, "--retry", "50", "add", "alice", "1")
+    assert [r.returncode for r in runs] == [0] * 8, [r.stderr for r in runs if r.returncode]
+    assert ok(foc(env, "query", flag, "query", "alice")).endswith(f"coffees: {committed + 8}\n")
