@@ -2,7 +2,8 @@
 
     foc device enroll NAME (--from-proxy HOST:PORT | --key PEM) [--replace]
     foc device list
-    foc chaincode define --id ID (--version HEX | --ta PATH.ta) --channel CH
+    foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure) --channel CH
+    foc chaincode show --id ID [--field version]
     foc enclave create [--force] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
     foc enclave register --chaincode ID [--enclave ENCLAVE_ID | --credentials FILE] [--allow-insecure-native]
     foc enclave list --chaincode ID
@@ -56,7 +57,17 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     version.add_argument(
         "--ta", type=Path, metavar="PATH.ta", help="compute the measurement from a signed .ta"
     )
+    version.add_argument(
+        "--native-insecure",
+        action="store_true",
+        help="the host-native build's fixed native-insecure-v1 measurement (NOT a TEE: development only)",
+    )
     define.add_argument("--channel", required=True, help="channel id")
+    show = csub.add_parser("show", help="print a chaincode definition (JSON), or one of its fields")
+    show.add_argument("--id", required=True, dest="chaincode_id", help="chaincode id, e.g. coffee")
+    show.add_argument(
+        "--field", choices=("chaincode_id", "version", "channel_id"), help="print only this field's value"
+    )
 
     enclave = sub.add_parser("enclave", help="create, register and list enclaves")
     esub = enclave.add_subparsers(dest="enclave_command", metavar="ACTION", parser_class=CliParser)
@@ -92,6 +103,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "device":
         return cmd_device_list(out) if args.device_command == "list" else cmd_device_enroll(args, out, err)
     if args.command == "chaincode":
+        if args.chaincode_command == "show":
+            return cmd_chaincode_show(args, out)
         return cmd_chaincode_define(args, out)
     action = args.enclave_command
     if action == "create":
@@ -156,20 +169,39 @@ def cmd_device_list(out: TextIO) -> int:
 def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
     """`foc chaincode define`: the definition's version is the expected TA measurement."""
     with _home_only() as net:
+        version = args.version.lower() if args.version else None
+        if args.native_insecure:
+            from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
+
+            version = NATIVE_INSECURE_MEASUREMENT.hex()
         definition = net.define_chaincode(
-            args.chaincode_id,
-            version=args.version.lower() if args.version else None,
-            ta=args.ta,
-            channel=args.channel,
+            args.chaincode_id, version=version, ta=args.ta, channel=args.channel
         )
         path = net.definitions.path(definition.chaincode_id)
-    source = f"measured offline from {args.ta}" if args.ta is not None else "given"
+    if args.ta is not None:
+        source = f"measured offline from {args.ta}"
+    else:
+        source = "native-insecure-v1: the host-native build, NOT a TEE" if args.native_insecure else "given"
     print(
         f"defined chaincode {definition.chaincode_id} on channel {definition.channel_id}, "
         f"version (TA measurement, {source}) {definition.version}",
         file=out,
     )
     print(f"  stored in {path}", file=out)
+    return 0
+
+
+def cmd_chaincode_show(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc chaincode show`: the definition from $FOC_HOME (e.g. its version for `peer lifecycle`)."""
+    import dataclasses
+    import json
+
+    with _home_only() as net:
+        definition = net.definitions.get(args.chaincode_id)
+    if args.field:
+        print(getattr(definition, args.field), file=out)
+    else:
+        print(json.dumps(dataclasses.asdict(definition), indent=2, sort_keys=True), file=out)
     return 0
 
 

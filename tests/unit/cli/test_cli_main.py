@@ -159,3 +159,20 @@ def test_untrusted_names_and_messages_are_escaped_one_record_per_line(
     monkeypatch.setattr(fake, "invoke", refuse)
     rc, _, err = run("invoke", "--plaintext", "create", "bob", "1")
     assert rc == 9 and err == "foc: error: EXISTS: gone\\x1b[2J\\nfoc: verified: enclave ok\n"
+
+
+def test_chaincode_show_reads_foc_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """docs/fabric.md step 5 takes the Fabric definition's version from `foc chaincode show`, which
+    honours $FOC_HOME (it used to read ~/.config/foc by hand); --native-insecure pins native-insecure-v1."""
+    import hashlib
+
+    monkeypatch.setenv("FOC_HOME", str(tmp_path / "elsewhere"))
+    assert run("chaincode", "define", "--id", "coffee", "--version", "AB" * 32, "--channel", "ch")[0] == 0
+    assert run("chaincode", "show", "--id", "coffee", "--field", "version") == (0, "ab" * 32 + "\n", "")
+    rc, out, _ = run("chaincode", "show", "--id", "coffee")
+    assert rc == 0 and '"channel_id": "ch"' in out
+    rc, out, _ = run("chaincode", "define", "--id", "native", "--native-insecure", "--channel", "ch")
+    assert rc == 0 and "NOT a TEE" in out
+    native = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").hexdigest()
+    assert run("chaincode", "show", "--id", "native", "--field", "version")[1] == native + "\n"
+    assert run("chaincode", "show", "--id", "nope")[0] == 3

@@ -276,7 +276,8 @@ def test_the_fabric_walkthrough_runs_as_written(
         for snippet in step.python:
             monkeypatch.setenv("FOC_FABRIC_GATEWAY", rehearsal.env["FOC_FABRIC_GATEWAY"])
             code = snippet.replace(
-                "devices=DeviceStore(),", "devices=DeviceStore(),\n        allow_insecure_native=True,"
+                'channel="mychannel",\n) as net:',
+                'channel="mychannel",\n    allow_insecure_native=True,\n) as net:',
             )
             assert code != snippet
             exec(compile(code, f"{DOC}:python", "exec"), {})  # noqa: S102 - the doc's own snippet
