@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The chaincode API ("stub") of the FOC trusted core.
+ * The chaincode API of FOC's trusted core ("the stub"): everything a chaincode may use.
+ * A chaincode includes this header and nothing else of FOC (foc_ta.h, which it pulls in,
+ * gives the FOC_ERR_* codes and the FOC_MAX_* limits).
  *
  * A chaincode function is ordinary sequential C:
  *
@@ -29,9 +31,14 @@
  * Writes (foc_put_state/foc_del_state) are buffered and leave the TA only in the final
  * response. A read of a key this run wrote returns the written value (or "not found"
  * after a delete) and is not part of the read set.
+ *
+ * Plaintext or confidential: the chaincode cannot tell and need not know. Arguments,
+ * state values and payloads are plaintext here in both modes. In a confidential
+ * invocation the TA's confidential layer has opened the request and each state value
+ * before the chaincode sees them, and it seals the writes and the result afterwards.
  */
-#ifndef FOC_STUB_H
-#define FOC_STUB_H
+#ifndef FOC_CHAINCODE_H
+#define FOC_CHAINCODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,11 +51,6 @@ typedef uint32_t foc_status;
 #define FOC_OK 0u
 #define FOC_NEED_STATE 0x10000u
 
-/* Status of a successful response (Fabric's shim.OK). */
-#define FOC_RESPONSE_OK 200u
-/* Status of a failed confidential response (the error travels encrypted, Fabric's shim.ERROR). */
-#define FOC_RESPONSE_ERROR 500u
-
 /* Longest error message kept; longer messages are truncated. */
 #define FOC_MAX_ERROR_MESSAGE 1024
 
@@ -58,31 +60,44 @@ struct foc_slice {
 	uint32_t len;
 };
 
+/* One run of the chaincode (opaque). */
 struct foc_stub;
 
-/* The function name (argument 0 of the request). */
+/* The function name (argument 0 of the request, 1..FOC_MAX_FUNCTION bytes). */
 struct foc_slice foc_stub_function(const struct foc_stub *stub);
-/* Number of arguments after the function name. */
+/* Number of arguments after the function name (0..FOC_MAX_ARGS - 1). */
 uint32_t foc_stub_arg_count(const struct foc_stub *stub);
-/* Argument i (0 = first after the function name); an empty slice when i is out of range. */
+/* Argument i (0 = first after the function name, at most FOC_MAX_VALUE bytes); an empty
+ * slice when i is out of range. Valid until the function returns. */
 struct foc_slice foc_stub_arg(const struct foc_stub *stub, uint32_t index);
 
 /*
  * Read a key. On FOC_OK, *found tells whether it exists and *value is its value (empty
- * if not found), valid until the function returns or writes this key again.
- * Keys are 1..FOC_MAX_KEY bytes without NUL (else FOC_ERR_BAD_ARGUMENT / FOC_ERR_LIMIT).
+ * if not found, at most FOC_MAX_VALUE bytes), valid until the function returns or writes
+ * this key again. FOC_NEED_STATE: return it, the run ends here and starts again once the
+ * value has arrived. Errors: a key must be 1..FOC_MAX_KEY bytes without NUL
+ * (FOC_ERR_BAD_ARGUMENT, FOC_ERR_LIMIT); at most FOC_MAX_READS distinct keys per
+ * invocation (FOC_ERR_LIMIT); FOC_ERR_NO_MEMORY.
  */
 foc_status foc_get_state(struct foc_stub *stub, struct foc_slice key, struct foc_slice *value, bool *found);
-/* Buffer a write of key = value (value up to FOC_MAX_VALUE bytes, may be empty). */
+/*
+ * Buffer a write of key = value (value 0..FOC_MAX_VALUE bytes). Keys as for foc_get_state.
+ * Errors: FOC_ERR_LIMIT past FOC_MAX_WRITES distinct keys or FOC_MAX_WRITE_BYTES of keys
+ * and values; FOC_ERR_NO_MEMORY. Keys starting with "~foc/" are reserved for FOC (the
+ * validator's replay markers): confidential invocations refuse them (FOC_ERR_BAD_ARGUMENT).
+ */
 foc_status foc_put_state(struct foc_stub *stub, struct foc_slice key, struct foc_slice value);
-/* Buffer a delete of key. */
+/* Buffer a delete of key; keys, limits and errors as for foc_put_state. */
 foc_status foc_del_state(struct foc_stub *stub, struct foc_slice key);
 
-/* Finish with success and this payload (at most FOC_MAX_PAYLOAD bytes); returns FOC_OK. */
+/* Finish with success and this payload (copied; at most FOC_MAX_PAYLOAD bytes, else
+ * FOC_ERR_LIMIT); returns FOC_OK. A function that returns FOC_OK without calling it
+ * answers with an empty payload. */
 foc_status foc_success(struct foc_stub *stub, struct foc_slice payload);
-/* Finish with a structured error (code = FOC_ERR_*); returns code, so `return foc_error(...)`. */
+/* Finish with a structured error (code = FOC_ERR_*); returns code, so `return foc_error(...)`.
+ * The message goes back to the caller: keep state values and secrets out of it. */
 foc_status foc_error(struct foc_stub *stub, foc_status code, const char *message);
-/* Same with a printf-style message. Never put state values or secrets in it. */
+/* Same with a printf-style message (truncated to FOC_MAX_ERROR_MESSAGE - 1 bytes). */
 foc_status foc_errorf(struct foc_stub *stub, foc_status code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -90,13 +105,15 @@ foc_status foc_errorf(struct foc_stub *stub, foc_status code, const char *fmt, .
 struct foc_slice foc_slice_of(const char *nul_terminated);
 bool foc_slice_equals(struct foc_slice a, struct foc_slice b);
 
-/* One chaincode function, dispatched by name. */
+/* One chaincode function, dispatched by name. A status outside FOC_OK, FOC_NEED_STATE
+ * and FOC_ERR_* becomes FOC_ERR_INTERNAL. */
 struct foc_chaincode_function {
 	const char *name;
 	foc_status (*run)(struct foc_stub *stub);
 };
 
-/* The chaincode linked into this TA (ta/chaincode/). */
+/* The chaincode linked into this TA (ta/chaincode/); unknown names are answered by the
+ * core with FOC_ERR_UNKNOWN_FUNCTION, listing the functions below. */
 struct foc_chaincode {
 	const char *name;
 	const struct foc_chaincode_function *functions;
@@ -105,4 +122,4 @@ struct foc_chaincode {
 
 extern const struct foc_chaincode foc_chaincode;
 
-#endif /* FOC_STUB_H */
+#endif /* FOC_CHAINCODE_H */

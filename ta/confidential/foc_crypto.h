@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the trusted core needs from its platform for confidential mode: a few crypto
- * primitives, sealed storage and attestation evidence. No primitive is implemented in the
- * core. Implementations:
+ * What the confidential layer needs from its platform: a few crypto primitives, sealed
+ * storage and attestation evidence. No primitive is implemented in FOC's code.
+ * Implementations:
  *   ta/foc_crypto_optee.c        GP TEE Internal Core API, TEE_STORAGE_PRIVATE, attestation PTA
  *   ta/native/crypto_native.c    OpenSSL libcrypto, files under $FOC_NATIVE_STORAGE (NOT secure
  *                                storage) and "native-insecure" evidence from a fixed test key
@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "foc_platform.h" /* foc_wipe() */
 
 #define FOC_EC_PRIVATE_SIZE 32 /* P-256 private scalar, big-endian */
 #define FOC_EC_POINT_SIZE 65   /* 0x04 || X || Y */
@@ -76,8 +78,5 @@ enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, s
  * verifier what it is ("optee-ta-memory-v1" in the TA, "native-insecure-v1" natively).
  */
 bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, size_t cap, size_t *len);
-
-/* Overwrite secrets in a way the compiler may not drop. */
-void foc_wipe(void *p, size_t len);
 
 #endif /* FOC_CRYPTO_H */
