@@ -195,20 +195,23 @@ class SnapshotArchive:
     def file_url(self, sha1: str) -> str:
         return f"{self.base_url}/file/{sha1}"
 
-    def binary_file(self, name: str, version: str, arch: str) -> str:
-        """The sha1 of the .deb of binary package `name` `version` built for `arch` (or `all`)."""
+    def binary_file(self, name: str, version: str, arch: str) -> tuple[str, str]:
+        """(sha1, architecture) of the .deb of binary package `name` `version` built for `arch`,
+        or for `all` (an architecture-independent package)."""
         url = self.binfiles_url(name, version)
         result = self._json(url).get("result")
         rows = result if isinstance(result, list) else []
-        hashes = {
-            str(r.get("hash")) for r in rows if isinstance(r, dict) and r.get("architecture") in (arch, "all")
+        found = {
+            (str(r.get("hash")), str(r.get("architecture")))
+            for r in rows
+            if isinstance(r, dict) and r.get("architecture") in (arch, "all")
         }
-        if len(hashes) != 1:
-            raise SnapshotMiss(f"{url} lists {len(hashes) or 'no'} {arch} files")
-        sha1 = hashes.pop()
+        if len(found) != 1:
+            raise SnapshotMiss(f"{url} lists {len(found) or 'no'} {arch} files")
+        sha1, built_for = found.pop()
         if not _SHA1.fullmatch(sha1):
             raise SnapshotMiss(f"{url} gives a malformed file hash {shown(sha1)}")
-        return sha1
+        return sha1, built_for
 
     def source_files(self, name: str, version: str) -> dict[str, str]:
         """File name -> sha1 for every file of source package `name` `version`."""
@@ -387,10 +390,12 @@ class AptArchive:
             else:
                 offered = self._mirror_lacks(pkg.name, pkg.version, pkg.suite, proc, arch=pkg.arch)
                 self._require_pin_hash_for_snapshot("package", pkg.name, pkg.version, pkg.suite, pkg.sha256)
-                deb, origin = tmp / f"{pkg.name}_{pkg.version.replace(':', '%3a')}_{pkg.arch}.deb", "snapshot"
+                origin = "snapshot"
                 try:
-                    sha1 = self.snapshot.binary_file(pkg.name, pkg.version, pkg.arch)
+                    sha1, built_for = self.snapshot.binary_file(pkg.name, pkg.version, pkg.arch)
                     url = self.snapshot.file_url(sha1)
+                    # Named as `apt-get download` names it, so the cache looks the same whatever the origin.
+                    deb = tmp / f"{pkg.name}_{pkg.version.replace(':', '%3a')}_{built_for}.deb"
                     self.snapshot.download(sha1, deb)
                 except SnapshotMiss as miss:
                     raise self._unavailable(

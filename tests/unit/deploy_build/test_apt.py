@@ -487,6 +487,17 @@ def test_snapshot_archive_url_comes_from_the_environment() -> None:
         SnapshotArchive.from_env({"FOC_DEBIAN_SNAPSHOT": "file:///etc"})
 
 
+def test_architecture_independent_package_comes_from_the_snapshot_as_all(
+    tmp_path: Path, snapshot: FakeSnapshot
+) -> None:
+    content = b"tzdata, Architecture: all"
+    snapshot.add_binary("tzdata", "2025b-4", {"all": content})
+    pkg = DebPackage("tzdata", "2025b-4", "trixie", sha256=_sha256(content))
+    path, record = _archive(tmp_path, FakeApt({}), snapshot.base_url).deb(pkg)
+    assert path.name == "tzdata_2025b-4_all.deb" and path.read_bytes() == content
+    assert record["origin"] == "snapshot"
+
+
 def test_snapshot_listing_with_no_file_for_the_arch_is_a_miss(tmp_path: Path, snapshot: FakeSnapshot) -> None:
     snapshot.add_binary("libteec2", "4.11.0-1", {"amd64": b"x86 build"})
     with pytest.raises(BuildError) as exc:
