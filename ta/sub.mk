@@ -1,10 +1,11 @@
 global-incdirs-y += include
 global-incdirs-y += core
+global-incdirs-y += confidential
 srcs-y += foc_ta.c
+srcs-y += foc_commands.c
 srcs-y += foc_crypto_optee.c
-ifeq ($(FOC_PROFILE),1)
-srcs-y += foc_profile.c
-endif
+srcs-$(FOC_PROFILE_Y) += foc_profile.c
 subdirs-y += core
+subdirs-y += confidential
 subdirs-y += chaincode
 subdirs-y += mbedtls

@@ -45,15 +45,13 @@ def git_commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def booted_image() -> dict[str, str]:
-    """What the guest booted: the published image's key and the sha256 of each TA file in it."""
-    from foc.deploy.build import image_dir
+def image_info(instance: str) -> dict[str, str]:
+    """What the instance booted: the image's key and the sha256 of each TA file in it."""
+    from foc.deploy.api import booted_image
     from foc.deploy.build.apt import sha256_file
-    from foc.deploy.image import ImageSet
 
-    try:
-        image = ImageSet.load(image_dir("qemu") / "image.json")
-    except (OSError, ValueError, KeyError):
+    image = booted_image("qemu", instance=instance)
+    if image is None:
         return {}
     info = {"image_key": str(image.extra.get("image_key", ""))}
     for ta in image.ta_files:
@@ -95,7 +93,14 @@ def run_bench(
         raise UsageError(f"workloads must be a non-empty subset of {', '.join(WORKLOADS)}")
     cells = expected_cells(ordered, workloads=tuple(workloads))
 
-    def measure(system: str, address: str) -> None:
+    def expected(instance: str) -> Callable[[], bytes]:
+        if measurement is not None:
+            return measurement
+        from foc.deploy.api import expected_ta_measurement
+
+        return lambda: expected_ta_measurement("qemu", instance=instance)
+
+    def measure(system: str, address: str, measurement: Callable[[], bytes] | None = None) -> None:
         with SystemClient(system, address, work, measurement=measurement) as sc:
             assert sc.counter is not None and sc.relay is not None
             for i, cell in enumerate(c for c in cells if c.system == system):
@@ -123,9 +128,9 @@ def run_bench(
 
             def in_guest() -> None:
                 with BenchGuest(build=build, progress=say) as guest:
-                    report.host["image"] = booted_image()
+                    report.host["image"] = image_info(guest.instance)
                     if "optee" in ordered:
-                        attempt("optee", lambda: measure("optee", guest.address))
+                        attempt("optee", lambda: measure("optee", guest.address, expected(guest.instance)))
                     if "guest-native" in ordered:
 
                         def native() -> None:

@@ -6,16 +6,16 @@
         with SystemClient("guest-native", guest.address, workdir) as sc:  # ... cells ...
     with HostNativeProxy(workdir) as address:              # the host build, context only
 
-`SystemClient` puts a byte-counting relay in front of the proxy, opens a fresh dev ledger with FOC's
-wrapper (plaintext) and the confidential `coffee` chaincode, and, for confidential mode, does what
-`foc demo` does first: enroll the device key, define the chaincode (version = expected measurement:
-computed offline from the image's .ta for OP-TEE; the published native-insecure value otherwise),
-create the enclave in the trusted core and register it with `ercc`.
+`SystemClient` puts a byte-counting relay in front of the proxy, opens a fresh dev ledger through
+`foc.connect` (FOC's wrapper for plaintext, the confidential `coffee` chaincode) and, for confidential
+mode, does what `foc demo` does first (`Network.set_up_enclave`: enroll the device key, define the
+chaincode with the expected measurement — computed offline from the .ta of the image the instance
+booted for OP-TEE, the published native-insecure value otherwise —, create the enclave in the
+trusted core and register it with `ercc`).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Callable
@@ -156,8 +156,8 @@ class SystemClient:
         self.insecure_native = False
 
     def __enter__(self) -> SystemClient:
-        from foc.cli.demo import NATIVE_INSECURE_MEASUREMENT, set_up_enclave
-        from foc.client.devledger import DevNetwork
+        from foc.client.network import connect
+        from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
         from foc.proxy.client import ProxyClient
         from foc.tee.device_key import KIND_NATIVE_INSECURE
 
@@ -173,23 +173,15 @@ class SystemClient:
                 measurement = self.measurement()
             else:
                 raise FocError(f"{self.system}: an OP-TEE device needs the expected TA measurement")
-            self.net = DevNetwork.open(
-                self.workdir / "ledger.sqlite",
-                proxy=cast(Any, self.counter),
-                confidential=CHAINCODE,
-                home=self.home,
+            self.net = connect(
+                ledger=self.workdir / "ledger.sqlite",
                 channel=CHANNEL,
+                proxy=cast(Any, self.counter),
+                home=self.home,
                 allow_insecure_native=self.insecure_native,
             )
-            set_up_enclave(
-                cast(Any, self.counter),
-                self.net,
-                home=self.home,
-                measurement=measurement,
-                endpoint=self.address,
-                device_name=f"bench-{self.system}",
-                insecure_native=self.insecure_native,
-                out=io.StringIO(),
+            self.net.set_up_enclave(
+                CHAINCODE, device_name=f"bench-{self.system}", measurement=measurement, endpoint=self.address
             )
         except BaseException:
             self.close()
@@ -202,29 +194,10 @@ class SystemClient:
 
     def contracts(self, mode: str, n: int) -> list[Contract]:
         """`n` independent client contracts for `mode` ("plaintext" or "confidential")."""
-        from foc.client.confidential import ConfidentialContract
-        from foc.client.devledger import WRAPPER_NAME
-        from foc.confidential.definitions import DefinitionStore
-        from foc.confidential.devices import DeviceStore
-        from foc.confidential.registry import REGISTRY_NAME
+        from foc.wrapper.catalogue import WRAPPER_NAME
 
-        if mode == "plaintext":
-            return [cast(Contract, self.net.contract(WRAPPER_NAME)) for _ in range(n)]
-        return [
-            cast(
-                Contract,
-                ConfidentialContract(
-                    self.net.contract(CHAINCODE),
-                    chaincode_id=CHAINCODE,
-                    channel=self.net.channel,
-                    registry=self.net.contract(REGISTRY_NAME),
-                    definitions=DefinitionStore(self.home),
-                    devices=DeviceStore(self.home),
-                    allow_insecure_native=self.insecure_native,
-                ),
-            )
-            for _ in range(n)
-        ]
+        name = WRAPPER_NAME if mode == "plaintext" else CHAINCODE
+        return [cast(Contract, self.net.contract(name)) for _ in range(n)]
 
     def sessions_opened(self) -> int:
         """The proxy's TEEC_OpenSession count so far (Health.sessions_opened_total)."""

@@ -371,3 +371,56 @@ def log_path(target: str = "qemu", *, secure: bool = False, instance: str = "def
     _check_target(target)
     name = "secure-world.log" if secure else "normal-world.log"
     return paths.run_dir(target, instance) / "logs" / name
+
+
+def booted_image(
+    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+) -> ImageSet | None:
+    """The image a running instance booted (by name, or by the proxy address it serves), or None."""
+    root = paths.cache_root() / "run" / target
+    names = [instance] if instance else sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    for name in names:
+        run_dir = root / name
+        state = load_state(run_dir)
+        pid = read_pid(run_dir / "qemu.pid")
+        if not state or pid is None or not pid_is_ours(pid, run_dir):
+            continue
+        if proxy_address is not None and state.get("proxy_address") != proxy_address:
+            continue
+        try:
+            return ImageSet.from_json(state["image"])  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def expected_ta_measurement(
+    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+) -> bytes:
+    """The measurement FOC's TA must have on `target`, computed offline from the image's `.ta` file.
+
+    What `foc chaincode define` pins as the chaincode version (FPC pins MRENCLAVE the same way).
+    The image is the one a running instance booted (named by `instance`, or found by the
+    `proxy_address` it serves), else the image built from this checkout's current inputs. Raises
+    TargetError when there is neither, or the image holds no FOC TA.
+    """
+    from foc.confidential.measurement import ta_measurement
+    from foc.deploy.build import current_image
+    from foc.tee.abi import FOC_TA_UUID_STR
+
+    _check_target(target)
+    image = None
+    if instance is not None or proxy_address is not None:
+        image = booted_image(target, instance=instance, proxy_address=proxy_address)
+    image = image or current_image(target)
+    if image is None:
+        raise TargetError(
+            f"no {target} image has been built from this checkout's sources",
+            hint=f"`foc-deploy {target} build`",
+        )
+    for path in image.ta_files:
+        if path.name == f"{FOC_TA_UUID_STR}.ta":
+            return ta_measurement(path)
+    raise TargetError(
+        f"the {target} image has no {FOC_TA_UUID_STR}.ta", hint=f"rebuild it: `foc-deploy {target} build`"
+    )

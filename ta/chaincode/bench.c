@@ -21,7 +21,7 @@
 #include <foc_ta.h>
 
 #include "bench.h"
-#include "foc_stub.h"
+#include <foc_chaincode.h>
 
 #define BENCH_KEY_MAX 80
 

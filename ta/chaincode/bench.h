@@ -3,7 +3,7 @@
 #ifndef FOC_BENCH_H
 #define FOC_BENCH_H
 
-#include "foc_stub.h"
+#include <foc_chaincode.h>
 
 foc_status foc_bench_rw(struct foc_stub *stub);
 

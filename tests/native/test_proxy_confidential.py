@@ -18,20 +18,19 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, enroll_device, load_public_key
 from foc.cli.local_proxy import LocalProxy
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, enroll_device, load_public_key
-from foc.confidential.enclave import ProxyEnclave
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import Credentials, EnclaveConfig, StoredValue
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.proxy.client import ProxyClient
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
+from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
 
 pytestmark = pytest.mark.native
 
