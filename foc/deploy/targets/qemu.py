@@ -231,7 +231,12 @@ TARGET = Target(
     wheel_platforms=("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
     guest_wheels=("grpcio", "protobuf", "cryptography"),
     uboot_env=UBOOT_ENV,
-    guest_native_dev=DebPackage("libssl-dev", "3.5.9-1~deb13u1", "trixie"),
+    guest_native_dev=DebPackage(
+        "libssl-dev",
+        "3.5.9-1~deb13u1",
+        "trixie",
+        sha256="465ce1c3fb062bdfda604213697a4edd2f2308c117c502351b6ab479623b8e21",
+    ),
     machine={
         "qemu": "qemu-system-aarch64",
         "machine": "virt,secure=on,virtualization=off,gic-version=3",
