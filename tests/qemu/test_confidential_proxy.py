@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import scenarios  # tests/scenarios.py, shared with tests/native
 
 from foc.admin.definitions import DefinitionStore
 from foc.admin.devices import DeviceStore
@@ -269,6 +270,16 @@ def test_recreate_is_refused_and_bad_requests_are_structured_errors(
         assert err.value.code == "BAD_REQUEST"
     assert client.health().serving
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # still serving
+
+
+def test_stored_value_at_and_beyond_the_confidential_limit(network: Network) -> None:
+    """A stored value of FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes reaches the TA on OP-TEE."""
+    assert network.peer is not None
+    conf = network.confidential_client()
+    scenarios.confidential_stored_value_at_and_beyond_the_limit(
+        network.peer, CHAINCODE, lambda key: conf.encrypt_request(["query", key]).request
+    )
+    assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # the enclave still serves
 
 
 def _guest_proxy_pids(guest: Guest) -> list[int]:
