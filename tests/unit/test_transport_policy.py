@@ -79,3 +79,35 @@ def test_channel_options_bound_the_reconnect_back_off_and_the_message_size() -> 
     assert options["grpc.max_send_message_length"] == options["grpc.max_receive_message_length"]
     channel = grpc.insecure_channel("127.0.0.1:1", options=list(options.items()))
     channel.close()
+
+
+def test_the_largest_legitimate_wrapper_proxy_messages_fit_the_cap_with_room() -> None:
+    """PROXY_MESSAGE_BYTES is derived from the limits: the worst messages FOC sends both ways fit."""
+    from foc.protocol import invocation_pb2 as pb
+    from foc.protocol import limits
+    from foc.protocol.result import InvocationResult, StateWrite
+
+    key = "k" * (limits.FOC_MAX_KEY - 3)
+    value = b"v" * (limits.FOC_MAX_WRITE_BYTES // limits.FOC_MAX_WRITES - limits.FOC_MAX_KEY)
+    plaintext = InvocationResult(
+        200,
+        b"p" * limits.FOC_MAX_PAYLOAD,
+        tuple(f"{i:03d}{key}" for i in range(limits.FOC_MAX_READS)),
+        tuple(StateWrite(f"{i:03d}{key}", value) for i in range(limits.FOC_MAX_WRITES)),
+    ).to_proto()
+    confidential = InvocationResult(200, confidential_response=b"c" * limits.FOC_MAX_OUTPUT).to_proto()
+    request = pb.InvocationRequest(
+        function_name="f" * limits.FOC_MAX_FUNCTION,
+        binary_arguments=[b"a" * limits.FOC_MAX_VALUE, b"b" * (limits.FOC_MAX_VALUE - 100)],
+        transaction_id="t" * 64,
+        channel_id="c" * limits.FOC_MAX_IDENTIFIER,
+        chaincode_uuid=b"u" * 16,
+    )
+    answer = pb.GetStateResponse(raw_value=b"s" * limits.CONFIDENTIAL.state_value, found=True)
+    for message in (
+        pb.ChaincodeProxyMessage(invocation_response=plaintext),
+        pb.ChaincodeProxyMessage(invocation_response=confidential),
+        pb.ChaincodeWrapperMessage(invocation_request=request),
+        pb.ChaincodeWrapperMessage(get_state_response=answer),
+    ):
+        assert message.ByteSize() * 1.5 < transport.PROXY_MESSAGE_BYTES
