@@ -277,7 +277,7 @@ class GatewayClient:
         else:
             self._channel = grpc.insecure_channel(endpoint, options=options)
         self._stub = gateway_grpc.GatewayStub(self._channel)
-        self._readiness = transport.ChannelReadiness(self._channel)
+        self._readiness = transport.ChannelReadiness(self._probe)
         self._closed = threading.Event()
         log.debug("gateway client for %s (tls=%s)", endpoint, root is not None)
 
@@ -285,7 +285,6 @@ class GatewayClient:
         """Close the channel. Idempotent."""
         if not self._closed.is_set():
             self._closed.set()
-            self._readiness.close()
             self._channel.close()
 
     def __enter__(self) -> GatewayClient:
@@ -339,6 +338,11 @@ class GatewayClient:
             proposal_bytes=proposal_bytes, signature=self.identity.sign(proposal_bytes)
         )
         return Proposal(tx_id, channel_id, chaincode_name, signed)
+
+    def _probe(self, timeout: float) -> object:
+        """After a lost connection: an empty EvaluateRequest, held by gRPC until the channel is
+        connected again; the gateway refuses it (INVALID_ARGUMENT) without running anything."""
+        return self._stub.Evaluate(gateway.EvaluateRequest(), timeout=timeout, wait_for_ready=True)
 
     def _call(self, name: str, request: Any, timeout: float) -> Any:
         if self._closed.is_set():

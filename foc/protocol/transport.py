@@ -12,8 +12,8 @@ Reconnects. gRPC backs off exponentially between reconnect attempts (up to 120 s
 long-lived channel stayed broken for seconds to tens of seconds after its server came back. FOC's
 channels cap the back-off at `MAX_RECONNECT_BACKOFF_MS`, and once a call has found no connection
 the next calls wait up to `CONNECT_WAIT_S` (never more than half their deadline) for the channel to
-be READY (`ChannelReadiness`), so the first call after the server is back succeeds, and a server
-that is down still fails a call in seconds.
+be connected (`ChannelReadiness`), so the first call after the server is back succeeds, and a
+server that is down still fails a call in seconds.
 
 Servers. gRPC enables SO_REUSEPORT by default on Linux, so a second server on the same address
 starts and the kernel splits the connections between the two. FOC's servers never set it, and
@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -87,47 +87,41 @@ def limit_error(exc: grpc.RpcError, hop: str) -> LimitExceeded | None:
 
 
 class ChannelReadiness:
-    """Lets a call wait briefly for its channel to be READY again after a call found no connection.
+    """Lets a call wait briefly for its channel to be connected again after a call found none.
 
-    Lifecycle: construct on a channel -> `wait` before each call, `lost` after a call that failed
-    with UNAVAILABLE -> `close` before closing the channel. While calls succeed nothing is watched
-    and `wait` returns at once (gRPC's connectivity poller is a thread, and it must not outlive
-    the channel: closing a channel under it kills the thread with "Channel closed!").
+    Lifecycle: construct with a `probe` -> `wait` before each call, `lost` after a call that
+    failed with UNAVAILABLE. While calls succeed, `wait` returns at once. After `lost`, `wait` runs
+    `probe(timeout)`: one cheap unary RPC made with ``wait_for_ready=True``, which gRPC holds until
+    the channel is connected (or the timeout passes). Any answer, even an error status, proves the
+    connection. gRPC's Python connectivity watchers (`subscribe`, `channel_ready_future`) are not
+    used: their poller thread raced with closing channels and calls.
     """
 
-    def __init__(self, channel: grpc.Channel) -> None:
-        self._channel = channel
+    def __init__(self, probe: Callable[[float], object]) -> None:
+        self._probe = probe
         self._connected = True  # a fresh channel connects on its first call
-        self._watched = False
 
     def lost(self) -> None:
         """A call found no connection: the next calls wait for one (see `wait`)."""
         self._connected = False
 
     def wait(self, deadline: float) -> None:
-        """After `lost`: wait until READY, at most CONNECT_WAIT_S and half the time left until
-        `deadline` (time.monotonic()); on timeout the call goes ahead and fails with gRPC's reason."""
+        """After `lost`: probe for up to CONNECT_WAIT_S and half the time left until `deadline`
+        (time.monotonic()); if no connection comes, the call goes ahead and fails with gRPC's reason."""
         if self._connected:
             return
         budget = min(CONNECT_WAIT_S, (deadline - time.monotonic()) / 2)
         if budget <= 0:
             return
-        self._watched = True
-        ready = grpc.channel_ready_future(self._channel)  # also starts connecting an IDLE channel
         try:
-            ready.result(timeout=budget)
-            self._connected = True
-        except grpc.FutureTimeoutError:
-            ready.cancel()
+            self._probe(budget)
+        except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() in _NOT_CONNECTED:
+                return
+        self._connected = True
 
-    def close(self) -> None:
-        """Before the channel closes: let a connectivity poller started by `wait` stop (<= 0.2 s)."""
-        if not self._watched:
-            return
-        state = getattr(self._channel, "_connectivity_state", None)  # grpc._channel internals
-        stop_by = time.monotonic() + 1.0
-        while getattr(state, "polling", False) and time.monotonic() < stop_by:
-            time.sleep(0.02)
+
+_NOT_CONNECTED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def is_unavailable(exc: grpc.RpcError) -> bool:

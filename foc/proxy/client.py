@@ -92,12 +92,15 @@ class ProxyClient:
         else:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.InvocationStub(self._channel)
-        self._readiness = transport.ChannelReadiness(self._channel)
+        self._readiness = transport.ChannelReadiness(self._probe)
 
     def close(self) -> None:
         """Close the channel."""
-        self._readiness.close()
         self._channel.close()
+
+    def _probe(self, timeout: float) -> object:
+        """After a lost connection: Health, held by gRPC until the channel is connected again."""
+        return self._stub.Health(pb.HealthRequest(), timeout=timeout, wait_for_ready=True)
 
     def _failed(self, exc: grpc.RpcError) -> FocError:
         """The FOC error for a failed call; an UNAVAILABLE one makes the next calls wait briefly."""
