@@ -137,8 +137,8 @@ def test_first_invocation_after_a_proxy_restart_succeeds(tmp_path: Path) -> None
     """Issue 8, kind 4: one long-lived wrapper; the proxy process is SIGKILLed, the wrapper is
     invoked every 0.5 s while it is down, the proxy restarts on the same port, and the very next
     invocation commits. Before: the first success came 9.75 s after a 20 s outage (48 failures
-    first) and 29.29 s after a 90 s outage (144 failures), gRPC's reconnect back-off; after: 1.00 s
-    and 1.07 s, no failure (bench/reconnect.py; figures in tests/unit/proxy/test_reconnect.py)."""
+    first) and 29.29 s after a 90 s outage (144 failures), gRPC's reconnect back-off; after: 0.01 s
+    and 0.47 s, no failure (bench/reconnect.py; figures in tests/unit/proxy/test_reconnect.py)."""
     port = free_port()
     proxy = _ProxyProcess(port)
     wrapper = FocWrapper(WrapperConfig(f"127.0.0.1:{port}", timeout_s=60.0))  # ONE long-lived client

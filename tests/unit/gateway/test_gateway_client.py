@@ -303,7 +303,7 @@ def test_the_first_call_after_a_peer_restart_succeeds(
     every 0.5 s, comes back on the same port and re-dials the CaaS server: the very next call
     succeeds. Measured with bench/reconnect.py --gateway (calls every 0.5 s while down, 0.2 s
     after): before, the first success came 1.41 s after a 20 s outage (7 calls failed first) and
-    25.40 s after a 90 s outage (126 failed), gRPC's reconnect back-off; after, 0.74 s and 0.49 s,
+    25.40 s after a 90 s outage (126 failed), gRPC's reconnect back-off; after, 0.48 s and 0.52 s,
     no call failed."""
     assert client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0")).status == "VALID"
     fake_gateway.stop(restart=True)
