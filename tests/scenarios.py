@@ -127,6 +127,16 @@ def plant(peer: DevPeer, namespace: str, key: str, value: bytes) -> None:
     assert DevPeer(peer.ledger, {namespace: RawWriter()}).invoke(namespace, [key, value]).committed
 
 
+def value_at_the_limit_is_written_and_read_back(peer: DevPeer) -> None:
+    """Plaintext, the real TA: `bench_rw` (ta/chaincode/bench.c) writes a FOC_MAX_VALUE-byte value
+    (TA -> proxy -> wrapper -> ledger) and reads it back (ledger -> wrapper -> proxy -> TA)."""
+    written = peer.invoke("foc", ["bench_rw", "zq-max", "0", "1", str(MAX_VALUE)])
+    assert written.committed and written.response.payload == b"read 0 (0 found, 0 bytes), wrote 1", written
+    assert len(peer.ledger.read("foc", "zq-max/k0")[0]) == MAX_VALUE  # type: ignore[index]
+    read = peer.query("foc", ["bench_rw", "zq-max", "1", "0", "0"]).response
+    assert read.payload == f"read 1 (1 found, {MAX_VALUE} bytes), wrote 0".encode(), read
+
+
 def state_value_at_and_beyond_the_limit(peer: DevPeer) -> None:
     """Plaintext: a FOC_MAX_VALUE state value crosses wrapper, proxy and TA (the coffee chaincode
     itself then refuses a 65536-digit count: OVERFLOW); one byte more is LIMIT naming the limit."""
@@ -138,6 +148,22 @@ def state_value_at_and_beyond_the_limit(peer: DevPeer) -> None:
     message = expect_error(peer, ["add", "huge", "1"], "LIMIT")  # refused before the TA
     assert f"limit {MAX_VALUE} (FOC_MAX_VALUE)" in message and len(message) < 200
     assert peer.ledger.read("foc", "big")[0] == at  # type: ignore[index]
+
+
+def confidential_value_at_the_limit_is_written_and_read_back(
+    peer: DevPeer, chaincode: str, submit: Callable[[list[str]], bytes]
+) -> None:
+    """Confidential, the real TA: `bench_rw` writes a FOC_MAX_VALUE-byte value, committed as a stored
+    value of FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes, and reads it back through the proxy
+    (issue 8's instance: the proxy refused any stored value over 65536 bytes, so such a value could
+    be written but never read). `submit(args)` runs one verified, committed transaction; its payload."""
+    assert submit(["bench_rw", "zq-cmax", "0", "1", str(MAX_VALUE)]) == b"read 0 (0 found, 0 bytes), wrote 1"
+    stored = peer.ledger.read(chaincode, "zq-cmax/k0")[0]  # type: ignore[index]
+    assert len(stored) == limits.CONFIDENTIAL.state_value == MAX_VALUE + limits.FOC_CONF_STATE_OVERHEAD
+    assert (
+        submit(["bench_rw", "zq-cmax", "1", "0", "0"])
+        == f"read 1 (1 found, {MAX_VALUE} bytes), wrote 0".encode()
+    )
 
 
 def confidential_stored_value_at_and_beyond_the_limit(

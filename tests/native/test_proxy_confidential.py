@@ -173,6 +173,13 @@ def test_create_register_invoke_validate_commit_query_through_the_proxy(
     assert network.ledger.verify().ok
 
 
+def test_value_at_the_confidential_limit_is_written_and_read_back(network: Network) -> None:
+    conf = network.client()
+    scenarios.confidential_value_at_the_limit_is_written_and_read_back(
+        network.peer, CHAINCODE, lambda args: network.submit(conf, *args).value()
+    )
+
+
 def test_stored_value_at_and_beyond_the_confidential_limit(network: Network) -> None:
     conf = network.client()
     scenarios.confidential_stored_value_at_and_beyond_the_limit(

@@ -272,6 +272,15 @@ def test_recreate_is_refused_and_bad_requests_are_structured_errors(
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # still serving
 
 
+def test_value_at_the_confidential_limit_is_written_and_read_back(network: Network) -> None:
+    """A FOC_MAX_VALUE-byte value written by the TA on OP-TEE, committed encrypted, and read back."""
+    assert network.peer is not None
+    conf = network.confidential_client()
+    scenarios.confidential_value_at_the_limit_is_written_and_read_back(
+        network.peer, CHAINCODE, lambda args: network.submit(conf, *args).value()
+    )
+
+
 def test_stored_value_at_and_beyond_the_confidential_limit(network: Network) -> None:
     """A stored value of FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes reaches the TA on OP-TEE."""
     assert network.peer is not None

@@ -166,6 +166,10 @@ def test_limits(peer: DevPeer, args: list[str], outcome: str) -> None:
     scenarios.check_limit(peer, args, outcome)
 
 
+def test_value_at_the_limit_is_written_and_read_back(peer: DevPeer) -> None:
+    scenarios.value_at_the_limit_is_written_and_read_back(peer)
+
+
 def test_state_value_at_and_beyond_the_limit(peer: DevPeer) -> None:
     """64 KiB reaches the TA through OP-TEE shared memory; one byte more is refused before it."""
     scenarios.state_value_at_and_beyond_the_limit(peer)
