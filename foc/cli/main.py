@@ -7,8 +7,9 @@
                                        the same on a Fabric network, through a peer's gateway
     foc ledger show [--values]         the block log
     foc ledger verify                  re-check the hash chain and the world state
-    foc demo [--tee qemu|native] [--plaintext]
-                                       the scenario on real OP-TEE in QEMU (or a native proxy)
+    foc demo [--target qemu|rpi3|native] [--plaintext]
+                                       the scenario on real OP-TEE in QEMU (or the rpi3 target:
+                                       a board / its raspi3b emulation; or a native proxy)
 
 Options (before or after the command): --ledger PATH (default $FOC_LEDGER or
 ~/.cache/foc/ledger/dev.sqlite), --proxy HOST:PORT (default: wrapper configuration, see
@@ -144,19 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     lsub.add_parser("verify", parents=[common], help="re-check hash chain and world state")
     demo = sub.add_parser("demo", parents=[common], help="run the FOC scenario end to end")
     demo.add_argument(
+        "--target",
         "--tee",
-        choices=("qemu", "native"),
+        dest="target",
+        choices=("qemu", "rpi3", "native"),
         default="qemu",
-        help="qemu: real OP-TEE in QEMU (default); native: a local proxy on the host build (not a TEE)",
+        help="qemu: real OP-TEE in QEMU (default); rpi3: a Raspberry Pi 3 (FOC_BOARD_HOST) or its SD image "
+        "under QEMU raspi3b; native: a local proxy on the host build (not a TEE). --tee is an alias",
     )
-    demo.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
+    demo.add_argument("--no-build", action="store_true", help="do not build, use the last build")
     demo.add_argument(
         "--plaintext",
         action="store_true",
         help="FOC's plaintext scenario through the wrapper (no encryption)",
     )
     demo.add_argument(
-        "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
+        "--instance", default="default", help="the target instance to reuse or start (default %(default)s)"
     )
     # Fabric back end (foc.fabric): delegated whole, so `foc package --help` shows its own options.
     for name, text in (
@@ -369,69 +373,47 @@ def _fresh_demo_home(ledger_path: Path) -> Path:
     return home
 
 
-def _image_ta_measurement() -> bytes:
-    """The expected measurement of FOC's TA, computed offline from the QEMU image's .ta file."""
-    from foc.confidential.measurement import ta_measurement
-    from foc.deploy.build import current_image, image_dir
-    from foc.deploy.image import ImageSet
-    from foc.errors import TargetError
-    from foc.tee.abi import FOC_TA_UUID_STR
-
-    image = current_image("qemu")
-    if image is None:
-        try:
-            image = ImageSet.load(image_dir("qemu") / "image.json")
-        except (OSError, ValueError, KeyError):
-            raise TargetError("no QEMU image has been built", hint="`foc-deploy qemu build`") from None
-    for path in image.ta_files:
-        if path.name == f"{FOC_TA_UUID_STR}.ta":
-            return ta_measurement(path)
-    raise TargetError(
-        f"the QEMU image has no {FOC_TA_UUID_STR}.ta", hint="rebuild it: `foc-deploy qemu build`"
-    )
-
-
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     """`foc demo`: confidential unless --plaintext; prints every step; exit 1 if anything misbehaved."""
     from foc.cli.demo import run_scenario
-    from foc.cli.local_proxy import LocalProxy
+    from foc.deploy.runtime import get_runtime
 
     ledger_path = _fresh_demo_ledger(args.ledger)
-    local: LocalProxy | None = None
+    runtime = get_runtime(args.target, args.instance)
+    stop_after = False
     measurement: bytes | None = None
+    tls_ca = tls_name = None
     clean = True
     try:
         if args.proxy:
             address = args.proxy
             print(f"using the proxy at {address}", file=out, flush=True)
             device = "device"
-        elif args.tee == "native":
-            print("starting a local foc-proxy on the native build (NOT a TEE) ...", file=out, flush=True)
-            local = _start_native_proxy(LocalProxy)
-            address = local.address
-            device = "native-insecure"
-            print(f"foc-proxy (native) listening on {address}, pid {local.pid}", file=out, flush=True)
         else:
-            from foc.deploy.api import ensure_up
 
             def progress(name: str, state: str, detail: str = "") -> None:
-                print(f"  qemu {name}: {state} {detail}".rstrip(), file=out, flush=True)
+                print(f"  {args.target} {name}: {state} {detail}".rstrip(), file=out, flush=True)
 
-            print("ensuring the QEMU target (OP-TEE) is up ...", file=out, flush=True)
-            target = ensure_up("qemu", build=not args.no_build, progress=progress, instance=args.instance)
-            address = target.proxy_address
-            device = f"qemu-{args.instance}"
-            print(f"OP-TEE in QEMU: proxy at {address} (logs in {target.logs})", file=out, flush=True)
-        if not args.plaintext and (args.tee == "qemu" or args.proxy):
+            what = {"native": "a local foc-proxy on the native build (NOT a TEE)"}.get(args.target, "OP-TEE")
+            print(f"ensuring the {args.target} target is up: {what} ...", file=out, flush=True)
+            stop_after = args.target == "native" and runtime.running() is None  # a demo-only proxy
+            target = runtime.ensure_up(
+                build=not args.no_build, progress=progress, **_board_options(args.target)
+            )
+            address, tls_ca, tls_name = target.proxy_address, target.tls_ca, target.tls_server_name
+            device = "native-insecure" if args.target == "native" else f"{args.target}-{args.instance}"
+            tls = f", TLS with the pinned certificate {tls_ca}" if tls_ca else ""
+            print(f"{args.target}: proxy at {address}{tls} (logs in {target.logs})", file=out, flush=True)
+        if not args.plaintext and (args.target != "native" or args.proxy):
             from foc.errors import TargetError
 
             try:
-                measurement = _image_ta_measurement()
+                measurement = runtime.expected_measurement()
             except TargetError:
                 if not args.proxy:
                     raise
                 # --proxy: maybe a native proxy (its key says so); OP-TEE without a measurement fails
-        config = load_config(proxy_address=address)
+        config = load_config(proxy_address=address, tls_ca=tls_ca, tls_server_name=tls_name)
         if args.plaintext:
             wrapper = FocWrapper(config, client_factory=client_factory)
             try:
@@ -459,8 +441,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
                 if close is not None:
                     close()
     finally:
-        if local is not None:
-            local.stop()
+        if stop_after:
+            runtime.down()
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
@@ -469,19 +451,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _start_native_proxy(local_proxy: type) -> Any:
-    """A native LocalProxy whose (insecure, plain-file) sealed objects live under the demo cache."""
-    storage = os.environ.get("FOC_NATIVE_STORAGE") or str(cache_root() / "demo" / "native-storage")
-    Path(storage).mkdir(parents=True, exist_ok=True)
-    old = os.environ.get("FOC_NATIVE_STORAGE")
-    os.environ["FOC_NATIVE_STORAGE"] = storage  # inherited by the proxy process
-    try:
-        return local_proxy("native").start()
-    finally:
-        if old is None:
-            del os.environ["FOC_NATIVE_STORAGE"]
-        else:
-            os.environ["FOC_NATIVE_STORAGE"] = old
+def _board_options(target: str) -> dict[str, Any]:
+    """rpi3: a real board when FOC_BOARD_HOST names one (else its raspi3b emulation)."""
+    if target != "rpi3" or not os.environ.get("FOC_BOARD_HOST"):
+        return {}
+    return {"host": os.environ["FOC_BOARD_HOST"], "serial": os.environ.get("FOC_BOARD_SERIAL") or None}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from foc.cli import main as cli
-from foc.cli.local_proxy import LocalProxy
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract
 from foc.client.devledger import DevNetwork
 from foc.confidential.definitions import DefinitionStore
 from foc.confidential.devices import DeviceStore
 from foc.confidential.formats import StoredValue
+from foc.deploy.native import LocalProxy
 from foc.errors import AttestationError
 from foc.ledger.ledger import DevLedger
 from foc.proxy.client import ProxyClient

@@ -446,7 +446,7 @@ def test_device_key_file_is_the_published_test_key() -> None:
 @pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan-ubsan"])
 def test_c_confidential_tests_pass(sanitize: bool) -> None:
     """ta/native/tests/test_confidential.c: formats, negative cases, restart, out-of-memory."""
-    from foc.tee import native_build
+    from foc.deploy import native_build
 
     program = native_build.build_native_tests(sanitize=sanitize).with_name("foc_confidential_tests")
     proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=300, check=False)
@@ -457,7 +457,7 @@ def test_c_confidential_tests_pass(sanitize: bool) -> None:
 
 def test_fuzz_smoke_confidential(tmp_path: Path) -> None:
     """A few seconds of the libFuzzer target on confidential requests and stored-value answers."""
-    from foc.tee import native_build
+    from foc.deploy import native_build
 
     def seed(op: int, chunk: bytes) -> bytes:
         return bytes([op]) + struct.pack("<H", len(chunk)) + chunk

@@ -17,7 +17,7 @@ import pytest
 import scenarios  # tests/scenarios.py: the same scenarios run on real OP-TEE in tests/qemu
 
 from foc.cli import main as cli
-from foc.cli.local_proxy import LocalProxy
+from foc.deploy.native import LocalProxy
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer

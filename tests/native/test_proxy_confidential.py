@@ -18,7 +18,6 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from foc.cli.local_proxy import LocalProxy
 from foc.confidential.chaincode import ConfidentialChaincode
 from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
@@ -26,6 +25,7 @@ from foc.confidential.devices import DeviceStore, enroll_device, load_public_key
 from foc.confidential.enclave import ProxyEnclave
 from foc.confidential.formats import Credentials, EnclaveConfig, StoredValue
 from foc.confidential.registry import EnclaveRegistry, RegistryQuery
+from foc.deploy.native import LocalProxy
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer

@@ -71,6 +71,9 @@ def test_missing_proxy_config_exit_3(fake: FakeProxyClient, monkeypatch: pytest.
 def test_proxy_option_overrides_config(fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     monkeypatch.setattr(cli, "client_factory", lambda config: seen.append(config.proxy_address) or fake)
+    rc, _, err = run("invoke", "--plaintext", "--proxy", "10.1.2.3:4000", "create", "a", "1")
+    assert rc == 3 and "refusing plaintext" in err  # a LAN address needs a pinned certificate
+    monkeypatch.setenv("FOC_PROXY_ALLOW_PLAINTEXT", "1")
     assert run("invoke", "--plaintext", "--proxy", "10.1.2.3:4000", "create", "a", "1")[0] == 0
     assert run("--proxy", "10.1.2.3:4001", "query", "--plaintext", "query", "a")[0] == 0
     assert seen == ["10.1.2.3:4000", "10.1.2.3:4001"]

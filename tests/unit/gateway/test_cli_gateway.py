@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fake_gateway import CHANNEL, FakeGateway
 
-from foc.cli.local_proxy import free_port
 from foc.cli.main import main
 from foc.client.identity import Identity
 from foc.confidential.definitions import define_chaincode
+from foc.deploy.native import free_port
 
 
 @pytest.fixture

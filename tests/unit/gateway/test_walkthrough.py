@@ -35,13 +35,13 @@ sys.path.insert(0, str(HERE))
 from coffee_scenario import coffee_scenario  # noqa: E402
 from fake_gateway import FakeGateway  # noqa: E402
 
-from foc.cli.local_proxy import LocalProxy, free_port  # noqa: E402
 from foc.client import GatewayClient, GatewayContract, Identity  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevNetwork  # noqa: E402
 from foc.confidential.definitions import DefinitionStore  # noqa: E402
 from foc.confidential.devices import DeviceStore  # noqa: E402
 from foc.confidential.formats import StoredValue  # noqa: E402
+from foc.deploy.native import LocalProxy, free_port  # noqa: E402
 from foc.proxy.client import ProxyClient  # noqa: E402
 
 pytestmark = pytest.mark.native

@@ -1,0 +1,241 @@
+"""Targets own their runtimes: one interface for every place where FOC's proxy and TA run.
+
+    runtime = get_runtime("qemu", instance="ci")   # or "native", "rpi3"
+    built = runtime.build()                         # the image (qemu, rpi3) or the native library
+    running = runtime.up()                          # start/boot and wait until "proxy ready"
+    running.proxy_address                           # HOST:PORT of foc-proxy (TLS on rpi3)
+    with runtime.console() as console:              # the device's shell (qemu, rpi3)
+        rc, out = console.run("ls /dev/tee0")
+    runtime.expected_measurement()                  # what a verifier must expect of the TA
+    runtime.down()
+
+Each implementation lives in one module and owns its processes and state (a run directory per
+instance): `foc.deploy.native` (the host build of the trusted core in a local proxy process, NOT a
+TEE), `foc.deploy.qemu` (OP-TEE in QEMU `virt`) and `foc.deploy.rpi3` (a Raspberry Pi 3 board, or
+its SD image under QEMU `raspi3b`). The CLI (`foc-deploy TARGET ACTION`, `foc demo --target NAME`)
+and the test tiers pick one by name through `get_runtime`.
+
+Lifecycle: build -> up -> (proxy address, console, status) -> down. `ensure_up` reuses a running
+healthy instance. Every `up` records what it started, so a later process (`status`, `down`) finds it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from foc.errors import TargetError, UsageError
+
+if TYPE_CHECKING:
+    from foc.deploy.console import Console
+
+Progress = Callable[[str, str, str], None]  # (step name, state, detail), as in foc.deploy.build
+
+READY_PROXY = "proxy ready"
+READY_TEE = "TEE ready (no proxy)"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `TargetRuntime.build` produced: where, which files, how long (seconds)."""
+
+    target: str
+    root: Path
+    files: dict[str, Path]
+    seconds: float
+    details: dict[str, object] = field(default_factory=dict)  # JSON-serialisable (image record ...)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "root": str(self.root),
+            "files": {k: str(v) for k, v in self.files.items()},
+            "timings": {"build_s": round(self.seconds, 2)},
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class RunningTarget:
+    """A target that is up: where its proxy answers, how to reach its console, how long it took.
+
+    `tls_ca` (PEM file) and `tls_server_name` are set when the proxy serves TLS (rpi3): a client
+    pins that certificate. `console_socket` (QEMU chardev) or `serial_port` (a tty: a board's
+    USB-UART or the pty of an emulated one) is the normal-world console.
+    """
+
+    target: str
+    proxy_address: str
+    ready: str  # READY_PROXY or READY_TEE
+    run_dir: Path
+    logs: Path
+    pid: int | None = None  # the process we started (QEMU, local proxy); None for a board
+    port: int | None = None
+    console_socket: Path | None = None
+    serial_port: str | None = None
+    tls_ca: Path | None = None
+    tls_server_name: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # build_s, boot_s, ready_s, total_s
+    reused: bool = False
+
+    def console(self, **kwargs: Any) -> Console:
+        """A (not yet opened) console on the device's normal-world UART."""
+        from foc.deploy.console import PexpectConsole, SerialConsole
+
+        if self.console_socket is not None:
+            return PexpectConsole.unix_socket(self.console_socket, **kwargs)
+        if self.serial_port is not None:
+            return SerialConsole(self.serial_port, **kwargs)
+        raise TargetError(f"{self.target} has no console", hint="the native target is a host process")
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for key, value in self.__dict__.items():
+            out[key] = str(value) if isinstance(value, Path) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, reused: bool = False) -> RunningTarget:
+        def path(key: str) -> Path | None:
+            return Path(str(data[key])) if data.get(key) else None
+
+        return cls(
+            target=str(data["target"]),
+            proxy_address=str(data["proxy_address"]),
+            ready=str(data.get("ready", "")),
+            run_dir=Path(str(data["run_dir"])),
+            logs=Path(str(data["logs"])),
+            pid=int(data["pid"]) if data.get("pid") is not None else None,
+            port=int(data["port"]) if data.get("port") is not None else None,
+            console_socket=path("console_socket"),
+            serial_port=str(data["serial_port"]) if data.get("serial_port") else None,
+            tls_ca=path("tls_ca"),
+            tls_server_name=str(data["tls_server_name"]) if data.get("tls_server_name") else None,
+            timings={str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},
+            reused=reused,
+        )
+
+
+class TargetRuntime(ABC):
+    """The runtime of one target instance (see the module docstring for the lifecycle)."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: actions of `foc-deploy TARGET ...` beyond the common ones (e.g. rpi3's `flash`)
+    extra_actions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, instance: str = "default") -> None:
+        from foc.deploy.paths import check_instance
+
+        self.instance = check_instance(instance)
+
+    @abstractmethod
+    def build(
+        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+    ) -> BuildResult:
+        """Build (or reuse from the cache) what the target runs."""
+
+    @abstractmethod
+    def up(
+        self,
+        *,
+        build: bool = True,
+        port: int | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> RunningTarget:
+        """Start the target and wait until its proxy answers (raises TargetError, stops what it started)."""
+
+    @abstractmethod
+    def down(self) -> bool:
+        """Stop what `up` started (only that); True if something was running."""
+
+    @abstractmethod
+    def running(self) -> RunningTarget | None:
+        """The instance `up` recorded, if it is still alive (cheap: no network)."""
+
+    @abstractmethod
+    def status(self) -> dict[str, object]:
+        """What runs and whether the proxy answers; JSON-serialisable."""
+
+    @abstractmethod
+    def console(self, **kwargs: Any) -> Console:
+        """An open console on the device's normal-world shell (close it when done)."""
+
+    @abstractmethod
+    def expected_measurement(self) -> bytes | None:
+        """The TA measurement a verifier must expect (computed offline from the built .ta).
+
+        None when nothing is measured (the native build: not a TEE).
+        """
+
+    @abstractmethod
+    def log_path(self, *, secure: bool = False) -> Path:
+        """The normal-world (or secure-world) log of the last start."""
+
+    def proxy_address(self) -> str | None:
+        """HOST:PORT of the running proxy, or None when the target is down."""
+        running = self.running()
+        return running.proxy_address if running is not None else None
+
+    def healthy(self, running: RunningTarget) -> bool:
+        """True if the recorded instance still serves (its proxy's Health says serving)."""
+        from foc.deploy.health import proxy_health
+
+        if running.ready != READY_PROXY:
+            return running.ready == READY_TEE
+        health = proxy_health(
+            running.proxy_address, timeout=5.0, tls_ca=running.tls_ca, server_name=running.tls_server_name
+        )
+        return bool(health is not None and getattr(health, "serving", False))
+
+    def ensure_up(
+        self,
+        *,
+        build: bool = True,
+        port: int | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        **options: Any,
+    ) -> RunningTarget:
+        """Reuse a running healthy instance (on `port` if given), else (re)start one with `up`
+        (`options`: the target's own `up` options)."""
+        running = self.running()
+        if running is not None and (port is None or running.port == port) and self.healthy(running):
+            if progress:
+                progress("reuse", "done", f"{running.ready} at {running.proxy_address}")
+            return running
+        self.down()
+        return self.up(build=build, port=port, progress=progress, verbose=verbose, **options)
+
+    def action(self, name: str, **options: Any) -> dict[str, object]:
+        """Run one of `extra_actions` (the CLI passes its parsed options)."""
+        raise UsageError(f"{self.name} has no action {name!r}")
+
+
+def _registry() -> dict[str, type[TargetRuntime]]:
+    from foc.deploy.native import NativeRuntime
+    from foc.deploy.qemu import QemuRuntime
+    from foc.deploy.rpi3.runtime import Rpi3Runtime
+
+    return {cls.name: cls for cls in (NativeRuntime, QemuRuntime, Rpi3Runtime)}
+
+
+def runtime_names() -> tuple[str, ...]:
+    """Names of the targets that can run FOC's proxy (for the CLI and the tests)."""
+    return tuple(sorted(_registry()))
+
+
+def get_runtime(name: str, instance: str = "default") -> TargetRuntime:
+    """The runtime of target `name` (instance `instance`), or a UsageError naming the known ones."""
+    registry = _registry()
+    try:
+        cls = registry[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown target {name!r}", hint="known targets: " + ", ".join(sorted(registry))
+        ) from None
+    return cls(instance)
