@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from foc.errors import TargetError
 
@@ -27,13 +28,7 @@ def proxy_health(
 
     from foc.protocol import pb, pb_grpc
 
-    if tls_ca is not None:
-        options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-        key, chain = (client[0].read_bytes(), client[1].read_bytes()) if client else (None, None)
-        credentials = grpc.ssl_channel_credentials(Path(tls_ca).read_bytes(), key, chain)
-        channel = grpc.secure_channel(address, credentials, options=options)
-    else:
-        channel = grpc.insecure_channel(address)
+    channel = _channel(address, tls_ca, server_name, client)
     try:
         stub = pb_grpc.InvocationStub(channel)
         return stub.Health(pb.HealthRequest(), timeout=timeout)  # type: ignore[attr-defined]
@@ -41,6 +36,50 @@ def proxy_health(
         return None
     finally:
         channel.close()
+
+
+def _channel(
+    address: str, tls_ca: Path | None, server_name: str | None, client: tuple[Path, Path] | None
+) -> Any:
+    import grpc
+
+    if tls_ca is None:
+        return grpc.insecure_channel(address)
+    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    key, chain = (client[0].read_bytes(), client[1].read_bytes()) if client else (None, None)
+    credentials = grpc.ssl_channel_credentials(Path(tls_ca).read_bytes(), key, chain)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def warm_device_key(
+    address: str,
+    timeout: float,
+    *,
+    tls_ca: Path | None = None,
+    server_name: str | None = None,
+    client: tuple[Path, Path] | None = None,
+) -> str:
+    """Ask the proxy for the device attestation key once, waiting up to `timeout` seconds; its kind.
+
+    On a fresh OP-TEE the attestation PTA generates its RSA-3072 key at this first request: minutes
+    under emulation, so `up` does it before calling the target ready. TargetError if it fails.
+    """
+    import grpc
+
+    from foc.protocol import pb, pb_grpc
+
+    channel = _channel(address, tls_ca, server_name, client)
+    try:
+        answer = pb_grpc.InvocationStub(channel).GetDeviceKey(pb.GetDeviceKeyRequest(), timeout=timeout)  # type: ignore[attr-defined]
+    except grpc.RpcError as exc:
+        raise TargetError(
+            f"the proxy at {address} did not report its device key: {exc.code().name}"
+        ) from None
+    finally:
+        channel.close()
+    if answer.HasField("error"):
+        raise TargetError(f"the proxy at {address} cannot read its device key: {answer.error.message}")
+    return str(answer.kind)
 
 
 def wait_for_proxy(

@@ -25,7 +25,7 @@ from typing import Any
 
 from foc.deploy import paths
 from foc.deploy.console import Console, SerialConsole
-from foc.deploy.health import wait_for_proxy
+from foc.deploy.health import wait_for_proxy, warm_device_key
 from foc.deploy.image import ImageSet
 from foc.deploy.qemu import (
     build_result,
@@ -44,6 +44,7 @@ GUEST_PROXY_PORT = 50051
 BOOT_TIMEOUT = 600.0  # raspi3b under TCG on a shared 2-core host: measured 60-150 s to "ready"
 SSH_TIMEOUT = 300.0  # DHCP on usb0 comes after USB enumeration, tens of seconds after "ready"
 PROXY_TIMEOUT = 300.0  # python + grpc import on four emulated Cortex-A53
+DEVICE_KEY_TIMEOUT = 900.0  # a fresh card: OP-TEE's attestation PTA makes its RSA-3072 key (TCG: minutes)
 EMULATED_PREFIX = "raspi3b-"
 
 
@@ -333,6 +334,16 @@ class Rpi3Runtime(TargetRuntime):
             what="the rpi3",
             hint="read the board's logs: `foc-deploy rpi3 provision --logs`",
         )
+        t_key = time.monotonic()
+        kind = warm_device_key(
+            running.proxy_address,
+            DEVICE_KEY_TIMEOUT,
+            tls_ca=identity.proxy_cert,
+            server_name=PROXY_SERVER_NAME,
+            client=client,
+        )
+        timings["device_key_s"] = time.monotonic() - t_key
+        _step(progress, "device key", "done", f"{kind} ({timings['device_key_s']:.1f} s)")
         timings["ready_s"] = time.monotonic() - t_boot
 
     def _console(self, serial: str, logs: Path) -> Console:
