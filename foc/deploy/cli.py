@@ -379,3 +379,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point (`foc-deploy`)."""
     sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -36,11 +36,12 @@ from foc.confidential.formats import (
 )
 from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id
+from foc.deploy.native_build import build_native_core
 from foc.errors import AttestationError, ChaincodeError, VerificationError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.tee import abi
-from foc.tee.native import NativeBackend, NativeSession, default_native_core
+from foc.tee.native import NativeBackend, NativeSession
 
 pytestmark = pytest.mark.native
 
@@ -55,7 +56,8 @@ ENDPOINT = "native-1:7052"
 
 @pytest.fixture(scope="module")
 def library() -> Path:
-    return default_native_core()  # $FOC_NATIVE_LIB, else the cached build
+    env = os.environ.get("FOC_NATIVE_LIB")
+    return Path(env) if env else build_native_core()  # else the cached build
 
 
 @pytest.fixture

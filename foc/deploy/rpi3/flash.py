@@ -87,13 +87,15 @@ def parse_lsblk(data: dict[str, Any]) -> BlockDevice:
         for child in node.get("children") or []:
             yield from walk(child)
 
+    # lsblk nests partitions as "children" when it has udev's view, and lists them flat after the
+    # device without it (containers): everything it lists for one device is on that device.
     return BlockDevice(
         path=str(top.get("path")),
         size=int(top.get("size") or 0),
         removable=flag(top.get("rm")),
         hotplug=flag(top.get("hotplug")),
         transport=str(top["tran"]) if top.get("tran") else None,
-        mountpoints=tuple(walk(top)),
+        mountpoints=tuple(mp for node in devices for mp in walk(node)),
         type=str(top.get("type") or "disk"),
     )
 
@@ -208,7 +210,13 @@ def write_image(
         flags = os.O_WRONLY | (os.O_EXCL if exclusive else 0)
     else:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(target, flags, 0o644)
+    try:
+        fd = os.open(target, flags, 0o644)
+    except OSError as exc:
+        busy = (
+            " (the kernel says it is in use: mounted, or held by another program)" if exc.errno == 16 else ""
+        )
+        raise TargetError(f"cannot open {target} for writing: {exc.strerror}{busy}") from None
     try:
         done = 0
         with source.open("rb") as src:
