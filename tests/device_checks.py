@@ -70,6 +70,18 @@ class Device:
         raise AssertionError(f"the rpi3 proxy did not serve again within {timeout:g} s")
 
 
+def device_key_der(device: Device) -> bytes:
+    """The device attestation key the proxy reports (the attestation PTA's, sealed on the card)."""
+    from foc.proxy.client import ProxyClient
+
+    with ProxyClient(
+        device.running.proxy_address, tls_ca=device.identity.proxy_cert, tls_server_name=PROXY_SERVER_NAME
+    ) as client:
+        info = client.device_key_info(timeout=900)
+    assert info.kind == "optee-pta", info.kind
+    return bytes(info.public_key_der)
+
+
 def tee_devices_and_supplicant(device: Device) -> None:
     with device.shell() as sh:
         rc, out = sh.run("ls /dev/tee0 /dev/teepriv0 && pidof tee-supplicant")

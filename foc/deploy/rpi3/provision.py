@@ -8,8 +8,8 @@ Two shells offer the same small interface (`Shell`: run, check, put_bytes, read)
 - `ConsoleShell(console)` does the same over the UART (files travel base64-encoded): for a
   board without network, and to learn the host key over a physical line.
 
-`provision(shell, identity, ...)` then, in order: installs the proxy's TLS identity (made on the
-host, its certificate pinned there), copies a rebuilt TA and the `foc` package when they differ
+`provision(shell, identity, ...)` then, in order: sets the board's clock from the host's (no RTC),
+installs the proxy's TLS identity (made on the host, its certificate pinned there), copies a rebuilt TA and the `foc` package when they differ
 from what the board runs, restarts tee-supplicant and the proxy, and returns the tail of the logs.
 Everything lands on the SD card's data partition, so it survives a reboot.
 """
@@ -241,6 +241,9 @@ def provision(
     """Bring the board's FOC up to date (see the module docstring); TargetError on failure."""
     report = ProvisionReport(mutual_tls=mutual_tls)
     shell.check(f"mkdir -p {TLS_DIR} {TA_DIR} {SRC_DIR} && grep -q ' /data ' /proc/mounts")
+    # A Pi has no RTC (and CI's raspi3b none either): without this its clock says 1970 and, with
+    # mutual TLS, the proxy would find every client certificate "not yet valid".
+    shell.check(f"date -u -s @{int(time.time())} >/dev/null")
     if new_tls or not identity.proxy_cert.exists():
         cert, key = identity.make_proxy_tls()
         shell.put_bytes(key, f"{TLS_DIR}/proxy.key", 0o600)
