@@ -129,7 +129,7 @@ def proxy_refuses_plaintext_on_the_lan(device: Device) -> None:
 def reprovision_a_rebuilt_ta(device: Device) -> prov.ProvisionReport:
     """The board's TA differs from the build's (as after rebuilding it): provisioning copies it
     over SSH, restarts tee-supplicant and the proxy, and the proxy serves again."""
-    from foc.deploy.qemu import last_image
+    from foc.deploy.runtime import last_image
 
     image = last_image("rpi3")
     ta = next(p for p in image.ta_files if p.name == f"{FOC_TA_UUID_STR}.ta")

@@ -14,7 +14,6 @@ its evidence is signed with a published key. It exists for fast development and 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -165,14 +164,6 @@ class NativeRuntime(TargetRuntime):
     description = "host build of the trusted core behind a local foc-proxy (NOT a TEE: development only)"
 
     @property
-    def run_dir(self) -> Path:
-        return paths.run_dir(self.name, self.instance)
-
-    @property
-    def state_file(self) -> Path:
-        return self.run_dir / "state.json"
-
-    @property
     def storage(self) -> Path:
         """This instance's plain-file "sealed" objects (FOC_NATIVE_STORAGE of its proxy)."""
         return self.run_dir / "native-storage"
@@ -231,15 +222,15 @@ class NativeRuntime(TargetRuntime):
             port=proxy.port,
             timings={"total_s": round(time.monotonic() - t0, 2)},
         )
-        self.state_file.write_text(json.dumps(running.to_json(), indent=2, sort_keys=True) + "\n")
+        self.save_state(running.to_json())
         if progress:
             progress("proxy", "done", READY_PROXY)
         return running
 
     def running(self) -> RunningTarget | None:
         try:
-            running = RunningTarget.from_json(json.loads(self.state_file.read_text()), reused=True)
-        except (OSError, ValueError, KeyError, TypeError):
+            running = RunningTarget.from_json(self.read_state(), reused=True)
+        except (ValueError, KeyError, TypeError):
             return None
         if running.pid is None or not is_local_proxy(running.pid, running.proxy_address):
             return None

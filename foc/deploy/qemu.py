@@ -26,11 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from foc.deploy import paths
 from foc.deploy.console import Console, PexpectConsole
 from foc.deploy.health import proxy_health, wait_for_proxy
 from foc.deploy.image import ImageSet
-from foc.deploy.runtime import READY_PROXY, READY_TEE, BuildResult, Progress, RunningTarget, TargetRuntime
+from foc.deploy.runtime import READY_PROXY, READY_TEE, ImageRuntime, Progress, RunningTarget
 from foc.errors import ConfigError, FocError, TargetError, UsageError
 
 DEFAULT_PORT = 50051  # host side of the proxy's hostfwd; the guest side comes from the target
@@ -531,49 +530,7 @@ def with_kernel_args(machine: QemuMachine, kernel_args: tuple[str, ...] | list[s
     return replace(machine, append=" ".join([machine.append, *kernel_args]))
 
 
-def require_host(target: str) -> None:
-    """HostSetupError (with the install line) unless this host can build and boot `target`."""
-    from foc.deploy.host import require_host as check
-
-    check(target)
-
-
-def last_image(target: str) -> ImageSet:
-    """The image the builder published last, even if the sources changed since (`--no-build`)."""
-    from foc.deploy.build import current_image, image_dir
-
-    image = current_image(target)
-    if image is not None:
-        return image
-    try:
-        return ImageSet.load(image_dir(target) / "image.json")
-    except (OSError, ValueError, KeyError):
-        raise TargetError(
-            f"no image has been built for {target}", hint=f"`foc-deploy {target} build`"
-        ) from None
-
-
-def image_ta_measurement(target: str) -> bytes:
-    """The expected measurement of FOC's TA, computed offline from the target image's .ta file."""
-    from foc.confidential.measurement import ta_measurement
-    from foc.tee.abi import FOC_TA_UUID_STR
-
-    image = last_image(target)
-    for path in image.ta_files:
-        if path.name == f"{FOC_TA_UUID_STR}.ta":
-            return ta_measurement(path)
-    raise TargetError(
-        f"the {target} image has no {FOC_TA_UUID_STR}.ta", hint=f"rebuild it: `foc-deploy {target} build`"
-    )
-
-
-def build_result(image: ImageSet, seconds: float) -> BuildResult:
-    """A `BuildResult` for a published image set."""
-    files = {p.name: p for p in (image.bios, image.kernel, image.initrd, image.manifest, *image.ta_files)}
-    return BuildResult(image.target, image.root, files, seconds, {"image": image.to_json()})
-
-
-class QemuRuntime(TargetRuntime):
+class QemuRuntime(ImageRuntime):
     """OP-TEE in QEMU `virt,secure=on`: one detached QEMU per instance, its proxy on a forwarded port.
 
     Readiness: if the guest's /init printed `FOC-BOOT: proxy started`, the target is ready when the
@@ -584,24 +541,10 @@ class QemuRuntime(TargetRuntime):
     name = "qemu"
     description = "OP-TEE in QEMU aarch64 virt,secure=on (TF-A, OP-TEE 4.10, Debian kernel)"
 
-    @property
-    def run_dir(self) -> Path:
-        return paths.run_dir(self.name, self.instance)
-
     def machine(self) -> QemuMachine:
         from foc.deploy.targets import get_target
 
         return QemuMachine.from_facts(dict(get_target(self.name).machine))
-
-    def build(
-        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
-    ) -> BuildResult:
-        from foc.deploy.build import build_image
-
-        require_host(self.name)
-        t0 = time.monotonic()
-        image = build_image(self.name, progress=progress, verbose=verbose, refresh=refresh)
-        return build_result(image, time.monotonic() - t0)
 
     def up(
         self,
@@ -630,15 +573,7 @@ class QemuRuntime(TargetRuntime):
             raise TargetError(
                 f"{self.name} is already up (pid {running_pid})", hint=f"`foc-deploy {self.name} down` first"
             )
-        if build:
-            built = self.build(progress=progress, verbose=verbose)
-            image = ImageSet.from_json(built.details["image"])  # type: ignore[arg-type]
-            timings["build_s"] = built.seconds
-            if "cold_build_seconds" in image.extra:  # the builder's last measured cold build
-                timings["cold_build_s"] = float(image.extra["cold_build_seconds"])
-        else:
-            require_host(self.name)
-            image = last_image(self.name)
+        image = self.image_for_up(build, progress, verbose, timings)
         machine = with_kernel_args(self.machine(), kernel_args)
         inst = QemuInstance(image, run_dir=run_dir, port=port or DEFAULT_PORT, machine=machine)
         _step(progress, "boot", "start", " ".join(inst.command_line()) if verbose else "")
@@ -751,9 +686,6 @@ class QemuRuntime(TargetRuntime):
         console = PexpectConsole.unix_socket(run_dir / "console.sock", **kwargs)
         console.open()
         return console
-
-    def expected_measurement(self) -> bytes | None:
-        return image_ta_measurement(self.name)
 
     def log_path(self, *, secure: bool = False) -> Path:
         return self.run_dir / "logs" / ("secure-world.log" if secure else "normal-world.log")

@@ -21,6 +21,8 @@ healthy instance. Every `up` records what it started, so a later process (`statu
 
 from __future__ import annotations
 
+import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from foc.errors import TargetError, UsageError
 
 if TYPE_CHECKING:
     from foc.deploy.console import Console
+    from foc.deploy.image import ImageSet
 
 Progress = Callable[[str, str, str], None]  # (step name, state, detail), as in foc.deploy.build
 
@@ -132,6 +135,31 @@ class TargetRuntime(ABC):
 
         self.instance = check_instance(instance)
 
+    @property
+    def run_dir(self) -> Path:
+        """This instance's state: `<cache>/run/<target>/<instance>/` (made on demand)."""
+        from foc.deploy import paths
+
+        return paths.run_dir(self.name, self.instance)
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "state.json"
+
+    def read_state(self) -> dict[str, Any]:
+        """What the last `up` recorded (empty if nothing or unreadable)."""
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_state(self, data: dict[str, object]) -> None:
+        """Record `data` for later `status`/`down` (atomically)."""
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(self.state_file)
+
     @abstractmethod
     def build(
         self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
@@ -214,6 +242,84 @@ class TargetRuntime(ABC):
     def action(self, name: str, **options: Any) -> dict[str, object]:
         """Run one of `extra_actions` (the CLI passes its parsed options)."""
         raise UsageError(f"{self.name} has no action {name!r}")
+
+
+class ImageRuntime(TargetRuntime):
+    """A target that boots an image built by `foc.deploy.build` (qemu, rpi3)."""
+
+    def build(
+        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+    ) -> BuildResult:
+        from foc.deploy.build import build_image
+        from foc.deploy.host import require_host
+
+        require_host(self.name)
+        t0 = time.monotonic()
+        image = build_image(self.name, progress=progress, verbose=verbose, refresh=refresh)
+        files = {p.name: p for p in (image.bios, image.kernel, image.initrd, image.manifest, *image.ta_files)}
+        if image.sd_image is not None:
+            files[image.sd_image.name] = image.sd_image
+        return BuildResult(image.target, image.root, files, time.monotonic() - t0, {"image": image.to_json()})
+
+    def image_for_up(
+        self, build: bool, progress: Progress | None, verbose: bool, timings: dict[str, float]
+    ) -> ImageSet:
+        """The image `up` boots: built now (timed into `timings`), or the last one (`build=False`)."""
+        from foc.deploy.image import ImageSet
+
+        if not build:
+            from foc.deploy.host import require_host
+
+            require_host(self.name)
+            return last_image(self.name)
+        built = self.build(progress=progress, verbose=verbose)
+        timings["build_s"] = built.seconds
+        image = ImageSet.from_json(built.details["image"])  # type: ignore[arg-type]
+        if "cold_build_seconds" in image.extra:  # the builder's last measured cold build
+            timings["cold_build_s"] = float(image.extra["cold_build_seconds"])
+        return image
+
+    def booted_image(self) -> ImageSet | None:
+        """The image the running instance booted (recorded by `up`), or None."""
+        from foc.deploy.image import ImageSet
+
+        if self.running() is None:
+            return None
+        try:
+            return ImageSet.from_json(self.read_state()["image"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def expected_measurement(self) -> bytes | None:
+        """FOC's TA measurement, computed offline from the `.ta` of the image the running instance
+        booted, else of the last image built (what `foc chaincode define` pins as the version)."""
+        from foc.confidential.measurement import ta_measurement
+        from foc.tee.abi import FOC_TA_UUID_STR
+
+        image = self.booted_image() or last_image(self.name)
+        for path in image.ta_files:
+            if path.name == f"{FOC_TA_UUID_STR}.ta":
+                return ta_measurement(path)
+        raise TargetError(
+            f"the {self.name} image has no {FOC_TA_UUID_STR}.ta",
+            hint=f"rebuild it: `foc-deploy {self.name} build`",
+        )
+
+
+def last_image(target: str) -> ImageSet:
+    """The image the builder published last, even if the sources changed since (`--no-build`)."""
+    from foc.deploy.build import current_image, image_dir
+    from foc.deploy.image import ImageSet
+
+    image = current_image(target)
+    if image is not None:
+        return image
+    try:
+        return ImageSet.load(image_dir(target) / "image.json")
+    except (OSError, ValueError, KeyError):
+        raise TargetError(
+            f"no image has been built for {target}", hint=f"`foc-deploy {target} build`"
+        ) from None
 
 
 def _registry() -> dict[str, type[TargetRuntime]]:

@@ -81,7 +81,7 @@ def board(rpi3_image: ImageSet, foc_home: Path, request: pytest.FixtureRequest) 
     )
     from foc.deploy.rpi3.runtime import Rpi3Runtime
 
-    state = Rpi3Runtime(instance)._state()
+    state = Rpi3Runtime(instance).read_state()
     device = Device(
         running=running,
         identity=BoardIdentity.of(str(state["board"])),

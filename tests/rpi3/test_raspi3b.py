@@ -175,7 +175,7 @@ def test_sealed_state_survives_a_reboot_of_the_emulated_board(
     # (a fresh port: the old one may still have connections in TIME_WAIT on the host)
     running = api.up("rpi3", build=False, instance=board.instance, port=free_port())
     board.running = running
-    board.ssh_port = int(Rpi3Runtime(board.instance)._state()["ssh_port"])
+    board.ssh_port = int(Rpi3Runtime(board.instance).read_state()["ssh_port"])
     report(request.config, f"reboot on the same card to proxy ready: {time.monotonic() - t0:.1f} s "
            f"({', '.join(f'{k}={v}' for k, v in running.timings.items())})")  # fmt: skip
     assert checks.device_key_der(board) == key_before

@@ -90,7 +90,7 @@ def run_action(args: argparse.Namespace, out: Any) -> int:
 
 
 def _image() -> Any:
-    from foc.deploy.qemu import last_image
+    from foc.deploy.runtime import last_image
 
     return last_image("rpi3")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from foc.errors import ConfigError
 
@@ -154,7 +154,10 @@ class BoardIdentity:
         """A fresh TLS identity for the board's proxy: (certificate PEM, key PEM); the
         certificate is pinned here (the wrapper trusts exactly it), the key is for the board."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = _self_signed(key, f"FOC proxy on {self.name}", [PROXY_SERVER_NAME], server=True)
+        cert = _certificate(
+            key, key.public_key(), f"FOC proxy on {self.name}", None, [PROXY_SERVER_NAME],
+            purpose=ExtendedKeyUsageOID.SERVER_AUTH,
+        )  # fmt: skip
         self.dir.mkdir(parents=True, exist_ok=True)
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
         self.proxy_cert.write_bytes(cert_pem)
@@ -167,22 +170,17 @@ class BoardIdentity:
         """Mutual TLS: a client CA and one client certificate (kept here); returns the CA PEM
         for the board."""
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = _self_signed(ca_key, f"FOC wrapper CA for {self.name}", [], server=False)
+        ca = _certificate(
+            ca_key, ca_key.public_key(), f"FOC wrapper CA for {self.name}", None, [], purpose=None
+        )
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"FOC wrapper for {self.name}")])
-            )
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
+        cert = _certificate(
+            ca_key,
+            key.public_key(),
+            f"FOC wrapper for {self.name}",
+            ca,
+            [],
+            purpose=ExtendedKeyUsageOID.CLIENT_AUTH,
         )
         self.dir.mkdir(parents=True, exist_ok=True)
         ca_pem = ca.public_bytes(serialization.Encoding.PEM)
@@ -197,21 +195,29 @@ class BoardIdentity:
         return ca_pem
 
 
-def _self_signed(
-    key: ec.EllipticCurvePrivateKey, common_name: str, dns: list[str], *, server: bool
+def _certificate(
+    signing_key: ec.EllipticCurvePrivateKey,
+    public_key: ec.EllipticCurvePublicKey,
+    common_name: str,
+    issuer: x509.Certificate | None,
+    dns: list[str],
+    *,
+    purpose: x509.ObjectIdentifier | None,
 ) -> x509.Certificate:
+    """A certificate for `public_key`, signed by `signing_key` (`issuer` None: self-signed, and then
+    a trust anchor of its own: the peer pins exactly it); `purpose` None makes a CA."""
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    anchor = issuer is None
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .issuer_name(name if issuer is None else issuer.subject)
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
-        # A trust anchor of its own: the peer pins exactly this certificate.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=anchor, path_length=0 if anchor else None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -219,7 +225,7 @@ def _self_signed(
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
-                key_cert_sign=True,
+                key_cert_sign=anchor,
                 crl_sign=False,
                 encipher_only=False,
                 decipher_only=False,
@@ -231,8 +237,6 @@ def _self_signed(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False
         )
-    if server:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-    return builder.sign(key, hashes.SHA256())
+    if purpose is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
+    return builder.sign(signing_key, hashes.SHA256())

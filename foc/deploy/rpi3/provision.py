@@ -9,8 +9,9 @@ Two shells offer the same small interface (`Shell`: run, check, put_bytes, read)
   board without network, and to learn the host key over a physical line.
 
 `provision(shell, identity, ...)` then, in order: sets the board's clock from the host's (no RTC),
-installs the proxy's TLS identity (made on the host, its certificate pinned there), copies a rebuilt TA and the `foc` package when they differ
-from what the board runs, restarts tee-supplicant and the proxy, and returns the tail of the logs.
+installs the proxy's TLS identity (made on the host, its certificate pinned there), copies a rebuilt
+TA and the `foc` package when they differ from what the board runs, restarts tee-supplicant and the
+proxy, and returns the tail of the logs.
 Everything lands on the SD card's data partition, so it survives a reboot.
 """
 

@@ -27,17 +27,10 @@ from foc.deploy import paths
 from foc.deploy.console import Console, SerialConsole
 from foc.deploy.health import wait_for_proxy, warm_device_key
 from foc.deploy.image import ImageSet
-from foc.deploy.qemu import (
-    build_result,
-    image_ta_measurement,
-    last_image,
-    proxy_status,
-    require_host,
-    stop_pid,
-)
+from foc.deploy.qemu import proxy_status, stop_pid
 from foc.deploy.rpi3 import provision as prov
 from foc.deploy.rpi3.identity import PROXY_SERVER_NAME, BoardIdentity
-from foc.deploy.runtime import READY_PROXY, BuildResult, Progress, RunningTarget, TargetRuntime
+from foc.deploy.runtime import READY_PROXY, ImageRuntime, Progress, RunningTarget
 from foc.errors import FocError, TargetError, UsageError
 
 GUEST_PROXY_PORT = 50051
@@ -53,7 +46,7 @@ def _step(progress: Progress | None, name: str, state: str, detail: str = "") ->
         progress(name, state, detail)
 
 
-class Rpi3Runtime(TargetRuntime):
+class Rpi3Runtime(ImageRuntime):
     """A Raspberry Pi 3 (see the module docstring)."""
 
     name = "rpi3"
@@ -61,60 +54,14 @@ class Rpi3Runtime(TargetRuntime):
     extra_actions = ("flash", "inspect", "provision")
 
     @property
-    def run_dir(self) -> Path:
-        return paths.run_dir(self.name, self.instance)
-
-    @property
-    def state_file(self) -> Path:
-        return self.run_dir / "state.json"
-
-    @property
     def card(self) -> Path:
         return self.run_dir / "card.img"
 
-    def _state(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _save_state(self, running: RunningTarget, extra: dict[str, object]) -> None:
-        data = {**running.to_json(), **extra}
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.state_file)
-
     def identity(self, board: str | None = None) -> BoardIdentity:
         """The host-side credentials of this instance's board (the emulated one: raspi3b-<instance>)."""
-        return BoardIdentity.of(board or self._state().get("board") or f"{EMULATED_PREFIX}{self.instance}")
-
-    # -- build ------------------------------------------------------------------------------------
-
-    def build(
-        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
-    ) -> BuildResult:
-        from foc.deploy.build import build_image
-
-        require_host(self.name)
-        t0 = time.monotonic()
-        image = build_image(self.name, progress=progress, verbose=verbose, refresh=refresh)
-        result = build_result(image, time.monotonic() - t0)
-        if image.sd_image is not None:
-            result.files["sd.img"] = image.sd_image
-        return result
-
-    def _image(
-        self, build: bool, progress: Progress | None, verbose: bool, timings: dict[str, float]
-    ) -> ImageSet:
-        if not build:
-            return last_image(self.name)
-        built = self.build(progress=progress, verbose=verbose)
-        timings["build_s"] = built.seconds
-        image = ImageSet.from_json(built.details["image"])  # type: ignore[arg-type]
-        if "cold_build_seconds" in image.extra:
-            timings["cold_build_s"] = float(image.extra["cold_build_seconds"])
-        return image
+        return BoardIdentity.of(
+            board or self.read_state().get("board") or f"{EMULATED_PREFIX}{self.instance}"
+        )
 
     # -- up ---------------------------------------------------------------------------------------
 
@@ -140,7 +87,7 @@ class Rpi3Runtime(TargetRuntime):
             raise UsageError("--serial names a board's UART: give --host too (without it, rpi3 is emulated)")
         t0 = time.monotonic()
         timings: dict[str, float] = {}
-        image = self._image(build, progress, verbose, timings)
+        image = self.image_for_up(build, progress, verbose, timings)
         identity = BoardIdentity.of(
             board or (host.replace(":", "_") if host else f"{EMULATED_PREFIX}{self.instance}")
         )
@@ -157,7 +104,7 @@ class Rpi3Runtime(TargetRuntime):
         running = RunningTarget(
             **{**running.__dict__, "timings": {k: round(v, 2) for k, v in timings.items()}}
         )
-        self._save_state(running, {"board": identity.name, **extra})
+        self.save_state({**running.to_json(), "board": identity.name, "image": image.to_json(), **extra})
         _step(progress, "proxy", "done", READY_PROXY)
         return running
 
@@ -364,7 +311,7 @@ class Rpi3Runtime(TargetRuntime):
     def running(self) -> RunningTarget | None:
         from foc.deploy.qemu import pid_is_ours
 
-        state = self._state()
+        state = self.read_state()
         if not state:
             return None
         try:
@@ -378,7 +325,7 @@ class Rpi3Runtime(TargetRuntime):
         return running
 
     def down(self) -> bool:
-        state = self._state()
+        state = self.read_state()
         stopped = False
         if state.get("mode") == "board" and state.get("host"):
             identity = self.identity()
@@ -399,7 +346,7 @@ class Rpi3Runtime(TargetRuntime):
         return stopped
 
     def status(self) -> dict[str, object]:
-        state = self._state()
+        state = self.read_state()
         running = self.running()
         out: dict[str, object] = {
             "target": self.name,
@@ -437,15 +384,12 @@ class Rpi3Runtime(TargetRuntime):
         console.open()
         return console
 
-    def expected_measurement(self) -> bytes | None:
-        return image_ta_measurement(self.name)
-
     def log_path(self, *, secure: bool = False) -> Path:
         return self.run_dir / "logs" / ("secure-world.log" if secure else "normal-world.log")
 
     def shell(self) -> prov.SshShell:
         """An open SSH session to the running board (emulated or real)."""
-        state = self._state()
+        state = self.read_state()
         if self.running() is None or not state.get("host"):
             raise TargetError("rpi3 is not up", hint="`foc-deploy rpi3 up`")
         return prov.connect(

@@ -36,11 +36,10 @@ def test_up_passes_kernel_args_to_the_instance_and_refuses_bad_ones_before_build
             seen.append(machine)
             raise Stop
 
-    monkeypatch.setattr(qemu, "require_host", lambda target: None)
-    monkeypatch.setattr(qemu, "last_image", lambda target: object())
+    monkeypatch.setattr(qemu.QemuRuntime, "image_for_up", lambda self, *args: object())
     monkeypatch.setattr(qemu.QemuRuntime, "machine", lambda self: QemuMachine())
     monkeypatch.setattr(qemu, "QemuInstance", FakeInstance)
-    monkeypatch.setattr(qemu.paths, "run_dir", lambda target, instance: tmp_path / instance)
+    monkeypatch.setattr("foc.deploy.paths.run_dir", lambda target, instance: tmp_path / instance)
     with pytest.raises(Stop):
         api.up("qemu", build=False, instance="kargs", kernel_args=("foc.persist=1",))
     assert seen[0].append.endswith(" foc.persist=1")
