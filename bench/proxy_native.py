@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from foc.tee.api import TeeBackend  # noqa: E402
 from foc.tee.invocation import run_invocation  # noqa: E402
 
-WORLD = {b"peter": b"42"}
+WORLD = {"peter": b"42"}
 ARGS = [b"query", b"peter"]
 
 
@@ -78,7 +78,7 @@ def measure_grpc(backend: TeeBackend, tee: str, n: int, warmup: int) -> list[flo
     )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    world = {k.decode(): v for k, v in WORLD.items()}
+    world = dict(WORLD)
     try:
         with ProxyClient(f"127.0.0.1:{port}") as client:
 

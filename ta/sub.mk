@@ -1,6 +1,9 @@
 global-incdirs-y += include
 global-incdirs-y += core
+global-incdirs-y += confidential
 srcs-y += foc_ta.c
+srcs-y += foc_commands.c
 srcs-y += foc_crypto_optee.c
 subdirs-y += core
+subdirs-y += confidential
 subdirs-y += chaincode

@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import MvccConflict
 from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import FocWrapper
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.wrapper.plaintext import FocWrapper
 
 MAX_ARGS, MAX_FUNCTION, MAX_KEY, MAX_VALUE = 16, 64, 256, 65536  # ta/include/foc_ta.h
 MAX_REQUEST = 131072  # encoded request: u32 magic, u32 nargs, then u32 length + bytes per argument

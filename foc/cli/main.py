@@ -14,108 +14,51 @@
 Options (before or after the command): --ledger PATH (default $FOC_LEDGER or
 ~/.cache/foc/ledger/dev.sqlite), --proxy HOST:PORT (default: wrapper configuration, see
 foc.wrapper.config). Errors are one line on stderr; exit codes come from foc.errors.
+
+Every command is wiring over `foc.connect` (foc.client.network): this module holds no FOC logic.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from foc.chaincode.stub import Response
+from foc.cli import admin
+from foc.cli.options import CliParser, add_gateway_options, add_ledger_option, gateway_arguments
+from foc.client.contract import Contract
+from foc.client.network import connect, default_ledger_path
 from foc.deploy.paths import cache_root
-from foc.errors import FocError, LedgerError, UsageError
-from foc.ledger.ledger import DevLedger
-from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import ClientFactory, FocWrapper, default_client_factory, error_from_response
+from foc.errors import EndorsementFailure, FocError, LedgerError, MvccConflict, UsageError
+from foc.text import shown, shown_key
+from foc.wrapper.catalogue import DeviceProxy
 from foc.wrapper.config import load_config
+from foc.wrapper.plaintext import ClientFactory, default_client_factory, error_from_response
 
 WRAPPER = "foc"
 DEFAULT_CONFIDENTIAL_CHAINCODE = "coffee"
+FABRIC_COMMANDS = ("package", "package-id", "serve")
 
 #: How the CLI connects to the proxy (tests substitute a fake client here).
 client_factory: ClientFactory = default_client_factory
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (exit 2, one line) instead of exiting by itself."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-FABRIC_COMMANDS = ("package", "package-id", "serve")
-
-
-def default_ledger_path() -> Path:
-    """$FOC_LEDGER, else <cache>/ledger/dev.sqlite."""
-    env = os.environ.get("FOC_LEDGER")
-    return Path(env).expanduser() if env else cache_root() / "ledger" / "dev.sqlite"
-
-
-def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--ledger", type=Path, default=default, help="dev ledger file (default $FOC_LEDGER)")
-    parser.add_argument("--proxy", default=default, metavar="HOST:PORT", help="foc-proxy address")
-
-
-def add_gateway_options(parser: argparse.ArgumentParser) -> None:
-    """The Fabric back end's options: without --gateway the command uses the dev ledger."""
-    env = os.environ.get
-    group = parser.add_argument_group(
-        "Fabric back end (with --gateway; the other options default to $FOC_FABRIC_*)"
-    )
-    group.add_argument(
-        "--gateway",
-        metavar="HOST:PORT",
-        help="a peer's Fabric Gateway (e.g. localhost:7051) instead of the dev ledger",
-    )
-    group.add_argument("--msp-dir", default=env("FOC_FABRIC_MSP_DIR"), help="the client's msp directory")
-    group.add_argument("--mspid", default=env("FOC_FABRIC_MSPID"), help="its MSP id, e.g. Org1MSP")
-    group.add_argument(
-        "--tls-root-cert", default=env("FOC_FABRIC_TLS_ROOT"), help="the peer's TLS CA (PEM); none: plaintext"
-    )
-    group.add_argument(
-        "--server-name",
-        default=env("FOC_FABRIC_SERVER_NAME"),
-        help="TLS server name, e.g. peer0.org1.example.com",
-    )
-    group.add_argument("--channel", default=env("FOC_FABRIC_CHANNEL"), help="channel, e.g. mychannel")
-
-
-def open_gateway(args: argparse.Namespace) -> Any:
-    """A `GatewayClient` from the --gateway options (ConfigError naming what is missing)."""
-    from foc.client.gateway import GatewayClient
-    from foc.client.identity import Identity
-    from foc.errors import ConfigError
-
-    missing = [name for name in ("msp_dir", "mspid") if not getattr(args, name, None)]
-    if missing:
-        names = ", ".join("--" + name.replace("_", "-") for name in missing)
-        raise ConfigError(
-            f"--gateway needs {names}",
-            hint="the client's MSP identity: --msp-dir DIR --mspid ID "
-            "(or $FOC_FABRIC_MSP_DIR, $FOC_FABRIC_MSPID)",
-        )
-    identity = Identity.from_msp_dir(args.msp_dir, args.mspid)
-    return GatewayClient(
-        args.gateway,
-        identity,
-        tls_root_cert=args.tls_root_cert or None,
-        server_name=args.server_name or None,
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The `foc` argument parser."""
-    parser = _Parser(prog="foc", description="FOC: confidential Fabric chaincode in OP-TEE")
-    _common(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = CliParser(prog="foc", description="FOC: confidential Fabric chaincode in OP-TEE")
+    add_ledger_option(parser, suppress=False)
+    parser.add_argument("--proxy", default=None, metavar="HOST:PORT", help="foc-proxy address")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
     sub.required = True
-    common = _Parser(add_help=False)
-    _common(common, suppress=True)
+    common = CliParser(add_help=False)
+    add_ledger_option(common)
+    common.add_argument("--proxy", default=argparse.SUPPRESS, metavar="HOST:PORT", help="foc-proxy address")
     for name, text in (("invoke", "run a transaction and commit it"), ("query", "run without committing")):
         p = sub.add_parser(name, parents=[common], help=text, description=text)
         p.add_argument("function", help="chaincode function, e.g. create")
@@ -136,9 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="accept enclaves of the host-native build (NOT a TEE: development only)",
         )
+        if name == "invoke":
+            p.add_argument(
+                "--retry",
+                type=_retries,
+                default=0,
+                metavar="N",
+                help="run the transaction again, up to N more times, when a key it read changed before "
+                "commit (MVCC read conflict, exit 10); default 0",
+            )
         add_gateway_options(p)
     ledger = sub.add_parser("ledger", parents=[common], help="inspect the dev ledger")
-    lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=_Parser)
+    lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=CliParser)
     lsub.required = True
     show = lsub.add_parser("show", parents=[common], help="print the block log")
     show.add_argument("--values", action="store_true", help="also print written values")
@@ -173,158 +125,139 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         fabric = sub.add_parser(name, help=text, description=text, add_help=False)
         fabric.add_argument("fabric_args", nargs=argparse.REMAINDER)
-    from foc.cli import admin  # confidential mode: device / chaincode / enclave
-
-    admin.register_parsers(sub, _Parser)
+    admin.register_parsers(sub)
     return parser
 
 
-def _payload_text(payload: bytes) -> str:
+def payload_text(payload: bytes) -> str:
+    """A payload for the terminal: its text if UTF-8 (escaped by foc.text.shown), else 0x-prefixed hex."""
     try:
-        return payload.decode("utf-8")
+        return shown(payload.decode("utf-8"))
     except UnicodeDecodeError:
         return "0x" + payload.hex()
 
 
+@contextlib.contextmanager
+def device_proxy(
+    address: str | None, *, tls_ca: Path | None = None, tls_server_name: str | None = None
+) -> Iterator[DeviceProxy]:
+    """The device's proxy client from the wrapper configuration (and --proxy, or the pinned TLS
+    certificate of a target the demo brought up); closed afterwards."""
+    config = load_config(proxy_address=address, tls_ca=tls_ca, tls_server_name=tls_server_name)
+    client = client_factory(config)
+    try:
+        yield client  # type: ignore[misc]
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+
+def _chaincode_name(args: argparse.Namespace) -> str:
+    if args.chaincode:
+        return str(args.chaincode)
+    if args.plaintext:
+        return WRAPPER
+    return os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
+
+
+def _retries(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("--retry takes 0..100")
+    return value
+
+
+def _call_with_retry(contract: Contract, args: argparse.Namespace, name: str, err: TextIO) -> bytes:
+    """`_call`, again after an MVCC read conflict, up to --retry more times (each from scratch)."""
+    retries = getattr(args, "retry", 0)
+    for attempt in range(retries + 1):
+        try:
+            return _call(contract, args, name)
+        except MvccConflict:
+            if attempt == retries:
+                raise
+            print(f"foc: read conflict, running the transaction again ({attempt + 1}/{retries})", file=err)
+    raise AssertionError("unreachable")
+
+
+def _call(contract: Contract, args: argparse.Namespace, name: str) -> bytes:
+    """Run the transaction; the plaintext wrapper's refusals become FOC's typed errors.
+
+    Arguments go as the bytes the shell gave (Fabric arguments are bytes; `os.fsencode` undoes
+    Python's surrogateescape decoding of argv), so arguments that are not UTF-8 arrive intact.
+    """
+    call = contract.invoke if args.command == "invoke" else contract.query
+    function = os.fsencode(args.function)
+    arguments = [os.fsencode(a) for a in args.args]
+    try:
+        return call(function, arguments)
+    except EndorsementFailure as exc:
+        if args.plaintext and name == WRAPPER:  # "<CODE>: message" from FocWrapper
+            raise error_from_response(Response.error(exc.chaincode_message, max(exc.status, 400))) from None
+        raise
+
+
 def cmd_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`foc invoke` / `foc query`: confidential unless --plaintext; Fabric with --gateway."""
-    if args.gateway:
-        return cmd_gateway_transaction(args, out, err)
-    if not args.plaintext:
-        args.chaincode = args.chaincode or os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
-        return cmd_confidential_transaction(args, out, err)
-    wrapper = FocWrapper(load_config(proxy_address=args.proxy), client_factory=client_factory)
-    try:
-        with DevLedger(args.ledger or default_ledger_path()) as ledger:
-            peer = DevPeer(ledger, {WRAPPER: wrapper})
-            argv = [args.function, *args.args]
-            tx = peer.invoke(WRAPPER, argv) if args.command == "invoke" else peer.query(WRAPPER, argv)
-    finally:
-        wrapper.close()
-    if not tx.response.endorsed:
-        raise error_from_response(tx.response)
-    print(_payload_text(tx.response.payload), file=out)
-    if tx.block is not None:
-        print(f"committed tx {tx.tx_id} in block {tx.block.number}", file=err)
+    name = _chaincode_name(args)
+    with contextlib.ExitStack() as stack:
+        if args.gateway:
+            channel = args.channel
+            if not channel and not args.plaintext:
+                from foc.admin.definitions import DefinitionStore
+
+                found = DefinitionStore().find(name)
+                channel = found.channel_id if found is not None else None
+            net = stack.enter_context(
+                connect(**gateway_arguments(args, channel), allow_insecure_native=args.allow_insecure_native)
+            )
+        else:
+            path = args.ledger or default_ledger_path()
+            if not args.plaintext:
+                _require_confidential_setup(name, path)
+            proxy = stack.enter_context(device_proxy(args.proxy))
+            net = stack.enter_context(
+                connect(ledger=path, proxy=proxy, allow_insecure_native=args.allow_insecure_native)
+            )
+        contract = net.contract(name, plaintext=args.plaintext)
+        payload = _call_with_retry(contract, args, name, err)
+    print(payload_text(payload), file=out)
+    tx_id, block = getattr(contract, "last_tx_id", None), getattr(contract, "last_block", None)
+    if args.command == "invoke" and tx_id is not None:
+        enclave = getattr(contract, "last_enclave_id", None)
+        verified = f" (verified: enclave {enclave[:16]}...)" if enclave else ""
+        print(f"committed tx {shown(tx_id)} in block {block}{verified}", file=err)
     return 0
 
 
-def cmd_confidential_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Confidential `foc invoke` / `foc query`: ConfidentialContract over the dev ledger.
-
-    Needs the chaincode definition and a registered enclave (`foc chaincode define`, `foc enclave
-    create`, `foc enclave register`); the client re-verifies the enclave's attestation evidence
-    against the devices enrolled in $FOC_HOME. Only the decrypted result goes to stdout.
-    """
-    from foc.client.confidential import ENCLAVE_HINT, ConfidentialContract
-    from foc.client.devledger import DevNetwork
-    from foc.confidential.definitions import DefinitionStore
-    from foc.confidential.devices import DeviceStore
-    from foc.confidential.registry import REGISTRY_NAME
+def _require_confidential_setup(name: str, ledger_path: Path) -> None:
+    """Refuse a confidential call on the dev ledger before anything is set up, saying what to run."""
+    from foc.admin.definitions import DefinitionStore
+    from foc.client.confidential import ENCLAVE_HINT
     from foc.errors import ConfigError
 
     definitions = DefinitionStore()
-    definition = definitions.find(args.chaincode)
-    if definition is None:
+    if definitions.find(name) is None:
         raise ConfigError(
-            f"confidential chaincode {args.chaincode!r} is not defined ({definitions.path(args.chaincode)})",
+            f"confidential chaincode {name!r} is not defined ({definitions.path(name)})",
             hint="`foc chaincode define --id ID --ta FILE.ta --channel CH`; --plaintext for FOC's path",
         )
-    path = args.ledger or default_ledger_path()
-    if not Path(path).exists():
+    if not Path(ledger_path).exists():
         raise ConfigError(
-            f"no enclave is registered for chaincode {args.chaincode!r}: there is no ledger at {path} yet",
+            f"no enclave is registered for chaincode {name!r}: there is no ledger at {ledger_path} yet",
             hint=ENCLAVE_HINT,
         )
-    proxy = client_factory(load_config(proxy_address=args.proxy))
-    try:
-        with DevNetwork.open(
-            path,
-            proxy=proxy,  # type: ignore[arg-type]
-            confidential=args.chaincode,
-            channel=definition.channel_id,
-        ) as net:
-            ledger_side = net.contract(args.chaincode)
-            contract = ConfidentialContract(
-                ledger_side,
-                chaincode_id=args.chaincode,
-                channel=net.channel,
-                registry=net.contract(REGISTRY_NAME),
-                definitions=definitions,
-                devices=DeviceStore(),
-                allow_insecure_native=args.allow_insecure_native,
-            )
-            call = contract.invoke if args.command == "invoke" else contract.query
-            payload = call(args.function, args.args)
-    finally:
-        close = getattr(proxy, "close", None)
-        if close is not None:
-            close()
-    print(_payload_text(payload), file=out)
-    if args.command == "invoke" and ledger_side.last_tx_id is not None:
-        print(
-            f"committed tx {ledger_side.last_tx_id} in block {ledger_side.last_block} "
-            f"(verified: enclave {(contract.last_enclave_id or '?')[:16]}...)",
-            file=err,
-        )
-    return 0
-
-
-def cmd_gateway_transaction(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """`foc invoke|query --gateway ...`: the same transaction through a Fabric peer's gateway.
-
-    Confidential (default): `ConfidentialContract` over `GatewayContract`s for the chaincode and
-    the `ercc` registry, verified against the definition and devices in $FOC_HOME; the client
-    needs no proxy (the peer's chaincode server talks to it). --plaintext: the wrapper (`foc`).
-    """
-    from foc.client.gateway import GatewayContract
-    from foc.errors import ConfigError
-
-    if args.plaintext:
-        name = args.chaincode or WRAPPER
-    else:
-        name = args.chaincode or os.environ.get("FOC_CHAINCODE") or DEFAULT_CONFIDENTIAL_CHAINCODE
-    channel = args.channel
-    if not channel and not args.plaintext:
-        from foc.confidential.definitions import DefinitionStore
-
-        found = DefinitionStore().find(name)
-        channel = found.channel_id if found is not None else None
-    if not channel:
-        raise ConfigError("--gateway needs --channel CH (or $FOC_FABRIC_CHANNEL)")
-    with open_gateway(args) as client:
-        fabric_side = GatewayContract(client, channel, name)
-        enclave_id: str | None = None
-        if args.plaintext:
-            call = fabric_side.invoke if args.command == "invoke" else fabric_side.query
-            payload = call(args.function, args.args)
-        else:
-            from foc.client.confidential import ConfidentialContract
-            from foc.confidential.definitions import DefinitionStore
-            from foc.confidential.devices import DeviceStore
-            from foc.confidential.registry import REGISTRY_NAME
-
-            contract = ConfidentialContract(
-                fabric_side,
-                chaincode_id=name,
-                channel=channel,
-                registry=GatewayContract(client, channel, REGISTRY_NAME),
-                definitions=DefinitionStore(),
-                devices=DeviceStore(),
-                allow_insecure_native=args.allow_insecure_native,
-            )
-            call = contract.invoke if args.command == "invoke" else contract.query
-            payload = call(args.function, args.args)
-            enclave_id = contract.last_enclave_id
-    print(_payload_text(payload), file=out)
-    if args.command == "invoke" and fabric_side.last_tx_id is not None:
-        verified = f" (verified: enclave {enclave_id[:16]}...)" if enclave_id else ""
-        print(f"committed tx {fabric_side.last_tx_id} in block {fabric_side.last_block}{verified}", file=err)
-    return 0
 
 
 def cmd_ledger(args: argparse.Namespace, out: TextIO) -> int:
     """`foc ledger show|verify`."""
+    from foc.demo import describe_block
+    from foc.ledger.ledger import DevLedger
+
     path = args.ledger or default_ledger_path()
     if not path.exists():
         raise LedgerError(f"no ledger at {path}", hint="run `foc invoke ...` first or pass --ledger")
@@ -339,16 +272,14 @@ def cmd_ledger(args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
             return 0
-        from foc.cli.demo import describe_block
-
-        print(f"ledger {path}: channel {ledger.channel}, height {ledger.height}", file=out)
+        print(f"ledger {path}: channel {shown(ledger.channel)}, height {ledger.height}", file=out)
         for block in ledger.blocks():
             print(describe_block(block), file=out)
             if args.values:
                 for tx in block.transactions:
                     for w in tx.rwset.writes:
-                        shown = "(deleted)" if w.value is None else _payload_text(w.value)
-                        print(f"    {w.namespace}/{w.key} = {shown}", file=out)
+                        value = "(deleted)" if w.value is None else payload_text(w.value)
+                        print(f"    {shown(w.namespace)}/{shown_key(w.key)} = {value}", file=out)
     return 0
 
 
@@ -365,90 +296,49 @@ def _fresh_demo_ledger(path: Path | None) -> Path:
 
 def _fresh_demo_home(ledger_path: Path) -> Path:
     """A fresh FOC home beside the demo ledger (never the user's $FOC_HOME)."""
-    import shutil
-
     home = ledger_path.with_name(ledger_path.stem + "-home")
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     return home
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc demo`: confidential unless --plaintext; prints every step; exit 1 if anything misbehaved."""
-    from foc.cli.demo import run_scenario
+def _demo_device(
+    args: argparse.Namespace, out: TextIO, stack: contextlib.ExitStack
+) -> tuple[str, str, bytes | None, Path | None, str | None]:
+    """Where the demo's proxy is: (address, device name, expected TA measurement or None, the
+    proxy's pinned TLS certificate or None, its server name). The target's runtime brings it up:
+    qemu, rpi3 (a board named by FOC_BOARD_HOST, else its raspi3b emulation) or native."""
+    from foc.deploy.api import expected_ta_measurement
     from foc.deploy.runtime import get_runtime
+    from foc.errors import TargetError
 
-    ledger_path = _fresh_demo_ledger(args.ledger)
+    if args.proxy:
+        print(f"using the proxy at {args.proxy}", file=out, flush=True)
+        image_target = "qemu" if args.target == "native" else args.target
+        try:  # a guest's proxy: the TA of the image it booted; a native proxy: its key says so later
+            measurement: bytes | None = expected_ta_measurement(image_target, proxy_address=args.proxy)
+        except TargetError:
+            measurement = None
+        return args.proxy, "device", measurement, None, None
     runtime = get_runtime(args.target, args.instance)
-    stop_after = False
-    measurement: bytes | None = None
-    tls_ca = tls_name = None
-    clean = True
-    try:
-        if args.proxy:
-            address = args.proxy
-            print(f"using the proxy at {address}", file=out, flush=True)
-            device = "device"
-        else:
 
-            def progress(name: str, state: str, detail: str = "") -> None:
-                print(f"  {args.target} {name}: {state} {detail}".rstrip(), file=out, flush=True)
+    def progress(name: str, state: str, detail: str = "") -> None:
+        print(f"  {args.target} {name}: {state} {detail}".rstrip(), file=out, flush=True)
 
-            what = {"native": "a local foc-proxy on the native build (NOT a TEE)"}.get(args.target, "OP-TEE")
-            print(f"ensuring the {args.target} target is up: {what} ...", file=out, flush=True)
-            stop_after = args.target == "native" and runtime.running() is None  # a demo-only proxy
-            target = runtime.ensure_up(
-                build=not args.no_build, progress=progress, **_board_options(args.target)
-            )
-            address, tls_ca, tls_name = target.proxy_address, target.tls_ca, target.tls_server_name
-            device = "native-insecure" if args.target == "native" else f"{args.target}-{args.instance}"
-            tls = f", TLS with the pinned certificate {tls_ca}" if tls_ca else ""
-            print(f"{args.target}: proxy at {address}{tls} (logs in {target.logs})", file=out, flush=True)
-        if not args.plaintext and (args.target != "native" or args.proxy):
-            from foc.errors import TargetError
-
-            try:
-                measurement = runtime.expected_measurement()
-            except TargetError:
-                if not args.proxy:
-                    raise
-                # --proxy: maybe a native proxy (its key says so); OP-TEE without a measurement fails
-        config = load_config(proxy_address=address, tls_ca=tls_ca, tls_server_name=tls_name)
-        if args.plaintext:
-            wrapper = FocWrapper(config, client_factory=client_factory)
-            try:
-                with DevLedger(ledger_path) as ledger:
-                    print(f"fresh dev ledger {ledger_path}\n", file=out, flush=True)
-                    outcomes = run_scenario(DevPeer(ledger, {WRAPPER: wrapper}), out)
-            finally:
-                wrapper.close()
-        else:
-            from foc.cli.demo import run_confidential_demo
-
-            proxy = client_factory(config)
-            try:
-                outcomes, clean = run_confidential_demo(
-                    proxy,  # type: ignore[arg-type]
-                    ledger_path,
-                    home=_fresh_demo_home(Path(ledger_path)),
-                    measurement=measurement,
-                    endpoint=address,
-                    device_name=device,
-                    out=out,
-                )
-            finally:
-                close = getattr(proxy, "close", None)
-                if close is not None:
-                    close()
-    finally:
-        if stop_after:
-            runtime.down()
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
-    if not clean:
-        raise FocError("demo: the ledger holds plaintext of the confidential chaincode (see LEAK above)")
-    return 0
+    what = {"native": "a local foc-proxy on the native build (NOT a TEE)"}.get(args.target, "OP-TEE")
+    print(f"ensuring the {args.target} target is up: {what} ...", file=out, flush=True)
+    if args.target == "native" and runtime.running() is None:
+        stack.callback(runtime.down)  # a proxy for this demo only
+    target = runtime.ensure_up(build=not args.no_build, progress=progress, **_board_options(args.target))
+    tls = f", TLS with the pinned certificate {target.tls_ca}" if target.tls_ca else ""
+    print(
+        f"{args.target}: proxy at {target.proxy_address}{tls} (logs in {target.logs})", file=out, flush=True
+    )
+    if args.target == "native":
+        return target.proxy_address, "native-insecure", None, None, None
+    measurement = None if args.plaintext else expected_ta_measurement(args.target, instance=args.instance)
+    device = f"{args.target}-{args.instance}"
+    return target.proxy_address, device, measurement, target.tls_ca, target.tls_server_name
 
 
 def _board_options(target: str) -> dict[str, Any]:
@@ -456,6 +346,39 @@ def _board_options(target: str) -> dict[str, Any]:
     if target != "rpi3" or not os.environ.get("FOC_BOARD_HOST"):
         return {}
     return {"host": os.environ["FOC_BOARD_HOST"], "serial": os.environ.get("FOC_BOARD_SERIAL") or None}
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc demo`: confidential unless --plaintext; prints every step; exit 1 if anything misbehaved."""
+    from foc.demo import DEMO_CHANNEL, run_confidential_demo, run_plaintext_demo
+    from foc.tee.device_key import KIND_NATIVE_INSECURE
+
+    ledger_path = _fresh_demo_ledger(args.ledger)
+    clean = True
+    with contextlib.ExitStack() as stack:
+        address, device, measurement, tls_ca, tls_name = _demo_device(args, out, stack)
+        proxy = stack.enter_context(device_proxy(address, tls_ca=tls_ca, tls_server_name=tls_name))
+        if args.plaintext:
+            net = stack.enter_context(connect(ledger=ledger_path, proxy=proxy))
+            outcomes = run_plaintext_demo(net, out)
+        else:
+            insecure = proxy.device_key_info().kind == KIND_NATIVE_INSECURE
+            net = stack.enter_context(
+                connect(
+                    ledger=ledger_path,
+                    proxy=proxy,
+                    home=_fresh_demo_home(ledger_path),
+                    channel=DEMO_CHANNEL,
+                    allow_insecure_native=insecure,
+                )
+            )
+            outcomes, clean = run_confidential_demo(net, device_name=device, measurement=measurement, out=out)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
+    if not clean:
+        raise FocError("demo: the ledger holds plaintext of the confidential chaincode (see LEAK above)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -480,19 +403,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return cmd_transaction(args, out, err)
         if args.command == "ledger":
             return cmd_ledger(args, out)
-        if args.command in ("device", "chaincode", "enclave"):
-            from foc.cli import admin
-
+        if args.command in admin.COMMANDS:
             return admin.run(args, out, err)
         return cmd_demo(args, out)
     except FocError as exc:
-        print(f"foc: error: {exc}", file=err)
+        print(f"foc: error: {shown(str(exc))}", file=err)
         return exc.exit_code
     except KeyboardInterrupt:
         print("foc: interrupted", file=err)
         return 130
     except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"foc: internal error: {type(exc).__name__}: {exc} (please report it)", file=err)
+        print(f"foc: internal error: {type(exc).__name__}: {shown(str(exc))} (please report it)", file=err)
         return 1
 
 

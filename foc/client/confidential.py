@@ -12,7 +12,7 @@
 One transaction (FPC's client flow, docs/confidential-protocol.md):
 
 1. encrypt function + arguments to the chaincode key from the registry, with a fresh ephemeral key
-   and a fresh response key (`foc.confidential.client.ConfidentialClient`);
+   and a fresh response key (`foc.client.confidential.ConfidentialClient`);
 2. `__invoke(request)` as a query: the enclave runs it and returns its signed response; nothing is
    ordered or committed;
 3. VERIFY before trusting anything: the signing enclave is registered for this chaincode
@@ -33,21 +33,41 @@ memory for the duration of one call.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from foc.client.gateway import Contract
-from foc.confidential.attestation import verify_credentials
-from foc.confidential.chaincode import ENDORSE, INVOKE
-from foc.confidential.client import ConfidentialClient, ConfidentialResult
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore
-from foc.confidential.devices import DeviceStore, EnrolledDevice
-from foc.confidential.formats import Credentials
-from foc.confidential.registry import RegistryQuery, RegistryReader
-from foc.confidential.validation import verify_response
-from foc.errors import ChaincodeError, ConfigError, EndorsementFailure, VerificationError
-from foc.wrapper.stub import Response
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
+from foc.admin.devices import DeviceStore, EnrolledDevice
+from foc.chaincode.stub import Response
+from foc.client.contract import Arg, Contract, encode_args
+from foc.confidential.formats import (
+    ConfidentialRequest,
+    Credentials,
+    EncryptedResponse,
+    RequestPlaintext,
+    ResponsePlaintext,
+    SignedMessage,
+)
+from foc.confidential.suite import KEY_SIZE, REQUEST_LABEL, sha256, suite_for_chaincode_key
+from foc.errors import (
+    ChaincodeError,
+    ConfigError,
+    EndorsementFailure,
+    MvccConflict,
+    ProxyUnavailable,
+    VerificationError,
+)
+from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import RegistryQuery, RegistryReader
+from foc.registry.validation import verify_response
+from foc.wrapper.confidential import ENDORSE, INVOKE
+from foc.wrapper.errors import PROXY_UNAVAILABLE, STALE_READ, error_code
 
 log = logging.getLogger(__name__)
+
+OK = 200
+ERROR_THRESHOLD = 400
 
 ENCLAVE_HINT = (
     "create an enclave on the device and register it: `foc enclave create`, then `foc enclave register`"
@@ -72,6 +92,123 @@ class ConfidentialChaincodeError(EndorsementFailure, ChaincodeError):
 
     def __str__(self) -> str:
         return self.chaincode_message
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A request on its way: the bytes to send, their hash, and the secret response key."""
+
+    request: bytes
+    request_hash: bytes
+    chaincode_key: bytes
+    response_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConfidentialResult:
+    """A verified, decrypted answer: the chaincode's status and payload, and what was signed."""
+
+    status: int
+    payload: bytes = field(repr=False)
+    signed: SignedMessage = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < ERROR_THRESHOLD
+
+    @property
+    def enclave_id(self) -> str:
+        """The enclave that signed this answer (an id, nothing secret)."""
+        return self.signed.enclave_id
+
+    def value(self) -> bytes:
+        """The payload; raises ConfidentialChaincodeError ("CODE: message" from the enclave) on failure."""
+        if self.ok:
+            return self.payload
+        text = self.payload.decode("utf-8", "replace")
+        code, sep, message = text.partition(": ")
+        if sep and code.isupper():
+            raise ConfidentialChaincodeError(code, message, self.status)
+        raise ConfidentialChaincodeError("CHAINCODE", text, self.status)
+
+
+class ConfidentialClient:
+    """Client side of confidential mode for one chaincode definition: encrypt, then verify and decrypt.
+
+    Lifecycle per transaction::
+
+        pending = client.encrypt_request(["create", "alice", "0"])   # fresh ephemeral + response keys
+        ... send pending.request (`__invoke`), get the confidential_response ...
+        result = client.open_response(pending, response)             # verify once, THEN decrypt
+        ... to commit: submit `__endorse(pending.request, response)` ...
+
+    `open_response` trusts nothing before it has checked: the signing enclave is registered for this
+    chaincode (id, version, channel), its signature verifies, the signed request hash is that of
+    `pending.request`, and it holds the chaincode key the request was encrypted to. With `devices`,
+    the client also re-verifies the enclave's attestation evidence under the enrolled device keys
+    (`allow_insecure_native` accepts the host-native build's evidence: NOT a TEE, tests only).
+    """
+
+    def __init__(
+        self,
+        definition: ChaincodeDefinition,
+        registry: RegistryReader,
+        *,
+        devices: Iterable[EnrolledDevice] | None = None,
+        allow_insecure_native: bool = False,
+    ) -> None:
+        self.definition = definition
+        self._registry = registry
+        self._devices = list(devices) if devices is not None else None
+        self._allow_insecure_native = allow_insecure_native
+
+    def encrypt_request(self, args: Sequence[Arg]) -> PendingRequest:
+        """Encrypt function + arguments to the chaincode key, with fresh ephemeral/response keys."""
+        chaincode_key = self._registry.chaincode_encryption_key(self.definition.chaincode_id)
+        suite = suite_for_chaincode_key(chaincode_key)
+        ephemeral = suite.generate_private_key()
+        ephemeral_point = suite.encode_point(ephemeral)
+        request_key = suite.request_key(
+            ephemeral, chaincode_key, ephemeral_point=ephemeral_point, chaincode_point=chaincode_key
+        )
+        response_key = os.urandom(KEY_SIZE)
+        plaintext = RequestPlaintext(
+            self.definition.channel_id,
+            self.definition.chaincode_id,
+            tuple(encode_args(args)),
+            response_key,
+        ).encode()
+        sealed = suite.seal(request_key, plaintext, REQUEST_LABEL)
+        request = ConfidentialRequest(ephemeral_point, sealed.nonce, sealed.ciphertext).encode()
+        return PendingRequest(request, sha256(request), chaincode_key, response_key)
+
+    def open_response(self, pending: PendingRequest, response: bytes) -> ConfidentialResult:
+        """Verify the enclave's signed response for `pending` (once), then decrypt it.
+
+        Raises VerificationError / AttestationError / ConfidentialityError naming the failed check;
+        nothing is decrypted before every check has passed.
+        """
+        verified = verify_response(response, pending.request, self.definition, self._registry)
+        attested = verified.credentials.attested_data
+        if attested.chaincode_pub != pending.chaincode_key:
+            raise VerificationError(
+                f"enclave {verified.message.enclave_id} holds a different chaincode key than the one "
+                "this request was encrypted to"
+            )
+        if self._devices is not None:
+            verify_credentials(
+                verified.credentials,
+                self.definition,
+                self._devices,
+                allow_insecure_native=self._allow_insecure_native,
+            )
+        suite = suite_for_chaincode_key(pending.chaincode_key)
+        sealed = EncryptedResponse.decode(verified.message.encrypted_response)
+        plaintext = suite.unseal(
+            pending.response_key, sealed.nonce, sealed.ciphertext, pending.request_hash, what="response"
+        )
+        answer = ResponsePlaintext.decode(plaintext)
+        return ConfidentialResult(answer.status, answer.payload, verified.message)
 
 
 class ContractRegistry(RegistryQuery):
@@ -144,16 +281,32 @@ class ConfidentialContract:
         #: the enclave that signed the last verified response (an id, nothing secret)
         self.last_enclave_id: str | None = None
 
+    @property
+    def last_tx_id(self) -> str | None:
+        """The last committed transaction's id (from the contract beneath)."""
+        return getattr(self.contract, "last_tx_id", None)
+
+    @property
+    def last_block(self) -> int | None:
+        """The block number of the last committed transaction (from the contract beneath)."""
+        return getattr(self.contract, "last_block", None)
+
     # -- the Contract interface ----------------------------------------------------------------
     def invoke(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Execute, verify, decrypt; on success submit `__endorse` and return the payload once committed."""
         request, response, result = self._execute(function, args, transient)
-        payload = self._value(result)
+        payload = result.value()
         try:
             self.contract.invoke(ENDORSE, [request, response], transient=transient)
         except EndorsementFailure as exc:
+            if error_code(exc.chaincode_message) == STALE_READ:
+                raise MvccConflict(
+                    exc.chaincode_message.partition(": ")[2],
+                    hint="another transaction changed a value this one read; nothing was committed, "
+                    "run it again (foc invoke --retry N)",
+                ) from None
             raise EndorsementFailure(
                 exc.status,
                 exc.chaincode_message,
@@ -163,11 +316,11 @@ class ConfidentialContract:
         return payload
 
     def query(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Execute, verify, decrypt; nothing is committed."""
         _, _, result = self._execute(function, args, transient)
-        return self._value(result)
+        return result.value()
 
     # -- pieces --------------------------------------------------------------------------------
     def definition(self) -> ChaincodeDefinition:
@@ -199,34 +352,29 @@ class ConfidentialContract:
             ) from exc
 
     def _execute(
-        self, function: str, args: Sequence[bytes | str], transient: Mapping[str, bytes] | None
+        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
     ) -> tuple[bytes, bytes, ConfidentialResult]:
         definition = self.definition()
         lookups = _Lookups(self._registry)
         self.chaincode_key(lookups)
-        client = ConfidentialClient(definition, lookups)
+        devices: list[EnrolledDevice] | None = None
+        if self._devices is not None:
+            source = self._devices.devices() if isinstance(self._devices, DeviceStore) else self._devices
+            devices = list(source)
+        client = ConfidentialClient(
+            definition, lookups, devices=devices, allow_insecure_native=self._allow_insecure_native
+        )
         pending = client.encrypt_request([function, *args])
         # A refusal here comes from the peer or the proxy before any enclave signed anything:
-        # it is reported as the back end's EndorsementFailure, unauthenticated.
-        response = self.contract.query(INVOKE, [pending.request], transient=transient)
-        verified = verify_response(response, pending.request, definition, lookups)
-        if self._devices is not None:
-            devices = self._devices.devices() if isinstance(self._devices, DeviceStore) else self._devices
-            verify_credentials(
-                verified.credentials,
-                definition,
-                list(devices),
-                allow_insecure_native=self._allow_insecure_native,
-            )
-        # open_response re-checks the binding, checks the chaincode key, and only then decrypts.
-        result = client.open_response(pending, response)
-        self.last_enclave_id = verified.message.enclave_id
-        log.debug("verified response of enclave %s (%s)", verified.message.enclave_id[:12], self.chaincode_id)
-        return pending.request, response, result
-
-    @staticmethod
-    def _value(result: ConfidentialResult) -> bytes:
+        # it is reported as the back end's EndorsementFailure, unauthenticated (an unreachable
+        # proxy as ProxyUnavailable, as on the plaintext path).
         try:
-            return result.value()
-        except ChaincodeError as exc:
-            raise ConfidentialChaincodeError(exc.code, exc.reason, result.status) from None
+            response = self.contract.query(INVOKE, [pending.request], transient=transient)
+        except EndorsementFailure as exc:
+            if error_code(exc.chaincode_message) == PROXY_UNAVAILABLE:
+                raise ProxyUnavailable(exc.chaincode_message.partition(": ")[2]) from None
+            raise
+        result = client.open_response(pending, response)
+        self.last_enclave_id = result.enclave_id
+        log.debug("verified response of enclave %s (%s)", result.enclave_id[:12], self.chaincode_id)
+        return pending.request, response, result

@@ -22,8 +22,7 @@ chaincode's status and message (the gateway reports it as "chaincode response <s
 Logs carry tx id prefixes, channel and chaincode names only: never arguments, transient data,
 results or keys.
 
-`Contract` is the small interface a scenario is written against, so the same test runs on the
-embedded dev ledger and on Fabric; `GatewayContract` is its Fabric implementation.
+`GatewayContract` is the Fabric implementation of `foc.client.contract.Contract`.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
@@ -44,6 +43,7 @@ from fabric_protos.peer import proposal_response_pb2, transaction_pb2
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 from google.protobuf.message import DecodeError
 
+from foc.client.contract import Arg, encode_args
 from foc.client.identity import Identity
 from foc.errors import (
     ConfigError,
@@ -290,7 +290,7 @@ class GatewayClient:
         self,
         channel_id: str,
         chaincode_name: str,
-        function: str,
+        function: Arg,
         args: Sequence[bytes],
         transient: Mapping[str, bytes] | None = None,
     ) -> Proposal:
@@ -317,7 +317,7 @@ class GatewayClient:
         invocation = chaincode.ChaincodeInvocationSpec(
             chaincode_spec=chaincode.ChaincodeSpec(
                 chaincode_id=chaincode_id,
-                input=chaincode.ChaincodeInput(args=[function.encode("utf-8"), *[bytes(a) for a in args]]),
+                input=chaincode.ChaincodeInput(args=[*encode_args([function]), *[bytes(a) for a in args]]),
             )
         )
         payload = proposal.ChaincodeProposalPayload(
@@ -408,7 +408,7 @@ class GatewayClient:
         self,
         channel_id: str,
         chaincode_name: str,
-        function: str,
+        function: Arg,
         args: Sequence[bytes],
         transient: Mapping[str, bytes] | None = None,
     ) -> bytes:
@@ -419,7 +419,7 @@ class GatewayClient:
         self,
         channel_id: str,
         chaincode_name: str,
-        function: str,
+        function: Arg,
         args: Sequence[bytes],
         transient: Mapping[str, bytes] | None = None,
         *,
@@ -428,33 +428,6 @@ class GatewayClient:
         """Endorse, sign, Submit and wait for the commit. Raises unless the transaction is VALID."""
         prepared = self.propose(channel_id, chaincode_name, function, args, transient)
         return self.submit_prepared(self.endorse(prepared, endorsing_organizations=endorsing_organizations))
-
-
-# -- the back-end-neutral interface ------------------------------------------------------------
-class Contract(Protocol):
-    """One chaincode on one channel, as a scenario sees it, whatever the ledger back end.
-
-    `invoke` runs a transaction and commits it; `query` runs it without committing. Both return
-    the chaincode's payload and raise `EndorsementFailure` (chaincode status >= 400, with its
-    status and message) or `MvccConflict` (a read key changed before commit).
-    """
-
-    def invoke(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
-    ) -> bytes:
-        """Submit a transaction; the chaincode's payload once it is committed."""
-        ...
-
-    def query(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
-    ) -> bytes:
-        """Evaluate without committing; the chaincode's payload."""
-        ...
-
-
-def encode_args(args: Sequence[bytes | str]) -> list[bytes]:
-    """Arguments as bytes (text is UTF-8 encoded)."""
-    return [a.encode("utf-8") if isinstance(a, str) else bytes(a) for a in args]
 
 
 class GatewayContract:
@@ -469,7 +442,7 @@ class GatewayContract:
         self.last_block: int | None = None
 
     def invoke(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Endorse, submit and wait for commit; the chaincode's payload."""
         result = self.client.submit(
@@ -480,7 +453,7 @@ class GatewayContract:
         return result.payload
 
     def query(
-        self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Evaluate on one peer; the chaincode's payload."""
         return self.client.evaluate(

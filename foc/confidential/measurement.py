@@ -38,6 +38,10 @@ from pathlib import Path
 from foc.errors import MeasurementError
 
 PAGE_SIZE = 4096  # SMALL_PAGE_SIZE
+
+#: What the host-native build "measures" (docs/confidential-protocol.md, native-insecure-v1): a fixed
+#: value, because nothing is measured there. Accepted only where native evidence is allowed.
+NATIVE_INSECURE_MEASUREMENT = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").digest()
 SHDR_MAGIC = 0x4F545348
 SHDR_TA = 0
 SHDR_BOOTSTRAP_TA = 1

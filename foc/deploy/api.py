@@ -14,15 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from foc.deploy import paths
 from foc.deploy.console import Console
+from foc.deploy.image import ImageSet
 from foc.deploy.runtime import (
     READY_PROXY,
     READY_TEE,
     BuildResult,
+    ImageRuntime,
     Progress,
     RunningTarget,
     get_runtime,
+    image_ta_measurement,
 )
+from foc.errors import TargetError
 
 __all__ = [
     "READY_PROXY",
@@ -31,8 +36,9 @@ __all__ = [
     "attach_console",
     "build",
     "down",
+    "booted_image",
     "ensure_up",
-    "expected_measurement",
+    "expected_ta_measurement",
     "log_path",
     "status",
     "up",
@@ -95,6 +101,46 @@ def log_path(target: str = "qemu", *, secure: bool = False, instance: str = "def
     return get_runtime(target, instance).log_path(secure=secure)
 
 
-def expected_measurement(target: str = "qemu") -> bytes | None:
-    """The TA measurement a verifier must expect from `target` (None: native, nothing measured)."""
-    return get_runtime(target).expected_measurement()
+def booted_image(
+    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+) -> ImageSet | None:
+    """The image a running instance of an image target booted (by instance name, or by the proxy
+    address it serves), or None."""
+    root = paths.cache_root() / "run" / target
+    names = [instance] if instance else sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    for name in names:
+        runtime = get_runtime(target, name)
+        running = runtime.running() if isinstance(runtime, ImageRuntime) else None
+        if running is None or (proxy_address is not None and running.proxy_address != proxy_address):
+            continue
+        assert isinstance(runtime, ImageRuntime)
+        return runtime.booted_image()
+    return None
+
+
+def expected_ta_measurement(
+    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+) -> bytes:
+    """The measurement FOC's TA must have on `target`, computed offline from the image's `.ta` file.
+
+    What `foc chaincode define` pins as the chaincode version (FPC pins MRENCLAVE the same way).
+    The image is the one a running instance booted (named by `instance`, or found by the
+    `proxy_address` it serves), else the image built from this checkout's current inputs. Raises
+    TargetError when there is neither, or the image holds no FOC TA (and for the native target,
+    which measures nothing).
+    """
+    from foc.deploy.build import current_image
+
+    runtime = get_runtime(target)
+    if not isinstance(runtime, ImageRuntime):
+        raise TargetError(f"the {target} target measures nothing (it is not a TEE)")
+    image = None
+    if instance is not None or proxy_address is not None:
+        image = booted_image(target, instance=instance, proxy_address=proxy_address)
+    image = image or current_image(target)
+    if image is None:
+        raise TargetError(
+            f"no {target} image has been built from this checkout's sources",
+            hint=f"`foc-deploy {target} build`",
+        )
+    return image_ta_measurement(image)

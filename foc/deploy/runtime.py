@@ -292,18 +292,31 @@ class ImageRuntime(TargetRuntime):
 
     def expected_measurement(self) -> bytes | None:
         """FOC's TA measurement, computed offline from the `.ta` of the image the running instance
-        booted, else of the last image built (what `foc chaincode define` pins as the version)."""
-        from foc.confidential.measurement import ta_measurement
-        from foc.tee.abi import FOC_TA_UUID_STR
+        booted, else of the image built from this checkout's current inputs (what `foc chaincode
+        define` pins as the version). TargetError if there is neither."""
+        from foc.deploy.build import current_image
 
-        image = self.booted_image() or last_image(self.name)
-        for path in image.ta_files:
-            if path.name == f"{FOC_TA_UUID_STR}.ta":
-                return ta_measurement(path)
-        raise TargetError(
-            f"the {self.name} image has no {FOC_TA_UUID_STR}.ta",
-            hint=f"rebuild it: `foc-deploy {self.name} build`",
-        )
+        image = self.booted_image() or current_image(self.name)
+        if image is None:
+            raise TargetError(
+                f"no {self.name} image has been built from this checkout's sources",
+                hint=f"`foc-deploy {self.name} build`",
+            )
+        return image_ta_measurement(image)
+
+
+def image_ta_measurement(image: ImageSet) -> bytes:
+    """The measurement of FOC's TA in `image` (foc.confidential.measurement); TargetError if absent."""
+    from foc.confidential.measurement import ta_measurement
+    from foc.tee.abi import FOC_TA_UUID_STR
+
+    for path in image.ta_files:
+        if path.name == f"{FOC_TA_UUID_STR}.ta":
+            return ta_measurement(path)
+    raise TargetError(
+        f"the {image.target} image has no {FOC_TA_UUID_STR}.ta",
+        hint=f"rebuild it: `foc-deploy {image.target} build`",
+    )
 
 
 def last_image(target: str) -> ImageSet:

@@ -28,11 +28,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from foc.chaincode.stub import Chaincode
 from foc.errors import FocError, UsageError
 from foc.fabric.package import ConnectionInfo, read_package_id, write_package
 from foc.fabric.server import ChaincodeServer
 from foc.fabric.tls import ServerTls
-from foc.wrapper.stub import Chaincode
+from foc.text import configure_logging, shown
 
 KINDS = ("wrapper", "confidential", "ercc")
 
@@ -124,34 +125,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]:
-    """The chaincode `--kind` names, and how to release what it holds (the proxy channel)."""
-    from foc.wrapper.config import load_config
+    """The chaincode `--kind` names (foc.wrapper.catalogue), and how to release the proxy channel."""
+    from foc.wrapper.catalogue import Catalogue
 
     if args.kind == "ercc":
-        from foc.confidential.definitions import DefinitionStore
-        from foc.confidential.devices import DeviceStore
-        from foc.confidential.registry import EnclaveRegistry
+        catalogue = Catalogue(allow_insecure_native=args.allow_insecure_native, registry_name=args.registry)
+        return catalogue.registry(), lambda: None
+    from foc.admin.definitions import DefinitionStore
+    from foc.wrapper.config import load_config
+    from foc.wrapper.plaintext import default_client_factory
 
-        registry = EnclaveRegistry(
-            DefinitionStore(), DeviceStore(), allow_insecure_native=args.allow_insecure_native
-        )
-        return registry, lambda: None
     if args.kind == "confidential":
-        from foc.confidential.chaincode import ConfidentialChaincode
-        from foc.confidential.definitions import DefinitionStore
-        from foc.confidential.enclave import ProxyEnclave
-        from foc.wrapper.chaincode import default_client_factory
-
-        definitions = DefinitionStore()
-        definitions.get(args.name)  # fail at start, naming the missing file, not at the first transaction
-        client = default_client_factory(load_config(proxy_address=args.proxy))
-        enclave = ProxyEnclave(client)  # type: ignore[arg-type]
-        chaincode = ConfidentialChaincode(args.name, enclave, definitions, registry_name=args.registry)
-        return chaincode, getattr(client, "close", lambda: None)
-    from foc.wrapper.chaincode import FocWrapper
-
-    wrapper = FocWrapper(load_config(proxy_address=args.proxy))
-    return wrapper, wrapper.close
+        DefinitionStore().get(args.name)  # fail at start naming the missing file, not at the first tx
+    config = load_config(proxy_address=args.proxy)
+    client = default_client_factory(config)
+    catalogue = Catalogue(proxy=client, config=config, registry_name=args.registry)  # type: ignore[arg-type]
+    return catalogue.chaincode(args.kind, args.name), getattr(client, "close", lambda: None)
 
 
 def _package(args: argparse.Namespace) -> int:
@@ -175,10 +164,7 @@ def _package(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (FocError's `exit_code` on failure)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -187,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(read_package_id(args.file))
         return 0
     except FocError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from foc.chaincode.stub import ERROR, Chaincode, Response
 from foc.errors import (
     FocError,
     PeerProtocolError,
@@ -40,7 +41,6 @@ from foc.fabric.proposal import decode_signed_proposal
 from foc.fabric.protos import ChaincodeMessage, proposal_response, shim_grpc
 from foc.fabric.stub import FabricStub
 from foc.fabric.tls import ServerTls
-from foc.wrapper.stub import ERROR, Chaincode, Response
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,7 @@ from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError
 
-from foc.errors import PeerProtocolError, PeerRequestError
-from foc.fabric.proposal import TransactionContext
-from foc.fabric.protos import ChaincodeMessage, chaincode, proposal_response, queryresult, shim
-from foc.wrapper.stub import (
+from foc.chaincode.stub import (
     ERROR,
     Response,
     StateEntry,
@@ -30,6 +27,9 @@ from foc.wrapper.stub import (
     check_value,
     decode_text_args,
 )
+from foc.errors import PeerProtocolError, PeerRequestError
+from foc.fabric.proposal import TransactionContext
+from foc.fabric.protos import ChaincodeMessage, chaincode, proposal_response, queryresult, shim
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,17 @@ simulates only. Safe to call from many threads at once: simulations overlap, com
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from foc.chaincode.stub import Chaincode, Response
 from foc.errors import UsageError
 from foc.ledger.blocks import Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.simulator import TransactionSimulator
-from foc.wrapper.stub import Chaincode, Response
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,33 @@ class TxResult:
 
 
 class DevPeer:
-    """Runs installed chaincodes against one `DevLedger`."""
+    """Runs installed chaincodes against one `DevLedger`.
 
-    def __init__(self, ledger: DevLedger, chaincodes: Mapping[str, Chaincode]) -> None:
+    `chaincodes` are installed up front; `resolve(name)`, if given, supplies a chaincode that is not
+    installed yet (None: not hosted) the first time a transaction names it.
+    """
+
+    def __init__(
+        self,
+        ledger: DevLedger,
+        chaincodes: Mapping[str, Chaincode] | None = None,
+        *,
+        resolve: Callable[[str], Chaincode | None] | None = None,
+    ) -> None:
         self.ledger = ledger
-        self._chaincodes = dict(chaincodes)
+        self._chaincodes = dict(chaincodes or {})
+        self._resolve = resolve
+        self._lock = threading.Lock()
+
+    def chaincode(self, name: str) -> Chaincode | None:
+        """The chaincode hosted under `name`, or None."""
+        with self._lock:
+            found = self._chaincodes.get(name)
+            if found is None and self._resolve is not None:
+                found = self._resolve(name)
+                if found is not None:
+                    self._chaincodes[name] = found
+            return found
 
     def _simulate(
         self,
@@ -49,7 +72,7 @@ class DevPeer:
         transient: Mapping[str, bytes] | None,
         tx_id: str | None,
     ) -> tuple[TransactionSimulator, Response]:
-        target = self._chaincodes.get(chaincode)
+        target = self.chaincode(chaincode)
         if target is None:
             raise UsageError(f"chaincode {chaincode!r} is not installed on the dev ledger")
         raw = [a.encode("utf-8") if isinstance(a, str) else bytes(a) for a in args]
@@ -60,7 +83,7 @@ class DevPeer:
             tx_id=tx_id or uuid.uuid4().hex,
             creator=creator,
             transient=transient,
-            chaincodes=self._chaincodes.get,
+            chaincodes=self.chaincode,
         )
         return stub, target.invoke(stub)
 

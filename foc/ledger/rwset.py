@@ -47,11 +47,20 @@ class RangeRead:
 
 @dataclass(frozen=True)
 class KeyWrite:
-    """A buffered write; `value` None means delete."""
+    """A buffered write; `value` None means delete.
+
+    As on a Fabric peer, writing an empty value is a delete: Fabric's read/write set builder records
+    ``IsDelete = len(value) == 0`` (core/ledger/kvledger/txmgmt/rwsetutil), so the key is gone after
+    commit; the value is normalised to None here.
+    """
 
     namespace: str
     key: str
     value: bytes | None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and len(self.value) == 0:
+            object.__setattr__(self, "value", None)
 
     @property
     def is_delete(self) -> bool:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
+from foc.chaincode.stub import Response, StateEntry, check_key, check_value, decode_text_args
 from foc.errors import UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.rwset import KeyRead, KeyWrite, RangeRead, ReadWriteSet, Version
-from foc.wrapper.stub import Response, StateEntry, check_key, check_value, decode_text_args
 
 ChaincodeLookup = Callable[[str], object | None]
 
@@ -36,7 +36,7 @@ class _Recorder:
 
 
 class TransactionSimulator:
-    """Implements `foc.wrapper.stub.ChaincodeStub` over a `DevLedger` for one transaction."""
+    """Implements `foc.chaincode.stub.ChaincodeStub` over a `DevLedger` for one transaction."""
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from foc.proxy.config import TEE_BACKENDS, ProxyConfig
 from foc.proxy.server import ProxyServer
 from foc.tee import abi
 from foc.tee.api import TeeBackend
+from foc.text import configure_logging, shown
 
 
 def make_backend(config: ProxyConfig) -> TeeBackend:
@@ -62,7 +63,7 @@ def parse_args(argv: list[str] | None) -> ProxyConfig:
     p.add_argument("--checkout-timeout", type=float, default=10.0, help="max wait for a free session, s")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     a = p.parse_args(argv)
-    logging.basicConfig(level=a.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(a.log_level)
     try:
         ta_uuid = _uuid.UUID(a.ta_uuid)
     except ValueError:
@@ -93,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             backend.close()
             raise
     except FocError as exc:
-        print(f"foc-proxy: {exc}", file=sys.stderr)
+        print(f"foc-proxy: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        print(f"foc-proxy: {exc}", file=sys.stderr)
+        print(f"foc-proxy: {shown(str(exc))}", file=sys.stderr)
         return 1
     stop = threading.Event()
 

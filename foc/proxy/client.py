@@ -27,7 +27,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,54 +35,13 @@ import grpc
 from foc.errors import ChaincodeError, ConfigError, ProxyUnavailable
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
-from foc.proxy.server import ERROR_METADATA_KEY
+from foc.protocol.legacy import LegacyProtocolError, WrapperSide
+from foc.protocol.result import InvocationResult
 
 DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class StateWrite:
-    """One entry of the write batch (``value`` is empty for a delete)."""
-
-    key: str
-    value: bytes
-    is_delete: bool = False
-
-
-@dataclass(frozen=True)
-class InvocationError:
-    """A structured error: ``code`` is the ErrorCode name (e.g. ``"EXISTS"``, ``"TA_CRASHED"``)."""
-
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class InvocationResult:
-    """The outcome of one transaction."""
-
-    status: int
-    payload: bytes = b""
-    reads: list[str] = field(default_factory=list)
-    writes: list[StateWrite] = field(default_factory=list)
-    error: InvocationError | None = None
-    #: FOC's text response (legacy transactions)
-    execution_response: str = ""
-    #: confidential transactions: the enclave's signed, encrypted confidential_response
-    confidential_response: bytes = b""
-
-    @property
-    def ok(self) -> bool:
-        """True when the chaincode succeeded (status 200, no error)."""
-        return self.error is None and self.status == 200
-
-    def raise_for_error(self) -> InvocationResult:
-        """Raise ChaincodeError if the transaction failed; otherwise return self."""
-        if self.error is not None:
-            raise ChaincodeError(self.error.code, self.error.message)
-        if self.status != 200:
-            raise ChaincodeError("ERROR_UNSPECIFIED", f"status {self.status}")
-        return self
+#: Enclave administration (create, credentials, device key) may generate keys in OP-TEE: the
+#: attestation PTA's first RSA-3072 key takes tens of seconds under QEMU's emulation.
+ADMIN_TIMEOUT = 180.0
 
 
 GetState = Callable[[str], bytes | None]
@@ -257,7 +215,9 @@ class ProxyClient:
 
     def _unary(self, method: Callable[..., T], request: object, timeout: float | None) -> T:
         try:
-            return method(request, timeout=self.default_timeout if timeout is None else timeout)
+            return method(
+                request, timeout=max(self.default_timeout, ADMIN_TIMEOUT) if timeout is None else timeout
+            )
         except grpc.RpcError as exc:
             raise _unavailable(self.address, exc) from None
 
@@ -286,7 +246,7 @@ class ProxyClient:
                 if kind == "get_state_request":
                     value = get_state(msg.get_state_request.key)
                     if legacy:
-                        answer = pb.GetStateResponse(value=(value or b"").decode())
+                        answer = WrapperSide.state_answer(value)
                     else:
                         answer = pb.GetStateResponse(raw_value=value or b"", found=value is not None)
                     outbox.put(pb.ChaincodeWrapperMessage(get_state_response=answer))
@@ -295,20 +255,20 @@ class ProxyClient:
                         raise ProxyUnavailable(
                             "the proxy sent a PutStateRequest for a non-legacy transaction"
                         )
-                    put_state(msg.put_state_request.key, msg.put_state_request.value.encode())
-                    outbox.put(
-                        pb.ChaincodeWrapperMessage(
-                            put_state_response=pb.PutStateResponse(acknowledgement="OK")
-                        )
-                    )
+                    write, ack = WrapperSide.write(msg.put_state_request)
+                    put_state(write.key, write.value)
+                    outbox.put(pb.ChaincodeWrapperMessage(put_state_response=ack))
                 elif kind == "invocation_response":
                     finished.set()
-                    return _result(msg.invocation_response)
+                    resp = msg.invocation_response
+                    return WrapperSide.result(resp) if legacy else InvocationResult.from_proto(resp)
                 else:
                     raise ProxyUnavailable(f"the proxy sent an unexpected message ({kind or 'empty'})")
             raise ProxyUnavailable(f"proxy {self.address} ended the transaction stream without a response")
+        except LegacyProtocolError as exc:
+            return InvocationResult.failure(exc.code, exc.message)
         except grpc.RpcError as exc:
-            structured = _structured_error(exc)
+            structured = WrapperSide.structured_error(exc) if legacy else None
             if structured is not None:
                 return InvocationResult(status=500, error=structured)
             raise _unavailable(self.address, exc) from None
@@ -318,38 +278,12 @@ class ProxyClient:
                 call.cancel()
 
 
-def _result(resp: pb.InvocationResponse) -> InvocationResult:
-    error = None
-    if resp.HasField("error"):
-        error = InvocationError(pb.ErrorCode.Name(resp.error.code), resp.error.message)
-    return InvocationResult(
-        status=resp.status,
-        payload=resp.payload,
-        reads=[r.key for r in resp.reads],
-        writes=[StateWrite(w.key, w.value, w.is_delete) for w in resp.writes],
-        error=error,
-        execution_response=resp.execution_response,
-        confidential_response=resp.confidential_response,
-    )
-
-
 def _credentials(answer: pb.EnclaveCredentialsResponse) -> bytes:
     if answer.HasField("error"):
         raise ChaincodeError(pb.ErrorCode.Name(answer.error.code), answer.error.message)
     if not answer.credentials:
         raise ProxyUnavailable("the proxy answered an enclave command with neither credentials nor an error")
     return answer.credentials
-
-
-def _structured_error(exc: grpc.RpcError) -> InvocationError | None:
-    """Legacy transactions carry their error in the gRPC status + trailing metadata."""
-    trailers = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-    for key, value in trailers or ():
-        if key == ERROR_METADATA_KEY:
-            details = exc.details() or ""
-            prefix = f"{value}: "
-            return InvocationError(value, details[len(prefix) :] if details.startswith(prefix) else details)
-    return None
 
 
 def _unavailable(address: str, exc: grpc.RpcError) -> ProxyUnavailable:

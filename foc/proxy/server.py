@@ -43,17 +43,16 @@ import foc
 from foc.errors import FocError, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol.legacy import LegacyProtocolError, ProxySide, is_legacy
+from foc.protocol.result import InvocationResult, error_code_name, error_code_value
 from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
 from foc.tee import abi
 from foc.tee.api import DeviceKeySource, TeeBackend, TeeSession
 from foc.tee.device_key import DeviceKey
-from foc.tee.invocation import InvocationResult, NeedState, TaInvocation
+from foc.tee.invocation import NeedState, TaInvocation
 
 log = logging.getLogger(__name__)
-
-ERROR_METADATA_KEY = "foc-error-code"
-LEGACY_ACK = "OK"
 
 
 class _Refusal(Exception):
@@ -73,11 +72,7 @@ class _HalfClosed(Exception):
     """The wrapper closed its side of the stream while the proxy expected a message."""
 
 
-def _code_name(code: int) -> str:
-    try:
-        return pb.ErrorCode.Name(code)
-    except ValueError:
-        return f"UNKNOWN({code})"
+_code_name = error_code_name
 
 
 class InvocationService(pb_grpc.InvocationServicer):
@@ -160,7 +155,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                     err = abi.decode_error(out)
                 except abi.AbiError as exc:
                     raise _Refusal(pb.TEE_FAILURE, f"the TA broke the ABI: {exc.message}") from None
-                raise _Refusal(err.code, err.message)
+                raise _Refusal(error_code_value(err.code), err.message)
             if msg_type != abi.FOC_MSG_RESPONSE or not out:
                 raise _Refusal(
                     pb.TEE_FAILURE,
@@ -246,7 +241,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                     pb.PROTOCOL, f"the first message must be invocation_request, got {kind or 'empty'}"
                 )
             req = first.invocation_request
-            txid, legacy = req.transaction_id, not req.transaction_id
+            txid, legacy = req.transaction_id, is_legacy(req)
             if req.confidential_request:
                 mode = "confidential"
                 request = self._confidential_request(req)
@@ -351,7 +346,7 @@ class InvocationService(pb_grpc.InvocationServicer):
             inv = start(lease.session)
             step = inv.start()
             while isinstance(step, NeedState):
-                yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=_key_text(step.key)))
+                yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=step.key))
                 msg = _receive(request_iterator)
                 kind = msg.WhichOneof("message_oneof")
                 if kind != "get_state_response":
@@ -361,6 +356,8 @@ class InvocationService(pb_grpc.InvocationServicer):
                     )
                 step = inv.answer(_state_value(msg.get_state_response, legacy))
             return step
+        except abi.KeyNotText as exc:  # the chaincode's key, not an ABI break: keep the session
+            raise _Refusal(pb.BAD_ARGUMENT, exc.message) from None
         except TaCrashed as exc:
             crashed = True
             raise _Refusal(
@@ -389,49 +386,17 @@ class InvocationService(pb_grpc.InvocationServicer):
     def _finish(
         self, result: InvocationResult, legacy: bool, request_iterator: Iterator[pb.ChaincodeWrapperMessage]
     ) -> Iterator[pb.ChaincodeProxyMessage]:
-        """Generator: legacy PutState round trips, then the final InvocationResponse."""
+        """Generator: (legacy: PutState round trips, then) the final InvocationResponse."""
         if result.error is not None:
-            raise _Refusal(result.error.code, result.error.message)
-        if result.confidential_response is not None:
-            yield pb.ChaincodeProxyMessage(
-                invocation_response=pb.InvocationResponse(
-                    status=200, confidential_response=result.confidential_response
-                )
-            )
+            raise _Refusal(error_code_value(result.error.code), result.error.message)
+        if not legacy:
+            yield pb.ChaincodeProxyMessage(invocation_response=result.to_proto())
             return
-        resp = result.response
-        assert resp is not None
-        if legacy:
-            for w in resp.writes:
-                value = b"" if w.is_delete else w.value
-                try:
-                    text = value.decode()
-                except UnicodeDecodeError:
-                    raise _Refusal(
-                        pb.BAD_ARGUMENT,
-                        "a written value is not UTF-8 text; legacy FOC transactions carry text only",
-                    ) from None
-                yield pb.ChaincodeProxyMessage(
-                    put_state_request=pb.PutStateRequest(key=_key_text(w.key), value=text)
-                )
-                msg = _receive(request_iterator)
-                kind = msg.WhichOneof("message_oneof")
-                if kind != "put_state_response":
-                    raise _Refusal(pb.PROTOCOL, f"expected put_state_response, got {kind or 'empty'}")
-                if msg.put_state_response.acknowledgement != LEGACY_ACK:
-                    raise _Refusal(pb.PROTOCOL, 'the wrapper did not acknowledge a PutState with "OK"')
-        out = pb.InvocationResponse(
-            status=resp.status,
-            payload=resp.payload,
-            reads=[pb.KeyRead(key=_key_text(k)) for k in resp.reads],
-        )
-        if legacy:
-            out.execution_response = resp.payload.decode("utf-8", errors="replace")
-        else:
-            out.writes.extend(
-                pb.KeyWrite(key=_key_text(w.key), value=w.value, is_delete=w.is_delete) for w in resp.writes
-            )
-        yield pb.ChaincodeProxyMessage(invocation_response=out)
+        try:
+            yield from ProxySide.send_writes(result, lambda: _receive(request_iterator))
+        except LegacyProtocolError as exc:
+            raise _Refusal(error_code_value(exc.code), exc.message) from None
+        yield pb.ChaincodeProxyMessage(invocation_response=ProxySide.response(result))
 
     def _refuse(
         self, refusal: _Refusal, legacy: bool, context: grpc.ServicerContext
@@ -439,12 +404,9 @@ class InvocationService(pb_grpc.InvocationServicer):
         """Generator: end the transaction with a structured error."""
         name = _code_name(refusal.code)
         if legacy:
-            context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
-            context.abort(grpc.StatusCode.UNKNOWN, f"{name}: {refusal.message}")
+            ProxySide.abort(context, name, refusal.message)
         yield pb.ChaincodeProxyMessage(
-            invocation_response=pb.InvocationResponse(
-                status=500, error=pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
-            )
+            invocation_response=InvocationResult.failure(name, refusal.message).to_proto()
         )
 
 
@@ -460,17 +422,9 @@ def _receive(request_iterator: Iterator[pb.ChaincodeWrapperMessage]) -> pb.Chain
         raise _StreamGone() from None
 
 
-def _key_text(key: bytes) -> str:
-    try:
-        return key.decode()
-    except UnicodeDecodeError:
-        raise _Refusal(pb.BAD_ARGUMENT, "a state key is not UTF-8 text (Fabric keys are strings)") from None
-
-
 def _state_value(answer: pb.GetStateResponse, legacy: bool) -> bytes | None:
     if legacy:
-        # FOC: "" means the key does not exist
-        return answer.value.encode() if answer.value else None
+        return ProxySide.state_value(answer)
     if answer.value:
         raise _Refusal(
             pb.PROTOCOL, "get_state_response.value is for legacy transactions; use raw_value + found"

@@ -16,10 +16,10 @@ import enum
 import struct
 import uuid as _uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from foc import wire
 from foc.errors import TeeError
+from foc.protocol.result import InvocationError, InvocationResult, StateWrite
 
 FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
 FOC_TA_UUID = _uuid.UUID(FOC_TA_UUID_STR)
@@ -152,36 +152,12 @@ class AbiError(TeeError):
     """
 
 
-@dataclass(frozen=True)
-class KeyWrite:
-    """One entry of the TA's write set: the last write to `key` in this invocation."""
+class KeyNotText(AbiError):
+    """The chaincode in the TA used a state key that is not UTF-8: its own fault, not an ABI break.
 
-    key: bytes
-    value: bytes
-    is_delete: bool = False
-
-
-@dataclass(frozen=True)
-class TaResponse:
-    """FOC_MSG_RESPONSE: the chaincode's status, payload and read/write set."""
-
-    status: int
-    payload: bytes
-    reads: list[bytes] = field(default_factory=list)
-    writes: list[KeyWrite] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TaError:
-    """FOC_MSG_ERROR: a structured refusal by the TA (code is a FOC_ERR_* number)."""
-
-    code: int
-    message: str
-
-    @property
-    def code_name(self) -> str:
-        """The error code's name, e.g. ``EXISTS``."""
-        return error_code_name(self.code)
+    The ABI allows any non-empty key without NUL; Fabric keys are strings, so the proxy refuses
+    the transaction (BAD_ARGUMENT) and keeps the session.
+    """
 
 
 # --- low-level reader/writer -------------------------------------------------------------------
@@ -203,6 +179,14 @@ def _check_key(key: bytes, what: str) -> None:
         raise AbiError(f"{what}: state key is {len(key)} bytes, limit {FOC_MAX_KEY}")
     if b"\x00" in key:
         raise AbiError(f"{what}: state key contains a NUL byte")
+
+
+def key_text(key: bytes, what: str) -> str:
+    """A TA key as text; `KeyNotText` if it is not UTF-8 (Fabric state keys are strings)."""
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyNotText(f"{what}: a state key is not UTF-8 text (Fabric keys are strings)") from None
 
 
 # --- request (proxy -> TA, FOC_CMD_INVOKE) ---------------------------------------------------
@@ -286,7 +270,7 @@ def encode_get_state(key: bytes) -> bytes:
 
 
 def decode_get_state(buf: bytes) -> bytes:
-    """Decode FOC_MSG_GET_STATE output: the key the TA needs."""
+    """Decode FOC_MSG_GET_STATE output: the key the TA needs (bytes, checked against the ABI rules)."""
     r = _reader(buf, "get_state")
     key = r.blob("key", max_len=FOC_MAX_KEY)
     r.end()
@@ -294,7 +278,7 @@ def decode_get_state(buf: bytes) -> bytes:
     return key
 
 
-def encode_response(resp: TaResponse) -> bytes:
+def encode_response(resp: InvocationResult) -> bytes:
     """Encode FOC_MSG_RESPONSE output (the TA's side; used by fakes and tests)."""
     if len(resp.payload) > FOC_MAX_PAYLOAD:
         raise AbiError(f"response: payload is {len(resp.payload)} bytes, limit {FOC_MAX_PAYLOAD}")
@@ -305,25 +289,30 @@ def encode_response(resp: TaResponse) -> bytes:
     if not 0 <= resp.status <= 0xFFFFFFFF:
         raise AbiError(f"response: status {resp.status} is not a u32")
     parts = [_U32.pack(resp.status), _blob(resp.payload), _U32.pack(len(resp.reads))]
-    for key in resp.reads:
+    for read in resp.reads:
+        key = read.encode("utf-8")
         _check_key(key, "response read")
         parts.append(_blob(key))
     parts.append(_U32.pack(len(resp.writes)))
     for w in resp.writes:
-        _check_key(w.key, "response write")
+        key = w.key.encode("utf-8")
+        _check_key(key, "response write")
         if len(w.value) > FOC_MAX_VALUE:
             raise AbiError(f"response: written value is {len(w.value)} bytes, limit {FOC_MAX_VALUE}")
         if w.is_delete and w.value:
             raise AbiError("response: a delete carries a value")
-        parts += [_blob(w.key), bytes([1 if w.is_delete else 0]), _blob(w.value)]
+        parts += [_blob(key), bytes([1 if w.is_delete else 0]), _blob(w.value)]
     out = b"".join(parts)
     if len(out) > FOC_MAX_OUTPUT:
         raise AbiError(f"response: {len(out)} bytes, limit {FOC_MAX_OUTPUT}")
     return out
 
 
-def decode_response(buf: bytes) -> TaResponse:
-    """Decode FOC_MSG_RESPONSE output, checking every count, size and key rule."""
+def decode_response(buf: bytes, *, round_trips: int = 0) -> InvocationResult:
+    """Decode FOC_MSG_RESPONSE output, checking every count, size and key rule.
+
+    Raises AbiError for output that breaks foc_ta.h, KeyNotText for a key that is not UTF-8.
+    """
     if len(buf) > FOC_MAX_OUTPUT:
         raise AbiError(f"response: {len(buf)} bytes, limit {FOC_MAX_OUTPUT}")
     r = _reader(buf, "response")
@@ -332,7 +321,7 @@ def decode_response(buf: bytes) -> TaResponse:
     nreads = r.u32("nreads")
     if nreads > FOC_MAX_READS:
         raise AbiError(f"response: {nreads} reads, limit {FOC_MAX_READS}")
-    reads = []
+    raw_reads: list[bytes] = []
     seen: set[bytes] = set()
     for i in range(nreads):
         key = r.blob(f"read {i} key", max_len=FOC_MAX_KEY)
@@ -340,11 +329,11 @@ def decode_response(buf: bytes) -> TaResponse:
         if key in seen:
             raise AbiError(f"response: read {i} repeats an earlier key")
         seen.add(key)
-        reads.append(key)
+        raw_reads.append(key)
     nwrites = r.u32("nwrites")
     if nwrites > FOC_MAX_WRITES:
         raise AbiError(f"response: {nwrites} writes, limit {FOC_MAX_WRITES}")
-    writes = []
+    raw_writes: list[tuple[bytes, bytes, bool]] = []
     seen = set()
     total = 0
     for i in range(nwrites):
@@ -362,26 +351,36 @@ def decode_response(buf: bytes) -> TaResponse:
         total += len(key) + len(value)
         if total > FOC_MAX_WRITE_BYTES:
             raise AbiError(f"response: write set exceeds {FOC_MAX_WRITE_BYTES} bytes")
-        writes.append(KeyWrite(key, value, bool(flag)))
+        raw_writes.append((key, value, bool(flag)))
     r.end()
-    return TaResponse(status, payload, reads, writes)
+    return InvocationResult(
+        status,
+        payload,
+        tuple(key_text(k, f"response read {i}") for i, k in enumerate(raw_reads)),
+        tuple(StateWrite(key_text(k, f"response write {i}"), v, d) for i, (k, v, d) in enumerate(raw_writes)),
+        round_trips=round_trips,
+    )
 
 
-def encode_error(err: TaError) -> bytes:
-    """Encode FOC_MSG_ERROR output (the TA's side; used by fakes and tests)."""
+def encode_error(err: InvocationError) -> bytes:
+    """Encode FOC_MSG_ERROR output (the TA's side; used by fakes and tests); `err.code` is a name."""
     msg = err.message.encode()
     if len(msg) > FOC_MAX_PAYLOAD:
         raise AbiError(f"error: message is {len(msg)} bytes, limit {FOC_MAX_PAYLOAD}")
-    return _U32.pack(err.code) + _blob(msg)
+    try:
+        code = TaErrorCode[err.code]
+    except KeyError:
+        raise AbiError(f"error: {err.code!r} is not a FOC_ERR_* code") from None
+    return _U32.pack(code) + _blob(msg)
 
 
-def decode_error(buf: bytes) -> TaError:
-    """Decode FOC_MSG_ERROR output. The message is decoded leniently (it is for humans)."""
+def decode_error(buf: bytes) -> InvocationError:
+    """Decode FOC_MSG_ERROR output (code as its FOC_ERR_* name). The message is decoded leniently."""
     r = _reader(buf, "error")
     code = r.u32("code")
     msg = r.blob("message", max_len=FOC_MAX_PAYLOAD)
     r.end()
-    return TaError(code, msg.decode("utf-8", errors="replace"))
+    return InvocationError(error_code_name(code), msg.decode("utf-8", errors="replace"))
 
 
 def ta_uuid_bytes(value: str | _uuid.UUID = FOC_TA_UUID) -> bytes:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from foc.errors import TeeError
+from foc.protocol.result import OK, InvocationResult
 from foc.tee import abi
 from foc.tee.api import TeeSession
 
@@ -28,23 +29,7 @@ MAX_ROUND_TRIPS = abi.FOC_MAX_READS + 1
 class NeedState:
     """The TA needs the value of `key` before it can go on."""
 
-    key: bytes
-
-
-@dataclass(frozen=True)
-class InvocationResult:
-    """How one invocation ended: exactly one of `response`, `confidential_response` and `error` is set."""
-
-    response: abi.TaResponse | None = None
-    error: abi.TaError | None = None
-    round_trips: int = 0
-    #: FOC_MSG_CONFIDENTIAL_RESPONSE (FOC_CMD_CONFIDENTIAL_INVOKE): the signed, encrypted answer
-    confidential_response: bytes | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the TA returned FOC_MSG_RESPONSE or FOC_MSG_CONFIDENTIAL_RESPONSE."""
-        return self.response is not None or self.confidential_response is not None
+    key: str
 
 
 Step = NeedState | InvocationResult
@@ -55,13 +40,16 @@ class TaInvocation:
 
     ``TaInvocation.confidential(session, request)`` runs FOC_CMD_CONFIDENTIAL_INVOKE instead, with
     the same GET_STATE/RESUME cycle, ending in FOC_MSG_CONFIDENTIAL_RESPONSE or FOC_MSG_ERROR.
+    The end is a `foc.protocol.result.InvocationResult`, the type the proxy sends to the wrapper.
+    Raises abi.AbiError if the TA breaks the ABI (the invocation is then over) and abi.KeyNotText if
+    it asks for a key that is not UTF-8 (still pending: the caller aborts it).
     """
 
     def __init__(self, session: TeeSession, args: Sequence[bytes]) -> None:
         self._session = session
         self._command: int = abi.Command.INVOKE
         self._request = abi.encode_request(list(args))  # raises AbiError before touching the TEE
-        self._pending: bytes | None = None
+        self._pending: str | None = None
         self._round_trips = 0
         self.finished = False
 
@@ -98,7 +86,7 @@ class TaInvocation:
         return self._step(abi.Command.RESUME, abi.encode_state_answer(value))
 
     @property
-    def pending_key(self) -> bytes | None:
+    def pending_key(self) -> str | None:
         """The key of the outstanding GET_STATE, if any."""
         return self._pending
 
@@ -117,25 +105,29 @@ class TaInvocation:
             raise
         if msg_type == abi.FOC_MSG_GET_STATE:
             try:
-                self._pending = abi.decode_get_state(out)
+                key = abi.decode_get_state(out)
             except abi.AbiError:
                 self.finished = True
                 raise
+            # Not finished: the TA waits for an answer, so the caller aborts it (FOC_CMD_ABORT).
+            self._pending = abi.key_text(key, "get_state")
             return NeedState(self._pending)
         self.finished = True
+        trips = self._round_trips
         if msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE and self._command == abi.Command.CONFIDENTIAL_INVOKE:
             if not out:
                 raise abi.AbiError("the TA sent an empty confidential response")
-            return InvocationResult(confidential_response=out, round_trips=self._round_trips)
+            return InvocationResult(OK, confidential_response=out, round_trips=trips)
         if msg_type == abi.FOC_MSG_RESPONSE and self._command == abi.Command.INVOKE:
-            return InvocationResult(response=abi.decode_response(out), round_trips=self._round_trips)
+            return abi.decode_response(out, round_trips=trips)
         if msg_type == abi.FOC_MSG_ERROR:
-            return InvocationResult(error=abi.decode_error(out), round_trips=self._round_trips)
+            error = abi.decode_error(out)
+            return InvocationResult.failure(error.code, error.message, round_trips=trips)
         raise abi.AbiError(f"the TA answered with unknown message type {msg_type}")
 
 
 def run_invocation(
-    session: TeeSession, args: Sequence[bytes], get_state: Callable[[bytes], bytes | None]
+    session: TeeSession, args: Sequence[bytes], get_state: Callable[[str], bytes | None]
 ) -> InvocationResult:
     """Run one invocation to its end, answering each GET_STATE with ``get_state(key)``."""
     inv = TaInvocation(session, args)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * FOC's coffee-tracking chaincode on the FOC stub API.
+ * FOC's coffee-tracking chaincode on the FOC chaincode API (foc_chaincode.h).
  *
  *   create(person, n)  person must not exist; stores n              -> "OK"
  *   add(person, n)     person must exist; stores old + n            -> "OK"
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "foc_stub.h"
+#include <foc_chaincode.h>
 
 #define COUNT_MAX_DIGITS 20
 

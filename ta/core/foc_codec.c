@@ -54,6 +54,13 @@ enum foc_read_result foc_read_bytes(struct foc_reader *r, uint32_t max, const ui
 	return FOC_READ_OK;
 }
 
+bool foc_read_exact(struct foc_reader *r, uint32_t size, const uint8_t **data)
+{
+	uint32_t len = 0;
+
+	return foc_read_bytes(r, size, data, &len) == FOC_READ_OK && len == size;
+}
+
 bool foc_reader_at_end(const struct foc_reader *r)
 {
 	return r->pos == r->len;

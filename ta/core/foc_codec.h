@@ -35,6 +35,8 @@ enum foc_read_result foc_read_u32(struct foc_reader *r, uint32_t *value);
  * copy). On FOC_READ_TOO_LONG `*len` still holds the declared length.
  */
 enum foc_read_result foc_read_bytes(struct foc_reader *r, uint32_t max, const uint8_t **data, uint32_t *len);
+/* A byte string of exactly `size` bytes (a key, a nonce): true and *data set, or false. */
+bool foc_read_exact(struct foc_reader *r, uint32_t size, const uint8_t **data);
 /* True when every byte has been consumed (decoders must consume the buffer exactly). */
 bool foc_reader_at_end(const struct foc_reader *r);
 

@@ -1,3 +1,4 @@
 srcs-y += foc_codec.c
-srcs-y += foc_core.c
-srcs-y += foc_enclave.c
+srcs-y += foc_session.c
+srcs-y += foc_stub.c
+srcs-y += foc_plaintext.c

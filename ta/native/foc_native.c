@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Host-native "TA instance" around the trusted core (see foc_native.h). It mirrors
- * ta/foc_ta.c: same commands, same parameter checks, same TEE_Result codes, and like
- * OP-TEE's single-instance TA it serializes all calls with one mutex.
+ * Host-native "TA instance" around the trusted core (see foc_native.h). Every command goes
+ * through the TA's own command table (ta/foc_commands.c), so the commands, the parameter
+ * checks and the TEE_Result codes are the TA's; like OP-TEE's single-instance TA it
+ * serializes all calls with one mutex.
  */
 #include "foc_native.h"
 
@@ -11,14 +12,10 @@
 
 #include <foc_ta.h>
 
-#include "foc_core.h"
+#include "foc_commands.h"
 #include "foc_platform.h"
 
-#define TEE_SUCCESS 0x00000000u
-#define TEE_ERROR_BAD_PARAMETERS 0xFFFF0006u
-#define TEE_ERROR_NOT_SUPPORTED 0xFFFF000Au
-#define TEE_ERROR_SHORT_BUFFER 0xFFFF0010u
-#define TEE_ERROR_TARGET_DEAD 0xFFFF3024u
+#define TEE_ERROR_TARGET_DEAD 0xFFFF3024u /* GlobalPlatform TEE Client API */
 
 struct foc_native_session {
 	unsigned long instance; /* the TA instance this session belongs to */
@@ -28,6 +25,13 @@ struct foc_native_session {
 static pthread_mutex_t instance_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Bumped by FOC_CMD_PANIC: sessions of an older instance are dead. */
 static unsigned long current_instance = 1;
+
+/* TEE_Panic(): the instance and all its sessions die (called with instance_lock held). */
+uint32_t foc_platform_panic(void)
+{
+	current_instance++;
+	return TEE_ERROR_TARGET_DEAD;
+}
 
 struct foc_native_session *foc_native_open(void)
 {
@@ -56,45 +60,55 @@ void foc_native_close(struct foc_native_session *s)
 	foc_platform_free(s);
 }
 
+/*
+ * Lay the arguments out as the TA's parameters of this command: `in` is its MEMREF_INPUT,
+ * `out` (*out_len bytes) its MEMREF_OUTPUT, and its VALUE_OUTPUT comes back in *msg_type
+ * (and *out_len when there is no output buffer). A NULL where the command has an output is
+ * what the TA sees as wrong parameter types.
+ */
 static uint32_t invoke_locked(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
 			      uint8_t *out, size_t *out_len, uint32_t *msg_type)
 {
-	size_t needed = 0;
+	const struct foc_command *c = foc_command_find(cmd);
+	union foc_param p[4] = { { { NULL, 0 } } };
+	size_t i, output = 4, value = 4;
+	uint32_t res;
 
 	if (s->instance != current_instance)
 		return TEE_ERROR_TARGET_DEAD;
-
-	switch (cmd) {
-	case FOC_CMD_INVOKE:
-	case FOC_CMD_RESUME:
-	case FOC_CMD_ENCLAVE_CREATE:
-	case FOC_CMD_ENCLAVE_CREDENTIALS: /* params[0] NONE in the TA: in is ignored */
-	case FOC_CMD_CONFIDENTIAL_INVOKE:
-		/* the TA's param_types check: input memref, value output, output memref */
-		if (!out_len || !msg_type || (!in && in_len) || (!out && *out_len))
-			return TEE_ERROR_BAD_PARAMETERS;
-		if (!foc_session_command(s->core, cmd, in, in_len, out, *out_len, &needed, msg_type)) {
-			*out_len = needed;
-			return TEE_ERROR_SHORT_BUFFER;
+	if (!c)
+		return FOC_TEE_ERROR_NOT_SUPPORTED;
+	for (i = 0; i < 4; i++) {
+		switch (FOC_PARAM_TYPE_GET(c->param_types, i)) {
+		case FOC_PARAM_MEMREF_INPUT:
+			p[i].memref.buffer = (void *)in;
+			p[i].memref.size = in_len;
+			break;
+		case FOC_PARAM_MEMREF_OUTPUT:
+			if (!out_len)
+				return FOC_TEE_ERROR_BAD_PARAMETERS;
+			p[i].memref.buffer = out;
+			p[i].memref.size = *out_len;
+			output = i;
+			break;
+		case FOC_PARAM_VALUE_OUTPUT:
+			if (!out_len || !msg_type)
+				return FOC_TEE_ERROR_BAD_PARAMETERS;
+			value = i;
+			break;
+		default:
+			break;
 		}
-		*out_len = needed;
-		return TEE_SUCCESS;
-	case FOC_CMD_ABORT:
-		foc_session_abort(s->core);
-		return TEE_SUCCESS;
-	case FOC_CMD_INFO:
-		if (!out_len || !msg_type)
-			return TEE_ERROR_BAD_PARAMETERS;
-		*msg_type = FOC_ABI_VERSION;
-		*out_len = FOC_MAX_OUTPUT;
-		return TEE_SUCCESS;
-	case FOC_CMD_PANIC:
-		/* TEE_Panic(): the instance and all its sessions die. */
-		current_instance++;
-		return TEE_ERROR_TARGET_DEAD;
-	default:
-		return TEE_ERROR_NOT_SUPPORTED;
 	}
+	res = foc_command_run(s->core, cmd, c->param_types, p);
+	if (output < 4 && (res == FOC_TEE_SUCCESS || res == FOC_TEE_ERROR_SHORT_BUFFER))
+		*out_len = p[output].memref.size;
+	if (value < 4 && res == FOC_TEE_SUCCESS) {
+		*msg_type = p[value].value.a;
+		if (output == 4)
+			*out_len = p[value].value.b;
+	}
+	return res;
 }
 
 uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
@@ -103,7 +117,7 @@ uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uin
 	uint32_t res;
 
 	if (!s)
-		return TEE_ERROR_BAD_PARAMETERS;
+		return FOC_TEE_ERROR_BAD_PARAMETERS;
 	pthread_mutex_lock(&instance_lock);
 	res = invoke_locked(s, cmd, in, in_len, out, out_len, msg_type);
 	pthread_mutex_unlock(&instance_lock);

@@ -2,8 +2,9 @@
 /*
  * Host-native build of the FOC trusted core ("native TEE"). NOT a TEE: the same
  * chaincode and trusted-core C code as the TA, linked into a host shared library
- * (libfoc_core.so) so the proxy and the tests can run without OP-TEE. It behaves like
- * the TA behind TEEC_InvokeCommand, including its return codes:
+ * (libfoc_core.so) so the proxy and the tests can run without OP-TEE. Every command goes
+ * through the TA's own command table (ta/foc_commands.c), so it behaves like the TA behind
+ * TEEC_InvokeCommand, including its return codes:
  *   - one "TA instance" per process (the TA is single-instance, multi-session);
  *   - FOC_CMD_PANIC kills the instance: every session opened before it then returns
  *     TEE_ERROR_TARGET_DEAD (0xFFFF3024), as OP-TEE does; new sessions work again;

@@ -1,6 +1,6 @@
 """Confidential mode from the user's side, on the host-native build (NOT a TEE) behind a real
 foc-proxy: the admin CLI (enroll, define, create, register), `foc invoke` / `foc query` (confidential
-by default), the SDK (`ConfidentialContract` over `DevNetwork` with `ProxyEnclave`), and
+by default), the SDK (`foc.connect`: a confidential contract over the dev ledger and the proxy), and
 `foc demo --tee native`. Sealed objects live in a temporary FOC_NATIVE_STORAGE, definitions and
 device keys in a temporary FOC_HOME."""
 
@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from foc import connect
 from foc.cli import main as cli
-from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract
-from foc.client.devledger import DevNetwork
-from foc.confidential.definitions import DefinitionStore
-from foc.confidential.devices import DeviceStore
+from foc.client.confidential import ConfidentialChaincodeError
 from foc.confidential.formats import StoredValue
 from foc.deploy.native import LocalProxy
 from foc.errors import AttestationError
 from foc.ledger.ledger import DevLedger
-from foc.proxy.client import ProxyClient
 
 pytestmark = pytest.mark.native
 
@@ -145,25 +142,12 @@ def test_sdk_over_dev_network_with_proxy_enclave(
         )
     )  # fmt: skip
     ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
-    with (
-        ProxyClient(proxy.address) as client,
-        DevNetwork.open(env["FOC_LEDGER"], proxy=client, confidential="coffee", home=home) as net,
-    ):
-
-        def contract(**kwargs: object) -> ConfidentialContract:
-            return ConfidentialContract(
-                net.contract("coffee"),
-                chaincode_id="coffee",
-                channel=net.channel,
-                registry=net.contract("ercc"),
-                definitions=DefinitionStore(home),
-                devices=DeviceStore(home),
-                **kwargs,  # type: ignore[arg-type]
-            )
-
+    # Without the explicit opt-in, the client refuses the host-native build's evidence.
+    with connect(ledger=env["FOC_LEDGER"], proxy=proxy.address, home=home) as net:
         with pytest.raises(AttestationError):
-            contract().query("query", ["alice"])
-        coffee = contract(allow_insecure_native=True)
+            net.contract("coffee").query("query", ["alice"])
+    with connect(ledger=env["FOC_LEDGER"], proxy=proxy.address, home=home, allow_insecure_native=True) as net:
+        coffee = net.contract("coffee")
         assert coffee.invoke("create", ["alice", "0"]) == b"OK"
         assert coffee.invoke("add", ["alice", "3"]) == b"OK"
         assert coffee.query("query", ["alice"]) == b"person: alice, number of consumed coffees: 3"
@@ -191,3 +175,82 @@ def test_demo_native_is_confidential_and_shows_ciphertext_only(tmp_path: Path, p
     assert (tmp_path / "demo-home" / "chaincodes" / "coffee" / "definition.json").exists()
     with DevLedger(ledger_path) as ledger:
         assert ledger.height == 4 and ledger.verify().ok
+
+
+def _set_up_coffee(env: dict[str, str], proxy: LocalProxy, endpoint: str) -> None:
+    ok(foc(env, "chaincode", "define", "--id", "coffee", "--version", NATIVE_MEASUREMENT, "--channel", "dev"))
+    ok(foc(env, "device", "enroll", "native", "--from-proxy", proxy.address))
+    ok(
+        foc(
+            env, "enclave", "create", "--force", "--chaincode", "coffee", "--channel", "dev",
+            "--endpoint", endpoint, "--proxy", proxy.address,
+        )
+    )  # fmt: skip
+    ok(foc(env, "enclave", "register", "--chaincode", "coffee", "--allow-insecure-native"))
+
+
+def _concurrently(env: dict[str, str], n: int, *args: str) -> list[subprocess.CompletedProcess[str]]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "foc.cli.main", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env),
+        )
+        for _ in range(n)
+    ]
+    done = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    return done
+
+
+def test_concurrent_confidential_adds_conflict_as_exit_10_and_retry_commits_them_all(
+    env: dict[str, str], proxy: LocalProxy
+) -> None:
+    """Issue 8, kind 3: with 8 concurrent `foc invoke add alice 1`, every loser is a read conflict
+    (exit 10: "a key it read changed before commit"), never a chaincode refusal (exit 9); with
+    `--retry N` each one runs again from scratch until it commits, so none is lost."""
+    _set_up_coffee(env, proxy, "native-race:7052")
+    flag = "--allow-insecure-native"
+    ok(foc(env, "invoke", flag, "create", "alice", "0"))
+    runs = _concurrently(env, 8, "invoke", flag, "add", "alice", "1")
+    codes = sorted(r.returncode for r in runs)
+    assert set(codes) <= {0, 10}, [(r.returncode, r.stderr) for r in runs]
+    assert codes.count(0) >= 1
+    for r in runs:
+        if r.returncode == 10:
+            assert "read" in r.stderr and "chaincode refused" not in r.stderr, r.stderr
+    committed = codes.count(0)
+    assert ok(foc(env, "query", flag, "query", "alice")).endswith(f"coffees: {committed}\n")
+
+    runs = _concurrently(env, 8, "invoke", flag, "--retry", "50", "add", "alice", "1")
+    assert [r.returncode for r in runs] == [0] * 8, [r.stderr for r in runs if r.returncode]
+    assert ok(foc(env, "query", flag, "query", "alice")).endswith(f"coffees: {committed + 8}\n")
+
+
+def test_arguments_that_are_not_utf8_reach_the_ta_as_bytes_in_both_modes(
+    env: dict[str, str], proxy: LocalProxy
+) -> None:
+    """Issue 8, kind 2, on the real trusted core: the shell's bytes reach the TA; the TA's stub refuses
+    a state key that is not UTF-8 (as Fabric does) with BAD_ARGUMENT, exit 9, in plaintext and in
+    confidential mode; a count that is not a number is the chaincode's own BAD_ARGUMENT."""
+    _set_up_coffee(env, proxy, "native-bytes:7052")
+    cli = [sys.executable.encode(), b"-m", b"foc.cli.main"]
+    flag = b"--allow-insecure-native"
+    cases = [
+        ([b"invoke", b"--plaintext", b"create", b"\xff\xfe", b"1"], 9, b"not valid UTF-8"),
+        ([b"invoke", flag, b"create", b"\xff\xfe", b"1"], 9, b"not valid UTF-8"),
+        ([b"invoke", flag, b"create", b"ok-person", b"1\xff"], 9, b"BAD_ARGUMENT"),
+        ([b"invoke", flag, b"\xff\xfe", b"x"], 9, b"UNKNOWN_FUNCTION"),
+        ([b"invoke", b"--plaintext", b"\xff\xfe", b"x"], 2, b"UTF-8"),
+    ]
+    for argv, code, fragment in cases:
+        run = subprocess.run([*cli, *argv], capture_output=True, env=dict(env), timeout=120)
+        assert run.returncode == code, (argv, run.stderr)
+        assert fragment in run.stderr and b"internal error" not in run.stderr, (argv, run.stderr)
+        assert run.stderr.count(b"\n") == 1
+    with DevLedger(Path(env["FOC_LEDGER"])) as ledger:
+        assert ledger.height == 2  # the registration and nothing else

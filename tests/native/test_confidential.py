@@ -21,11 +21,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from foc.confidential.attestation import verify_credentials
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, EnrolledDevice, enroll_device, load_public_key
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice, enroll_device, load_public_key
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import (
     ConfidentialRequest,
     ConfidentialResponse,
@@ -34,14 +32,17 @@ from foc.confidential.formats import (
     RequestPlaintext,
     StoredValue,
 )
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id
 from foc.deploy.native_build import build_native_core
 from foc.errors import AttestationError, ChaincodeError, VerificationError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.protocol.result import InvocationError
+from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
 from foc.tee.native import NativeBackend, NativeSession
+from foc.wrapper.confidential import ConfidentialChaincode
 
 pytestmark = pytest.mark.native
 
@@ -90,7 +91,7 @@ def create(session: NativeSession, **kwargs: object) -> Credentials:
     return Credentials.decode(out)
 
 
-def ta_error(msg_type: int, out: bytes) -> abi.TaError:
+def ta_error(msg_type: int, out: bytes) -> InvocationError:
     assert msg_type == abi.FOC_MSG_ERROR, msg_type
     return abi.decode_error(out)
 
@@ -105,12 +106,19 @@ def definition(channel: str = CHANNEL) -> ChaincodeDefinition:
 
 @dataclass
 class TaEnclave:
-    """`foc.confidential.chaincode.ConfidentialEnclave` over a TA session (what the proxy does)."""
+    """`foc.wrapper.confidential.ConfidentialEnclave` over a TA session (what the proxy does)."""
 
     session: NativeSession
     round_trips: int = 0
 
-    def invoke(self, confidential_request: bytes, get_state: Callable[[str], bytes | None]) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: Callable[[str], bytes | None],
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         msg_type, out = self.session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, confidential_request)
         while msg_type == abi.FOC_MSG_GET_STATE:
             self.round_trips += 1
@@ -124,7 +132,7 @@ class TaEnclave:
             msg_type, out = self.session.invoke(abi.FOC_CMD_RESUME, answer)
         if msg_type == abi.FOC_MSG_ERROR:
             err = abi.decode_error(out)
-            raise ChaincodeError(err.code_name, err.message)
+            raise ChaincodeError(err.code, err.message)
         assert msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE, msg_type
         return out
 
@@ -134,7 +142,7 @@ class TaEnclave:
 
 def test_credentials_before_create_is_not_found(session: NativeSession) -> None:
     err = ta_error(*session.invoke(abi.FOC_CMD_ENCLAVE_CREDENTIALS))
-    assert err.code == abi.FOC_ERR_NOT_FOUND and "no enclave" in err.message
+    assert err.code == "NOT_FOUND" and "no enclave" in err.message
 
 
 def test_create_gives_credentials_the_verifier_accepts_only_when_native_is_allowed(
@@ -174,7 +182,7 @@ def test_recreate_is_refused_force_replaces_the_enclave_and_keeps_the_chaincode_
 ) -> None:
     first = create(session)
     err = ta_error(*session.invoke(abi.FOC_CMD_ENCLAVE_CREATE, config()))
-    assert err.code == abi.FOC_ERR_EXISTS and "force" in err.message
+    assert err.code == "EXISTS" and "force" in err.message
     msg_type, out = session.invoke(abi.FOC_CMD_ENCLAVE_CREDENTIALS)
     assert out == first.encode()  # the refused create changed nothing
     second = create(session, force=True)
@@ -199,7 +207,7 @@ def test_malformed_enclave_config_is_refused_and_nothing_is_stored(
     session: NativeSession, storage: Path, bad: bytes
 ) -> None:
     err = ta_error(*session.invoke(abi.FOC_CMD_ENCLAVE_CREATE, bad))
-    assert err.code in (abi.FOC_ERR_BAD_REQUEST, abi.FOC_ERR_LIMIT), err
+    assert err.code in ("BAD_REQUEST", "LIMIT"), err
     assert list(storage.iterdir()) == []
 
 
@@ -229,7 +237,7 @@ def test_without_storage_directory_create_is_a_structured_error(
 ) -> None:
     monkeypatch.delenv("FOC_NATIVE_STORAGE")
     err = ta_error(*session.invoke(abi.FOC_CMD_ENCLAVE_CREATE, config()))
-    assert err.code == abi.FOC_ERR_INTERNAL and "storage" in err.message
+    assert err.code == "INTERNAL" and "storage" in err.message
 
 
 # -- end to end on the dev ledger ----------------------------------------------------------------
@@ -400,7 +408,7 @@ def test_request_for_another_channel_or_chaincode_is_refused(
     creds = create(session)
     request = _request(creds.attested_data.chaincode_pub, channel, chaincode, (b"query", b"alice"))
     err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
-    assert err.code == abi.FOC_ERR_BAD_REQUEST and needle in err.message
+    assert err.code == "BAD_REQUEST" and needle in err.message
 
 
 def test_client_point_not_on_the_curve_is_a_structured_error(session: NativeSession) -> None:
@@ -408,14 +416,14 @@ def test_client_point_not_on_the_curve_is_a_structured_error(session: NativeSess
     point = b"\x04" + (1).to_bytes(32, "big") + (1).to_bytes(32, "big")
     request = _request(creds.attested_data.chaincode_pub, CHANNEL, CHAINCODE, (b"query", b"a"), point=point)
     err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
-    assert err.code == abi.FOC_ERR_BAD_REQUEST and "P-256" in err.message
+    assert err.code == "BAD_REQUEST" and "P-256" in err.message
 
 
 def test_invoke_before_create_is_not_found(session: NativeSession) -> None:
     point = EC_P256.encode_point(EC_P256.generate_private_key())
     request = _request(point, CHANNEL, CHAINCODE, (b"query", b"a"))
     err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
-    assert err.code == abi.FOC_ERR_NOT_FOUND
+    assert err.code == "NOT_FOUND"
 
 
 def test_reserved_key_prefix_cannot_be_written(network: Network) -> None:
@@ -431,7 +439,7 @@ def test_state_answer_limit_counts_the_ciphertext_overhead(network: Network) -> 
     request = client.encrypt_request(["query", "alice"]).request
     session = network.enclave.session
     limit = abi.FOC_MAX_VALUE + abi.FOC_CONF_STATE_OVERHEAD
-    for size, code in ((limit, abi.FOC_ERR_INCONSISTENT), (limit + 1, abi.FOC_ERR_LIMIT)):
+    for size, code in ((limit, "INCONSISTENT"), (limit + 1, "LIMIT")):
         msg_type, out = session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request)
         assert msg_type == abi.FOC_MSG_GET_STATE
         answer = b"\x01" + size.to_bytes(4, "little") + b"\x00" * size

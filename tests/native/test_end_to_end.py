@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 import scenarios  # tests/scenarios.py: the same scenarios run on real OP-TEE in tests/qemu
 
+from foc.chaincode.stub import ChaincodeStub
 from foc.cli import main as cli
 from foc.deploy.native import LocalProxy
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import FocWrapper, error_from_response
 from foc.wrapper.config import WrapperConfig
-from foc.wrapper.stub import ChaincodeStub
+from foc.wrapper.plaintext import FocWrapper, error_from_response
 
 pytestmark = pytest.mark.native
 

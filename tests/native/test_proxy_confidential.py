@@ -18,13 +18,10 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, enroll_device, load_public_key
-from foc.confidential.enclave import ProxyEnclave
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, enroll_device, load_public_key
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import Credentials, EnclaveConfig, StoredValue
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.deploy.native import LocalProxy
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
@@ -32,6 +29,8 @@ from foc.ledger.peer import DevPeer
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.proxy.client import ProxyClient
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
+from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
 
 pytestmark = pytest.mark.native
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from foc.errors import TaCrashed, TeeError
+from foc.protocol.result import StateWrite
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
 from foc.proxy.server import ProxyServer
@@ -69,16 +70,16 @@ def test_struct_layouts_agree_with_c(fake_libteec) -> None:
 
 def test_coffee_through_the_gp_client_api(backend, fake_libteec) -> None:
     counters = ctypes.CDLL(fake_libteec)
-    world: dict[bytes, bytes] = {}
+    world: dict[str, bytes] = {}
     s = backend.open_session()
     assert counters.fake_teec_open_sessions() == 1 and counters.fake_teec_allocated_shm() == 2
     r = run_invocation(s, [b"create", b"peter", b"5"], world.get)
-    assert r.ok and r.response.writes == [abi.KeyWrite(b"peter", b"5")]
-    world[b"peter"] = b"5"
+    assert r.ok and r.writes == (StateWrite("peter", b"5"),)
+    world["peter"] = b"5"
     q = run_invocation(s, [b"query", b"peter"], world.get)
-    assert q.response.payload == b"person: peter, number of consumed coffees: 5"
+    assert q.payload == b"person: peter, number of consumed coffees: 5"
     e = run_invocation(s, [b"create", b"peter", b"1"], world.get)
-    assert e.error.code_name == "EXISTS"
+    assert e.error.code == "EXISTS"
     s.close()
     s.close()  # idempotent
     assert counters.fake_teec_open_sessions() == 0 and counters.fake_teec_allocated_shm() == 0
@@ -88,9 +89,9 @@ def test_large_request_and_output_use_the_shared_buffers(backend) -> None:
     s = backend.open_session()
     key = b"k" * abi.FOC_MAX_KEY
     r = run_invocation(s, [b"create", key, b"1"], lambda k: None)
-    assert r.response.writes[0].key == key
+    assert r.writes[0].key == key.decode()
     big = run_invocation(s, [b"create", b"x", b"9" * abi.FOC_MAX_VALUE], lambda k: None)
-    assert big.error.code_name == "OVERFLOW"
+    assert big.error.code == "OVERFLOW"
     s.close()
 
 
@@ -102,7 +103,7 @@ def test_panic_is_ta_crashed_with_names_and_new_sessions_work(backend) -> None:
     with pytest.raises(TaCrashed):
         run_invocation(b, [b"query", b"p"], lambda k: None)
     c = backend.open_session()
-    assert run_invocation(c, [b"query", b"p"], lambda k: None).error.code_name == "NOT_FOUND"
+    assert run_invocation(c, [b"query", b"p"], lambda k: None).error.code == "NOT_FOUND"
     for s in (a, b, c):
         s.close()
 
@@ -121,10 +122,10 @@ def test_short_buffer_on_invoke_grows_the_output_buffer(fake_libteec, monkeypatc
     b = libteec.LibteecBackend(library=fake_libteec)
     s = b.open_session()
     assert s.max_output == 8
-    world = {b"peter": b"7"}
+    world = {"peter": b"7"}
     # INVOKE's GET_STATE output (4 + 5 bytes) does not fit: grown to the ABI maximum and retried
     r = run_invocation(s, [b"query", b"peter"], world.get)
-    assert r.response.payload.endswith(b": 7")
+    assert r.payload.endswith(b": 7")
     assert run_invocation(s, [b"query", b"peter"], world.get).ok
     s.close()
     b.close()

@@ -16,7 +16,8 @@ import pytest
 
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
-from foc.proxy.client import InvocationResult, ProxyClient
+from foc.protocol.result import InvocationResult
+from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
 from foc.proxy.server import ProxyServer
 from foc.tee import abi
@@ -75,11 +76,11 @@ class Ledger:
 def test_coffee_create_add_query(client) -> None:
     ledger = Ledger()
     r = ledger.run(client, "create", "peter", "2")
-    assert r.ok and r.payload == b"OK" and r.reads == ["peter"]
+    assert r.ok and r.payload == b"OK" and r.reads == ("peter",)
     assert ledger.state == {"peter": b"2"}
     assert ledger.run(client, "add", "peter", "40").ok
     q = ledger.run(client, "query", "peter")
-    assert q.ok and q.payload == b"person: peter, number of consumed coffees: 42" and q.writes == []
+    assert q.ok and q.payload == b"person: peter, number of consumed coffees: 42" and q.writes == ()
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_chaincode_errors_arrive_with_code_and_message(client, setup, call, code
     r = ledger.run(client, *call)
     assert not r.ok and r.status == 500
     assert r.error.code == code and r.error.message, r.error
-    assert r.writes == [] and ledger.state == before
+    assert r.writes == () and ledger.state == before
 
 
 def test_key_at_the_limit_works_and_beyond_is_refused(client) -> None:
@@ -181,7 +182,7 @@ def test_ta_panic_fails_the_in_flight_transaction_and_the_proxy_recovers(proxy, 
     err = box["r"].error
     assert err.code == "TA_CRASHED"
     assert "TEE_ERROR_TARGET_DEAD" in err.message and "retry" in err.message
-    assert box["r"].writes == []
+    assert box["r"].writes == ()
     # the proxy reopened the instance: the next transaction succeeds
     assert ledger.run(client, "add", "peter", "1").ok
     assert ledger.run(client, "query", "peter").payload.endswith(b": 2")
@@ -232,11 +233,11 @@ def test_legacy_foc_transaction_with_put_state_round_trips(client) -> None:
         world[key] = value
 
     r = client.invoke("create", ["peter", "0"], get_state=world.get, put_state=put)
-    assert r.ok and r.execution_response == "OK" and puts == [("peter", b"0")]
+    assert r.ok and r.payload == b"OK" and puts == [("peter", b"0")]
     r = client.invoke("add", ["peter", "3"], get_state=world.get, put_state=put)
     assert r.ok and world == {"peter": b"3"}
     r = client.invoke("query", ["peter"], get_state=world.get, put_state=put)
-    assert r.execution_response == "person: peter, number of consumed coffees: 3"
+    assert r.payload == b"person: peter, number of consumed coffees: 3"
     r = client.invoke("create", ["peter", "0"], get_state=world.get, put_state=put)
     assert r.error.code == "EXISTS" and len(puts) == 2
 

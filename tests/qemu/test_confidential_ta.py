@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from foc.confidential.attestation import verify_credentials
-from foc.confidential.chaincode import ConfidentialChaincode
-from foc.confidential.client import ConfidentialClient
-from foc.confidential.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, EnrolledDevice, device_key_from_pta, enroll_device
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice, device_key_from_pta, enroll_device
+from foc.client.confidential import ConfidentialClient
 from foc.confidential.formats import (
     ConfidentialRequest,
     ConfidentialResponse,
@@ -38,12 +36,14 @@ from foc.confidential.formats import (
     StoredValue,
 )
 from foc.confidential.measurement import ta_measurement
-from foc.confidential.registry import EnclaveRegistry, RegistryQuery
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id, sha256
 from foc.errors import AttestationError, ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
+from foc.wrapper.confidential import ConfidentialChaincode
 
 pytestmark = pytest.mark.qemu
 
@@ -215,7 +215,7 @@ out("AFTER", t, data.hex())
     expected = optee_enclave.credentials.encode().hex()
     assert lines["BEFORE"] == [str(abi.FOC_MSG_RESPONSE), expected]
     code = abi.decode_error(bytes.fromhex(lines["RECREATE"][1]))
-    assert int(lines["RECREATE"][0]) == abi.FOC_MSG_ERROR and code.code == abi.FOC_ERR_EXISTS
+    assert int(lines["RECREATE"][0]) == abi.FOC_MSG_ERROR and code.code == "EXISTS"
     assert lines["PANIC"] == ["TaCrashed"]
     assert lines["AFTER"] == [str(abi.FOC_MSG_RESPONSE), expected]
 
@@ -274,7 +274,14 @@ class GuestEnclave:
     calls: int = 0
     reads: list[str] = field(default_factory=list)
 
-    def invoke(self, confidential_request: bytes, get_state: Callable[[str], bytes | None]) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: Callable[[str], bytes | None],
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         ledger: dict[str, bytes | None] = {}
         while True:  # deterministic re-execution lets us learn the reads one guest run at a time
             self.calls += 1
@@ -286,7 +293,7 @@ class GuestEnclave:
         ((msg_type, data),) = results
         if msg_type == abi.FOC_MSG_ERROR:
             err = abi.decode_error(data)
-            raise ChaincodeError(err.code_name, err.message)
+            raise ChaincodeError(err.code, err.message)
         assert msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE, msg_type
         return data
 
@@ -348,7 +355,7 @@ def test_confidential_invocation_round_trips_on_optee(guest, optee_enclave) -> N
     # alice's ciphertext served as bob's value: bound to its key, it fails to authenticate
     assert t4 == abi.FOC_MSG_ERROR
     err = abi.decode_error(d4)
-    assert err.code == abi.FOC_ERR_INCONSISTENT and err.message == "state value for bob failed authentication"
+    assert err.code == "INCONSISTENT" and err.message == "state value for bob failed authentication"
 
 
 def test_bad_client_input_is_a_structured_error_not_a_panic(guest, optee_enclave) -> None:
@@ -360,7 +367,7 @@ def test_bad_client_input_is_a_structured_error_not_a_panic(guest, optee_enclave
     good, good_key = make_request(creds, (b"query", b"nobody"))
     results, need = guest_invoke(guest, [bad_point, flipped, b"FCR1", good], {"nobody": None})
     codes = [abi.decode_error(d).code if t == abi.FOC_MSG_ERROR else t for t, d in results[:3]]
-    assert codes == [abi.FOC_ERR_BAD_REQUEST] * 3
+    assert codes == ["BAD_REQUEST"] * 3
     t, data = results[3]  # the TA is still alive and answers
     answer, _ = open_response(creds, good, good_key, data)
     assert answer.status == 500 and answer.payload.startswith(b"NOT_FOUND: ")
@@ -425,8 +432,8 @@ def test_normal_world_cannot_obtain_valid_evidence_for_keys_it_chose(guest, opte
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-    from foc.confidential.attestation import pss_padding, signed_digest
     from foc.confidential.formats import EVIDENCE_KIND_TA_MEMORY, AttestedData, Evidence
+    from foc.registry.attestation import pss_padding, signed_digest
 
     attacker_enclave, attacker_chaincode = EC_P256.generate_private_key(), EC_P256.generate_private_key()
     forged = AttestedData(

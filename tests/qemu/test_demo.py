@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from foc.confidential.formats import StoredValue
-from foc.confidential.validation import RESERVED_PREFIX
 from foc.ledger.ledger import DevLedger
+from foc.registry.validation import RESERVED_PREFIX
 
 pytestmark = pytest.mark.qemu
 
@@ -36,14 +36,15 @@ def foc_demo(*args: str) -> subprocess.CompletedProcess[str]:
 def test_confidential_demo_on_optee_prints_the_scenario_and_only_ciphertext_is_stored(
     guest, tmp_path: Path
 ) -> None:
-    from foc.deploy.api import expected_measurement
+    from foc.deploy.api import expected_ta_measurement
 
     ledger_path = tmp_path / "demo.sqlite"
     run = foc_demo("--proxy", guest.proxy_address, "--ledger", str(ledger_path))
     out = run.stdout
     assert run.returncode == 0, out[-4000:] + run.stderr[-2000:]
     assert "optee-ta-memory-v1 evidence" in out and "NOT a TEE" not in out, out
-    assert f"expected TA measurement {expected_measurement('qemu').hex()[:16]}" in out, out
+    measured = expected_ta_measurement("qemu", instance=guest.instance).hex()
+    assert f"expected TA measurement {measured[:16]}" in out, out
     assert "enclave registered with ercc" in out
     assert out.count("[ok ]") == 5 and "summary: 5/5 steps behaved as expected" in out, out
     assert "-> person: alice, number of consumed coffees: 3" in out

@@ -21,15 +21,15 @@ import grpc
 import pytest
 import scenarios  # tests/scenarios.py: shared with tests/native/test_end_to_end.py
 
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.protocol import invocation_pb2 as pb
 from foc.proxy.client import ProxyClient
 from foc.tee import abi
-from foc.wrapper.chaincode import FocWrapper, error_from_response
 from foc.wrapper.config import WrapperConfig
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.wrapper.plaintext import FocWrapper, error_from_response
 
 if TYPE_CHECKING:
     from conftest import Guest  # tests/qemu/conftest.py
@@ -411,11 +411,11 @@ def test_legacy_foc_transaction_with_put_state_round_trips(
     t0 = time.monotonic()
     r = client.invoke("create", ["peter", "0"], get_state=world.get, put_state=put)  # no transaction id
     t_create = time.monotonic() - t0
-    assert r.ok and r.execution_response == "OK" and r.writes == [] and puts == [("peter", b"0")]
+    assert r.ok and r.payload == b"OK" and r.writes == () and puts == [("peter", b"0")]
     r = client.invoke("add", ["peter", "3"], get_state=world.get, put_state=put)
     assert r.ok and world == {"peter": b"3"} and len(puts) == 2
     r = client.invoke("query", ["peter"], get_state=world.get, put_state=put)
-    assert r.execution_response == "person: peter, number of consumed coffees: 3" and len(puts) == 2
+    assert r.payload == b"person: peter, number of consumed coffees: 3" and len(puts) == 2
     r = client.invoke("create", ["peter", "0"], get_state=world.get, put_state=put)
     assert not r.ok and r.error is not None
     assert r.error.code == "EXISTS" and r.error.message and len(puts) == 2

@@ -7,7 +7,8 @@ Public API (the CLI only wires options to these):
 
 Every step is cached by the hash of its inputs under `<cache>/steps/<step>/<key>/`; with nothing
 changed a build only hashes its inputs and returns (about a second). The image itself lives in
-`<cache>/images/<target>/` (bios, kernel, initrd, pflash1.img, share/, manifest.json, image.json).
+`<cache>/images/<target>/<image key>/` (bios, kernel, initrd, pflash1.img, share/, manifest.json, image.json),
+with `<cache>/images/<target>/current` and `image.json` naming the set published last.
 
 `progress(step, state, detail)` is called with state in: "start" (step about to run), "cached"
 (output reused), "done" (built; detail = seconds), "failed" (detail = error), "log" (one line of
@@ -63,8 +64,16 @@ HOST_TOOL_PACKAGES = (
 
 
 def image_dir(target_name: str) -> Path:
-    """Where the image set of `target_name` is published."""
+    """Where the image sets of `target_name` are published: one directory per image key, and
+    `current` (a symlink) with `image.json` naming the one published last."""
     return cache_root() / "images" / target_name
+
+
+def image_key_dir(target_name: str, key: str) -> Path:
+    """The directory of the image set built from inputs with `key`. Never rewritten once published,
+    so a running instance (which reads its 9p share live) and its recorded state stay valid while
+    another checkout publishes a different image."""
+    return image_dir(target_name) / key
 
 
 def _context(target: Target, repo: Path, mirrors: MirrorSet | None = None) -> StepContext:
@@ -130,7 +139,7 @@ def current_image(target_name: str = "qemu", *, repo: Path = REPO_ROOT) -> Image
 
 
 def _published(target_name: str, key: str) -> ImageSet | None:
-    meta = image_dir(target_name) / "image.json"
+    meta = image_key_dir(target_name, key) / "image.json"
     if not meta.exists():
         return None
     try:
@@ -345,7 +354,7 @@ def _install(src: Path, dest: Path) -> None:
 
 
 def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> ImageSet:
-    d = image_dir(target.name)
+    d = image_key_dir(target.name, key)
     d.mkdir(parents=True, exist_ok=True)
     out = ctx.outputs
     bios = d / Path(target.firmware.tfa_output).name
@@ -403,7 +412,37 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
         },
     )
     image.save(d / "image.json")
+    _point_current(target.name, d, image)
+    _prune(target.name, keep=d)
     return image
+
+
+def _point_current(target_name: str, d: Path, image: ImageSet) -> None:
+    """`current` -> the image set just published, and its record as image.json (both atomic)."""
+    root = image_dir(target_name)
+    link = root / ".current.tmp"
+    link.unlink(missing_ok=True)
+    link.symlink_to(d.name)
+    link.replace(root / "current")
+    image.save(root / ".image.json.tmp")
+    (root / ".image.json.tmp").replace(root / "image.json")
+
+
+#: Image sets older than this, beyond the newest few, are removed when another one is published.
+PRUNE_AFTER_S = 24 * 3600
+KEEP_NEWEST = 3
+
+
+def _prune(target_name: str, *, keep: Path) -> None:
+    sets = sorted(
+        (p for p in image_dir(target_name).iterdir() if p.is_dir() and not p.is_symlink() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    now = time.time()
+    for old in sets[KEEP_NEWEST - 1 :]:
+        if now - old.stat().st_mtime > PRUNE_AFTER_S and (old / "image.json").exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _timings_path(target_name: str) -> Path:

@@ -147,7 +147,12 @@ TARGET = Target(
         packages=(
             *qemu.TARGET.rootfs.packages,
             # The board is provisioned over SSH (OpenSSH, as the test's host-side server).
-            DebPackage("openssh-server", "1:10.0p1-7+deb13u4", "trixie"),
+            DebPackage(
+                "openssh-server",
+                "1:10.0p1-7+deb13u4",
+                "trixie",
+                sha256="6da10564d3747e5f8fcca9595e154d863fdef786c3384ccd24e518c1fc45e41d",
+            ),
         ),
         drop=qemu.TARGET.rootfs.drop,
     ),
@@ -167,7 +172,13 @@ TARGET = Target(
     },
     apt_components=("main", "non-free-firmware"),
     sd_card=SdCard(
-        firmware=DebPackage("raspi-firmware", "1.20240424+ds-6", "trixie", arch="all"),
+        firmware=DebPackage(
+            "raspi-firmware",
+            "1.20240424+ds-6",
+            "trixie",
+            arch="all",
+            sha256="f95a3d3c41df10bac33580be91b595efa1e126ad5e4b7eca75ce26fbbc69af06",
+        ),
         firmware_dir="usr/lib/raspi-firmware",
         firmware_files=("bootcode.bin", "start.elf", "fixup.dat"),
         dtbs=("broadcom/bcm2837-rpi-3-b.dtb", "broadcom/bcm2837-rpi-3-b-plus.dtb"),

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "foc_stub.h"
+#include <foc_chaincode.h>
 
 extern const struct foc_chaincode foc_coffee_chaincode;
 

@@ -24,7 +24,7 @@
 
 #include "crypto_native.h"
 #include "foc_codec.h"
-#include "foc_core.h"
+#include "foc_commands.h"
 #include "foc_crypto.h"
 #include "platform_test.h"
 
@@ -77,9 +77,11 @@ static void put_str(struct buf *b, const char *s)
 	put_bytes(b, s, (uint32_t)strlen(s));
 }
 
+/* A command through the TA's command table, as TA_InvokeCommandEntryPoint runs it. */
 static bool run(struct foc_session *s, uint32_t cmd, const void *in, size_t len)
 {
-	return foc_session_command(s, cmd, in, len, out, sizeof(out), &out_len, &msg);
+	out_len = sizeof(out);
+	return foc_test_run(s, cmd, in, len, out, &out_len, &msg) == FOC_TEE_SUCCESS;
 }
 
 /* The FOC_ERR_* code of an error output (0 if the output is not an error) and its message. */
@@ -264,7 +266,8 @@ static void test_lifecycle(void)
 	/* a short output buffer: nothing stored, the same command succeeds with room */
 	clear_storage();
 	b = config(CHANNEL, "v1", 0);
-	CHECK(!foc_session_command(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len, out, 100, &out_len, &msg));
+	out_len = 100;
+	CHECK(foc_test_run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len, out, &out_len, &msg) == FOC_TEE_ERROR_SHORT_BUFFER);
 	CHECK(out_len > 100 && count_files() == 0);
 	CHECK(create(s, 0, &first));
 	foc_session_free(s);
@@ -602,6 +605,177 @@ static void test_invocations(void)
 	foc_session_free(s);
 }
 
+/* ------------------------------------------------------------------ the two layers */
+
+/* Counted through the linker's --wrap (Makefile): key derivations and decryptions. */
+static int ecdh_calls, gcm_open_calls;
+
+bool __real_foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+				 const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
+				 uint8_t key[FOC_AES_KEY_SIZE]);
+bool __wrap_foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+				 const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
+				 uint8_t key[FOC_AES_KEY_SIZE]);
+bool __real_foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+				const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *plain);
+bool __wrap_foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+				const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *plain);
+
+bool __wrap_foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
+				 const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
+				 uint8_t key[FOC_AES_KEY_SIZE])
+{
+	ecdh_calls++;
+	return __real_foc_crypto_ecdh_hkdf(priv, pub, peer, info, info_len, key);
+}
+
+bool __wrap_foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
+				const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *plain)
+{
+	gcm_open_calls++;
+	return __real_foc_crypto_gcm_open(key, nonce, aad, aad_len, in, in_len, plain);
+}
+
+/* A plaintext request (FOC_REQ_MAGIC) of NUL-terminated strings ending with NULL. */
+static struct buf plain_request(const char *function, ...)
+{
+	struct buf b = { .len = 0 }, args = { .len = 0 };
+	uint32_t n = 1;
+	va_list ap;
+
+	put_str(&args, function);
+	va_start(ap, function);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *), n++)
+		put_str(&args, a);
+	va_end(ap);
+	put_u32(&b, FOC_REQ_MAGIC);
+	put_u32(&b, n);
+	memcpy(b.data + b.len, args.data, args.len);
+	b.len += args.len;
+	return b;
+}
+
+/* Answer every GET_STATE with "not found"; the number of round trips. */
+static int answer_not_found(struct foc_session *s)
+{
+	int trips = 0;
+
+	while (msg == FOC_MSG_GET_STATE && trips++ < 100)
+		answer(s, NULL, 0, 0);
+	return trips;
+}
+
+/* The same request in both modes: plaintext gives `code` (FOC_OK: payload) with `text`; the
+ * confidential response carries the same, as status 500 "<name>: <text>" for an error. */
+static void check_modes(struct foc_session *s, struct client *c, const struct buf *plain, uint32_t code,
+			const char *name, const char *text, int trips)
+{
+	char message[2048], expected[2048];
+	struct response resp;
+	struct foc_reader r;
+	const uint8_t *p = NULL;
+	uint32_t status = 0, n = 0;
+
+	CHECK(run(s, FOC_CMD_INVOKE, plain->data, plain->len) && answer_not_found(s) == trips);
+	if (code == FOC_OK) {
+		foc_reader_init(&r, out, out_len);
+		CHECK(msg == FOC_MSG_RESPONSE && foc_read_u32(&r, &status) == FOC_READ_OK && status == 200 &&
+		      foc_read_bytes(&r, FOC_MAX_PAYLOAD, &p, &n) == FOC_READ_OK && n == strlen(text) &&
+		      memcmp(p, text, n) == 0);
+	} else {
+		CHECK(error_code(message, sizeof(message)) == code && strcmp(message, text) == 0);
+	}
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c->request, c->request_len) && answer_not_found(s) == trips);
+	snprintf(expected, sizeof(expected), "%s%s%s", name, code == FOC_OK ? "" : ": ", text);
+	CHECK(open_response(c, &resp) && resp.status == (code == FOC_OK ? 200 : 500) &&
+	      strcmp(resp.payload, expected) == 0);
+	if (strcmp(resp.payload, expected) != 0)
+		fprintf(stderr, "  expected \"%s\", got \"%s\"\n", expected, resp.payload);
+}
+
+/* A stored_value of value for key, sealed with the enclave's state key as the TA seals it. */
+static size_t stored_value(const char *key, const char *value, uint8_t *stored)
+{
+	uint8_t state[FOC_AES_KEY_SIZE], nonce[FOC_GCM_NONCE_SIZE] = { 9 }, aad[12 + FOC_MAX_KEY];
+	struct buf b = { .len = 0 };
+
+	CHECK(state_key(state));
+	memcpy(aad, "FOC/v1/state", 12);
+	memcpy(aad + 12, key, strlen(key));
+	put_u32(&b, FOC_CONF_STATE_MAGIC);
+	put_bytes(&b, nonce, sizeof(nonce));
+	put_u32(&b, (uint32_t)(strlen(value) + FOC_GCM_TAG_SIZE));
+	CHECK(foc_crypto_gcm_seal(state, nonce, aad, 12 + strlen(key), (const uint8_t *)value, strlen(value),
+				  b.data + b.len));
+	b.len += strlen(value) + FOC_GCM_TAG_SIZE;
+	memcpy(stored, b.data, b.len);
+	return b.len;
+}
+
+/*
+ * The chaincode sees the same in both modes (same arguments, reads, writes, payloads and
+ * errors); the confidential layer opens the request once per invocation and each stored
+ * value once, however often the chaincode runs again.
+ */
+static void test_layers(void)
+{
+	struct foc_session *s = foc_session_new();
+	struct client c;
+	struct response resp;
+	struct buf plain;
+	uint8_t stored[256];
+	const uint8_t *key = NULL;
+	uint32_t key_len = 0;
+	struct foc_reader r;
+	char name[FOC_MAX_KEY + 1];
+	int trips, ecdh, opens;
+
+	clear_storage();
+	CHECK(create(s, 0, &c.creds));
+#define BOTH(...)                                                            \
+	do {                                                                 \
+		plain = plain_request(__VA_ARGS__, NULL);                    \
+		client_request(&c, CHANNEL, CHAINCODE, __VA_ARGS__, NULL); \
+	} while (0)
+	BOTH("script", "f", "p:a=1", "g:a", "d:a", "g:a", "g:x", "p:a=2");
+	check_modes(s, &c, &plain, FOC_OK, "", "script;a=1;a=-;x=-;", 1);
+	BOTH("script", "E:6");
+	check_modes(s, &c, &plain, FOC_ERR_EXISTS, "EXISTS", "scripted", 0);
+	/* an error code returned without its message gets the code's default message in both */
+	BOTH("script", "M:6", "R:7");
+	check_modes(s, &c, &plain, FOC_ERR_NOT_FOUND, "NOT_FOUND", "not found", 0);
+	BOTH("script", "X");
+	check_modes(s, &c, &plain, FOC_ERR_INTERNAL, "INTERNAL", "chaincode returned an invalid status", 0);
+	BOTH("script", "g:k", "Y");
+	check_modes(s, &c, &plain, FOC_ERR_BAD_ARGUMENT, "BAD_ARGUMENT", "state key is empty", 1);
+	BOTH("nope");
+	check_modes(s, &c, &plain, FOC_ERR_UNKNOWN_FUNCTION, "UNKNOWN_FUNCTION",
+		    "unknown function; coffee+script has: create, add, query, script", 0);
+	/* the one documented difference: ~foc/ keys are the validator's in confidential mode */
+	plain = plain_request("script", "p:~foc/x=1", NULL);
+	CHECK(run(s, FOC_CMD_INVOKE, plain.data, plain.len) && msg == FOC_MSG_RESPONSE);
+	client_request(&c, CHANNEL, CHAINCODE, "script", "p:~foc/x=1", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && open_response(&c, &resp) &&
+	      resp.status == 500 && strcmp(resp.payload, "BAD_ARGUMENT: state keys starting with ~foc/ are reserved") == 0);
+#undef BOTH
+
+	/* three reads: three round trips and four runs, yet one ECDH and one decryption per input */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "G:3", "g:k1", NULL);
+	ecdh_calls = gcm_open_calls = 0;
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len));
+	for (trips = 0; msg == FOC_MSG_GET_STATE && trips < 10; trips++) {
+		foc_reader_init(&r, out, out_len);
+		CHECK(foc_read_bytes(&r, FOC_MAX_KEY, &key, &key_len) == FOC_READ_OK);
+		snprintf(name, sizeof(name), "%.*s", (int)key_len, (const char *)key);
+		answer(s, stored, (uint32_t)stored_value(name, "v", stored), 1);
+	}
+	ecdh = ecdh_calls;
+	opens = gcm_open_calls;
+	CHECK(trips == 3 && ecdh == 1 && opens == 1 + 3);
+	CHECK(open_response(&c, &resp) && resp.status == 200 && strcmp(resp.payload, "k1=v;") == 0 && resp.nreads == 3);
+	foc_session_free(s);
+}
+
 static void test_out_of_memory(void)
 {
 	long base = foc_test_live_allocations, fail_at;
@@ -657,6 +831,7 @@ int main(void)
 	test_lifecycle();
 	test_config_negative();
 	test_invocations();
+	test_layers();
 	test_out_of_memory();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", storage_dir);
 	if (system(cmd) != 0)

@@ -12,9 +12,9 @@
 #include <foc_ta.h>
 
 #include "foc_codec.h"
+#include "foc_commands.h"
 #include "foc_core.h"
 #include "foc_native.h"
-#include "foc_stub.h"
 #include "platform_test.h"
 
 #define TEE_SUCCESS 0x00000000u
@@ -642,6 +642,27 @@ static void test_coffee(struct foc_native_session *s)
 	put_bytes(&req, "a\0b", 3);
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "NUL"));
 
+	/* keys are UTF-8 text, as on Fabric: multi-byte keys pass, malformed sequences do not */
+	request("create", "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf", "1", NULL);
+	CHECK(is_ok(s, "OK"));
+	{
+		static const char *const bad[] = {
+			"\xff\xfe",         /* not UTF-8 at all */
+			"\xc0\x80",         /* overlong NUL */
+			"\xe0\x80\xaf",     /* overlong '/' */
+			"\xed\xa0\x80",     /* a surrogate */
+			"\xf4\x90\x80\x80", /* above U+10FFFF */
+			"ok\xe2\x82",       /* truncated */
+			"\x80",             /* a lone continuation byte */
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			request("create", bad[i], "1", NULL);
+			CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "UTF-8"));
+		}
+	}
+
 	/* stored values: FOC treats "" as missing; garbage is inconsistent */
 	ledger_put("empty", "", 0);
 	request("create", "empty", "2", NULL);
@@ -805,6 +826,72 @@ static void test_native_params(void)
 	foc_native_close(NULL);
 }
 
+/* The command table both entries use: the ABI's parameter types as data, checked first. */
+static void test_command_table(void)
+{
+	static const uint32_t ids[] = { FOC_CMD_INVOKE, FOC_CMD_RESUME, FOC_CMD_ABORT, FOC_CMD_INFO,
+					FOC_CMD_ENCLAVE_CREATE, FOC_CMD_ENCLAVE_CREDENTIALS,
+					FOC_CMD_CONFIDENTIAL_INVOKE, FOC_CMD_PANIC };
+	const uint32_t message = FOC_PARAM_TYPES(FOC_PARAM_MEMREF_INPUT, FOC_PARAM_VALUE_OUTPUT, FOC_PARAM_MEMREF_OUTPUT,
+						 FOC_PARAM_NONE);
+	struct foc_session *cs = foc_session_new();
+	union foc_param p[4];
+	size_t i, slot, type, refused = 0;
+
+	/* foc_ta.h's parameter layouts, as the table holds them */
+	CHECK(foc_command_find(FOC_CMD_INVOKE)->param_types == message);
+	CHECK(foc_command_find(FOC_CMD_RESUME)->param_types == message);
+	CHECK(foc_command_find(FOC_CMD_ENCLAVE_CREATE)->param_types == message);
+	CHECK(foc_command_find(FOC_CMD_CONFIDENTIAL_INVOKE)->param_types == message);
+	CHECK(foc_command_find(FOC_CMD_ENCLAVE_CREDENTIALS)->param_types == (message & ~0xfu));
+	CHECK(foc_command_find(FOC_CMD_INFO)->param_types ==
+	      FOC_PARAM_TYPES(FOC_PARAM_VALUE_OUTPUT, FOC_PARAM_NONE, FOC_PARAM_NONE, FOC_PARAM_NONE));
+	CHECK(foc_command_find(FOC_CMD_ABORT)->param_types == 0 && foc_command_find(FOC_CMD_PANIC)->param_types == 0);
+	CHECK(foc_command_find(42) == NULL && foc_command_run(cs, 42, message, p) == TEE_ERROR_NOT_SUPPORTED);
+
+	/* Any other type in any slot (GP types 0..7) is refused before a buffer is touched: the
+	 * buffers here point nowhere and a read would crash. */
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		uint32_t expected = foc_command_find(ids[i])->param_types;
+
+		for (slot = 0; slot < 4; slot++) {
+			for (type = 0; type < 8; type++) {
+				uint32_t types = (expected & ~(0xfu << (4 * slot))) | (uint32_t)type << (4 * slot);
+
+				if (types == expected)
+					continue;
+				for (size_t k = 0; k < 4; k++) {
+					p[k].memref.buffer = (void *)(uintptr_t)16;
+					p[k].memref.size = 1u << 20;
+				}
+				refused += foc_command_run(cs, ids[i], types, p) == TEE_ERROR_BAD_PARAMETERS;
+			}
+		}
+	}
+	CHECK(refused == 8 * 4 * 7);
+	/* a memref without a buffer but with a size, in or out */
+	request("query", "p", NULL);
+	p[0].memref.buffer = NULL;
+	p[0].memref.size = 5;
+	p[2].memref.buffer = out;
+	p[2].memref.size = sizeof(out);
+	CHECK(foc_command_run(cs, FOC_CMD_INVOKE, message, p) == TEE_ERROR_BAD_PARAMETERS);
+	p[0].memref.buffer = req.data;
+	p[0].memref.size = req.len;
+	p[2].memref.buffer = NULL;
+	CHECK(foc_command_run(cs, FOC_CMD_INVOKE, message, p) == TEE_ERROR_BAD_PARAMETERS);
+	/* the right types: a message in params[2], its type and size in params[1] */
+	p[2].memref.buffer = out;
+	CHECK(foc_command_run(cs, FOC_CMD_INVOKE, message, p) == TEE_SUCCESS && p[1].value.a == FOC_MSG_GET_STATE &&
+	      p[1].value.b == 5 && p[2].memref.size == 5 && memcmp(out + 4, "p", 1) == 0);
+	CHECK(foc_command_run(cs, FOC_CMD_ABORT, 0, p) == TEE_SUCCESS);
+	p[2].memref.size = sizeof(out);
+	CHECK(foc_command_run(cs, FOC_CMD_RESUME, message, p) == TEE_SUCCESS && p[1].value.a == FOC_MSG_ERROR);
+	CHECK(foc_command_run(cs, FOC_CMD_INFO, FOC_PARAM_VALUE_OUTPUT, p) == TEE_SUCCESS &&
+	      p[0].value.a == FOC_ABI_VERSION && p[0].value.b == FOC_MAX_OUTPUT);
+	foc_session_free(cs);
+}
+
 static void test_short_buffer(void)
 {
 	struct foc_native_session *s = foc_native_open();
@@ -903,16 +990,16 @@ static void test_out_of_memory(void)
 		request("add", person, "1", NULL);
 		runs++;
 		for (step = 0; step < 2; step++) {
-			bool fits;
+			uint32_t res;
 
+			n = sizeof(out);
 			if (step == 0) {
-				fits = foc_session_command(cs, FOC_CMD_INVOKE, req.data, req.len, out, sizeof(out), &n, &m);
+				res = foc_test_run(cs, FOC_CMD_INVOKE, req.data, req.len, out, &n, &m);
 			} else {
 				state_answer(1, "5", 1);
-				fits = foc_session_command(cs, FOC_CMD_RESUME, answer.data, answer.len, out, sizeof(out),
-							   &n, &m);
+				res = foc_test_run(cs, FOC_CMD_RESUME, answer.data, answer.len, out, &n, &m);
 			}
-			CHECK(fits);
+			CHECK(res == TEE_SUCCESS);
 			if (m != FOC_MSG_GET_STATE)
 				break;
 		}
@@ -1024,6 +1111,7 @@ int main(void)
 	test_stub(s);
 	foc_native_close(s);
 	test_native_params();
+	test_command_table();
 	test_short_buffer();
 	test_panic();
 	test_out_of_memory();

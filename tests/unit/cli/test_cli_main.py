@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from foc.cli import main as cli
+from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "wrapper"))
@@ -139,3 +140,55 @@ def test_unexpected_exception_is_one_line(fake: FakeProxyClient, monkeypatch: py
     monkeypatch.setattr(fake, "invoke", broken)
     rc, _, err = run("invoke", "--plaintext", "create", "alice", "0")
     assert rc == 1 and err == "foc: internal error: RuntimeError: boom (please report it)\n"
+
+
+def test_untrusted_names_and_messages_are_escaped_one_record_per_line(
+    fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, kind 6: key names and TA/peer messages cannot forge output lines or send escapes."""
+    forged = "alice\nblock 9  hash 0000  verified"
+    assert run("invoke", "--plaintext", "create", forged, "1")[0] == 0
+    assert run("invoke", "--plaintext", "create", "--", "-x", "2")[0] == 0
+    assert run("invoke", "--plaintext", "create", "\x1b[2Jred", "3")[0] == 0
+    rc, out, _ = run("ledger", "show", "--values")
+    assert rc == 0 and "\x1b" not in out
+    assert 'writes: "alice\\nblock 9  hash 0000  verified"' in out
+    assert 'writes: "-x"' in out and "writes: -x" not in out  # not the delete of x
+    assert not any(line.startswith("block 9") for line in out.splitlines())
+
+    def refuse(*a: object, **kw: object) -> None:
+        raise ChaincodeError("EXISTS", "gone\x1b[2J\nfoc: verified: enclave ok")
+
+    monkeypatch.setattr(fake, "invoke", refuse)
+    rc, _, err = run("invoke", "--plaintext", "create", "bob", "1")
+    assert rc == 9 and err == "foc: error: EXISTS: gone\\x1b[2J\\nfoc: verified: enclave ok\n"
+
+
+def test_chaincode_show_reads_foc_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """docs/fabric.md step 5 takes the Fabric definition's version from `foc chaincode show`, which
+    honours $FOC_HOME (it used to read ~/.config/foc by hand); --native-insecure pins native-insecure-v1."""
+    import hashlib
+
+    monkeypatch.setenv("FOC_HOME", str(tmp_path / "elsewhere"))
+    assert run("chaincode", "define", "--id", "coffee", "--version", "AB" * 32, "--channel", "ch")[0] == 0
+    assert run("chaincode", "show", "--id", "coffee", "--field", "version") == (0, "ab" * 32 + "\n", "")
+    rc, out, _ = run("chaincode", "show", "--id", "coffee")
+    assert rc == 0 and '"channel_id": "ch"' in out
+    rc, out, _ = run("chaincode", "define", "--id", "native", "--native-insecure", "--channel", "ch")
+    assert rc == 0 and "NOT a TEE" in out
+    native = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").hexdigest()
+    assert run("chaincode", "show", "--id", "native", "--field", "version")[1] == native + "\n"
+    assert run("chaincode", "show", "--id", "nope")[0] == 3
+
+
+def test_arguments_that_are_not_utf8_go_as_bytes_and_never_crash(fake: FakeProxyClient) -> None:
+    """Issue 8, kind 2: `foc invoke --plaintext create $'\\xff\\xfe' 1` (argv decoded by Python with
+    surrogateescape) used to end in "internal error: UnicodeEncodeError". The arguments now reach
+    the chaincode as the shell's bytes; a chaincode that needs text refuses them with its own code."""
+    rc, out, err = run("invoke", "--plaintext", "create", "\udcff\udcfe", "1")
+    assert (rc, out) == (9, "") and err.startswith("foc: error: BAD_ARGUMENT: ") and "UTF-8" in err
+    assert fake.calls[-1]["args"] == [b"\xff\xfe", b"1"]
+    rc, _, err = run("invoke", "--plaintext", "\udcff", "x")  # the wrapper needs a text function name
+    assert rc == 2 and "UTF-8" in err and "internal error" not in err
+    rc, _, err = run("query", "--plaintext", "query", "caf\u00e9")  # valid non-ASCII text is fine
+    assert rc == 9 and "NOT_FOUND" in err

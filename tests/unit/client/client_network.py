@@ -1,4 +1,4 @@
-"""A dev network for ConfidentialContract tests: DevNetwork with the registry and one confidential
+"""A dev network for ConfidentialContract tests: `foc.connect` with the registry and one confidential
 chaincode whose enclave is the TEST-ONLY reference enclave (tests/unit/confidential), behind a
 recording `Contract` that tests can make tamper with the enclave's responses."""
 
@@ -16,10 +16,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "confidential"))
 
 from reference_enclave import ChaincodeSecrets, GetState, ReferenceEnclave  # noqa: E402
 
+from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
+from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
-from foc.client.devledger import DevLedgerContract, DevNetwork  # noqa: E402
-from foc.confidential.definitions import DefinitionStore, define_chaincode  # noqa: E402
-from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
+from foc.client.devledger import DevLedgerContract  # noqa: E402
+from foc.client.network import Network, connect  # noqa: E402
 from foc.confidential.formats import EnclaveConfig  # noqa: E402
 
 CHANNEL = "dev"
@@ -34,7 +35,14 @@ class EnclaveSlot:
     def __init__(self, enclave: ReferenceEnclave) -> None:
         self.enclave = enclave
 
-    def invoke(self, confidential_request: bytes, get_state: GetState) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: GetState,
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         return self.enclave.invoke(confidential_request, get_state)
 
 
@@ -46,11 +54,13 @@ class RecordingContract:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (kind, function)
     tamper: Callable[[bytes], bytes] | None = None
     before_endorse: Callable[[], None] | None = None
+    last_endorse: tuple[bytes | str, ...] = ()
 
     def invoke(
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         self.calls.append(("invoke", function))
+        self.last_endorse = tuple(args)
         if self.before_endorse is not None:
             self.before_endorse()
         return self.inner.invoke(function, args, transient=transient)
@@ -70,7 +80,7 @@ class RecordingContract:
 @dataclass
 class ClientNetwork:
     home: Path
-    net: DevNetwork
+    net: Network
     slot: EnclaveSlot
     device_key: rsa.RSAPrivateKey
     secrets: ChaincodeSecrets
@@ -105,9 +115,7 @@ def make_network(tmp_path: Path, device_key: rsa.RSAPrivateKey, *, define: bool 
     enroll_device("device-1", device_key.public_key(), home=home)
     secrets = ChaincodeSecrets()
     slot = EnclaveSlot(ReferenceEnclave(device_key, MEASUREMENT, secrets))
-    net = DevNetwork.open(
-        tmp_path / "ledger.sqlite", confidential=CHAINCODE, enclave=slot, home=home, channel=CHANNEL
-    )
-    recorder = RecordingContract(net.contract(CHAINCODE))
+    net = connect(ledger=tmp_path / "ledger.sqlite", enclave=slot, home=home, channel=CHANNEL)
+    recorder = RecordingContract(net.contract(CHAINCODE, plaintext=True))
     assert DeviceStore(home).get("device-1")
     return ClientNetwork(home, net, slot, device_key, secrets, recorder)

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from client_network import CHAINCODE, MEASUREMENT, ClientNetwork, make_network  # noqa: E402
 from reference_enclave import ReferenceEnclave  # noqa: E402
 
+from foc.admin.devices import DeviceStore  # noqa: E402
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevLedgerContract  # noqa: E402
-from foc.confidential.devices import DeviceStore  # noqa: E402
 from foc.confidential.formats import ConfidentialResponse, SignedMessage  # noqa: E402
 from foc.errors import (  # noqa: E402
     AttestationError,
@@ -27,6 +27,7 @@ from foc.errors import (  # noqa: E402
     ConfidentialityError,
     ConfigError,
     EndorsementFailure,
+    MvccConflict,
     VerificationError,
 )
 
@@ -181,7 +182,12 @@ def test_the_client_re_verifies_attestation_when_given_devices(registered: Clien
     assert registered.recorder.submitted == []
 
 
-def test_ledger_side_validation_refusal_surfaces_and_commits_nothing(registered: ClientNetwork) -> None:
+def test_a_read_changed_between_invoke_and_endorse_is_an_mvcc_conflict_and_commits_nothing(
+    registered: ClientNetwork,
+) -> None:
+    """Issue 8, kind 3 (deterministic form): another `add` commits between a client's `__invoke`
+    and its `__endorse`. The stale read `__endorse` finds is MvccConflict (exit 10), the same
+    outcome as a conflict at commit, so clients and load generators can count and retry it."""
     contract = registered.contract()
     contract.invoke("create", ["alice", "1"])
     other = registered.contract()
@@ -190,9 +196,23 @@ def test_ledger_side_validation_refusal_surfaces_and_commits_nothing(registered:
         setattr(registered.recorder, "before_endorse", None),
         other.invoke("add", ["alice", "100"]),
     )
-    with pytest.raises(EndorsementFailure, match="read value of alice changed"):
+    with pytest.raises(MvccConflict, match="read value of alice changed") as caught:
         contract.invoke("add", ["alice", "5"])
+    assert caught.value.exit_code == 10 and not isinstance(caught.value, EndorsementFailure)
     assert contract.query("get", ["alice"]) == b"101"
+    # Retried from scratch, the same call now commits on top of the other client's write.
+    contract.invoke("add", ["alice", "5"])
+    assert contract.query("get", ["alice"]) == b"106"
+
+
+def test_other_validation_refusals_stay_endorsement_failures(registered: ClientNetwork) -> None:
+    """A replayed `__endorse` is refused by validation: not a conflict (retrying cannot help)."""
+    contract = registered.contract()
+    contract.invoke("create", ["alice", "1"])
+    request, response = registered.recorder.last_endorse
+    with pytest.raises(EndorsementFailure, match="VALIDATION: this request was already committed") as caught:
+        registered.recorder.inner.invoke("__endorse", [request, response])
+    assert not isinstance(caught.value, MvccConflict)
 
 
 def test_without_a_definition_or_an_enclave_the_errors_say_what_to_run(
@@ -232,9 +252,11 @@ def test_refusals_before_the_enclave_answers_stay_unauthenticated_endorsement_fa
 
 
 def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> None:
-    from foc.confidential.registry import RegistryQuery
+    from foc.client.confidential import ContractRegistry
+    from foc.registry.ercc import RegistryQuery
 
-    reader = RegistryQuery(lambda args: registered.net.peer.query("ercc", args).response)
+    reader = ContractRegistry(registered.net.contract("ercc"))
+    assert isinstance(reader, RegistryQuery)
     contract = ConfidentialContract(
         registered.recorder,
         chaincode_id=CHAINCODE,

@@ -27,17 +27,17 @@ from fake_gateway import FakeGateway  # noqa: E402
 from fake_proxy import FakeProxyClient  # noqa: E402
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
 
+from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
+from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
 from foc.client.gateway import GatewayClient, GatewayContract  # noqa: E402
 from foc.client.identity import Identity  # noqa: E402
-from foc.confidential.chaincode import ConfidentialChaincode  # noqa: E402
-from foc.confidential.definitions import DefinitionStore, define_chaincode  # noqa: E402
-from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.confidential.formats import EnclaveConfig, StoredValue  # noqa: E402
-from foc.confidential.registry import EnclaveRegistry  # noqa: E402
 from foc.errors import EndorsementFailure, GatewayError, VerificationError  # noqa: E402
 from foc.fabric.server import ChaincodeServer  # noqa: E402
-from foc.wrapper.chaincode import FocWrapper  # noqa: E402
+from foc.registry.ercc import EnclaveRegistry  # noqa: E402
+from foc.wrapper.confidential import ConfidentialChaincode  # noqa: E402
+from foc.wrapper.plaintext import FocWrapper  # noqa: E402
 
 CHANNEL = "mychannel"
 MEASUREMENT = bytes.fromhex("3c" * 32)
@@ -152,7 +152,7 @@ def test_endorse_with_a_forged_response_is_refused_by_the_chaincode(fabric: Fabr
     pending_request = b""
 
     class Capture:
-        def invoke(self, request: bytes, get_state):  # type: ignore[no-untyped-def]
+        def invoke(self, request: bytes, get_state, **context):  # type: ignore[no-untyped-def]
             nonlocal pending_request
             pending_request = request
             return rogue.invoke(request, get_state)

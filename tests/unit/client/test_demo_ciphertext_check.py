@@ -11,17 +11,17 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "wrapper"))
 
 from fake_proxy import FakeProxyClient  # noqa: E402
 
-from foc.cli.demo import check_ciphertext_only, run_scenario  # noqa: E402
-from foc.ledger.ledger import DevLedger  # noqa: E402
-from foc.ledger.peer import DevPeer  # noqa: E402
-from foc.wrapper.chaincode import FocWrapper  # noqa: E402
+from foc import connect  # noqa: E402
+from foc.client.audit import check_ciphertext_only  # noqa: E402
+from foc.demo import plaintext_probes, run_plaintext_demo  # noqa: E402
 
 
 def test_plaintext_ledger_fails_the_check_and_names_the_leaks(tmp_path: Path) -> None:
-    with DevLedger(tmp_path / "plain.sqlite") as ledger:
-        outcomes = run_scenario(DevPeer(ledger, {"foc": FocWrapper(client=FakeProxyClient())}), io.StringIO())
+    with connect(ledger=tmp_path / "plain.sqlite", proxy=FakeProxyClient(), home=tmp_path / "home") as net:
+        outcomes = run_plaintext_demo(net, io.StringIO())
+        assert all(o.ok for o in outcomes)
         out = io.StringIO()
-        assert check_ciphertext_only(ledger, "foc", outcomes, out) is False
+        assert check_ciphertext_only(net.ledger, "foc", plaintext_probes(outcomes), out) is False
     text = out.getvalue()
     assert "LEAK: the value of alice is not ciphertext" in text
     assert "LEAK: block 1 wrote plaintext to alice" in text

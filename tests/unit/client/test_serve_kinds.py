@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "fabric"))
 
 from fake_peer import FakePeer  # noqa: E402
 
-from foc.confidential.definitions import define_chaincode  # noqa: E402
+from foc.admin.definitions import define_chaincode  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE_ID = "ercc_1.0:" + "12" * 32

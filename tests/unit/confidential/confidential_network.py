@@ -11,13 +11,13 @@ from pathlib import Path
 
 from reference_enclave import ReferenceEnclave
 
-from foc.confidential.client import ConfidentialClient, ConfidentialResult, PendingRequest
-from foc.confidential.definitions import ChaincodeDefinition
-from foc.confidential.devices import DeviceStore
+from foc.admin.definitions import ChaincodeDefinition
+from foc.admin.devices import DeviceStore
+from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import EnclaveConfig
-from foc.confidential.registry import RegistryQuery
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer, TxResult
+from foc.registry.ercc import RegistryQuery
 
 CHANNEL = "dev"
 CHAINCODE = "coffee"

@@ -18,12 +18,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from confidential_network import CHAINCODE, CHANNEL, MEASUREMENT, Network  # noqa: E402
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
 
-from foc.confidential.chaincode import ConfidentialChaincode  # noqa: E402
-from foc.confidential.definitions import DefinitionStore, define_chaincode  # noqa: E402
-from foc.confidential.devices import DeviceStore, enroll_device  # noqa: E402
-from foc.confidential.registry import EnclaveRegistry  # noqa: E402
+from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
+from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
 from foc.ledger.ledger import DevLedger  # noqa: E402
 from foc.ledger.peer import DevPeer  # noqa: E402
+from foc.registry.ercc import EnclaveRegistry  # noqa: E402
+from foc.wrapper.confidential import ConfidentialChaincode  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ class _EnclaveSlot:
     def __init__(self, enclave: ReferenceEnclave) -> None:
         self.enclave = enclave
 
-    def invoke(self, request: bytes, get_state):  # type: ignore[no-untyped-def]
+    def invoke(self, request: bytes, get_state, **context):  # type: ignore[no-untyped-def]
         return self.enclave.invoke(request, get_state)
 
 

@@ -108,7 +108,14 @@ class ReferenceEnclave:
 
     # -- FOC_CMD_CONFIDENTIAL_INVOKE ------------------------------------------------------------
 
-    def invoke(self, confidential_request: bytes, get_state: GetState) -> bytes:
+    def invoke(
+        self,
+        confidential_request: bytes,
+        get_state: GetState,
+        *,
+        transaction_id: str = "",
+        channel_id: str = "",
+    ) -> bytes:
         assert self.config is not None, "create the enclave first"
         request = ConfidentialRequest.decode(confidential_request)
         cc_point = _point(self.secrets.chaincode_key)

@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from foc.confidential.definitions import DefinitionStore, define_chaincode
-from foc.confidential.devices import DeviceStore, device_key_from_pta, enroll_device
+from foc.admin.definitions import DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, device_key_from_pta, enroll_device
 from foc.errors import ConfigError, UsageError
 
 

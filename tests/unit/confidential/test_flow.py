@@ -12,9 +12,9 @@ from confidential_network import CHAINCODE, CHANNEL, MEASUREMENT, Network
 from reference_enclave import ReferenceEnclave
 
 from foc.confidential.formats import ConfidentialResponse, SignedMessage
-from foc.confidential.validation import request_marker_key
 from foc.errors import ChaincodeError, ConfidentialityError, VerificationError
 from foc.ledger.rwset import KeyWrite, ReadWriteSet
+from foc.registry.validation import request_marker_key
 
 SECRET_VALUE = "espresso-secret-8c1f"
 SECRET_RESULT_ADD = "424242"

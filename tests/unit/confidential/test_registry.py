@@ -10,8 +10,8 @@ from confidential_network import CHAINCODE, MEASUREMENT, Network
 from cryptography.hazmat.primitives.asymmetric import rsa
 from reference_enclave import ChaincodeSecrets, ReferenceEnclave
 
-from foc.confidential.definitions import define_chaincode
-from foc.confidential.devices import enroll_device
+from foc.admin.definitions import define_chaincode
+from foc.admin.devices import enroll_device
 from foc.confidential.formats import Credentials, Evidence
 from foc.confidential.suite import enclave_id
 
@@ -165,7 +165,7 @@ def test_native_insecure_evidence_is_refused_unless_allowed(network: Network) ->
         Evidence("native-insecure-v1", evidence.measurement, evidence.signature).encode(),
     )
     refused(network, native.encode(), "host-native build")
-    from foc.confidential.attestation import verify_credentials
+    from foc.registry.attestation import verify_credentials
 
     verified = verify_credentials(
         native, network.definition, network.devices.devices(), allow_insecure_native=True

@@ -383,7 +383,7 @@ def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(
 
     ctx = _ctx(tmp_path)  # its repo is tmp_path/repo
     key = build._image_key(build.plan(ctx.target, ctx))
-    d = build.image_dir("qemu")
+    d = build.image_key_dir("qemu", key)
     d.mkdir(parents=True)
     files = {n: d / n for n in ("bios", "kernel", "initrd", "manifest.json", "pflash1")}
     for f in files.values():
@@ -401,6 +401,45 @@ def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(
 
     (repo / "qemu" / "init").write_text("#!/bin/sh\necho changed\n")
     assert build.current_image("qemu", repo=repo) is None
+
+
+def test_each_image_key_is_published_apart_and_current_names_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checkouts (or CI beside a developer) publishing different images must not rewrite the
+    files a running guest booted from: each key has its own directory; `current` moves."""
+    import os
+
+    from foc.deploy.image import ImageSet
+
+    monkeypatch.setenv("FOC_CACHE", str(tmp_path / "cache"))
+
+    def publish(key: str, content: str) -> ImageSet:
+        d = build.image_key_dir("qemu", key)
+        (d / "share" / "ta").mkdir(parents=True)
+        ta = d / "share" / "ta" / "x.ta"
+        ta.write_text(content)
+        image = ImageSet("qemu", d, d / "b", d / "k", d / "i", d / "share", d / "m", ta_files=(ta,),
+                         extra={"image_key": key})  # fmt: skip
+        image.save(d / "image.json")
+        build._point_current("qemu", d, image)
+        build._prune("qemu", keep=d)
+        return image
+
+    first = publish("aaa", "first TA")
+    second = publish("bbb", "second TA")
+    assert first.ta_files[0].read_text() == "first TA", "another publish rewrote a published image"
+    root = build.image_dir("qemu")
+    assert (root / "current").resolve() == build.image_key_dir("qemu", "bbb").resolve()
+    assert ImageSet.load(root / "image.json") == second
+    # Old sets beyond the newest few are pruned once they are a day old; recent ones are kept.
+    for n, key in enumerate(("c1", "c2", "c3")):
+        publish(key, key)
+        os.utime(build.image_key_dir("qemu", key), (n, n))
+    os.utime(build.image_key_dir("qemu", "aaa"), (0, 0))
+    publish("ddd", "newest")
+    left = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    assert left == ["bbb", "c3", "ddd"], left
 
 
 def test_refresh_rebuilds_cached_steps_in_place(tmp_path: Path) -> None:

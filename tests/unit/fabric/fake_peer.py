@@ -399,7 +399,8 @@ class FakePeer:
                 return self._response(msg, self.state.get(key, b""))
         if kind == Msg.PUT_STATE:
             put = chaincode_shim_pb2.PutState.FromString(msg.payload)
-            tx.writes[put.key] = bytes(put.value)
+            # As the real peer: an empty value is recorded as a delete (rwsetutil: IsDelete = len == 0).
+            tx.writes[put.key] = bytes(put.value) or None
             return self._response(msg)
         if kind == Msg.DEL_STATE:
             tx.writes[chaincode_shim_pb2.DelState.FromString(msg.payload).key] = None

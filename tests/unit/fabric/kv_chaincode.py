@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.chaincode.stub import ChaincodeStub, Response
 
 PACKAGE_ID = "foc_1.0:" + "ab" * 32
 

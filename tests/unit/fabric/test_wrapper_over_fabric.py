@@ -11,7 +11,7 @@ from fake_peer import FakePeer
 from kv_chaincode import PACKAGE_ID
 
 from foc.fabric.server import ChaincodeServer
-from foc.wrapper.chaincode import FocWrapper
+from foc.wrapper.plaintext import FocWrapper
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "wrapper"))
 from fake_proxy import FakeProxyClient  # noqa: E402

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from foc.client.gateway import Contract
+from foc.client.contract import Contract
 from foc.errors import EndorsementFailure
 
 

@@ -19,7 +19,7 @@ from fake_proxy import FakeProxyClient  # noqa: E402
 from foc.client.gateway import GatewayClient  # noqa: E402
 from foc.client.identity import Identity  # noqa: E402
 from foc.fabric.server import ChaincodeServer  # noqa: E402
-from foc.wrapper.chaincode import FocWrapper  # noqa: E402
+from foc.wrapper.plaintext import FocWrapper  # noqa: E402
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fake_gateway import CHANNEL, FakeGateway
 
+from foc.admin.definitions import define_chaincode
 from foc.cli.main import main
 from foc.client.identity import Identity
-from foc.confidential.definitions import define_chaincode
 from foc.deploy.native import free_port
 
 
@@ -54,6 +54,18 @@ def test_plaintext_invoke_and_query_through_the_gateway(
     assert code == 9 and out == "" and "EXISTS: " in err
     assert fake_gateway.peer.state == {"alice": b"0"}
     assert not (tmp_path / "dev.sqlite").exists()  # --gateway never opens the dev ledger
+
+
+def test_arguments_that_are_not_utf8_over_the_gateway(fake_gateway: FakeGateway, msp_dir: Path) -> None:
+    """Issue 8, kind 2 on the Fabric back end: bytes reach the chaincode; no internal error."""
+    gateway = ["--gateway", fake_gateway.address, "--msp-dir", str(msp_dir), "--mspid", "Org1MSP"]
+    code, out, err = foc(
+        "invoke", *gateway, "--channel", CHANNEL, "--plaintext", "create", "\udcff\udcfe", "1"
+    )
+    assert (code, out) == (9, "") and "BAD_ARGUMENT" in err and "UTF-8" in err, err
+    code, _, err = foc("invoke", *gateway, "--channel", CHANNEL, "--plaintext", "\udcff", "1")
+    assert code == 2 and "internal error" not in err, err
+    assert fake_gateway.peer.state == {}
 
 
 def test_the_options_default_to_the_fabric_environment(

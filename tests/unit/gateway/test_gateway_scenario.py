@@ -8,12 +8,13 @@ from coffee_scenario import coffee_scenario
 from fake_gateway import CHAINCODE, CHANNEL, FakeGateway
 from fake_proxy import FakeProxyClient
 
+from foc.client.contract import Contract
 from foc.client.devledger import DevLedgerContract
-from foc.client.gateway import Contract, GatewayClient, GatewayContract
+from foc.client.gateway import GatewayClient, GatewayContract
 from foc.client.identity import Identity
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.wrapper.chaincode import FocWrapper
+from foc.wrapper.plaintext import FocWrapper
 
 
 def test_coffee_on_the_dev_ledger(tmp_path: Path, identity: Identity) -> None:

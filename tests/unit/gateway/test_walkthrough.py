@@ -14,7 +14,6 @@ embedded dev ledger with the same proxy.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -35,14 +34,13 @@ sys.path.insert(0, str(HERE))
 from coffee_scenario import coffee_scenario  # noqa: E402
 from fake_gateway import FakeGateway  # noqa: E402
 
+import foc  # noqa: E402
+from foc.admin.definitions import DefinitionStore  # noqa: E402
+from foc.admin.devices import DeviceStore  # noqa: E402
 from foc.client import GatewayClient, GatewayContract, Identity  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
-from foc.client.devledger import DevNetwork  # noqa: E402
-from foc.confidential.definitions import DefinitionStore  # noqa: E402
-from foc.confidential.devices import DeviceStore  # noqa: E402
 from foc.confidential.formats import StoredValue  # noqa: E402
 from foc.deploy.native import LocalProxy, free_port  # noqa: E402
-from foc.proxy.client import ProxyClient  # noqa: E402
 
 pytestmark = pytest.mark.native
 
@@ -52,7 +50,7 @@ FOC = Path(sys.executable).parent / "foc"
 REHEARSED = "rehearsed here against the fake gateway"
 NOT_VERIFIABLE = "not verifiable here"
 CHANNEL = "mychannel"
-QEMU_TA = "--ta ~/.cache/foc/images/qemu/share/ta/6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9.ta"
+QEMU_TA = "--ta ~/.cache/foc/images/qemu/current/share/ta/6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9.ta"
 PACKAGES = {"foc": "foc.tar.gz", "coffee": "coffee.tar.gz", "ercc": "ercc.tar.gz"}
 
 
@@ -278,7 +276,8 @@ def test_the_fabric_walkthrough_runs_as_written(
         for snippet in step.python:
             monkeypatch.setenv("FOC_FABRIC_GATEWAY", rehearsal.env["FOC_FABRIC_GATEWAY"])
             code = snippet.replace(
-                "devices=DeviceStore(),", "devices=DeviceStore(),\n        allow_insecure_native=True,"
+                'channel="mychannel",\n) as net:',
+                'channel="mychannel",\n    allow_insecure_native=True,\n) as net:',
             )
             assert code != snippet
             exec(compile(code, f"{DOC}:python", "exec"), {})  # noqa: S102 - the doc's own snippet
@@ -329,25 +328,12 @@ def test_the_fabric_walkthrough_runs_as_written(
         coffee_scenario(GatewayContract(client, CHANNEL, "foc"), "dave")  # the plaintext wrapper
 
     credentials = next((rehearsal.tmp / "foc-home" / "chaincodes" / "coffee" / "enclaves").iterdir())
-    with (
-        ProxyClient(rehearsal.proxy.address) as proxy,
-        DevNetwork.open(
-            rehearsal.tmp / "dev.sqlite",
-            proxy=proxy,
-            confidential="coffee",
-            channel=CHANNEL,
-            allow_insecure_native=True,
-        ) as net,
-    ):
-        net.contract("ercc").invoke("registerEnclave", [base64.b64encode(credentials.read_bytes())])
-        on_dev_ledger = ConfidentialContract(
-            net.contract("coffee"),
-            chaincode_id="coffee",
-            channel=net.channel,
-            registry=net.contract("ercc"),
-            definitions=DefinitionStore(),
-            devices=DeviceStore(),
-            allow_insecure_native=True,
-        )
-        coffee_scenario(on_dev_ledger, "carol")
+    with foc.connect(
+        ledger=rehearsal.tmp / "dev.sqlite",
+        proxy=rehearsal.proxy.address,
+        channel=CHANNEL,
+        allow_insecure_native=True,
+    ) as net:
+        net.register_enclave("coffee", credentials=credentials.read_bytes())
+        coffee_scenario(net.contract("coffee"), "carol")
         coffee_scenario(net.contract("foc"), "dave")

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from foc.chaincode.stub import Response
 from foc.errors import LedgerError, MvccConflict
 from foc.ledger.blocks import GENESIS_PREV_HASH, Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.ledger.rwset import KeyRead, KeyWrite, ReadWriteSet, Version
 from foc.ledger.simulator import TransactionSimulator
-from foc.wrapper.stub import Response
 
 
 def writes(*pairs: tuple[str, bytes | None], ns: str = "cc") -> ReadWriteSet:
@@ -58,9 +58,12 @@ def test_delete_removes_key(ledger: DevLedger) -> None:
     assert ledger.verify().ok
 
 
-def test_empty_value_is_a_value_not_a_delete(ledger: DevLedger) -> None:
-    ledger.commit("t1", "cc", writes(("a", b"")))
-    assert ledger.read("cc", "a") == (b"", Version(1, 0))
+def test_empty_value_is_a_delete_as_on_a_fabric_peer(ledger: DevLedger) -> None:
+    ledger.commit("t1", "cc", writes(("a", b"1")))
+    ledger.commit("t2", "cc", writes(("a", b"")))
+    assert ledger.read("cc", "a") is None
+    assert ledger.block(2).transactions[0].rwset.writes[0].is_delete
+    assert ledger.verify().ok
 
 
 def test_range_is_half_open_and_sorted(ledger: DevLedger) -> None:
@@ -306,6 +309,24 @@ def test_peer_commits_endorsed_only(ledger: DevLedger) -> None:
     assert ledger.read("bad", "x") is None and ledger.height == 1
     ok = peer.invoke("cc", ["inc", "a"])
     assert ok.committed and ok.block is not None and ok.block.number == 1
+
+
+def test_a_chaincode_writing_an_empty_value_deletes_the_key_as_on_fabric(ledger: DevLedger) -> None:
+    class Writer:
+        def init(self, stub):  # type: ignore[no-untyped-def]
+            return Response.success()
+
+        def invoke(self, stub):  # type: ignore[no-untyped-def]
+            key, value = (a.decode() for a in stub.get_args()[1:])
+            stub.put_state(key, value.encode())
+            return Response.success()
+
+    peer = DevPeer(ledger, {"cc": Writer()})
+    assert peer.invoke("cc", ["put", "k", "v"]).committed
+    assert ledger.read("cc", "k") is not None
+    assert peer.invoke("cc", ["put", "k", ""]).committed
+    assert ledger.read("cc", "k") is None
+    assert [k for k, _, _ in ledger.range("cc", "", "")] == []
 
 
 def test_ledger_open_failure_is_a_ledger_error(tmp_path: Path) -> None:

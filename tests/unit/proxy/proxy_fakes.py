@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from foc.errors import TaCrashed, TeeError
+from foc.protocol.result import InvocationError, InvocationResult, StateWrite
 from foc.tee import abi
 
 TARGET_DEAD = 0xFFFF3024
@@ -74,13 +75,11 @@ class FakeTaSession:
             try:
                 self.args = abi.decode_request(data)
             except abi.AbiError as exc:
-                return abi.FOC_MSG_ERROR, abi.encode_error(abi.TaError(abi.FOC_ERR_BAD_REQUEST, str(exc)))
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("BAD_REQUEST", str(exc)))
             self.cache = {}
         elif cmd == abi.FOC_CMD_RESUME:
             if self.pending is None or self.args is None:
-                return abi.FOC_MSG_ERROR, abi.encode_error(
-                    abi.TaError(abi.FOC_ERR_SEQUENCE, "nothing pending")
-                )
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("SEQUENCE", "nothing pending"))
             self.cache[self.pending] = abi.decode_state_answer(data)
             self.pending = None
         else:
@@ -98,21 +97,20 @@ class FakeTaSession:
         try:
             if fn == b"get" and len(rest) == 1:
                 value = self._read(rest[0])
-                resp = abi.TaResponse(200, value if value is not None else b"absent", [rest[0]])
+                resp = InvocationResult(200, value if value is not None else b"absent", (rest[0].decode(),))
             elif fn == b"put" and len(rest) == 2:
-                resp = abi.TaResponse(200, b"OK", [], [abi.KeyWrite(rest[0], rest[1])])
+                resp = InvocationResult(200, b"OK", (), (StateWrite(rest[0].decode(), rest[1]),))
             elif fn == b"copy" and len(rest) == 2:
                 value = self._read(rest[0])
                 if value is None:
-                    return abi.FOC_MSG_ERROR, abi.encode_error(
-                        abi.TaError(abi.FOC_ERR_NOT_FOUND, "source missing")
-                    )
-                resp = abi.TaResponse(200, b"OK", [rest[0]], [abi.KeyWrite(rest[1], value)])
+                    return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("NOT_FOUND", "source missing"))
+                write = StateWrite(rest[1].decode(), value)
+                resp = InvocationResult(200, b"OK", (rest[0].decode(),), (write,))
             elif fn == b"badout":
                 return abi.FOC_MSG_RESPONSE, b"\x01\x02\x03"
             else:
                 return abi.FOC_MSG_ERROR, abi.encode_error(
-                    abi.TaError(abi.FOC_ERR_UNKNOWN_FUNCTION, "no such function")
+                    InvocationError("UNKNOWN_FUNCTION", "no such function")
                 )
         except _Need as need:
             self.pending = need.key

@@ -6,8 +6,9 @@ import struct
 
 import pytest
 
+from foc.protocol.result import InvocationError, InvocationResult, StateWrite
 from foc.tee import abi
-from foc.tee.abi import AbiError, KeyWrite, TaError, TaResponse
+from foc.tee.abi import AbiError
 
 
 def u32(n: int) -> bytes:
@@ -137,11 +138,11 @@ def test_get_state_decoder_refuses_malformed(buf) -> None:
 
 
 def test_response_round_trip() -> None:
-    resp = TaResponse(
+    resp = InvocationResult(
         status=200,
         payload=b"OK\x00\xff",
-        reads=[b"peter", b"anna"],
-        writes=[KeyWrite(b"peter", b"7"), KeyWrite(b"gone", b"", is_delete=True), KeyWrite(b"e", b"")],
+        reads=("peter", "anna"),
+        writes=(StateWrite("peter", b"7"), StateWrite("gone", b"", is_delete=True), StateWrite("e", b"")),
     )
     enc = abi.encode_response(resp)
     assert enc.startswith(u32(200) + blob(b"OK\x00\xff") + u32(2) + blob(b"peter"))
@@ -149,10 +150,10 @@ def test_response_round_trip() -> None:
 
 
 def test_response_at_limits_round_trips() -> None:
-    reads = [b"r%03d" % i for i in range(abi.FOC_MAX_READS)]
+    reads = tuple(f"r{i:03d}" for i in range(abi.FOC_MAX_READS))
     value = b"v" * (abi.FOC_MAX_WRITE_BYTES // 2 - 4)
-    writes = [KeyWrite(b"w1", value), KeyWrite(b"w2", value)]
-    resp = TaResponse(200, b"p" * abi.FOC_MAX_PAYLOAD, reads, writes)
+    writes = (StateWrite("w1", value), StateWrite("w2", value))
+    resp = InvocationResult(200, b"p" * abi.FOC_MAX_PAYLOAD, reads, writes)
     assert abi.decode_response(abi.encode_response(resp)) == resp
 
 
@@ -196,10 +197,10 @@ def test_response_decoder_refuses(buf, fragment) -> None:
 
 def test_response_encoder_refuses_what_the_decoder_would() -> None:
     for resp in [
-        TaResponse(200, b"p" * (abi.FOC_MAX_PAYLOAD + 1)),
-        TaResponse(200, b"", reads=[b"r%d" % i for i in range(abi.FOC_MAX_READS + 1)]),
-        TaResponse(200, b"", writes=[KeyWrite(b"k", b"v", is_delete=True)]),
-        TaResponse(-1, b""),
+        InvocationResult(200, b"p" * (abi.FOC_MAX_PAYLOAD + 1)),
+        InvocationResult(200, b"", reads=tuple(f"r{i}" for i in range(abi.FOC_MAX_READS + 1))),
+        InvocationResult(200, b"", writes=(StateWrite("k", b"v", is_delete=True),)),
+        InvocationResult(-1, b""),
     ]:
         with pytest.raises(AbiError):
             abi.encode_response(resp)
@@ -209,10 +210,18 @@ def test_response_encoder_refuses_what_the_decoder_would() -> None:
 
 
 def test_error_round_trip_and_names() -> None:
-    err = TaError(abi.FOC_ERR_EXISTS, "person already exists")
-    dec = abi.decode_error(abi.encode_error(err))
-    assert dec == err and dec.code_name == "EXISTS"
-    assert TaError(999, "x").code_name == "UNKNOWN(999)"
+    err = InvocationError("EXISTS", "person already exists")
+    enc = abi.encode_error(err)
+    assert enc.startswith(u32(abi.FOC_ERR_EXISTS))
+    assert abi.decode_error(enc) == err
+    assert abi.decode_error(u32(999) + blob(b"x")).code == "UNKNOWN(999)"
+    with pytest.raises(AbiError, match="not a FOC_ERR_"):
+        abi.encode_error(InvocationError("TA_CRASHED", "proxy-side codes are not the TA's"))
+
+
+def test_response_key_that_is_not_utf8_is_the_chaincodes_fault() -> None:
+    with pytest.raises(abi.KeyNotText, match="not UTF-8"):
+        abi.decode_response(_response(writes=[(b"\xff\xfe", 0, b"1")]))
 
 
 def test_error_message_with_invalid_utf8_is_decoded_leniently() -> None:

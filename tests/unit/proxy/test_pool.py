@@ -17,11 +17,11 @@ def test_start_opens_exactly_size_sessions_and_transactions_reuse_them() -> None
     pool = SessionPool(backend, 3)
     pool.start()
     assert backend.opened == 3
-    store: dict[bytes, bytes] = {b"k": b"v"}
+    store: dict[str, bytes] = {"k": b"v"}
     for _ in range(50):
         with pool.lease(1.0) as lease:
             result = run_invocation(lease.session, [b"get", b"k"], store.get)
-            assert result.response.payload == b"v"
+            assert result.payload == b"v"
     c = pool.counters()
     assert (c.sessions_open, c.sessions_opened_total, c.transactions_total, c.ta_restarts_total) == (
         3,
@@ -65,7 +65,7 @@ def test_crash_reopens_the_instance_once_and_stale_leases_are_replaced() -> None
     assert c.sessions_open == 3
     assert c.sessions_opened_total == 6  # 3 at start + 3 for the new instance
     with pool.lease(1.0) as lease:
-        assert run_invocation(lease.session, [b"get", b"k"], {b"k": b"v"}.get).response.payload == b"v"
+        assert run_invocation(lease.session, [b"get", b"k"], {"k": b"v"}.get).payload == b"v"
     assert backend.closed_sessions == 3  # every session of the dead instance was closed
 
 

@@ -71,7 +71,7 @@ def request(fn: str, *args: str, txid: str = "tx", uuid: bytes = b"") -> pb.Invo
 def test_batch_transaction_returns_reads_writes_and_payload(client) -> None:
     result = client.invoke("copy", ["a", "b"], transaction_id="t1", get_state={"a": b"\x00v"}.get)
     assert result.ok and result.payload == b"OK"
-    assert result.reads == ["a"]
+    assert result.reads == ("a",)
     assert [(w.key, w.value, w.is_delete) for w in result.writes] == [("b", b"\x00v", False)]
 
 
@@ -97,8 +97,18 @@ def test_legacy_transaction_uses_put_state_round_trips(client) -> None:
         ledger[key] = value
 
     result = client.invoke("copy", ["a", "b"], get_state=ledger.get, put_state=put)
-    assert result.ok and result.execution_response == "OK" and result.writes == []
+    assert result.ok and result.payload == b"OK" and result.writes == ()
     assert puts == [("b", b"1")]
+
+
+def test_legacy_response_carries_the_payload_as_text_and_no_write_batch(proxy) -> None:
+    s = RawStream(proxy.address)
+    s.send(invocation_request=request("put", "k", "v", txid=""))
+    assert s.recv().put_state_request.key == "k"
+    s.send(put_state_response=pb.PutStateResponse(acknowledgement="OK"))
+    resp = s.recv().invocation_response
+    assert resp.status == 200 and resp.execution_response == "OK" and not resp.writes
+    s.close()
 
 
 def test_legacy_error_arrives_as_structured_error(client) -> None:

@@ -18,6 +18,7 @@ from proxy_fakes import FakeTaBackend, FakeTaSession
 from foc.errors import ChaincodeError, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol.result import InvocationError, InvocationResult
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
 from foc.proxy.server import ProxyServer
@@ -38,12 +39,12 @@ class ConfidentialSession(FakeTaSession):
                 backend.instance += 1
                 raise TaCrashed("TEE_ERROR_TARGET_DEAD", code=0xFFFF3024)
             if backend.credentials and not data.endswith(b"\x01"):
-                return abi.FOC_MSG_ERROR, abi.encode_error(abi.TaError(abi.FOC_ERR_EXISTS, "use force"))
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("EXISTS", "use force"))
             backend.credentials = b"FCD1-" + data[:8]
             return abi.FOC_MSG_RESPONSE, backend.credentials
         if cmd == abi.FOC_CMD_ENCLAVE_CREDENTIALS:
             if not backend.credentials:
-                return abi.FOC_MSG_ERROR, abi.encode_error(abi.TaError(abi.FOC_ERR_NOT_FOUND, "no enclave"))
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("NOT_FOUND", "no enclave"))
             return abi.FOC_MSG_RESPONSE, backend.credentials
         if cmd == abi.FOC_CMD_CONFIDENTIAL_INVOKE:
             backend.requests.append(data)
@@ -51,9 +52,9 @@ class ConfidentialSession(FakeTaSession):
                 self.pending = data[5:]
                 return abi.FOC_MSG_GET_STATE, abi.encode_get_state(self.pending)
             if data == b"clear":
-                return abi.FOC_MSG_RESPONSE, abi.encode_response(abi.TaResponse(200, b"x"))
+                return abi.FOC_MSG_RESPONSE, abi.encode_response(InvocationResult(200, b"x"))
             return abi.FOC_MSG_ERROR, abi.encode_error(
-                abi.TaError(abi.FOC_ERR_BAD_REQUEST, "failed authentication")
+                InvocationError("BAD_REQUEST", "failed authentication")
             )
         if cmd == abi.FOC_CMD_RESUME and self.pending is not None and self.args is None:
             value = abi.decode_state_answer(data)

@@ -1,7 +1,8 @@
 """A fake proxy client: FOC's coffee chaincode in Python behind `ProxyInvoker.invoke`.
 
 It drives the `get_state` callback exactly as the real proxy does (one call per key read) and
-answers with a `pb.InvocationResponse` (status, payload, structured error, write batch).
+answers with the `InvocationResult` the real client decodes from the proxy's `pb.InvocationResponse`
+(status, payload, structured error, write batch).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from foc.errors import ProxyUnavailable
 from foc.protocol import pb
+from foc.protocol.result import InvocationResult
 
 GetState = Callable[[str], bytes | None]
 
@@ -35,7 +37,10 @@ def coffee(function: str, args: Sequence[bytes], get_state: GetState) -> pb.Invo
     want = 1 if function in ("query", "remove") else 2
     if len(args) != want:
         return _error("ARG_COUNT", f"{function} takes {want} argument(s)")
-    person = args[0].decode()
+    try:
+        person = args[0].decode()
+    except UnicodeDecodeError:  # as the TA's stub: Fabric keys are text
+        return _error("BAD_ARGUMENT", "state key is not valid UTF-8 (Fabric keys are text)")
     if len(args) == 2 and not args[1].isdigit():
         return _error("BAD_ARGUMENT", "the number must be a decimal integer")
     current = get_state(person)
@@ -73,7 +78,7 @@ class FakeProxyClient:
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
         timeout: float | None = None,
-    ) -> pb.InvocationResponse:
+    ) -> InvocationResult:
         with self._lock:
             self.calls.append(
                 {
@@ -93,7 +98,7 @@ class FakeProxyClient:
                 self.before_get_state(key)
             return get_state(key)
 
-        return coffee(function, args, relay)
+        return InvocationResult.from_proto(coffee(function, args, relay))
 
     def close(self) -> None:
         self.closed = True

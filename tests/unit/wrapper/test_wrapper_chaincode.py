@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from foc.chaincode.memory import MemoryStub
+from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import ChaincodeError, ConfigError, MvccConflict, ProxyUnavailable, UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
-from foc.protocol import pb
-from foc.wrapper.chaincode import FocWrapper, error_from_response
+from foc.protocol.result import InvocationResult, StateWrite
 from foc.wrapper.config import FOC_TA_UUID, WrapperConfig
-from foc.wrapper.memory import MemoryStub
-from foc.wrapper.stub import ChaincodeStub, Response
+from foc.wrapper.plaintext import FocWrapper, error_from_response
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_proxy import FakeProxyClient  # noqa: E402
@@ -107,11 +107,7 @@ def test_chaincode_error_raised_by_client_is_mapped(proxy: FakeProxyClient) -> N
 def test_invalid_write_from_proxy_writes_nothing() -> None:
     class BadBatch(FakeProxyClient):
         def invoke(self, *a, **kw):  # type: ignore[no-untyped-def]
-            return pb.InvocationResponse(
-                status=200,
-                payload=b"OK",
-                writes=[pb.KeyWrite(key="good", value=b"1"), pb.KeyWrite(key="", value=b"2")],
-            )
+            return InvocationResult(200, b"OK", writes=(StateWrite("good", b"1"), StateWrite("", b"2")))
 
     stub = MemoryStub(["create", "a", "1"])
     response = FocWrapper(CONFIG, client=BadBatch()).invoke(stub)

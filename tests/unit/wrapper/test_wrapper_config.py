@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from foc.chaincode.memory import MemoryStub
+from foc.chaincode.stub import Response
 from foc.errors import ConfigError, UsageError
 from foc.wrapper.config import FOC_TA_UUID, load_config, parse_address, parse_ta_uuid
-from foc.wrapper.memory import MemoryStub
-from foc.wrapper.stub import Response
 
 
 def test_missing_address_names_every_way_to_set_it(tmp_path: Path) -> None:

@@ -1,0 +1,58 @@
+"""`Contract`: one chaincode on one channel, whatever the ledger back end.
+
+The small interface a scenario is written against, so the same code runs on the embedded dev
+ledger (`foc.client.devledger.DevLedgerContract`), on Fabric (`foc.client.gateway.GatewayContract`)
+and confidentially over either (`foc.client.confidential.ConfidentialContract`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from foc.errors import UsageError
+
+Arg = bytes | str
+
+
+class Contract(Protocol):
+    """One chaincode on one channel, as a scenario sees it, whatever the ledger back end.
+
+    `invoke` runs a transaction and commits it; `query` runs it without committing. Both return
+    the chaincode's payload and raise `EndorsementFailure` (chaincode status >= 400, with its
+    status and message) or `MvccConflict` (a read key changed before commit). Arguments are bytes
+    (Fabric's ChaincodeInput.args); text is UTF-8 encoded.
+    """
+
+    def invoke(
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Submit a transaction; the chaincode's payload once it is committed."""
+        ...
+
+    def query(
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Evaluate without committing; the chaincode's payload."""
+        ...
+
+
+def encode_args(args: Sequence[Arg]) -> list[bytes]:
+    """Arguments as bytes (text is UTF-8 encoded; bytes pass unchanged).
+
+    Raises UsageError for text that cannot be UTF-8 encoded (a lone surrogate, e.g. from a file
+    name decoded with surrogateescape): pass such an argument as bytes.
+    """
+    out = []
+    for i, arg in enumerate(args):
+        if isinstance(arg, str):
+            try:
+                out.append(arg.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise UsageError(
+                    f"argument {i} is not valid text (it holds a lone surrogate)",
+                    hint="pass arguments that are not UTF-8 as bytes",
+                ) from None
+        else:
+            out.append(bytes(arg))
+    return out

@@ -1,0 +1,543 @@
+"""`Network`: one object for a FOC network, from `foc.connect(...)`.
+
+    import foc
+
+    with foc.connect(ledger="dev.sqlite", target="qemu") as net:
+        net.contract("coffee").invoke("add", ["alice", "1"])     # confidential by default
+
+A `Network` owns what every FOC operation needs and nothing else decides again:
+
+* the ledger back end: the embedded dev ledger (``ledger=PATH``; the peer hosts the chaincodes
+  of `foc.wrapper.catalogue`) or a Fabric network through a peer's gateway (``gateway=HOST:PORT``,
+  ``identity=`` an `Identity` or ``msp_dir=``/``mspid=``; the chaincodes run in `foc serve`);
+* FOC home (``home=``, default $FOC_HOME): definitions, enrolled devices, enclave credentials;
+* the device: ``target="qemu"`` (the running QEMU instance, booted if needed), ``target="native"``
+  (a host-native proxy started and stopped with the network: NOT a TEE) or ``proxy=HOST:PORT``.
+  Only the dev ledger's peer and the enclave administration talk to the device; a Fabric client
+  needs no proxy (the peer's `foc serve` does).
+
+It hands out contracts (`contract(name)`: a `ConfidentialContract` verifying every response;
+``plaintext=True`` for the chaincode as the ledger sees it) and administers confidential mode:
+`enroll_device`, `define_chaincode`, `create_enclave`, `register_enclave`, `list_enclaves`, and
+`set_up_enclave` for all four in order.
+
+Lifecycle: `connect(...)` -> any number of calls -> `close()` (closes the ledger, the gateway and
+proxy channels it opened, and stops a proxy it started). Use it as a context manager.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, cast
+
+from foc.admin.credentials import CredentialStore
+from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.devices import DeviceStore, EnrolledDevice
+from foc.admin.home import foc_home
+from foc.client.confidential import ConfidentialContract
+from foc.client.contract import Contract
+from foc.confidential.formats import Credentials, EnclaveConfig
+from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
+from foc.confidential.suite import enclave_id
+from foc.errors import ConfigError, EndorsementFailure, UsageError, VerificationError
+from foc.registry.ercc import REGISTRY_NAME
+from foc.wrapper.catalogue import WRAPPER_NAME, Catalogue, DeviceProxy
+from foc.wrapper.confidential import ConfidentialEnclave
+from foc.wrapper.config import WrapperConfig
+
+if TYPE_CHECKING:
+    from foc.client.gateway import GatewayClient
+    from foc.client.identity import Identity
+    from foc.ledger.ledger import DevLedger
+    from foc.ledger.peer import DevPeer
+
+DEFAULT_CHANNEL = "dev"
+#: The device key kind of the host-native build (foc.tee.device_key.KIND_NATIVE_INSECURE).
+NATIVE_INSECURE_KIND = "native-insecure"
+
+
+@dataclass(frozen=True)
+class EnclaveInfo:
+    """An enclave the TA created (public values only)."""
+
+    enclave_id: str
+    chaincode_id: str
+    endpoint: str
+    evidence_kind: str
+    measurement: str  # hex, from the evidence
+    credentials: bytes
+    credentials_path: Path
+
+
+@dataclass(frozen=True)
+class Registration:
+    """An enclave registered with `ercc`: its id and the registering transaction."""
+
+    enclave_id: str
+    tx_id: str | None
+    block: int | None
+
+
+@dataclass(frozen=True)
+class EnclaveSetup:
+    """What `set_up_enclave` did: the enrolled device, the definition and the registered enclave."""
+
+    device: EnrolledDevice
+    definition: ChaincodeDefinition
+    enclave: EnclaveInfo
+
+
+class _Backend(Protocol):
+    @property
+    def channel(self) -> str: ...
+
+    def contract(self, name: str) -> Contract: ...
+
+    def close(self) -> None: ...
+
+
+class _DevBackend:
+    """The embedded dev ledger and one peer hosting the catalogue's chaincodes.
+
+    The SQLite file is opened on first use, so administration that only touches FOC home
+    (enroll, define, create) never creates a ledger.
+    """
+
+    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue) -> None:
+        self.path = path
+        self._channel = channel
+        self._catalogue = catalogue
+        self._ledger: DevLedger | None = None
+        self._peer: DevPeer | None = None
+
+    def _open(self) -> DevPeer:
+        if self._peer is None:
+            from foc.ledger.ledger import DevLedger
+            from foc.ledger.peer import DevPeer
+
+            self._ledger = DevLedger(self.path, channel=self._channel)
+            self._peer = DevPeer(self._ledger, resolve=self._catalogue.resolve)
+        return self._peer
+
+    @property
+    def ledger(self) -> DevLedger:
+        return self._open().ledger
+
+    @property
+    def channel(self) -> str:
+        return self.ledger.channel
+
+    def contract(self, name: str) -> Contract:
+        from foc.client.devledger import DevLedgerContract
+
+        return DevLedgerContract(self._open(), name)
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+
+class _FabricBackend:
+    """A Fabric channel through one peer's gateway."""
+
+    def __init__(self, client: GatewayClient, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+
+    def contract(self, name: str) -> Contract:
+        from foc.client.gateway import GatewayContract
+
+        return GatewayContract(self.client, self.channel, name)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class Network:
+    """A FOC network: ledger back end, FOC home, the device's proxy, the hosted chaincodes.
+
+    Build it with `foc.connect(...)`; see the module docstring.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: _Backend,
+        home: Path,
+        proxy: DeviceProxy | None,
+        proxy_address: str | None,
+        device_kind: str | None,
+        allow_insecure_native: bool,
+        on_close: list[Callable[[], None]],
+        catalogue: Catalogue,
+    ) -> None:
+        self.home = home
+        self.definitions = DefinitionStore(home)
+        self.devices = DeviceStore(home)
+        self.credentials = CredentialStore(home)
+        self.proxy = proxy
+        self.proxy_address = proxy_address
+        self.allow_insecure_native = allow_insecure_native
+        self.catalogue = catalogue
+        self._backend = backend
+        self._device_kind = device_kind
+        self._on_close = on_close
+
+    # -- what the network is -----------------------------------------------------------------------
+    @property
+    def channel(self) -> str:
+        """The channel (the dev ledger's, or the Fabric channel given to `connect`)."""
+        return self._backend.channel
+
+    @property
+    def ledger(self) -> DevLedger:
+        """The dev ledger (UsageError on a Fabric network)."""
+        if not isinstance(self._backend, _DevBackend):
+            raise UsageError("this network is a Fabric network: it has no dev ledger")
+        return self._backend.ledger
+
+    @property
+    def on_fabric(self) -> bool:
+        """True when the back end is a Fabric network."""
+        return isinstance(self._backend, _FabricBackend)
+
+    def contract(self, name: str, *, plaintext: bool = False) -> Contract:
+        """The chaincode `name`: confidential (verified, decrypted) unless `plaintext`.
+
+        ``plaintext=True`` gives the chaincode as the ledger sees it (FOC's plaintext wrapper is
+        ``foc``, the registry ``ercc``). A confidential contract raises ConfigError on first use if
+        the chaincode has no definition in FOC home or no registered enclave.
+        """
+        raw = self._backend.contract(name)
+        if plaintext or name in (WRAPPER_NAME, REGISTRY_NAME):
+            return raw
+        return ConfidentialContract(
+            raw,
+            chaincode_id=name,
+            channel=self._channel_of(name),
+            registry=self._backend.contract(REGISTRY_NAME),
+            definitions=self.definitions,
+            devices=self.devices,
+            allow_insecure_native=self.allow_insecure_native,
+        )
+
+    def _channel_of(self, chaincode_id: str) -> str:
+        return self.channel
+
+    # -- the device ----------------------------------------------------------------------------------
+    def _device(self) -> DeviceProxy:
+        if self.proxy is None:
+            raise UsageError(
+                "this operation needs the device's foc-proxy",
+                hint="connect with target='qemu' (or 'native') or proxy='HOST:PORT'",
+            )
+        return self.proxy
+
+    def device_kind(self) -> str:
+        """The device key's kind: ``optee-pta`` (a real OP-TEE device) or ``native-insecure``."""
+        if self._device_kind is None:
+            self._device_kind = str(self._device().device_key_info().kind)
+        return self._device_kind
+
+    @property
+    def insecure_native(self) -> bool:
+        """True when the device is the host-native build (NOT a TEE)."""
+        return self.device_kind() == NATIVE_INSECURE_KIND
+
+    # -- administration ------------------------------------------------------------------------------
+    def enroll_device(self, name: str, *, key: bytes | None = None, replace: bool = False) -> EnrolledDevice:
+        """Pin a device's attestation public key (PEM/DER `key`, or read from the device's proxy).
+
+        Trust on first use: OP-TEE's attestation key has no vendor certificate. Raises UsageError
+        for a name that is enrolled with another key (unless `replace`) or a key enrolled twice.
+        """
+        if key is None:
+            from foc.tee.device_key import DeviceKey
+
+            info = self._device().device_key_info()
+            self._device_kind = str(info.kind)
+            key = DeviceKey(info.public_key_der, info.tee_algorithm, info.kind).pem()
+        return self.devices.enroll(name, key, replace=replace)
+
+    def define_chaincode(
+        self,
+        chaincode_id: str,
+        *,
+        version: str | None = None,
+        ta: Path | None = None,
+        channel: str | None = None,
+    ) -> ChaincodeDefinition:
+        """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
+
+        The measurement is `version` (64 hex characters), computed offline from the signed `ta`
+        file, or, with neither, the one the device's target expects (its image's `.ta`; the
+        native-insecure-v1 value for the host-native build).
+        """
+        if version is None:
+            if ta is not None:
+                from foc.confidential.measurement import ta_measurement
+
+                if not Path(ta).is_file():
+                    raise UsageError(f"TA file {ta} does not exist")
+                version = ta_measurement(Path(ta)).hex()
+            elif self.insecure_native:
+                version = NATIVE_INSECURE_MEASUREMENT.hex()
+            else:
+                raise UsageError(
+                    f"chaincode {chaincode_id!r} needs its expected TA measurement",
+                    hint="pass ta=PATH.ta (measured offline) or version=HEX",
+                )
+        return define_chaincode(chaincode_id, version, channel or self.channel, home=self.home)
+
+    def create_enclave(
+        self, chaincode_id: str, *, endpoint: str | None = None, force: bool = False
+    ) -> EnclaveInfo:
+        """Have the TA create (and attest) the enclave of `chaincode_id`; its credentials are stored.
+
+        `endpoint` is the enclave's host endpoint (default: the proxy's address); `force` replaces
+        an existing enclave (a new enclave key). Raises ChaincodeError EXISTS without `force`.
+        """
+        from foc.wrapper.confidential import ProxyEnclave
+
+        definition = self.definitions.get(chaincode_id)
+        endpoint = endpoint or self.proxy_address
+        if not endpoint:
+            raise UsageError("an enclave needs its host endpoint (HOST:PORT)")
+        config = EnclaveConfig(
+            definition.chaincode_id, definition.version, definition.channel_id, endpoint, force
+        )
+        raw = ProxyEnclave(self._device()).create(config)
+        eid, path = self.credentials.save(definition.chaincode_id, raw)
+        evidence = Credentials.decode(raw).evidence
+        return EnclaveInfo(
+            eid, definition.chaincode_id, endpoint, evidence.kind, evidence.measurement.hex(), raw, path
+        )
+
+    def register_enclave(
+        self, chaincode_id: str, *, enclave: str | None = None, credentials: bytes | None = None
+    ) -> Registration:
+        """Register an enclave with the `ercc` registry (which verifies its evidence).
+
+        `credentials` are the raw bytes; else those of `enclave` (an id) or of the enclave created
+        last, from FOC home. Raises VerificationError with the registry's reason on refusal.
+        """
+        raw = credentials if credentials is not None else self.credentials.load(chaincode_id, enclave)
+        eid = enclave_id(Credentials.decode(raw).attested_data.enclave_pub)
+        registry = self._backend.contract(REGISTRY_NAME)
+        try:
+            registry.invoke("registerEnclave", [base64.b64encode(raw)])
+        except EndorsementFailure as exc:
+            raise VerificationError(f"the registry refused enclave {eid}: {exc.chaincode_message}") from None
+        return Registration(eid, getattr(registry, "last_tx_id", None), getattr(registry, "last_block", None))
+
+    def list_enclaves(self, chaincode_id: str) -> list[Credentials]:
+        """The credentials of every enclave registered for `chaincode_id`."""
+        try:
+            payload = self._backend.contract(REGISTRY_NAME).query(
+                "queryListEnclaveCredentials", [chaincode_id]
+            )
+        except EndorsementFailure as exc:
+            raise VerificationError(f"the registry refused the query: {exc.chaincode_message}") from None
+        return [Credentials.decode(base64.b64decode(entry)) for entry in json.loads(payload or b"[]")]
+
+    def set_up_enclave(
+        self,
+        chaincode_id: str,
+        *,
+        device_name: str,
+        measurement: bytes | None = None,
+        ta: Path | None = None,
+        endpoint: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> EnclaveSetup:
+        """Enroll the device, define the chaincode, create its enclave (force) and register it."""
+        say = progress or (lambda line: None)
+        device = self.enroll_device(device_name, replace=True)
+        say(
+            f"device key of {device_name} enrolled (RSA-{device.public_key.key_size}, "
+            f"SHA-256 fingerprint {device.fingerprint[:16]}...)"
+        )
+        definition = self.define_chaincode(
+            chaincode_id, version=measurement.hex() if measurement is not None else None, ta=ta
+        )
+        say(
+            f"chaincode {chaincode_id} defined on channel {definition.channel_id}: version = expected TA "
+            f"measurement {definition.version[:16]}..."
+        )
+        started = time.monotonic()
+        info = self.create_enclave(chaincode_id, endpoint=endpoint, force=True)
+        say(
+            f"enclave {info.enclave_id[:16]}... created in the TA ({info.evidence_kind} evidence, "
+            f"{(time.monotonic() - started) * 1000:.0f} ms)"
+        )
+        self.register_enclave(chaincode_id, credentials=info.credentials)
+        say(
+            f"enclave registered with {REGISTRY_NAME}: evidence verified under the enrolled device key, "
+            "measurement = definition version"
+        )
+        return EnclaveSetup(device, definition, info)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the back end and release what `connect` opened or started. Idempotent."""
+        self._backend.close()
+        while self._on_close:
+            self._on_close.pop()()
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def default_ledger_path() -> Path:
+    """$FOC_LEDGER, else <cache>/ledger/dev.sqlite."""
+    from foc.deploy.paths import cache_root
+
+    env = os.environ.get("FOC_LEDGER")
+    return Path(env).expanduser() if env else cache_root() / "ledger" / "dev.sqlite"
+
+
+def _start_target(target: str, instance: str, build: bool, on_close: list[Callable[[], None]]) -> str:
+    """The proxy address of `target`, bringing it up if needed (a native proxy is stopped on close)."""
+    if target == "native":
+        from foc.cli.local_proxy import LocalProxy
+
+        local = LocalProxy("native").start()
+        on_close.append(local.stop)
+        return local.address
+    from foc.deploy.api import ensure_up
+
+    return ensure_up(target, build=build, instance=instance).proxy_address
+
+
+def connect(
+    *,
+    ledger: str | Path | None = None,
+    gateway: str | None = None,
+    identity: Identity | None = None,
+    msp_dir: str | Path | None = None,
+    mspid: str | None = None,
+    tls_root_cert: str | Path | bytes | None = None,
+    server_name: str | None = None,
+    channel: str | None = None,
+    target: str | None = None,
+    instance: str | None = None,
+    build: bool = True,
+    proxy: str | DeviceProxy | None = None,
+    wrapper_config: WrapperConfig | None = None,
+    home: str | Path | None = None,
+    allow_insecure_native: bool = False,
+    enclave: ConfidentialEnclave | None = None,
+) -> Network:
+    """Open a FOC network; see the module docstring.
+
+    Back end: ``gateway=HOST:PORT`` (with ``identity`` or ``msp_dir``/``mspid``, ``channel``,
+    optionally ``tls_root_cert``/``server_name``) for Fabric, else the dev ledger at ``ledger``
+    (default $FOC_LEDGER or ~/.cache/foc/ledger/dev.sqlite) on ``channel`` (default: the ledger's,
+    ``dev`` for a new one). Device: ``target`` ("qemu" and its ``instance``, default $FOC_INSTANCE or
+    "default", booted if needed and built if ``build``; "native": a host-native proxy, NOT a TEE)
+    or ``proxy`` (HOST:PORT or a
+    proxy client object, which stays the caller's; ``wrapper_config`` is then the configuration it
+    was made from: TA uuid, timeout). An address is reached with the wrapper configuration
+    (`foc.wrapper.config.load_config`: TLS from $FOC_PROXY_TLS_CA, ...). ``enclave`` replaces the TA
+    as the enclave of every confidential chaincode on the dev ledger (tests). Raises ConfigError /
+    UsageError naming what is missing, ProxyUnavailable / TargetError when the device is unreachable.
+    """
+    if target is not None and proxy is not None:
+        raise UsageError("pass target= or proxy=, not both")
+    home_path = Path(home).expanduser() if home is not None else foc_home()
+    on_close: list[Callable[[], None]] = []
+    try:
+        address: str | None = None
+        device: DeviceProxy | None = None
+        if target is not None:
+            address = _start_target(
+                target, instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
+            )
+        elif isinstance(proxy, str):
+            address = proxy
+        elif proxy is not None:
+            device = proxy
+            address = getattr(proxy, "address", None)
+        if device is None and address is not None:
+            from foc.wrapper.config import load_config
+            from foc.wrapper.plaintext import default_client_factory
+
+            wrapper_config = load_config(proxy_address=address)
+            client = default_client_factory(wrapper_config)
+            on_close.append(getattr(client, "close", lambda: None))
+            device = cast("DeviceProxy", client)
+        device_kind = NATIVE_INSECURE_KIND if target == "native" else None
+        catalogue = Catalogue(
+            home_path,
+            proxy=device,
+            config=wrapper_config,
+            enclave=enclave,
+            allow_insecure_native=allow_insecure_native,
+        )
+        backend: _Backend
+        if gateway is not None:
+            backend = _FabricBackend(
+                _gateway_client(gateway, identity, msp_dir, mspid, tls_root_cert, server_name),
+                _fabric_channel(channel),
+            )
+        else:
+            backend = _DevBackend(
+                Path(ledger) if ledger is not None else default_ledger_path(), channel, catalogue
+            )
+        return Network(
+            backend=backend,
+            home=home_path,
+            proxy=device,
+            proxy_address=address,
+            device_kind=device_kind,
+            allow_insecure_native=allow_insecure_native,
+            on_close=on_close,
+            catalogue=catalogue,
+        )
+    except BaseException:
+        while on_close:
+            on_close.pop()()
+        raise
+
+
+def _gateway_client(
+    gateway: str,
+    identity: Identity | None,
+    msp_dir: str | Path | None,
+    mspid: str | None,
+    tls_root_cert: str | Path | bytes | None,
+    server_name: str | None,
+) -> GatewayClient:
+    from foc.client.gateway import GatewayClient
+    from foc.client.identity import Identity
+
+    if identity is None:
+        missing = [flag for flag, value in (("--msp-dir", msp_dir), ("--mspid", mspid)) if not value]
+        if missing:
+            raise ConfigError(
+                f"--gateway needs {', '.join(missing)}",
+                hint="the client's MSP identity: --msp-dir DIR --mspid ID "
+                "(or $FOC_FABRIC_MSP_DIR, $FOC_FABRIC_MSPID)",
+            )
+        identity = Identity.from_msp_dir(str(msp_dir), str(mspid))
+    return GatewayClient(
+        gateway, identity, tls_root_cert=tls_root_cert or None, server_name=server_name or None
+    )
+
+
+def _fabric_channel(channel: str | None) -> str:
+    if not channel:
+        raise ConfigError("--gateway needs --channel CH (or $FOC_FABRIC_CHANNEL)")
+    return channel

@@ -1,0 +1,134 @@
+"""Checking an enclave's signed response, and validation before commit (FPC's `__endorse`).
+
+`verify_response` is shared by clients and validators: the enclave that signed must be registered
+for this chaincode, its registered attested data must match the current chaincode definition, the
+signature must verify, and the signed request hash must be the hash of the request in hand.
+
+`validate_and_apply` then re-checks, on the transaction's stub, that every value the enclave read
+is still the current one and that this request was never committed before, and only then buffers
+the enclave's writes. Any failure raises before the first write, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from foc.admin.definitions import ChaincodeDefinition
+from foc.chaincode.stub import ChaincodeStub
+from foc.confidential.formats import (
+    ConfidentialResponse,
+    Credentials,
+    SignedMessage,
+    StoredValue,
+)
+from foc.confidential.suite import EC_P256, enclave_id, sha256
+from foc.errors import AttestationError, MvccConflict, VerificationError
+from foc.registry.attestation import check_attested_data
+from foc.registry.ercc import RegistryQuery, RegistryReader
+
+log = logging.getLogger(__name__)
+
+# Keys under this prefix belong to FOC, not to the chaincode: a TA write set may not touch them.
+RESERVED_PREFIX = "~foc/"
+REQUEST_MARKER_PREFIX = RESERVED_PREFIX + "request/"
+
+
+@dataclass(frozen=True)
+class VerifiedResponse:
+    """A confidential response whose signature, enclave and request binding were checked."""
+
+    message: SignedMessage
+    credentials: Credentials
+
+
+def verify_response(
+    response: bytes,
+    request: bytes,
+    definition: ChaincodeDefinition,
+    registry: RegistryReader,
+) -> VerifiedResponse:
+    """Verify `response` (confidential_response bytes) for `request` (confidential_request bytes).
+
+    Raises VerificationError (or ConfidentialityError for malformed input) with the reason.
+    """
+    envelope = ConfidentialResponse.decode(response)
+    # Parsed before the signature is checked only to learn which enclave claims to have signed.
+    claimed = SignedMessage.decode(envelope.signed_message)
+    credentials = registry.enclave_credentials(definition.chaincode_id, claimed.enclave_id)
+    attested = credentials.attested_data
+    try:
+        check_attested_data(attested, definition)
+    except AttestationError as exc:
+        raise VerificationError(
+            f"enclave {claimed.enclave_id} is registered, but not for the current definition of "
+            f"chaincode {definition.chaincode_id!r}: {exc.reason}"
+        ) from exc
+    if enclave_id(attested.enclave_pub) != claimed.enclave_id:
+        raise VerificationError(
+            f"the registry's credentials for enclave {claimed.enclave_id} carry a different key"
+        )
+    EC_P256.verify(attested.enclave_pub, envelope.signed_message, envelope.signature, what="enclave response")
+    if claimed.request_hash != sha256(request):
+        raise VerificationError(
+            "the enclave's signed response is for a different request than the one in this transaction"
+        )
+    return VerifiedResponse(claimed, credentials)
+
+
+def request_marker_key(request_hash: bytes) -> str:
+    """The ledger key that records a committed request (replay protection)."""
+    return REQUEST_MARKER_PREFIX + request_hash.hex()
+
+
+def validate_and_apply(
+    stub: ChaincodeStub,
+    definition: ChaincodeDefinition,
+    request: bytes,
+    response: bytes,
+    registry: RegistryReader | None = None,
+    *,
+    registry_name: str = "ercc",
+) -> VerifiedResponse:
+    """Validate an enclave response in this transaction and buffer its writes on `stub`.
+
+    Steps (docs/confidential-protocol.md, "Validation before commit"): signature by an enclave
+    registered for `definition`; request hash = SHA-256(`request`); the request was not committed
+    before; every read value unchanged; writes well-formed and outside the reserved prefix; then
+    the writes and the request marker are buffered. The registry is queried through
+    `stub.invoke_chaincode(registry_name, ...)` unless `registry` is given.
+    """
+    reader = registry or RegistryQuery(lambda args: stub.invoke_chaincode(registry_name, args))
+    verified = verify_response(response, request, definition, reader)
+    message = verified.message
+    marker = request_marker_key(message.request_hash)
+    if stub.get_state(marker) is not None:
+        raise VerificationError(
+            "this request was already committed once; a confidential request cannot be replayed",
+            hint="send a new request (each one carries fresh keys)",
+        )
+    for read in message.reads:
+        current = stub.get_state(read.key)
+        if (current is not None) != read.found or sha256(current or b"") != read.value_hash:
+            raise MvccConflict(
+                f"read value of {read.key} changed since execution; nothing was written",
+                hint="run the transaction again",
+            )
+    for write in message.writes:
+        if write.key.startswith(RESERVED_PREFIX):
+            raise VerificationError(f"the enclave wrote to the reserved key prefix {RESERVED_PREFIX!r}")
+        if not write.is_delete:
+            StoredValue.decode(write.stored_value)
+    for write in message.writes:
+        if write.is_delete:
+            stub.del_state(write.key)
+        else:
+            stub.put_state(write.key, write.stored_value)
+    stub.put_state(marker, stub.tx_id.encode("utf-8"))
+    log.info(
+        "validated enclave %s response: %d read(s), %d write(s)",
+        message.enclave_id,
+        len(message.reads),
+        len(message.writes),
+    )
+    return verified

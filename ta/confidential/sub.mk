@@ -1,0 +1,2 @@
+srcs-y += foc_confidential.c
+srcs-y += foc_enclave.c
