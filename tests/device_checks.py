@@ -28,8 +28,8 @@ from foc.deploy.xtest import parse_xtest
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.tee.abi import FOC_TA_UUID_STR
-from foc.wrapper.chaincode import FocWrapper
 from foc.wrapper.config import load_config
+from foc.wrapper.plaintext import FocWrapper
 
 TX_TIMEOUT_S = 120.0
 # TEE core, crypto, secure storage (on the data partition), attestation PTA

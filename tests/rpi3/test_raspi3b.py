@@ -110,6 +110,24 @@ def test_ssh_provisioning_of_a_rebuilt_ta_into_the_guests_openssh(
     assert "foc-proxy listening on 0.0.0.0:50051 tee=optee" in logs
 
 
+def test_provisioning_over_the_console_when_there_is_no_ssh(board: Device, tmp_path: Path) -> None:
+    """The fallback of `up --host ... --serial ...`: the same provisioning over the pyserial console
+    (files base64-encoded over the line), then the proxy serves again with the pinned certificate."""
+    from foc.deploy.rpi3 import provision as prov
+
+    assert board.running.serial_port is not None
+    with SerialConsole(
+        board.running.serial_port, default_timeout=300, secure_log=tmp_path / "s.log"
+    ) as console:
+        console.wait_for_shell()
+        shell = prov.ConsoleShell(console)
+        before = shell.check("cat /run/foc-proxy.pid").strip()
+        report = prov.provision(shell, board.identity, tas=[], package=None, new_tls=True)
+        assert shell.read("/data/foc/tls/proxy.crt") == board.identity.proxy_cert.read_bytes()
+    assert report.tls == "installed" and report.proxy.isdigit() and report.proxy != before
+    board.wait_serving()  # with the certificate just installed over the console and pinned
+
+
 def test_mutual_tls_when_asked(board: Device) -> None:
     checks.mutual_tls(board)
 
