@@ -64,9 +64,24 @@ def rpi3_image(request: pytest.FixtureRequest) -> ImageSet:
     return image
 
 
+def _remove_stale_test_instances() -> None:
+    """Delete run dirs of earlier sessions whose QEMU is gone (their 256 MiB cards); recent ones stay."""
+    import shutil
+
+    from foc.deploy.paths import cache_root
+    from foc.deploy.qemu import pid_is_ours, read_pid
+
+    for run_dir in (cache_root() / "run" / "rpi3").glob("pytest-*"):
+        pid = read_pid(run_dir / "qemu.pid")
+        recent = time.time() - run_dir.stat().st_mtime < 600  # maybe another session still booting
+        if not recent and (pid is None or not pid_is_ours(pid, run_dir)):
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def board(rpi3_image: ImageSet, foc_home: Path, request: pytest.FixtureRequest) -> Iterator[Device]:
     """The SD image booted under QEMU raspi3b and provisioned over SSH, until "proxy ready"."""
+    _remove_stale_test_instances()
     instance = f"pytest-{os.getpid()}"
     t0 = time.monotonic()
     try:
@@ -93,3 +108,4 @@ def board(rpi3_image: ImageSet, foc_home: Path, request: pytest.FixtureRequest) 
         yield device
     finally:
         api.down("rpi3", instance=instance)
+        (running.run_dir / "card.img").unlink(missing_ok=True)  # 256 MiB; the logs stay

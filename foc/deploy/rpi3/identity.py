@@ -36,8 +36,8 @@ CERT_DAYS = 3650
 
 
 def foc_home() -> Path:
-    """$FOC_HOME, else ~/.config/foc (as foc.confidential.home)."""
-    from foc.confidential.home import foc_home as home
+    """$FOC_HOME, else ~/.config/foc (as foc.admin.home)."""
+    from foc.admin.home import foc_home as home
 
     return home()
 

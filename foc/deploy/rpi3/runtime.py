@@ -343,6 +343,9 @@ class Rpi3Runtime(ImageRuntime):
             stopped = stop_pid(pid, self.run_dir) or stopped
         for name in ("qemu.pid", "qmp.sock", "state.json"):
             (self.run_dir / name).unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(self.run_dir / "boot", ignore_errors=True)  # what the emulated firmware loaded (~90 MB)
         return stopped
 
     def status(self) -> dict[str, object]:

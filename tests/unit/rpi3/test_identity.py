@@ -68,3 +68,10 @@ def test_proxy_certificate_names_the_pinned_server_and_is_its_own_anchor(tmp_pat
     client = x509.load_pem_x509_certificate(board.client_cert.read_bytes())
     assert client.issuer == x509.load_pem_x509_certificate(ca_pem).subject
     assert stat.S_IMODE(board.client_key.stat().st_mode) == 0o600
+
+
+def test_the_default_home_is_foc_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOC_HOME", str(tmp_path / "home"))
+    board = BoardIdentity.of("default-home")
+    assert board.dir == tmp_path / "home" / "boards" / "default-home"
+    assert deploy_key()[0] == tmp_path / "home" / "rpi3" / "id_ed25519"
