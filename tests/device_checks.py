@@ -36,6 +36,11 @@ TX_TIMEOUT_S = 120.0
 XTEST_CASES = "1001 4001 6001 1037"
 
 
+def report(config: object, line: str) -> None:
+    """A line for the "rpi3 tier" section of the terminal summary (tests/conftest.py prints it)."""
+    getattr(config, "foc_rpi3_report", []).append(line)
+
+
 @dataclass
 class Device:
     """A booted, provisioned rpi3 (emulated or real)."""

@@ -15,18 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from device_checks import Device
+from device_checks import Device, report
 
 from foc.deploy import api
 from foc.deploy.image import ImageSet
 from foc.deploy.qemu import free_port
 from foc.deploy.rpi3.identity import BoardIdentity
 from foc.errors import FocError, HostSetupError
-
-
-def report(config: pytest.Config, line: str) -> None:
-    """A line for the "rpi3 tier" section of the terminal summary."""
-    getattr(config, "foc_rpi3_report", []).append(line)
 
 
 @pytest.fixture(scope="session")

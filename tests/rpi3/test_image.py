@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import report
+from device_checks import report
 
 from foc.deploy.build.apt import MirrorSet, sources_list
 from foc.deploy.image import ImageSet

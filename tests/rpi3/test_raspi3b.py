@@ -15,8 +15,7 @@ from pathlib import Path
 
 import device_checks as checks
 import pytest
-from conftest import report
-from device_checks import Device
+from device_checks import Device, report
 
 from foc.deploy import api
 from foc.deploy.console import SerialConsole
