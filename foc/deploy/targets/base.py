@@ -150,6 +150,9 @@ class Target:
     uboot_env_size: int = 0x40000
     pflash_size: int = 64 * 1024 * 1024
     machine: dict[str, str] = field(default_factory=dict)  # boot facts for the runtime (QEMU options...)
+    # Headers the guest normal-world build of the trusted core compiles against (libssl-dev at the
+    # rootfs's libssl3t64 version); None: the image carries no guest-native core (`foc bench` (b)).
+    guest_native_dev: DebPackage | None = None
     apt_components: tuple[str, ...] = ("main",)  # archive components of the private apt sources
     guest_files: str = "qemu"  # repo directory with the guest's /init, profile, scripts
     sd_card: SdCard | None = None  # boards: the SD image the build assembles (rpi3)

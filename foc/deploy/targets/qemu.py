@@ -28,6 +28,10 @@ OPTEE_OPTIONS = (
     "CFG_ATTESTATION_PTA=y",
     # Sealed keys live in REE FS secure storage (tee-supplicant's data dir). On by default; explicit here.
     "CFG_REE_FS=y",
+    # AES, GHASH (PMULL) and SHA-1/SHA-256 in OP-TEE core with the ARMv8 Cryptography Extensions
+    # (constant-time in hardware; QEMU's cortex-a57 emulates them: `aes pmull sha1 sha2` in the
+    # guest's /proc/cpuinfo). vexpress-qemu_armv8a leaves it off by default. docs/performance.md.
+    "CFG_CRYPTO_WITH_CE=y",
 )
 
 # Modules the guest loads; the build adds each one's dependency closure from modules.dep.
@@ -59,6 +63,7 @@ HOST_PACKAGES = (
     "qemu-system-arm",
     "qemu-user-static",  # the guest's python3 byte-compiles the guest's Python at build time
     "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",  # libc headers for the guest normal-world build of the trusted core
     "binutils-aarch64-linux-gnu",
     "build-essential",
     "mmdebstrap",
@@ -226,6 +231,12 @@ TARGET = Target(
     wheel_platforms=("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
     guest_wheels=("grpcio", "protobuf", "cryptography"),
     uboot_env=UBOOT_ENV,
+    guest_native_dev=DebPackage(
+        "libssl-dev",
+        "3.5.9-1~deb13u1",
+        "trixie",
+        sha256="465ce1c3fb062bdfda604213697a4edd2f2308c117c502351b6ab479623b8e21",
+    ),
     machine={
         "qemu": "qemu-system-aarch64",
         "machine": "virt,secure=on,virtualization=off,gic-version=3",

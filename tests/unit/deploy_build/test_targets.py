@@ -37,6 +37,7 @@ def test_pins_are_found_wherever_the_target_keeps_them() -> None:
         t.kernel.package,
         *t.rootfs.packages,
         *t.optee_client,
+        t.guest_native_dev,
     )
     assert all(isinstance(p, DebPackage | SourcePackage) for p in t.pins)
 
