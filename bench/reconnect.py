@@ -29,7 +29,7 @@ from pathlib import Path
 if "PYTHONPATH" not in os.environ:  # PYTHONPATH=<checkout> measures that checkout's clients
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foc.cli.local_proxy import free_port  # noqa: E402
+from foc.deploy.native import free_port  # noqa: E402
 from foc.errors import ProxyUnavailable  # noqa: E402
 from foc.proxy.client import ProxyClient  # noqa: E402
 

@@ -33,6 +33,7 @@ from foc.confidential.formats import (
     StoredValue,
 )
 from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id
+from foc.deploy.native_build import build_native_core
 from foc.errors import AttestationError, ChaincodeError, VerificationError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
@@ -40,7 +41,7 @@ from foc.protocol.result import InvocationError
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
-from foc.tee.native import NativeBackend, NativeSession, default_native_core
+from foc.tee.native import NativeBackend, NativeSession
 from foc.wrapper.confidential import ConfidentialChaincode
 
 pytestmark = pytest.mark.native
@@ -56,7 +57,8 @@ ENDPOINT = "native-1:7052"
 
 @pytest.fixture(scope="module")
 def library() -> Path:
-    return default_native_core()  # $FOC_NATIVE_LIB, else the cached build
+    env = os.environ.get("FOC_NATIVE_LIB")
+    return Path(env) if env else build_native_core()  # else the cached build
 
 
 @pytest.fixture
@@ -454,7 +456,7 @@ def test_device_key_file_is_the_published_test_key() -> None:
 @pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan-ubsan"])
 def test_c_confidential_tests_pass(sanitize: bool) -> None:
     """ta/native/tests/test_confidential.c: formats, negative cases, restart, out-of-memory."""
-    from foc.tee import native_build
+    from foc.deploy import native_build
 
     program = native_build.build_native_tests(sanitize=sanitize).with_name("foc_confidential_tests")
     proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=300, check=False)
@@ -465,7 +467,7 @@ def test_c_confidential_tests_pass(sanitize: bool) -> None:
 
 def test_fuzz_smoke_confidential(tmp_path: Path) -> None:
     """A few seconds of the libFuzzer target on confidential requests and stored-value answers."""
-    from foc.tee import native_build
+    from foc.deploy import native_build
 
     def seed(op: int, chunk: bytes) -> bytes:
         return bytes([op]) + struct.pack("<H", len(chunk)) + chunk

@@ -19,7 +19,7 @@ import scenarios  # tests/scenarios.py: the same scenarios run on real OP-TEE in
 
 from foc.chaincode.stub import ChaincodeStub
 from foc.cli import main as cli
-from foc.cli.local_proxy import LocalProxy, free_port
+from foc.deploy.native import LocalProxy, free_port
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
