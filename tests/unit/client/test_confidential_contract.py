@@ -20,7 +20,8 @@ from reference_enclave import ReferenceEnclave  # noqa: E402
 from foc.admin.devices import DeviceStore  # noqa: E402
 from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevLedgerContract  # noqa: E402
-from foc.confidential.formats import ConfidentialResponse, SignedMessage  # noqa: E402
+from foc.confidential.formats import ConfidentialResponse, EncryptedResponse, SignedMessage  # noqa: E402
+from foc.confidential.suite import EC_P256, EcP256Suite  # noqa: E402
 from foc.errors import (  # noqa: E402
     AttestationError,
     ChaincodeError,
@@ -98,12 +99,24 @@ def test_chaincode_refusal_is_typed_with_the_tas_code_and_commits_nothing(regist
 
 
 @pytest.mark.parametrize(
-    "where",
-    ["signature", "encrypted_response", "write_value", "request_hash", "envelope"],
+    ("where", "error", "reason"),
+    [
+        ("signature", VerificationError, "enclave response: signature does not verify"),
+        ("encrypted_response", VerificationError, "enclave response: signature does not verify"),
+        ("write_value", VerificationError, "enclave response: signature does not verify"),
+        ("request_hash", VerificationError, "enclave response: signature does not verify"),
+        ("envelope", ConfidentialityError, "malformed confidential response"),
+    ],
 )
 def test_tampered_response_is_refused_before_decryption_and_nothing_is_submitted(
-    registered: ClientNetwork, where: str
+    registered: ClientNetwork,
+    where: str,
+    error: type[ConfidentialityError],
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each tampering is refused by the named check, and the response key is never used: an
+    AES-GCM failure (ConfidentialityError "failed authentication") would not pass for one."""
     contract = registered.contract()
     contract.invoke("create", ["alice", "1"])
     before = registered.values()
@@ -140,10 +153,44 @@ def test_tampered_response_is_refused_before_decryption_and_nothing_is_submitted
         return ConfidentialResponse(message.encode(), envelope.signature).encode()
 
     registered.recorder.tamper = tamper
-    with pytest.raises(ConfidentialityError):
+    decrypted: list[str] = []
+    unseal = EcP256Suite.unseal
+
+    def spy(self: EcP256Suite, *args: object, **kwargs: object) -> bytes:
+        decrypted.append(str(kwargs.get("what")))
+        return unseal(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EcP256Suite, "unseal", spy)
+    with pytest.raises(ConfidentialityError, match=reason) as caught:
         contract.invoke("add", ["alice", "1"])
+    assert type(caught.value) is error, repr(caught.value)
+    assert decrypted == [], "the response was decrypted before it was verified"
     assert registered.recorder.submitted == ["__endorse"], "a tampered response was submitted"
     assert registered.values() == before
+    registered.recorder.tamper = None
+    assert contract.query("get", ["alice"]) == b"1"
+    assert decrypted == ["response"]  # the spy does see a decryption
+
+
+def test_a_signed_response_that_fails_decryption_is_a_distinct_error(registered: ClientNetwork) -> None:
+    """The control for the test above: a response that passes every check but does not decrypt
+    under the response key fails in AES-GCM, with its own message, and is not submitted."""
+    contract = registered.contract()
+    enclave = registered.slot.enclave
+
+    def resign_with_garbage(payload: bytes) -> bytes:
+        message = ConfidentialResponse.decode(payload).message()
+        garbage = EncryptedResponse(b"\x00" * 12, b"\x00" * 32).encode()
+        resigned = SignedMessage(
+            message.enclave_id, message.request_hash, message.reads, message.writes, garbage
+        ).encode()
+        return ConfidentialResponse(resigned, EC_P256.sign(enclave.signing_key, resigned)).encode()
+
+    registered.recorder.tamper = resign_with_garbage
+    with pytest.raises(ConfidentialityError, match="response failed authentication") as caught:
+        contract.invoke("create", ["alice", "1"])
+    assert not isinstance(caught.value, VerificationError)
+    assert registered.recorder.submitted == []
 
 
 def test_a_rogue_enclave_holding_the_chaincode_key_is_not_trusted(registered: ClientNetwork) -> None:
@@ -175,9 +222,10 @@ def test_a_replayed_response_for_another_request_is_refused(registered: ClientNe
 
 def test_the_client_re_verifies_attestation_when_given_devices(registered: ClientNetwork) -> None:
     # The registry admitted the enclave; then the administrator un-enrolled its device.
+    assert registered.contract(devices=DeviceStore(registered.home)).query("create", ["x", "1"]) == b"OK"
     DeviceStore(registered.home).remove("device-1")
     assert registered.contract().query("create", ["x", "1"]) == b"OK"  # relies on the registry
-    with pytest.raises(AttestationError):
+    with pytest.raises(AttestationError, match="no device is enrolled"):
         registered.contract(devices=DeviceStore(registered.home)).query("create", ["x", "1"])
     assert registered.recorder.submitted == []
 

@@ -6,6 +6,10 @@ requests, runs a tiny key/value chaincode, encrypts state values and the respons
 read/write set exactly as the contract says the TA does. It is deliberately independent from the
 client/validator code paths it tests: it uses `cryptography` directly, only sharing the message
 encoders (whose strictness has its own tests).
+
+Like the TA, it refuses writes under FOC's reserved prefix `~foc/` (BAD_ARGUMENT inside the signed,
+encrypted response). `reserved_prefix_check=False` plays a TA without that check, so that the
+validator's own check (`validate_and_apply`) can be tested against a signed write set that has one.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from foc.errors import ChaincodeError
 
 GetState = Callable[[str], bytes | None]
 
+RESERVED_PREFIX = "~foc/"  # the TA's check_write (ta/confidential/foc_confidential.c)
+
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
@@ -69,8 +75,11 @@ class ReferenceEnclave:
         device_key: rsa.RSAPrivateKey,
         measurement: bytes,
         secrets: ChaincodeSecrets | None = None,
+        *,
+        reserved_prefix_check: bool = True,
     ) -> None:
         self.device_key = device_key
+        self.reserved_prefix_check = reserved_prefix_check
         self.measurement = measurement
         self.secrets = secrets or ChaincodeSecrets()
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
@@ -151,6 +160,8 @@ class ReferenceEnclave:
                 raise ChaincodeError("INCONSISTENT", f"state value for {key} failed authentication") from exc
 
         def write(key: str, value: bytes) -> None:
+            if self.reserved_prefix_check and key.startswith(RESERVED_PREFIX):
+                raise ChaincodeError("BAD_ARGUMENT", "state keys starting with ~foc/ are reserved")
             nonce = os.urandom(12)
             ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())

@@ -45,8 +45,12 @@ def test_registration_stores_credentials_and_answers_queries(registered: Network
     assert missing.status == 404 and "no enclave is registered" in missing.message
 
 
-def test_unenrolled_device_is_refused(network: Network, other_device_key: rsa.RSAPrivateKey) -> None:
-    stranger = ReferenceEnclave(other_device_key, MEASUREMENT)
+def test_unenrolled_device_is_refused(network: Network, same_size_stranger_key: rsa.RSAPrivateKey) -> None:
+    """The stranger's key has the enrolled key's size, so only the PSS verification can refuse it
+    (a 2048-bit signature would already fail the length filter in front of it)."""
+    enrolled = network.devices.get("device-1").public_key
+    assert same_size_stranger_key.key_size == enrolled.key_size
+    stranger = ReferenceEnclave(same_size_stranger_key, MEASUREMENT)
     refused(network, stranger.create(network.config()), NOT_ENROLLED)
 
 
