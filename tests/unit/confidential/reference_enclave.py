@@ -159,6 +159,9 @@ class ReferenceEnclave:
             except Exception as exc:
                 raise ChaincodeError("INCONSISTENT", f"state value for {key} failed authentication") from exc
 
+        def delete(key: str) -> None:
+            writes[key] = WriteRecord(key, True, b"")
+
         def write(key: str, value: bytes) -> None:
             if self.reserved_prefix_check and key.startswith(RESERVED_PREFIX):
                 raise ChaincodeError("BAD_ARGUMENT", "state keys starting with ~foc/ are reserved")
@@ -167,7 +170,7 @@ class ReferenceEnclave:
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
 
         try:
-            status, payload = 200, _run_chaincode(body.args, read, write)
+            status, payload = 200, _run_chaincode(body.args, read, write, delete)
         except ChaincodeError as exc:
             if exc.code == "INCONSISTENT":
                 raise  # not a chaincode answer: the TA refuses to run on tampered state
@@ -188,9 +191,12 @@ class ReferenceEnclave:
 
 
 def _run_chaincode(
-    args: tuple[bytes, ...], read: Callable[[str], bytes | None], write: Callable[[str, bytes], None]
+    args: tuple[bytes, ...],
+    read: Callable[[str], bytes | None],
+    write: Callable[[str, bytes], None],
+    delete: Callable[[str], None],
 ) -> bytes:
-    """A small key/value chaincode: create, get, add (integers), put (blind write)."""
+    """A small key/value chaincode: create, get, add (integers), put (blind write), del."""
     function = args[0].decode()
     params = [a.decode() for a in args[1:]]
     if function == "create" and len(params) == 2:
@@ -210,6 +216,9 @@ def _run_chaincode(
         total = int(value) + int(params[1])
         write(params[0], str(total).encode())
         return str(total).encode()
+    if function == "del" and len(params) == 1:
+        delete(params[0])
+        return b"OK"
     if function == "put" and len(params) == 2:
         write(params[0], params[1].encode())
         return b"OK"

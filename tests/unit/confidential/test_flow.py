@@ -360,3 +360,48 @@ def test_an_answer_to_a_request_encrypted_to_an_unattested_chaincode_key_is_refu
     pending, response = registered.execute(swapped, "put", "counter", "2")
     with pytest.raises(VerificationError, match="holds a different chaincode key"):
         swapped.open_response(pending, response)
+
+
+def _resigned(network: Network, response: bytes, **changes: object) -> bytes:
+    """The response with fields of its signed message replaced, signed again by the registered enclave."""
+    message = ConfidentialResponse.decode(response).message()
+    fields = {f: getattr(message, f) for f in ("enclave_id", "request_hash", "reads", "writes")}
+    fields["encrypted_response"] = message.encrypted_response
+    fields.update(changes)
+    encoded = SignedMessage(**fields).encode()  # type: ignore[arg-type]
+    return ConfidentialResponse(encoded, EC_P256.sign(network.enclave.signing_key, encoded)).encode()
+
+
+def test_a_signed_write_that_is_not_a_stored_value_is_refused_and_deletes_commit(registered: Network) -> None:
+    """Validation parses every written value as a stored_value (the TA always writes FCS1) and
+    applies deletes as deletes; a registered enclave that signs anything else is refused."""
+    client = registered.client()
+    registered.submit(client, "put", "counter", "1")
+    pending, response = registered.execute(client, "put", "counter", "2")
+    (write,) = ConfidentialResponse.decode(response).message().writes
+    garbage = _resigned(registered, response, writes=(type(write)(write.key, False, b"not FCS1"),))
+    refused = registered.endorse(pending.request, garbage)
+    assert not refused.committed and "malformed stored state value" in refused.response.message
+    assert client.open_response(pending, garbage).ok  # the client does not parse writes; the validator does
+    assert registered.endorse(pending.request, response).committed  # control: the genuine write
+    deleted = registered.submit(client, "del", "counter")
+    assert deleted.ok and deleted.signed.writes[0].is_delete
+    assert "counter" not in state(registered)
+
+
+def test_validation_asks_the_registry_chaincode_ercc_by_default(registered: Network) -> None:
+    from foc.chaincode.memory import MemoryStub
+    from foc.registry.validation import validate_and_apply
+
+    client = registered.client()
+    pending, response = registered.execute(client, "put", "counter", "1")
+    asked: list[str] = []
+    stub = MemoryStub([], channel_id=CHANNEL, tx_id="tx-1")
+
+    def invoke_chaincode(name: str, args, channel: str = ""):  # type: ignore[no-untyped-def]
+        asked.append(name)
+        return registered.peer.query(name, list(args)).response
+
+    stub.invoke_chaincode = invoke_chaincode  # type: ignore[method-assign]
+    validate_and_apply(stub, registered.definition, pending.request, response)
+    assert asked and set(asked) == {"ercc"}
