@@ -9,8 +9,6 @@
 
 #include <pthread.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <string.h>
 
 #include <foc_ta.h>
 
@@ -18,11 +16,6 @@
 #include "foc_platform.h"
 
 #define TEE_ERROR_TARGET_DEAD 0xFFFF3024u /* GlobalPlatform TEE Client API */
-
-_Static_assert(sizeof(union foc_native_param) == sizeof(union foc_param) &&
-		       offsetof(union foc_native_param, memref.size) == offsetof(union foc_param, memref.size) &&
-		       offsetof(union foc_native_param, value.b) == offsetof(union foc_param, value.b),
-	       "foc_native_param is the command table's parameter");
 
 struct foc_native_session {
 	unsigned long instance; /* the TA instance this session belongs to */
@@ -119,19 +112,16 @@ static uint32_t invoke_locked(struct foc_native_session *s, uint32_t cmd, const 
 }
 
 uint32_t foc_native_invoke_params(struct foc_native_session *s, uint32_t cmd, uint32_t param_types,
-				  union foc_native_param params[4])
+				  union foc_param params[4])
 {
-	union foc_param p[4];
 	uint32_t res;
 
 	if (!s || !params)
 		return FOC_TEE_ERROR_BAD_PARAMETERS;
-	memcpy(p, params, sizeof(p));
 	pthread_mutex_lock(&instance_lock);
-	res = s->instance == current_instance ? foc_command_run(s->core, cmd, param_types, p)
+	res = s->instance == current_instance ? foc_command_run(s->core, cmd, param_types, params)
 					      : TEE_ERROR_TARGET_DEAD;
 	pthread_mutex_unlock(&instance_lock);
-	memcpy(params, p, sizeof(p));
 	return res;
 }
 

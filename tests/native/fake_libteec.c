@@ -228,7 +228,7 @@ static bool memref_ok(const TEEC_RegisteredMemoryReference *m, uint32_t dir)
 }
 
 /* One TEEC parameter into the TA's parameter; false: libteec refuses it (BAD_PARAMETERS). */
-static bool to_ta_param(uint32_t type, TEEC_Parameter *in, union foc_native_param *out, uint32_t *ta_type)
+static bool to_ta_param(uint32_t type, TEEC_Parameter *in, union foc_param *out, uint32_t *ta_type)
 {
 	switch (type) {
 	case TEEC_NONE:
@@ -270,7 +270,7 @@ static bool to_ta_param(uint32_t type, TEEC_Parameter *in, union foc_native_para
 }
 
 /* Copy what the TA wrote back into the caller's operation (teec_post_process_operation). */
-static void from_ta_param(uint32_t type, const union foc_native_param *ta, TEEC_Parameter *out)
+static void from_ta_param(uint32_t type, const union foc_param *ta, TEEC_Parameter *out)
 {
 	switch (type) {
 	case TEEC_VALUE_OUTPUT:
@@ -293,7 +293,7 @@ static void from_ta_param(uint32_t type, const union foc_native_param *ta, TEEC_
 
 TEEC_Result TEEC_InvokeCommand(TEEC_Session *session, uint32_t cmd, TEEC_Operation *op, uint32_t *origin)
 {
-	union foc_native_param params[4];
+	union foc_param params[4];
 	uint32_t types = op ? op->paramTypes : 0, ta_types = 0, ta_type, res, i;
 	const char *max = getenv("FAKE_TEEC_MAX_OUTPUT");
 

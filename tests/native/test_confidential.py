@@ -62,15 +62,6 @@ def library() -> Path:
 
 
 @pytest.fixture
-def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh FOC_NATIVE_STORAGE: the native build's (insecure) sealed-object directory."""
-    path = tmp_path / "sealed"
-    path.mkdir()
-    monkeypatch.setenv("FOC_NATIVE_STORAGE", str(path))
-    return path
-
-
-@pytest.fixture
 def session(library: Path, storage: Path) -> Iterator[NativeSession]:
     backend = NativeBackend(library)
     s = backend.open_session()

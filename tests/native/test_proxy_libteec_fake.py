@@ -46,7 +46,8 @@ def fake_libteec(tmp_path_factory) -> str:
     subprocess.run(
         [
             "cc", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-            f"-I{REPO / 'ta' / 'include'}", f"-I{REPO / 'ta' / 'native'}",
+            f"-I{REPO / 'ta' / 'include'}", f"-I{REPO / 'ta' / 'native'}", f"-I{REPO / 'ta'}",
+            f"-I{REPO / 'ta' / 'core'}",
             str(Path(__file__).with_name("fake_libteec.c")),
             "-o", str(out), f"-L{core.parent}", "-lfoc_core", f"-Wl,-rpath,{core.parent}",
         ],
@@ -180,19 +181,11 @@ def _shm(shm: ctypes.Structure) -> object:
     return ctypes.cast(ctypes.byref(shm), ctypes.POINTER(libteec.TEEC_SharedMemory))
 
 
-@pytest.fixture
-def sealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "sealed"
-    path.mkdir()
-    monkeypatch.setenv("FOC_NATIVE_STORAGE", str(path))
-    return path
-
-
 def _config(force: bool = False) -> bytes:
     return EnclaveConfig("coffee", NATIVE_MEASUREMENT.hex(), "dev", "fake:7052", force=force).encode()
 
 
-def test_confidential_commands_through_the_gp_client_api(backend, sealed: Path) -> None:
+def test_confidential_commands_through_the_gp_client_api(backend, storage: Path) -> None:
     """ENCLAVE_CREATE (MEMREF in, VALUE out, MEMREF out), ENCLAVE_CREDENTIALS (NONE, VALUE out,
     MEMREF out) and CONFIDENTIAL_INVOKE + RESUME in the binding's layouts reach the TA's table and
     are accepted there, as on OP-TEE."""
@@ -251,7 +244,7 @@ class _OneEnclave:
         (abi.FOC_CMD_INFO, (libteec.TEEC_VALUE_OUTPUT, libteec.TEEC_MEMREF_PARTIAL_OUTPUT)),
     ],
 )  # fmt: skip
-def test_other_parameter_layouts_are_refused_by_the_tas_table(backend, sealed: Path, cmd, types) -> None:
+def test_other_parameter_layouts_are_refused_by_the_tas_table(backend, storage: Path, cmd, types) -> None:
     """The fake lays any layout out for the TA; the TA's command table refuses the wrong ones with
     TEE_ERROR_BAD_PARAMETERS (origin TA) before touching a buffer, as OP-TEE's TA does."""
     s = backend.open_session()
@@ -265,7 +258,7 @@ def test_other_parameter_layouts_are_refused_by_the_tas_table(backend, sealed: P
     with pytest.raises(TeeError) as caught:
         s._call(cmd, op)
     assert "TEEC_ERROR_BAD_PARAMETERS" in str(caught.value) and "TEEC_ORIGIN_TRUSTED_APP" in str(caught.value)
-    assert list(sealed.iterdir()) == []  # nothing was created
+    assert list(storage.iterdir()) == []  # nothing was created
     s.close()
 
 
@@ -286,7 +279,7 @@ def test_a_partial_memref_outside_its_shared_memory_is_refused_by_the_api(backen
     s.close()
 
 
-def test_proxy_serves_the_confidential_calls_over_the_gp_client_api(backend, sealed: Path) -> None:
+def test_proxy_serves_the_confidential_calls_over_the_gp_client_api(backend, storage: Path) -> None:
     config = ProxyConfig(listen="127.0.0.1:0", tee="optee", pool_size=1)
     with ProxyServer(config, backend) as server, ProxyClient(server.address) as c:
         created = c.create_enclave(_config())
