@@ -18,7 +18,13 @@ from client_network import CHAINCODE, MEASUREMENT, ClientNetwork, make_network  
 from reference_enclave import ReferenceEnclave  # noqa: E402
 
 from foc.admin.devices import DeviceStore  # noqa: E402
-from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
+from foc.client.confidential import (  # noqa: E402
+    ConfidentialChaincodeError,
+    ConfidentialClient,
+    ConfidentialContract,
+    ConfidentialResult,
+    ContractRegistry,
+)
 from foc.client.devledger import DevLedgerContract  # noqa: E402
 from foc.confidential.formats import ConfidentialResponse, EncryptedResponse, SignedMessage  # noqa: E402
 from foc.confidential.suite import EC_P256, EcP256Suite  # noqa: E402
@@ -315,3 +321,68 @@ def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> Non
     assert contract.invoke("create", ["carol", "7"]) == b"OK"
     plain: DevLedgerContract = registered.recorder.inner
     assert plain.last_block == registered.net.ledger.height - 1
+
+
+def test_native_insecure_evidence_is_accepted_only_where_it_is_allowed(
+    tmp_path: Path, device_key: rsa.RSAPrivateKey
+) -> None:
+    """The host-native build's evidence (native-insecure-v1) proves nothing: a client that re-verifies
+    attestation refuses it unless it allows it itself, whatever the registry accepted."""
+    net = make_network(tmp_path, device_key, allow_insecure_native=True)  # a registry that allows it
+    try:
+        net.slot.enclave.evidence_kind = "native-insecure-v1"
+        net.register()
+        assert net.contract().query("create", ["x", "1"]) == b"OK"  # trusts the registry
+        with pytest.raises(AttestationError, match="host-native build"):
+            net.contract(devices=DeviceStore(net.home)).query("create", ["x", "1"])
+        enrolled = list(DeviceStore(net.home).devices())  # devices as a list, not a store
+        allowed = net.contract(devices=enrolled, allow_insecure_native=True)
+        assert allowed.query("create", ["x", "1"]) == b"OK"
+        client = ConfidentialClient(  # the client on its own: refuses by default too
+            allowed.definition(), ContractRegistry(net.net.contract("ercc")), devices=enrolled
+        )
+        pending = client.encrypt_request(["create", "x", "1"])
+        response = net.recorder.query("__invoke", [pending.request])
+        with pytest.raises(AttestationError, match="host-native build"):
+            client.open_response(pending, response)
+    finally:
+        net.net.close()
+
+
+def test_the_enclave_error_text_is_parsed_into_code_and_reason() -> None:
+    def value(payload: bytes) -> ConfidentialChaincodeError:
+        with pytest.raises(ConfidentialChaincodeError) as caught:
+            ConfidentialResult(500, payload, None).value()  # type: ignore[arg-type]
+        return caught.value
+
+    exists = value(b"EXISTS: person: alice")
+    assert (exists.code, exists.reason, exists.status) == ("EXISTS", "person: alice", 500)
+    assert exists.message == exists.chaincode_message == str(exists) == "EXISTS: person: alice"
+    assert (value(b"lower: case").code, value(b"lower: case").reason) == ("CHAINCODE", "lower: case")
+    broken = value(b"\xff\xfe: not utf-8")
+    assert broken.code == "CHAINCODE" and "\ufffd" in broken.reason
+    assert ConfidentialChaincodeError("X", "y").status == 500
+
+
+def test_one_registry_question_of_each_kind_per_call_and_transient_data_reaches_the_back_end(
+    registered: ClientNetwork,
+) -> None:
+    asked: list[str] = []
+    ercc = registered.net.contract("ercc")
+
+    class Counting:
+        def query(self, function, args, *, transient=None):  # type: ignore[no-untyped-def]
+            asked.append(function)
+            return ercc.query(function, args, transient=transient)
+
+        def invoke(self, function, args, *, transient=None):  # type: ignore[no-untyped-def]
+            raise AssertionError("the client never writes to the registry")
+
+    contract = registered.contract()
+    contract._registry = ContractRegistry(Counting())  # type: ignore[arg-type]
+    assert contract.last_enclave_id is None
+    secret = {"note": b"only for the chaincode"}
+    assert contract.invoke("create", ["alice", "1"], transient=secret) == b"OK"
+    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclaveCredentials"]
+    assert contract.query("get", ["alice"], transient=secret) == b"1"
+    assert registered.recorder.transients == [secret, secret, secret]

@@ -84,6 +84,7 @@ class ReferenceEnclave:
         self.secrets = secrets or ChaincodeSecrets()
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
         self.config: EnclaveConfig | None = None
+        self.evidence_kind = EVIDENCE_KIND_TA_MEMORY  # "native-insecure-v1" plays the native build
 
     @property
     def enclave_point(self) -> bytes:
@@ -112,7 +113,7 @@ class ReferenceEnclave:
             padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
             Prehashed(hashes.SHA256()),
         )
-        evidence = Evidence(EVIDENCE_KIND_TA_MEMORY, used_measurement, signature).encode()
+        evidence = Evidence(self.evidence_kind, used_measurement, signature).encode()
         return Credentials(attested, evidence).encode()
 
     # -- FOC_CMD_CONFIDENTIAL_INVOKE ------------------------------------------------------------

@@ -14,6 +14,7 @@ from foc.admin.definitions import define_chaincode
 from foc.admin.devices import enroll_device
 from foc.confidential.formats import Credentials, Evidence
 from foc.confidential.suite import enclave_id
+from foc.errors import AttestationError
 
 NOT_ENROLLED = "does not verify under any of the"
 
@@ -175,3 +176,66 @@ def test_native_insecure_evidence_is_refused_unless_allowed(network: Network) ->
         native, network.definition, network.devices.devices(), allow_insecure_native=True
     )
     assert verified.device.name == "device-1"
+
+
+def test_verify_credentials_refuses_native_evidence_by_default_and_returns_what_it_checked(
+    network: Network,
+) -> None:
+    from foc.registry.attestation import verify_credentials
+
+    credentials = Credentials.decode(network.enclave.create(network.config()))
+    verified = verify_credentials(credentials, network.definition, network.devices.devices())
+    assert verified.credentials == credentials and verified.evidence == credentials.evidence
+    assert verified.attested == credentials.attested_data and verified.device.name == "device-1"
+    evidence = credentials.evidence
+    native = Credentials(
+        credentials.attested_data_bytes,
+        Evidence("native-insecure-v1", evidence.measurement, evidence.signature).encode(),
+    )
+    with pytest.raises(AttestationError, match="host-native build"):
+        verify_credentials(native, network.definition, network.devices.devices())
+
+
+def test_every_enrolled_key_is_tried_whatever_its_size(
+    network: Network, other_device_key: rsa.RSAPrivateKey
+) -> None:
+    """A device whose key size differs from the evidence's is skipped, not the end of the search."""
+    enroll_device("a-first-device", other_device_key.public_key(), home=network.home)  # RSA-2048, tried first
+    assert [d.name for d in network.devices.devices()][0] == "a-first-device"
+    assert network.register(network.enclave.create(network.config())).committed
+
+
+def test_queries_for_a_chaincode_see_only_its_own_enclaves(network: Network) -> None:
+    """Registry keys are `credentials/<chaincode>/<enclave>`: the range for `coffee` must not reach
+    `coffee0/...` or `coffeea/...` (ids that sort just after `coffee/`)."""
+    for other in ("coffee0", "coffeea"):
+        define_chaincode(other, MEASUREMENT.hex(), "dev", home=network.home)
+        enclave = ReferenceEnclave(network.enclave.device_key, MEASUREMENT)
+        assert network.register(enclave.create(network.config(chaincode_id=other))).committed
+    own = network.enclave.create(network.config())
+    assert network.register(own).committed
+    answer = network.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response
+    listed = json.loads(answer.payload)
+    assert [base64.b64decode(c) for c in listed] == [own]
+    key = network.peer.query("ercc", ["queryChaincodeEncryptionKey", CHAINCODE]).response.payload
+    assert base64.b64decode(key) == Credentials.decode(own).attested_data.chaincode_pub
+
+
+def test_registry_answers_that_are_not_strict_base64_are_refused() -> None:
+    from foc.chaincode.stub import Response
+    from foc.errors import ConfidentialityError
+    from foc.registry.ercc import RegistryQuery
+
+    good = base64.b64encode(b"\x04" + bytes(64))
+    reader = RegistryQuery(lambda args: Response.success(b"!" + good))
+    with pytest.raises(ConfidentialityError, match="not base64"):
+        reader.chaincode_encryption_key(CHAINCODE)
+    with pytest.raises(ConfidentialityError, match="not base64"):
+        reader.enclave_credentials(CHAINCODE, "e" * 64)
+
+
+def test_registration_needs_strict_base64(network: Network) -> None:
+    credentials = base64.b64encode(network.enclave.create(network.config())).decode()
+    result = network.peer.invoke("ercc", ["registerEnclave", "!" + credentials])
+    assert not result.committed and "credentials in base64" in result.response.message
+    assert network.register(base64.b64decode(credentials)).committed  # control
