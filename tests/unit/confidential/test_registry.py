@@ -196,12 +196,15 @@ def test_verify_credentials_refuses_native_evidence_by_default_and_returns_what_
         verify_credentials(native, network.definition, network.devices.devices())
 
 
-def test_every_enrolled_key_is_tried_whatever_its_size(
-    network: Network, other_device_key: rsa.RSAPrivateKey
+def test_every_enrolled_key_is_tried_until_one_verifies(
+    network: Network, other_device_key: rsa.RSAPrivateKey, same_size_stranger_key: rsa.RSAPrivateKey
 ) -> None:
-    """A device whose key size differs from the evidence's is skipped, not the end of the search."""
-    enroll_device("a-first-device", other_device_key.public_key(), home=network.home)  # RSA-2048, tried first
-    assert [d.name for d in network.devices.devices()][0] == "a-first-device"
+    """A device whose key has another size, or whose same-size key does not verify, is skipped: the
+    search goes on to the device that signed."""
+    enroll_device("a-first-device", other_device_key.public_key(), home=network.home)  # RSA-2048
+    enroll_device("b-second-device", same_size_stranger_key.public_key(), home=network.home)  # RSA-3072
+    names = [d.name for d in network.devices.devices()]
+    assert names.index("a-first-device") < names.index("b-second-device") < names.index("device-1")
     assert network.register(network.enclave.create(network.config())).committed
 
 
