@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import chaincode_pb2, proposal_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 from fake_gateway import CHAINCODE, CHANNEL, PACKAGE_ID, FakeGateway
 from fake_proxy import FakeProxyClient
 
@@ -339,7 +339,19 @@ def test_a_transaction_the_committer_invalidates_is_an_error_not_a_result(
     the validation code and never reports the tampered result as committed."""
 
     def change_result(envelope: common_pb2.Envelope) -> common_pb2.Envelope:
-        return common_pb2.Envelope(payload=envelope.payload.replace(b"OK", b"KO"))
+        payload = common_pb2.Payload.FromString(envelope.payload)
+        tx = transaction_pb2.Transaction.FromString(payload.data)
+        action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+        prp = proposal_response_pb2.ProposalResponsePayload.FromString(
+            action.action.proposal_response_payload
+        )
+        chaincode_action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
+        chaincode_action.response.payload = b"KO"  # the endorser signed "OK"
+        prp.extension = chaincode_action.SerializeToString()
+        action.action.proposal_response_payload = prp.SerializeToString()
+        tx.actions[0].payload = action.SerializeToString()
+        payload.data = tx.SerializeToString()
+        return common_pb2.Envelope(payload=payload.SerializeToString())
 
     fake_gateway.rewrite_endorse = change_result
     with pytest.raises(TransactionInvalid) as caught:
