@@ -58,11 +58,8 @@ def summary(name: str, ms: list[float]) -> str:
 
 def measure_grpc(backend: TeeBackend, tee: str, n: int, warmup: int) -> list[float]:
     """Latencies of the same transaction through an in-process foc-proxy (pool of 1) on 127.0.0.1."""
-    from concurrent import futures
-
-    import grpc
-
     from foc.protocol import invocation_pb2_grpc as pb_grpc
+    from foc.protocol import transport
     from foc.proxy.client import ProxyClient
     from foc.proxy.config import ProxyConfig
     from foc.proxy.pool import SessionPool
@@ -72,11 +69,11 @@ def measure_grpc(backend: TeeBackend, tee: str, n: int, warmup: int) -> list[flo
     config = ProxyConfig(listen="127.0.0.1:0", tee=tee, pool_size=1)
     pool = SessionPool(backend, 1)
     pool.start()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server = transport.server(4, max_message_bytes=transport.PROXY_MESSAGE_BYTES, thread_name_prefix="bench")
     pb_grpc.add_InvocationServicer_to_server(
         InvocationService(pool, ta_uuid=config.ta_uuid, tee_name=tee), server
     )
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = transport.bind(server, "127.0.0.1:0")
     server.start()
     world = dict(WORLD)
     try:

@@ -55,6 +55,11 @@ class ConsoleTimeout(TargetError):
     """A console expectation was not met in time."""
 
 
+class ListenError(FocError):
+    """A server could not listen on its address: another process listens there, or the host is
+    not an address of this machine. FOC's servers never share a port (no SO_REUSEPORT)."""
+
+
 class TeeError(FocError):
     """A GP TEE Client API call failed. `code` is the TEEC result, `origin` its origin."""
 
@@ -85,6 +90,21 @@ class ChaincodeError(FocError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.reason = message
+
+
+class LimitExceeded(ChaincodeError):
+    """A size or count is over a documented limit (docs/limits.md): code ``LIMIT``, exit 9.
+
+    Raised by the hop that found it before it sends anything on (the client, the wrapper's proxy
+    client, the proxy, the CaaS shim, the gateway client), or mapped from a gRPC
+    RESOURCE_EXHAUSTED (a message over a transport's size cap). `limit_name` is the limit's name
+    (e.g. ``FOC_MAX_REQUEST``) and `limit` its value, when known.
+    """
+
+    def __init__(self, message: str, *, limit_name: str = "", limit: int = 0) -> None:
+        super().__init__("LIMIT", message)
+        self.limit_name = limit_name
+        self.limit = limit
 
 
 class LedgerError(FocError):

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * foc_crypto.h inside OP-TEE: GP TEE Internal Core API crypto, TEE_STORAGE_PRIVATE
- * persistent objects as sealed objects, and evidence from the attestation PTA, which the
- * TA calls itself with a nonce it computed (the normal world never chooses it).
+ * foc_crypto.h inside OP-TEE: GP TEE Internal Core API crypto (SHA-256, HKDF, AES-GCM),
+ * TEE_STORAGE_PRIVATE persistent objects as sealed objects, and evidence from the
+ * attestation PTA, which the TA calls itself with a nonce it computed (the normal world never
+ * chooses it). The P-256 operations are in foc_p256.c (mbedTLS in the TA).
  */
 #include <string.h>
 
-#include <mbedtls/ecp.h>
 #include <pta_attestation.h>
 #include <tee_internal_api.h>
 #include <tee_internal_api_extensions.h>
@@ -15,13 +15,17 @@
 
 #include "foc_codec.h"
 #include "foc_crypto.h"
+#include "foc_p256.h"
+#include "foc_profile.h"
 
 #define EVIDENCE_KIND "optee-ta-memory-v1"
 #define MAX_PTA_OUTPUT (FOC_HASH_SIZE + 512) /* measurement + RSA-4096 signature at most */
 
 bool foc_crypto_random(uint8_t *buf, size_t len)
 {
+	FOC_PROF_START();
 	TEE_GenerateRandom(buf, len);
+	FOC_PROF_STOP(FOC_PROF_RANDOM);
 	return true;
 }
 
@@ -31,112 +35,14 @@ bool foc_crypto_sha256(const uint8_t *data, size_t len, uint8_t digest[FOC_HASH_
 	size_t digest_len = FOC_HASH_SIZE;
 	uint8_t empty = 0;
 	bool ok;
+	FOC_PROF_START();
 
 	if (TEE_AllocateOperation(&op, TEE_ALG_SHA256, TEE_MODE_DIGEST, 0) != TEE_SUCCESS)
 		return false;
 	ok = TEE_DigestDoFinal(op, len ? data : &empty, len, digest, &digest_len) == TEE_SUCCESS &&
 	     digest_len == FOC_HASH_SIZE;
 	TEE_FreeOperation(op);
-	return ok;
-}
-
-/* A big-endian attribute of `size` bytes, left-padded (the API drops leading zeros). */
-static bool get_padded(TEE_ObjectHandle obj, uint32_t attr, uint8_t *out, size_t size)
-{
-	uint8_t buf[FOC_EC_PRIVATE_SIZE];
-	size_t len = sizeof(buf);
-
-	if (size > sizeof(buf) || TEE_GetObjectBufferAttribute(obj, attr, buf, &len) != TEE_SUCCESS || len > size)
-		return false;
-	memset(out, 0, size - len);
-	memcpy(out + size - len, buf, len);
-	foc_wipe(buf, sizeof(buf));
-	return true;
-}
-
-bool foc_crypto_ec_generate(uint8_t priv[FOC_EC_PRIVATE_SIZE], uint8_t pub[FOC_EC_POINT_SIZE])
-{
-	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
-	TEE_Attribute curve;
-	bool ok;
-
-	if (TEE_AllocateTransientObject(TEE_TYPE_ECDSA_KEYPAIR, 256, &obj) != TEE_SUCCESS)
-		return false;
-	TEE_InitValueAttribute(&curve, TEE_ATTR_ECC_CURVE, TEE_ECC_CURVE_NIST_P256, 0);
-	pub[0] = 0x04;
-	ok = TEE_GenerateKey(obj, 256, &curve, 1) == TEE_SUCCESS &&
-	     get_padded(obj, TEE_ATTR_ECC_PRIVATE_VALUE, priv, FOC_EC_PRIVATE_SIZE) &&
-	     get_padded(obj, TEE_ATTR_ECC_PUBLIC_VALUE_X, pub + 1, 32) &&
-	     get_padded(obj, TEE_ATTR_ECC_PUBLIC_VALUE_Y, pub + 33, 32);
-	TEE_FreeTransientObject(obj);
-	return ok;
-}
-
-/* A P-256 key pair object of `type` (ECDSA or ECDH) from raw parts. */
-static TEE_ObjectHandle ec_keypair(uint32_t type, const uint8_t *priv, const uint8_t *pub)
-{
-	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
-	TEE_Attribute attrs[4];
-
-	if (TEE_AllocateTransientObject(type, 256, &obj) != TEE_SUCCESS)
-		return TEE_HANDLE_NULL;
-	TEE_InitRefAttribute(&attrs[0], TEE_ATTR_ECC_PRIVATE_VALUE, priv, FOC_EC_PRIVATE_SIZE);
-	TEE_InitRefAttribute(&attrs[1], TEE_ATTR_ECC_PUBLIC_VALUE_X, pub + 1, 32);
-	TEE_InitRefAttribute(&attrs[2], TEE_ATTR_ECC_PUBLIC_VALUE_Y, pub + 33, 32);
-	TEE_InitValueAttribute(&attrs[3], TEE_ATTR_ECC_CURVE, TEE_ECC_CURVE_NIST_P256, 0);
-	if (TEE_PopulateTransientObject(obj, attrs, 4) != TEE_SUCCESS) {
-		TEE_FreeTransientObject(obj);
-		return TEE_HANDLE_NULL;
-	}
-	return obj;
-}
-
-/*
- * The peer point comes from the client. TEE_DeriveKey panics the TA on any error, so the
- * point is validated first (on the curve, not infinity) with the TA's mbedTLS.
- */
-static bool valid_point(const uint8_t *point)
-{
-	mbedtls_ecp_group grp;
-	mbedtls_ecp_point pt;
-	bool ok;
-
-	mbedtls_ecp_group_init(&grp);
-	mbedtls_ecp_point_init(&pt);
-	ok = point[0] == 0x04 && mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0 &&
-	     mbedtls_ecp_point_read_binary(&grp, &pt, point, FOC_EC_POINT_SIZE) == 0 &&
-	     mbedtls_ecp_check_pubkey(&grp, &pt) == 0;
-	mbedtls_ecp_point_free(&pt);
-	mbedtls_ecp_group_free(&grp);
-	return ok;
-}
-
-/* X coordinate of ECDH(priv, peer). */
-static bool ecdh(const uint8_t *priv, const uint8_t *pub, const uint8_t *peer, uint8_t secret[32])
-{
-	TEE_ObjectHandle key = ec_keypair(TEE_TYPE_ECDH_KEYPAIR, priv, pub);
-	TEE_ObjectHandle shared = TEE_HANDLE_NULL;
-	TEE_OperationHandle op = TEE_HANDLE_NULL;
-	TEE_Attribute point[2];
-	bool ok = false;
-
-	if (key == TEE_HANDLE_NULL || !valid_point(peer))
-		goto out;
-	if (TEE_AllocateOperation(&op, TEE_ALG_ECDH_P256, TEE_MODE_DERIVE, 256) != TEE_SUCCESS ||
-	    TEE_SetOperationKey(op, key) != TEE_SUCCESS ||
-	    TEE_AllocateTransientObject(TEE_TYPE_GENERIC_SECRET, 256, &shared) != TEE_SUCCESS)
-		goto out;
-	TEE_InitRefAttribute(&point[0], TEE_ATTR_ECC_PUBLIC_VALUE_X, peer + 1, 32);
-	TEE_InitRefAttribute(&point[1], TEE_ATTR_ECC_PUBLIC_VALUE_Y, peer + 33, 32);
-	TEE_DeriveKey(op, point, 2, shared);
-	ok = get_padded(shared, TEE_ATTR_SECRET_VALUE, secret, 32);
-out:
-	if (shared != TEE_HANDLE_NULL)
-		TEE_FreeTransientObject(shared);
-	if (op != TEE_HANDLE_NULL)
-		TEE_FreeOperation(op);
-	if (key != TEE_HANDLE_NULL)
-		TEE_FreeTransientObject(key);
+	FOC_PROF_STOP(FOC_PROF_SHA256);
 	return ok;
 }
 
@@ -147,6 +53,7 @@ static bool hkdf(const uint8_t ikm[32], const uint8_t *info, size_t info_len, ui
 	TEE_Attribute attr, params[2];
 	size_t len = FOC_AES_KEY_SIZE;
 	bool ok = false;
+	FOC_PROF_START();
 
 	if (TEE_AllocateTransientObject(TEE_TYPE_HKDF_IKM, 256, &ikm_obj) != TEE_SUCCESS)
 		goto out;
@@ -169,6 +76,7 @@ out:
 		TEE_FreeTransientObject(okm);
 	if (ikm_obj != TEE_HANDLE_NULL)
 		TEE_FreeTransientObject(ikm_obj);
+	FOC_PROF_STOP(FOC_PROF_HKDF);
 	return ok;
 }
 
@@ -177,7 +85,9 @@ bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t
 			  uint8_t key[FOC_AES_KEY_SIZE])
 {
 	uint8_t secret[32];
-	bool ok = ecdh(priv, pub, peer, secret) && hkdf(secret, info, info_len, key);
+	bool ok = foc_p256_ecdh(priv, peer, secret) && hkdf(secret, info, info_len, key);
+
+	(void)pub;
 
 	foc_wipe(secret, sizeof(secret));
 	return ok;
@@ -206,6 +116,7 @@ static TEE_OperationHandle gcm_operation(const uint8_t *key, uint32_t mode)
 bool foc_crypto_gcm_seal(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
 			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out)
 {
+	FOC_PROF_START();
 	TEE_OperationHandle op = gcm_operation(key, TEE_MODE_ENCRYPT);
 	size_t out_len = len, tag_len = FOC_GCM_TAG_SIZE;
 	uint8_t dummy = 0;
@@ -220,6 +131,7 @@ bool foc_crypto_gcm_seal(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonc
 				      &tag_len) == TEE_SUCCESS &&
 	     out_len == len && tag_len == FOC_GCM_TAG_SIZE;
 	TEE_FreeOperation(op);
+	FOC_PROF_STOP(FOC_PROF_GCM_SEAL);
 	return ok;
 }
 
@@ -230,6 +142,7 @@ bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonc
 	size_t len, out_len;
 	uint8_t dummy = 0, tag[FOC_GCM_TAG_SIZE];
 	bool ok;
+	FOC_PROF_START();
 
 	if (in_len < FOC_GCM_TAG_SIZE)
 		return false;
@@ -249,27 +162,7 @@ bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonc
 	TEE_FreeOperation(op);
 	if (!ok && len)
 		foc_wipe(out, len);
-	return ok;
-}
-
-bool foc_crypto_ecdsa_sign(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
-			   const uint8_t digest[FOC_HASH_SIZE], uint8_t sig[FOC_SIGNATURE_SIZE])
-{
-	TEE_ObjectHandle key = ec_keypair(TEE_TYPE_ECDSA_KEYPAIR, priv, pub);
-	TEE_OperationHandle op = TEE_HANDLE_NULL;
-	size_t sig_len = FOC_SIGNATURE_SIZE;
-	bool ok = false;
-
-	if (key == TEE_HANDLE_NULL)
-		return false;
-	/* The GP API signs a given digest and returns raw r || s for ECDSA. */
-	if (TEE_AllocateOperation(&op, TEE_ALG_ECDSA_P256, TEE_MODE_SIGN, 256) == TEE_SUCCESS &&
-	    TEE_SetOperationKey(op, key) == TEE_SUCCESS)
-		ok = TEE_AsymmetricSignDigest(op, NULL, 0, digest, FOC_HASH_SIZE, sig, &sig_len) == TEE_SUCCESS &&
-		     sig_len == FOC_SIGNATURE_SIZE;
-	if (op != TEE_HANDLE_NULL)
-		TEE_FreeOperation(op);
-	TEE_FreeTransientObject(key);
+	FOC_PROF_STOP(FOC_PROF_GCM_OPEN);
 	return ok;
 }
 
@@ -328,6 +221,7 @@ enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t ca
 {
 	struct cached_object *slot = cache_slot(id, false);
 	enum foc_storage_result res;
+	FOC_PROF_START();
 
 	if (slot) {
 		if (slot->len > cap)
@@ -339,6 +233,7 @@ enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t ca
 	res = load_from_storage(id, buf, cap, len);
 	if (res == FOC_STORAGE_OK)
 		cache_put(id, buf, *len);
+	FOC_PROF_STOP(FOC_PROF_STORAGE);
 	return res;
 }
 
@@ -392,6 +287,7 @@ bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, siz
 	uint32_t origin = 0;
 	struct foc_writer w;
 	bool ok = false;
+	FOC_PROF_START();
 
 	if (!pta_out)
 		return false;
@@ -421,5 +317,6 @@ out:
 	if (sess != TEE_HANDLE_NULL)
 		TEE_CloseTASession(sess);
 	TEE_Free(pta_out);
+	FOC_PROF_STOP(FOC_PROF_EVIDENCE);
 	return ok;
 }

@@ -13,6 +13,7 @@
 
 #include "foc_commands.h"
 #include "foc_platform.h"
+#include "foc_profile.h"
 
 /* The table speaks GlobalPlatform's numbers and TEE_Param's layout; the dev kit is the reference. */
 _Static_assert(FOC_PARAM_TYPES(FOC_PARAM_NONE, FOC_PARAM_VALUE_OUTPUT, FOC_PARAM_MEMREF_INPUT, FOC_PARAM_MEMREF_OUTPUT) ==
@@ -74,10 +75,24 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sess_ctx, uint32_t cmd, uint32_t par
 {
 	union foc_param p[4];
 	TEE_Result res;
+#ifdef FOC_PROFILE
+	uint64_t t0 = foc_prof_now_ms();
+
+	if (cmd == FOC_CMD_PROFILE_CRYPTO) { /* measurement build only (foc_profile.h) */
+		if (param_types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_NONE,
+						   TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+			return TEE_ERROR_BAD_PARAMETERS;
+		foc_prof_crypto(params[0].value.a);
+		return TEE_SUCCESS;
+	}
+#endif
 
 	/* Same layout (checked above); copied, not cast, so no object is read through another type. */
 	memcpy(p, params, sizeof(p));
 	res = foc_command_run(sess_ctx, cmd, param_types, p);
 	memcpy(params, p, sizeof(p));
+#ifdef FOC_PROFILE
+	foc_prof_report(cmd, t0);
+#endif
 	return res;
 }

@@ -13,10 +13,13 @@ from collections.abc import Callable, Sequence
 from foc.chaincode.stub import ChaincodeStub, Response
 from foc.errors import MvccConflict
 from foc.ledger.peer import DevPeer
+from foc.protocol import limits
 from foc.wrapper.plaintext import FocWrapper
 
-MAX_ARGS, MAX_FUNCTION, MAX_KEY, MAX_VALUE = 16, 64, 256, 65536  # ta/include/foc_ta.h
-MAX_REQUEST = 131072  # encoded request: u32 magic, u32 nargs, then u32 length + bytes per argument
+# The TA header's limits (ta/include/foc_ta.h), from the one generated definition
+MAX_ARGS, MAX_FUNCTION, MAX_KEY = limits.FOC_MAX_ARGS, limits.FOC_MAX_FUNCTION, limits.FOC_MAX_KEY
+MAX_VALUE = limits.FOC_MAX_VALUE
+MAX_REQUEST = limits.FOC_MAX_REQUEST  # encoded request: u32 magic, u32 nargs, u32 length + bytes per argument
 
 # ["create", "b", x, y]: 8 + (4 + 6) + (4 + 1) + (4 + len x) + (4 + len y) = 31 + len x + len y
 _REQ_MAX_TAIL = MAX_REQUEST - 31 - MAX_VALUE
@@ -34,6 +37,8 @@ LIMIT_CASES: list[tuple[list[str], str]] = [
     (["create", "b", "1" * MAX_VALUE, "2" * _REQ_MAX_TAIL], "ARG_COUNT"),  # exactly FOC_MAX_REQUEST
     (["create", "b", "1" * MAX_VALUE, "2" * (_REQ_MAX_TAIL + 1)], "LIMIT"),  # one byte more
     (["create", "b", "1" * MAX_VALUE, "2" * MAX_VALUE, "3"], "LIMIT"),  # > FOC_MAX_REQUEST in all
+    # issue 8's instance: 589,9xx bytes, over the proxy's gRPC cap (was RESOURCE_EXHAUSTED, "unavailable")
+    (["create", "b"] + ["1" * MAX_VALUE] * 9, "LIMIT"),
 ]
 LIMIT_IDS = [
     "key-max",
@@ -47,6 +52,7 @@ LIMIT_IDS = [
     "req-max",
     "req-over-by-one",
     "req-over",
+    "req-9x64KiB",
 ]
 
 
@@ -98,6 +104,91 @@ def check_limit(peer: DevPeer, args: list[str], outcome: str) -> None:
     else:
         message = expect_error(peer, args, outcome)
         assert len(message) < 200  # the error names the limit, it does not echo the argument
+        if outcome == "LIMIT":
+            assert "FOC_MAX_" in message, message  # ... by the header's name, whichever hop found it
+
+
+class RawWriter:
+    """A chaincode that stores its two arguments as key and value: plants state values of any size
+    in a namespace, as another chaincode version could have written them (the coffee chaincode
+    only ever writes counts of up to 20 digits)."""
+
+    def init(self, stub: ChaincodeStub) -> Response:
+        return Response.success()
+
+    def invoke(self, stub: ChaincodeStub) -> Response:
+        key, value = stub.get_args()
+        stub.put_state(key.decode(), value)
+        return Response.success()
+
+
+def plant(peer: DevPeer, namespace: str, key: str, value: bytes) -> None:
+    """Commit `value` under `key` in `namespace` on `peer`'s ledger (RawWriter)."""
+    assert DevPeer(peer.ledger, {namespace: RawWriter()}).invoke(namespace, [key, value]).committed
+
+
+def value_at_the_limit_is_written_and_read_back(peer: DevPeer) -> None:
+    """Plaintext, the real TA: `bench_rw` (ta/chaincode/bench.c) writes a FOC_MAX_VALUE-byte value
+    (TA -> proxy -> wrapper -> ledger) and reads it back (ledger -> wrapper -> proxy -> TA)."""
+    written = peer.invoke("foc", ["bench_rw", "zq-max", "0", "1", str(MAX_VALUE)])
+    assert written.committed and written.response.payload == b"read 0 (0 found, 0 bytes), wrote 1", written
+    assert len(peer.ledger.read("foc", "zq-max/k0")[0]) == MAX_VALUE  # type: ignore[index]
+    read = peer.query("foc", ["bench_rw", "zq-max", "1", "0", "0"]).response
+    assert read.payload == f"read 1 (1 found, {MAX_VALUE} bytes), wrote 0".encode(), read
+
+
+def state_value_at_and_beyond_the_limit(peer: DevPeer) -> None:
+    """Plaintext: a FOC_MAX_VALUE state value crosses wrapper, proxy and TA (the coffee chaincode
+    itself then refuses a 65536-digit count: OVERFLOW); one byte more is LIMIT naming the limit."""
+    at, over = b"1" * MAX_VALUE, b"1" * (MAX_VALUE + 1)
+    plant(peer, "foc", "big", at)
+    plant(peer, "foc", "huge", over)
+    message = expect_error(peer, ["add", "big", "1"], "OVERFLOW")  # reached the chaincode in the TA
+    assert len(message) < 200
+    message = expect_error(peer, ["add", "huge", "1"], "LIMIT")  # refused before the TA
+    assert f"limit {MAX_VALUE} (FOC_MAX_VALUE)" in message and len(message) < 200
+    assert peer.ledger.read("foc", "big")[0] == at  # type: ignore[index]
+
+
+def confidential_value_at_the_limit_is_written_and_read_back(
+    peer: DevPeer, chaincode: str, submit: Callable[[list[str]], bytes]
+) -> None:
+    """Confidential, the real TA: `bench_rw` writes a FOC_MAX_VALUE-byte value, committed as a stored
+    value of FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes, and reads it back through the proxy
+    (issue 8's instance: the proxy refused any stored value over 65536 bytes, so such a value could
+    be written but never read). `submit(args)` runs one verified, committed transaction; its payload."""
+    assert submit(["bench_rw", "zq-cmax", "0", "1", str(MAX_VALUE)]) == b"read 0 (0 found, 0 bytes), wrote 1"
+    stored = peer.ledger.read(chaincode, "zq-cmax/k0")[0]  # type: ignore[index]
+    assert len(stored) == limits.CONFIDENTIAL.state_value == MAX_VALUE + limits.FOC_CONF_STATE_OVERHEAD
+    assert (
+        submit(["bench_rw", "zq-cmax", "1", "0", "0"])
+        == f"read 1 (1 found, {MAX_VALUE} bytes), wrote 0".encode()
+    )
+
+
+def confidential_stored_value_at_and_beyond_the_limit(
+    peer: DevPeer, chaincode: str, request_for: Callable[[str], bytes]
+) -> None:
+    """Confidential: a GetState answer carries the stored (encrypted) value, up to FOC_MAX_VALUE +
+    FOC_CONF_STATE_OVERHEAD bytes (issue 8: the proxy refused anything over 65536, so a value
+    written at 65,500 bytes could never be read back).
+
+    A well-formed stored_value of exactly that size under a foreign key crosses the wrapper and the
+    proxy and reaches the TA, whose AES-GCM check then refuses it (INCONSISTENT: it is bound to
+    another key); one byte more is LIMIT naming the confidential limit, before the TA.
+    `request_for(key)` is an encrypted `query key` request to `chaincode`.
+    """
+    from foc.confidential.formats import StoredValue
+
+    stored = StoredValue(b"n" * 12, b"c" * (MAX_VALUE + 16)).encode()
+    assert len(stored) == limits.CONFIDENTIAL.state_value == MAX_VALUE + limits.FOC_CONF_STATE_OVERHEAD
+    plant(peer, chaincode, "zq-big", stored)
+    plant(peer, chaincode, "zq-huge", stored + b"x")
+    at = peer.query(chaincode, ["__invoke", request_for("zq-big")]).response
+    assert at.status == 500 and at.message.startswith("INCONSISTENT: "), at.message
+    over = peer.query(chaincode, ["__invoke", request_for("zq-huge")]).response
+    assert over.status == 500 and over.message.startswith("LIMIT: "), over.message
+    assert "limit 65576 (FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD)" in over.message
 
 
 def concurrent_invocations_distinct_keys_all_commit(peer: DevPeer, count: int = 8) -> None:

@@ -110,6 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
     )
+    bench = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="benchmark the TA in OP-TEE against the same trusted core in the normal world",
+        description="The same workloads (coffee; bench_rw reads/writes) on the TA in OP-TEE (QEMU), the "
+        "same trusted core built for the guest's normal world, and the host build (context), plaintext "
+        "and confidential: table, JSON and PNG (docs/performance.md).",
+    )
+    bench.add_argument("--quick", action="store_true", help="every cell, a fraction of a second each (CI)")
+    bench.add_argument(
+        "--systems",
+        default="optee,guest-native,host-native",
+        help="comma-separated subset of optee, guest-native, host-native (default: all)",
+    )
+    bench.add_argument("--workloads", default="coffee,rw", help="comma-separated subset of coffee, rw")
+    bench.add_argument("--duration", type=float, help="measured seconds per cell (default 8; quick 0.4)")
+    bench.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 2; quick 0.1)")
+    bench.add_argument("--out", type=Path, help="directory for bench.json and bench.png (default: the cache)")
+    bench.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
     # Fabric back end (foc.fabric): delegated whole, so `foc package --help` shows its own options.
     for name, text in (
         ("package", "build the chaincode-as-a-service package for a Fabric peer and print its package id"),
@@ -379,6 +398,37 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc bench`: run the cells (foc.bench), print the table, write bench.json and bench.png."""
+    import datetime as dt
+
+    from rich.console import Console
+
+    from foc.bench.report import markdown, plot, print_table
+    from foc.bench.run import run_bench
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    outdir = args.out or cache_root() / "bench" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = run_bench(
+        systems,
+        quick=args.quick,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        build=not args.no_build,
+        progress=lambda msg: print(msg, file=out, flush=True),
+        workloads=[w.strip() for w in args.workloads.split(",") if w.strip()],
+    )
+    print_table(report, Console(file=out, width=140))
+    report.write_json(outdir / "bench.json")
+    (outdir / "bench.md").write_text(markdown(report))
+    plot(report, outdir / "bench.png")
+    print(f"wrote bench.json, bench.md and bench.png in {outdir}", file=out)
+    if report.failures:
+        raise FocError(f"bench: {len(report.failures)} system(s) failed: " + "; ".join(report.failures))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point of the `foc` script; returns the exit code."""
     out = out or sys.stdout
@@ -403,6 +453,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return cmd_ledger(args, out)
         if args.command in admin.COMMANDS:
             return admin.run(args, out, err)
+        if args.command == "bench":
+            return cmd_bench(args, out)
         return cmd_demo(args, out)
     except FocError as exc:
         print(f"foc: error: {shown(str(exc))}", file=err)

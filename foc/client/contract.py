@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from foc.errors import UsageError
+from foc.protocol import sizes
 
 Arg = bytes | str
 
@@ -20,7 +21,8 @@ class Contract(Protocol):
 
     `invoke` runs a transaction and commits it; `query` runs it without committing. Both return
     the chaincode's payload and raise `EndorsementFailure` (chaincode status >= 400, with its
-    status and message) or `MvccConflict` (a read key changed before commit). Arguments are bytes
+    status and message) or `MvccConflict` (a read key changed before commit); a request over a
+    limit the client knows is refused before it is sent (`LimitExceeded`). Arguments are bytes
     (Fabric's ChaincodeInput.args); text is UTF-8 encoded.
     """
 
@@ -56,3 +58,32 @@ def encode_args(args: Sequence[Arg]) -> list[bytes]:
         else:
             out.append(bytes(arg))
     return out
+
+
+class WrapperContract:
+    """FOC's plaintext wrapper (chaincode ``foc``) as a `Contract`: the request is checked against
+    the TA's limits (`foc.protocol.sizes.check_request`) before anything is sent, so a request of
+    any size over a limit gets the LIMIT error naming that limit, never a transport's cap.
+
+    Everything else is the back end's contract (`last_tx_id`, `last_block`, ...).
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.contract, name)
+
+    def invoke(
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Check the request, then submit it; the chaincode's payload."""
+        sizes.check_request(encode_args([function, *args]))
+        return self.contract.invoke(function, args, transient=transient)
+
+    def query(
+        self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """Check the request, then evaluate it; the chaincode's payload."""
+        sizes.check_request(encode_args([function, *args]))
+        return self.contract.query(function, args, transient=transient)

@@ -16,8 +16,13 @@ gateway drops it from the prepared transaction.
 Errors are typed (`foc.errors`): a chaincode status >= 400 raises `EndorsementFailure` with the
 chaincode's status and message (the gateway reports it as "chaincode response <status>,
 <message>" in its error details); a non-VALID commit raises `TransactionInvalid`
-(`TransactionMvccConflict` for MVCC_READ_CONFLICT); every other gRPC failure raises
-`GatewayError` (`GatewayUnavailable`, `GatewayTimeout`) with the gateway's error details.
+(`TransactionMvccConflict` for MVCC_READ_CONFLICT); a request over the peer's gRPC message limit
+(Fabric's default, checked before it is sent) or a RESOURCE_EXHAUSTED status raises `LimitExceeded`;
+every other gRPC failure raises `GatewayError` (`GatewayUnavailable`, `GatewayTimeout`) with the
+gateway's error details.
+
+The channel reconnects within about a second of a peer restart and a call waits for it briefly
+(`foc.protocol.transport`), so the first call after the peer is back succeeds.
 
 Logs carry tx id prefixes, channel and chaincode names only: never arguments, transient data,
 results or keys.
@@ -32,6 +37,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +61,7 @@ from foc.errors import (
     TransactionMvccConflict,
 )
 from foc.fabric.protos import chaincode, common, proposal
+from foc.protocol import transport
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +73,7 @@ responses: Any = proposal_response_pb2  # ProposalResponsePayload, Response
 DEFAULT_TIMEOUT_S = 30.0  # Evaluate, Endorse, Submit
 DEFAULT_COMMIT_TIMEOUT_S = 60.0  # CommitStatus waits for the block
 NONCE_BYTES = 24  # what the Fabric SDKs use
-MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # Fabric's default gRPC message limit
+MAX_MESSAGE_BYTES = transport.FABRIC_MESSAGE_BYTES  # Fabric's default gRPC message limit (the peer's)
 _DETAILS_KEY = "grpc-status-details-bin"
 _CHAINCODE_RESPONSE = re.compile(r"chaincode response (\d+), (.*)", re.DOTALL)
 
@@ -136,6 +143,9 @@ def _map_rpc_error(error: grpc.RpcError, call: str, endpoint: str) -> Exception:
     message = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
     details = error_details(error)
     name = code.name if code is not None else "UNKNOWN"
+    limit = transport.limit_error(error, f"the gateway {call} call to {endpoint}")
+    if limit is not None:
+        return limit
     if call in ("Evaluate", "Endorse"):
         failure = _chaincode_failure(message, details)
         if failure is not None:
@@ -248,12 +258,9 @@ class GatewayClient:
         self.identity = identity
         self.timeout = timeout
         self.commit_timeout = commit_timeout
-        options: list[tuple[str, Any]] = [
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.keepalive_time_ms", 60_000),
-            ("grpc.keepalive_timeout_ms", 20_000),
-        ]
+        options = transport.channel_options(
+            MAX_MESSAGE_BYTES, [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_timeout_ms", 20_000)]
+        )
         root = _read_pem(tls_root_cert, "TLS root certificate")
         client_cert = _read_pem(tls_client_cert, "TLS client certificate")
         client_key = _read_pem(tls_client_key, "TLS client key")
@@ -270,6 +277,7 @@ class GatewayClient:
         else:
             self._channel = grpc.insecure_channel(endpoint, options=options)
         self._stub = gateway_grpc.GatewayStub(self._channel)
+        self._readiness = transport.ChannelReadiness(self._probe)
         self._closed = threading.Event()
         log.debug("gateway client for %s (tls=%s)", endpoint, root is not None)
 
@@ -331,12 +339,22 @@ class GatewayClient:
         )
         return Proposal(tx_id, channel_id, chaincode_name, signed)
 
+    def _probe(self, timeout: float) -> object:
+        """After a lost connection: an empty EvaluateRequest, held by gRPC until the channel is
+        connected again; the gateway refuses it (INVALID_ARGUMENT) without running anything."""
+        return self._stub.Evaluate(gateway.EvaluateRequest(), timeout=timeout, wait_for_ready=True)
+
     def _call(self, name: str, request: Any, timeout: float) -> Any:
         if self._closed.is_set():
             raise GatewayError("the gateway client is closed")
+        transport.check_message(request, MAX_MESSAGE_BYTES, f"the gateway {name} request")
+        deadline = time.monotonic() + timeout
+        self._readiness.wait(deadline)
         try:
-            return getattr(self._stub, name)(request, timeout=timeout)
+            return getattr(self._stub, name)(request, timeout=max(deadline - time.monotonic(), 0.0))
         except grpc.RpcError as exc:
+            if transport.is_unavailable(exc):
+                self._readiness.lost()  # the next calls wait briefly for the peer to be back
             raise _map_rpc_error(exc, name, self.endpoint) from None
 
     def evaluate_proposal(self, prepared: Proposal, *, timeout: float | None = None) -> bytes:

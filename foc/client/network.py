@@ -42,7 +42,7 @@ from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_c
 from foc.admin.devices import DeviceStore, EnrolledDevice
 from foc.admin.home import foc_home
 from foc.client.confidential import ConfidentialContract
-from foc.client.contract import Contract
+from foc.client.contract import Contract, WrapperContract
 from foc.confidential.formats import Credentials, EnclaveConfig
 from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
 from foc.confidential.suite import enclave_id
@@ -216,7 +216,9 @@ class Network:
         the chaincode has no definition in FOC home or no registered enclave.
         """
         raw = self._backend.contract(name)
-        if plaintext or name in (WRAPPER_NAME, REGISTRY_NAME):
+        if name == WRAPPER_NAME:
+            return WrapperContract(raw)  # its requests are checked against the TA's limits first
+        if plaintext or name == REGISTRY_NAME:
             return raw
         return ConfidentialContract(
             raw,

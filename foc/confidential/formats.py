@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from foc import wire
 from foc.confidential.suite import HASH_SIZE, NONCE_SIZE, POINT_SIZE, SIGNATURE_SIZE, TAG_SIZE
 from foc.errors import ConfidentialityError
+from foc.protocol import limits, sizes
 
 MAGIC_REQUEST = 0x31524346  # "FCR1"
 MAGIC_STATE = 0x31534346  # "FCS1"
@@ -26,21 +27,26 @@ EVIDENCE_KIND_TA_MEMORY = "optee-ta-memory-v1"
 # Host-native build, tests only: signed with a published key, proves nothing (refused by default).
 EVIDENCE_KIND_NATIVE_INSECURE = "native-insecure-v1"
 
-# Limits (the "Limits" table of the contract; the TA ABI's where they overlap, ta/include/foc_ta.h)
-MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint
-MAX_ARGS = 16
-MAX_ARG = 65536
-MAX_REQUEST = 131072
-MAX_KEY = 256
-MAX_VALUE = 65536
-MAX_STORED_VALUE = 4 + 4 + NONCE_SIZE + 4 + MAX_VALUE + TAG_SIZE
-MAX_PAYLOAD = 65536
-MAX_READS = 64
-MAX_WRITES = 64
+# Limits (the "Limits" table of the contract): the TA header's where they overlap, from the one
+# generated definition (foc.protocol.limits); the rest are this protocol's own.
+MAX_IDENTIFIER = limits.FOC_MAX_IDENTIFIER  # chaincode id, version, channel id, host endpoint
+MAX_ARGS = limits.FOC_MAX_ARGS
+MAX_ARG = limits.FOC_MAX_VALUE
+MAX_REQUEST = limits.FOC_MAX_REQUEST
+MAX_KEY = limits.FOC_MAX_KEY
+MAX_VALUE = limits.FOC_MAX_VALUE
+#: stored_value = u32 magic, bytes nonce, bytes ciphertext (value + GCM tag): FOC_CONF_STATE_OVERHEAD
+STORED_VALUE_OVERHEAD = 4 + 4 + NONCE_SIZE + 4 + TAG_SIZE
+MAX_STORED_VALUE = limits.CONFIDENTIAL.state_value
+MAX_PAYLOAD = limits.FOC_MAX_PAYLOAD
+MAX_READS = limits.FOC_MAX_READS
+MAX_WRITES = limits.FOC_MAX_WRITES
 MAX_EVIDENCE_KIND = 64
 MAX_EVIDENCE_SIGNATURE = 512  # RSA-4096, CFG_ATTESTATION_PTA_KEY_SIZE's maximum
 MAX_ENCRYPTED_RESPONSE = 4 + NONCE_SIZE + 4 + 4 + 4 + MAX_PAYLOAD + TAG_SIZE
-MAX_SIGNED_MESSAGE = 393216  # FOC_MAX_OUTPUT
+MAX_SIGNED_MESSAGE = limits.FOC_MAX_OUTPUT
+if STORED_VALUE_OVERHEAD != limits.FOC_CONF_STATE_OVERHEAD:  # the layout and the header must agree
+    raise ImportError(f"stored_value overhead {STORED_VALUE_OVERHEAD} != FOC_CONF_STATE_OVERHEAD")
 ENCLAVE_ID_SIZE = 64  # lowercase hex of SHA-256
 
 
@@ -82,10 +88,10 @@ class RequestPlaintext:
     response_key: bytes
 
     def encode(self) -> bytes:
-        if not 1 <= len(self.args) <= MAX_ARGS:
-            raise ConfidentialityError(f"a request needs 1..{MAX_ARGS} arguments, got {len(self.args)}")
-        for arg in self.args:
-            _check_len("an argument", arg, MAX_ARG)
+        """The encoding; LimitExceeded (naming the TA's limit) for arguments the TA would refuse."""
+        if not self.args:
+            raise ConfidentialityError("a request needs the function name")
+        sizes.check_request(self.args, limits.CONFIDENTIAL)
         w = _Writer().text(self.channel_id).text(self.chaincode_id).u32(len(self.args))
         for arg in self.args:
             w.blob(arg)
@@ -122,7 +128,7 @@ class ConfidentialRequest:
             .blob(self.ciphertext)
             .done()
         )
-        _check_len("a confidential request", out, MAX_REQUEST)
+        sizes.check_confidential_request(out)  # LimitExceeded naming FOC_MAX_REQUEST
         return out
 
     @classmethod

@@ -109,7 +109,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     chaincode, close = _chaincode(args)
     server = ChaincodeServer(chaincode, args.chaincode_id, args.address, tls=tls)
-    server.start()
+    try:
+        server.start()  # ListenError if another process listens there: never a shared port
+    except BaseException:
+        close()
+        raise
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()

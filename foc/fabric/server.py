@@ -10,10 +10,18 @@ The peer opens `/protos.Chaincode/Connect` (bidirectional stream) and the chainc
 Each Connect gets a `ChaincodeStream`. Transactions run on worker threads, many at once; answers
 are routed by (channel, txid); all writes to the stream go through one queue. When a stream ends,
 its waiting requests fail with `PeerStreamClosed` and the server keeps accepting new Connects
-(the peer re-dials at the next invoke).
+(the peer re-dials at the next invoke, or after a restart: the new stream serves at once).
+
+If a peer connects but never answers REGISTER (it refuses a package id it did not launch), the
+stream logs after `register_timeout` that the package id is probably not the one the channel
+committed, naming the package id and the peer. The stream's message cap is Fabric's default (the
+peer sends and accepts at most that, `foc.protocol.transport.FABRIC_MESSAGE_BYTES`); a message the
+chaincode would send over it is refused before it is sent (`LimitExceeded`, or a LIMIT error
+for the transaction), so one oversized answer never ends the stream for every transaction.
+The server binds without SO_REUSEPORT: a second server on a taken address fails with ListenError.
 
 Logs carry message types, txid prefixes and channel names only: never arguments, keys, values,
-proposals or transient data.
+proposals or transient data. Names from the peer are quoted (%r).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from google.protobuf.message import DecodeError
 from foc.chaincode.stub import ERROR, Chaincode, Response
 from foc.errors import (
     FocError,
+    LimitExceeded,
     PeerProtocolError,
     PeerRequestError,
     PeerStreamClosed,
@@ -41,6 +50,7 @@ from foc.fabric.proposal import decode_signed_proposal
 from foc.fabric.protos import ChaincodeMessage, proposal_response, shim_grpc
 from foc.fabric.stub import FabricStub
 from foc.fabric.tls import ServerTls
+from foc.protocol import transport
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +59,12 @@ TxKey = tuple[str, str]  # (channel_id, txid)
 
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
 DEFAULT_MAX_TRANSACTIONS = 64
-MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # Fabric's default gRPC message limit
+#: How long a connected peer may take to answer REGISTER before the stream says why it probably won't.
+DEFAULT_REGISTER_TIMEOUT_S = 15.0
+MAX_MESSAGE_BYTES = transport.FABRIC_MESSAGE_BYTES  # Fabric's default gRPC message limit
 
 # The peer's gRPC client pings the connection; never punish it for that (no GOAWAY on pings).
 _SERVER_OPTIONS = [
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.keepalive_time_ms", 60_000),
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
@@ -100,11 +110,14 @@ class ChaincodeStream:
         executor: ThreadPoolExecutor,
         *,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        peer: str = "",
+        register_timeout: float = DEFAULT_REGISTER_TIMEOUT_S,
     ) -> None:
         self._chaincode = chaincode
         self._package_id = package_id
         self._executor = executor
         self._request_timeout = request_timeout
+        self.peer = peer  # gRPC's name of the peer's end, e.g. "ipv4:10.0.0.5:41234"
         self._outbox: queue.Queue[Msg | None] = queue.Queue()
         self._lock = threading.Lock()
         self._pending: dict[TxKey, _PendingRequest] = {}
@@ -119,6 +132,22 @@ class ChaincodeStream:
                 payload=protos.chaincode.ChaincodeID(name=package_id).SerializeToString(),
             )
         )
+        self._register_watch = threading.Timer(register_timeout, self._not_registered, (register_timeout,))
+        self._register_watch.daemon = True
+        self._register_watch.start()
+
+    def _not_registered(self, waited: float) -> None:
+        if self.registered.is_set() or self._closed.is_set():
+            return
+        log.warning(
+            "the peer %r connected but has not answered REGISTER in %g s: this server registered "
+            "with package id %r, which is probably not the package id the channel committed for "
+            "this chaincode (compare --chaincode-id / CHAINCODE_ID with `peer lifecycle chaincode "
+            "queryinstalled` and the approved definition)",
+            self.peer,
+            waited,
+            self._package_id,
+        )
 
     @property
     def closed(self) -> bool:
@@ -132,6 +161,7 @@ class ChaincodeStream:
 
     # -- writing -----------------------------------------------------------------------------
     def _send(self, msg: Msg) -> bool:
+        """Queue `msg` for the peer; False if the stream is closed. Callers check its size first."""
         if self._closed.is_set():
             log.debug("stream closed; dropping outgoing %s", _type_name(msg.type))
             return False
@@ -158,8 +188,20 @@ class ChaincodeStream:
                         "could not handle %s from the peer: %s", _type_name(msg.type), type(exc).__name__
                     )
         except Exception as exc:  # grpc.RpcError on cancel/disconnect, or a broken message
-            log.info("peer stream ended: %s", type(exc).__name__)
+            log.info(
+                "peer stream ended: %s (the peer went away, cancelled, or sent a message over the "
+                "%d-byte limit)",
+                type(exc).__name__,
+                MAX_MESSAGE_BYTES,
+            )
         finally:
+            if not self.registered.is_set() and not self._closed.is_set():
+                log.warning(
+                    "the peer %r ended the stream without answering REGISTER: package id %r is "
+                    "probably not the one the channel committed for this chaincode",
+                    self.peer,
+                    self._package_id,
+                )
             self.close()
 
     def close(self) -> None:
@@ -168,6 +210,7 @@ class ChaincodeStream:
             if self._closed.is_set():
                 return
             self._closed.set()
+            self._register_watch.cancel()
             pending = list(self._pending.values())
             self._pending.clear()
             in_flight = len(self._transactions)
@@ -183,6 +226,7 @@ class ChaincodeStream:
             self._send(Msg(type=Msg.KEEPALIVE))  # the peer ignores it; the Go shim echoes too
         elif kind == Msg.REGISTERED:
             self.registered.set()
+            self._register_watch.cancel()
         elif kind == Msg.READY:
             self._on_ready(msg)
         elif kind in (Msg.TRANSACTION, Msg.INIT):
@@ -202,6 +246,7 @@ class ChaincodeStream:
             except DecodeError:
                 log.warning("READY carried parameters that are not ChaincodeAdditionalParams; ignored")
         self.registered.set()
+        self._register_watch.cancel()
         self.ready.set()
         log.info("chaincode registered with the peer and ready")
 
@@ -256,6 +301,11 @@ class ChaincodeStream:
         finally:
             with self._lock:
                 self._transactions.pop(key, None)
+        try:
+            transport.check_message(reply, MAX_MESSAGE_BYTES, f"the chaincode's {_type_name(reply.type)}")
+        except LimitExceeded as exc:  # sending it would end the stream for every transaction
+            log.warning("tx %s: %s; answered LIMIT instead", _short(msg.txid), exc.reason)
+            reply = self._error(msg, str(exc))
         self._send(reply)
         log.debug("sent %s for tx %s", _type_name(reply.type), _short(msg.txid))
 
@@ -321,7 +371,14 @@ class ChaincodeStream:
                 if self._closed.is_set():
                     raise PeerStreamClosed("the peer closed the chaincode stream during the transaction")
                 self._pending[key] = slot
-            self._send(Msg(type=msg_type, txid=tx_id, channel_id=channel_id, payload=payload))
+            out = Msg(type=msg_type, txid=tx_id, channel_id=channel_id, payload=payload)
+            try:
+                transport.check_message(out, MAX_MESSAGE_BYTES, f"the {_type_name(msg_type)} request")
+            except LimitExceeded:
+                with self._lock:
+                    self._pending.pop(key, None)
+                raise
+            self._send(out)
             if not slot.done.wait(self._request_timeout):
                 with self._lock:
                     self._pending.pop(key, None)
@@ -344,7 +401,7 @@ class _ChaincodeService(shim_grpc.ChaincodeServicer):
         self._server = server
 
     def Connect(self, request_iterator: Iterator[Msg], context: grpc.ServicerContext) -> Iterator[Msg]:  # noqa: N802
-        stream = self._server._open_stream()
+        stream = self._server._open_stream(context.peer())
         context.add_callback(stream.close)
         reader = threading.Thread(
             target=stream.consume, args=(request_iterator,), name="fabric-peer-reader", daemon=True
@@ -374,6 +431,7 @@ class ChaincodeServer:
         tls: ServerTls | None = None,
         max_transactions: int = DEFAULT_MAX_TRANSACTIONS,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        register_timeout: float = DEFAULT_REGISTER_TIMEOUT_S,
     ) -> None:
         if not package_id:
             raise FocError(
@@ -386,6 +444,7 @@ class ChaincodeServer:
         self._tls = tls
         self._max_transactions = max_transactions
         self._request_timeout = request_timeout
+        self._register_timeout = register_timeout
         self._server: grpc.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._streams: list[ChaincodeStream] = []
@@ -395,22 +454,23 @@ class ChaincodeServer:
         self.port = 0
 
     def start(self) -> None:
-        """Bind and start serving; raises `FocError` if the address cannot be bound."""
-        self._executor = ThreadPoolExecutor(self._max_transactions, thread_name_prefix="fabric-tx")
+        """Bind and start serving.
+
+        Raises `ListenError` (a FocError) if another process listens on the address (no
+        SO_REUSEPORT: the peer's connections are never split between two servers) or it cannot
+        be bound.
+        """
         # One gRPC thread per Connect stream; the peer holds one, more during a re-dial.
-        self._server = grpc.server(
-            ThreadPoolExecutor(16, thread_name_prefix="fabric-grpc"), options=_SERVER_OPTIONS
+        server = transport.server(
+            16,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+            thread_name_prefix="fabric-grpc",
+            options=_SERVER_OPTIONS,
         )
-        shim_grpc.add_ChaincodeServicer_to_server(_ChaincodeService(self), self._server)
-        try:
-            if self._tls is not None:
-                self.port = self._server.add_secure_port(self.address, self._tls.credentials())
-            else:
-                self.port = self._server.add_insecure_port(self.address)
-        except RuntimeError:
-            self.port = 0
-        if not self.port:
-            raise FocError(f"cannot listen on {self.address}", hint="is the port in use or the host wrong?")
+        shim_grpc.add_ChaincodeServicer_to_server(_ChaincodeService(self), server)
+        self.port = transport.bind(server, self.address, self._tls.credentials() if self._tls else None)
+        self._executor = ThreadPoolExecutor(self._max_transactions, thread_name_prefix="fabric-tx")
+        self._server = server
         self._server.start()
         log.info("chaincode server listening on port %d (tls=%s)", self.port, self._tls is not None)
 
@@ -450,17 +510,22 @@ class ChaincodeServer:
         with self._stream_opened:
             return self._stream_opened.wait_for(lambda: self._opened_total >= count, timeout)
 
-    def _open_stream(self) -> ChaincodeStream:
+    def _open_stream(self, peer: str = "") -> ChaincodeStream:
         if self._executor is None:
             raise PeerStreamClosed("the chaincode server is not running")
         stream = ChaincodeStream(
-            self._chaincode, self.package_id, self._executor, request_timeout=self._request_timeout
+            self._chaincode,
+            self.package_id,
+            self._executor,
+            request_timeout=self._request_timeout,
+            peer=peer,
+            register_timeout=self._register_timeout,
         )
         with self._stream_opened:
             self._streams.append(stream)
             self._opened_total += 1
             self._stream_opened.notify_all()
-        log.info("peer connected (stream %d)", self._opened_total)
+        log.info("peer %r connected (stream %d)", peer, self._opened_total)
         return stream
 
     def _forget_stream(self, stream: ChaincodeStream) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foc.errors import ChaincodeError
+from foc.errors import ChaincodeError, LimitExceeded
 from foc.protocol import invocation_pb2 as pb
 
 OK = 200
@@ -83,8 +83,10 @@ class InvocationResult:
         return self.error is None and self.status == OK
 
     def raise_for_error(self) -> InvocationResult:
-        """Raise ChaincodeError if the transaction failed; otherwise return self."""
+        """Raise ChaincodeError (LimitExceeded for LIMIT) if the transaction failed; else return self."""
         if self.error is not None:
+            if self.error.code == "LIMIT":
+                raise LimitExceeded(self.error.message)
             raise ChaincodeError(self.error.code, self.error.message)
         if self.status != OK:
             raise ChaincodeError("ERROR_UNSPECIFIED", f"status {self.status}")

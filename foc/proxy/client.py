@@ -2,7 +2,9 @@
 
 One long-lived gRPC channel (one HTTP/2 connection, optionally TLS) carries every
 transaction as its own ``TransactionInvocation`` stream, so many transactions run
-concurrently from many threads on one client.
+concurrently from many threads on one client. When the proxy restarts, the channel reconnects
+within about a second and a call waits for it briefly (`foc.protocol.transport`), so the first
+transaction after the proxy is back succeeds.
 
 Error contract:
   * transport failures (proxy down, connection reset, deadline exceeded, stream dropped)
@@ -10,6 +12,10 @@ Error contract:
   * structured errors (chaincode refusals such as EXISTS, and proxy-side ones such as
     TA_CRASHED, BUSY, PROTOCOL) are **returned** in ``InvocationResult.error``; call
     ``result.raise_for_error()`` to turn them into ``foc.errors.ChaincodeError``;
+  * a request or a state answer over the TA's limits (`foc.protocol.sizes`, per mode) is a
+    ``LIMIT`` error found here, before anything is sent, and returned like the proxy's own;
+    a gRPC RESOURCE_EXHAUSTED (a message over a transport cap) is a ``LIMIT`` error too, never
+    "unavailable" (the unary RPCs raise ``foc.errors.LimitExceeded``);
   * an exception raised by the caller's ``get_state``/``put_state`` cancels the stream
     (the proxy aborts the TA invocation) and propagates unchanged.
 
@@ -26,16 +32,19 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
 
-from foc.errors import ChaincodeError, ConfigError, ProxyUnavailable
+from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, ProxyUnavailable
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol import sizes, transport
 from foc.protocol.legacy import LegacyProtocolError, WrapperSide
+from foc.protocol.limits import CONFIDENTIAL, PLAINTEXT, Limits
 from foc.protocol.result import InvocationResult
 
 DEFAULT_TIMEOUT = 30.0
@@ -65,11 +74,8 @@ class ProxyClient:
         """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS."""
         self.address = address
         self.default_timeout = default_timeout
-        options: list[tuple[str, str | int]] = [
-            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-            ("grpc.max_send_message_length", 16 * 1024 * 1024),
-            ("grpc.keepalive_time_ms", 30_000),
-        ]
+        keepalive = [("grpc.keepalive_time_ms", 30_000)]
+        options = transport.channel_options(transport.PROXY_MESSAGE_BYTES, keepalive)
         if tls_ca is not None:
             if isinstance(tls_ca, bytes):
                 ca = tls_ca
@@ -86,10 +92,27 @@ class ProxyClient:
         else:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.InvocationStub(self._channel)
+        self._readiness = transport.ChannelReadiness(self._probe)
 
     def close(self) -> None:
         """Close the channel."""
         self._channel.close()
+
+    def _probe(self, timeout: float) -> object:
+        """After a lost connection: Health, held by gRPC until the channel is connected again."""
+        return self._stub.Health(pb.HealthRequest(), timeout=timeout, wait_for_ready=True)
+
+    def _failed(self, exc: grpc.RpcError) -> FocError:
+        """The FOC error for a failed call; an UNAVAILABLE one makes the next calls wait briefly."""
+        if transport.is_unavailable(exc):
+            self._readiness.lost()
+        return _rpc_error(self.address, exc)
+
+    def _deadline(self, timeout: float) -> float:
+        """Wait briefly for the channel (see the module docstring); the time left of `timeout`."""
+        deadline = time.monotonic() + timeout
+        self._readiness.wait(deadline)
+        return max(deadline - time.monotonic(), 0.0)
 
     def __enter__(self) -> ProxyClient:
         return self
@@ -100,9 +123,9 @@ class ProxyClient:
     def health(self, timeout: float = 5.0) -> pb.HealthResponse:
         """The proxy's Health answer (counters, backend). Raises ProxyUnavailable."""
         try:
-            return self._stub.Health(pb.HealthRequest(), timeout=timeout)
+            return self._stub.Health(pb.HealthRequest(), timeout=self._deadline(timeout))
         except grpc.RpcError as exc:
-            raise _unavailable(self.address, exc) from None
+            raise self._failed(exc) from None
 
     def invoke(
         self,
@@ -122,10 +145,20 @@ class ProxyClient:
         ``bytes`` sends all as ``binary_arguments``. ``get_state(key)`` returns the value or
         None. An empty ``transaction_id`` selects FOC's legacy mode, where writes arrive as
         ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
+        A request over the TA's limits is refused here (a LIMIT result), before anything is sent.
         """
         legacy = not transaction_id
         if legacy and put_state is None:
             raise ValueError("legacy transactions (empty transaction_id) need a put_state callback")
+        try:
+            sizes.check_request(
+                [
+                    function.encode(),
+                    *(bytes(a) if isinstance(a, bytes | bytearray) else a.encode() for a in args),
+                ]
+            )
+        except LimitExceeded as exc:
+            return InvocationResult.failure("LIMIT", exc.reason)
         request = pb.InvocationRequest(
             chaincode_uuid=chaincode_uuid,
             function_name=function,
@@ -138,7 +171,7 @@ class ProxyClient:
             )
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
-        return self._transaction(request, get_state, put_state, timeout)
+        return self._transaction(request, get_state, put_state, timeout, PLAINTEXT)
 
     def invoke_confidential(
         self,
@@ -159,13 +192,14 @@ class ProxyClient:
         """
         if not transaction_id:
             raise ValueError("a confidential request needs a transaction_id")
+        sizes.check_confidential_request(request)
         message = pb.InvocationRequest(
             chaincode_uuid=chaincode_uuid,
             transaction_id=transaction_id,
             channel_id=channel_id,
             confidential_request=request,
         )
-        result = self._transaction(message, get_state, None, timeout).raise_for_error()
+        result = self._transaction(message, get_state, None, timeout, CONFIDENTIAL).raise_for_error()
         if not result.confidential_response:
             raise ProxyUnavailable(
                 f"proxy {self.address} answered a confidential request without a confidential_response",
@@ -214,12 +248,12 @@ class ProxyClient:
         return DeviceKey(info.public_key_der, info.tee_algorithm, info.kind).pem()
 
     def _unary(self, method: Callable[..., T], request: object, timeout: float | None) -> T:
+        transport.check_message(request, transport.PROXY_MESSAGE_BYTES, "the request to the proxy")
+        budget = max(self.default_timeout, ADMIN_TIMEOUT) if timeout is None else timeout
         try:
-            return method(
-                request, timeout=max(self.default_timeout, ADMIN_TIMEOUT) if timeout is None else timeout
-            )
+            return method(request, timeout=self._deadline(budget))
         except grpc.RpcError as exc:
-            raise _unavailable(self.address, exc) from None
+            raise self._failed(exc) from None
 
     def _transaction(
         self,
@@ -227,17 +261,24 @@ class ProxyClient:
         get_state: GetState,
         put_state: PutState | None,
         timeout: float | None,
+        limits: Limits,
     ) -> InvocationResult:
+        """One TransactionInvocation stream; `limits` are the mode's (what a state answer may carry)."""
         legacy = not request.transaction_id
+        first = pb.ChaincodeWrapperMessage(invocation_request=request)
+        try:
+            transport.check_message(first, transport.PROXY_MESSAGE_BYTES, "the invocation request")
+        except LimitExceeded as exc:
+            return InvocationResult.failure("LIMIT", exc.reason)
         outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-        outbox.put(pb.ChaincodeWrapperMessage(invocation_request=request))
+        outbox.put(first)
 
         def requests() -> Iterator[pb.ChaincodeWrapperMessage]:
             while (msg := outbox.get()) is not _END:
                 yield msg  # type: ignore[misc]
 
         call = self._stub.TransactionInvocation(
-            requests(), timeout=self.default_timeout if timeout is None else timeout
+            requests(), timeout=self._deadline(self.default_timeout if timeout is None else timeout)
         )
         finished = threading.Event()
         try:
@@ -245,6 +286,8 @@ class ProxyClient:
                 kind = msg.WhichOneof("type")
                 if kind == "get_state_request":
                     value = get_state(msg.get_state_request.key)
+                    if value is not None:
+                        sizes.check_state_value(value, limits)  # the stream is cancelled below
                     if legacy:
                         answer = WrapperSide.state_answer(value)
                     else:
@@ -267,11 +310,16 @@ class ProxyClient:
             raise ProxyUnavailable(f"proxy {self.address} ended the transaction stream without a response")
         except LegacyProtocolError as exc:
             return InvocationResult.failure(exc.code, exc.message)
+        except LimitExceeded as exc:  # a state answer over the mode's limit: nothing more is sent
+            return InvocationResult.failure("LIMIT", exc.reason)
         except grpc.RpcError as exc:
             structured = WrapperSide.structured_error(exc) if legacy else None
             if structured is not None:
                 return InvocationResult(status=500, error=structured)
-            raise _unavailable(self.address, exc) from None
+            error = self._failed(exc)
+            if isinstance(error, LimitExceeded):
+                return InvocationResult.failure("LIMIT", error.reason)
+            raise error from None
         finally:
             outbox.put(_END)
             if not finished.is_set():
@@ -284,6 +332,12 @@ def _credentials(answer: pb.EnclaveCredentialsResponse) -> bytes:
     if not answer.credentials:
         raise ProxyUnavailable("the proxy answered an enclave command with neither credentials nor an error")
     return answer.credentials
+
+
+def _rpc_error(address: str, exc: grpc.RpcError) -> FocError:
+    """A failed gRPC call as FOC's error: LimitExceeded for RESOURCE_EXHAUSTED, else ProxyUnavailable."""
+    limit = transport.limit_error(exc, f"the path to proxy {address}")
+    return limit if limit is not None else _unavailable(address, exc)
 
 
 def _unavailable(address: str, exc: grpc.RpcError) -> ProxyUnavailable:

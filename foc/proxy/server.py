@@ -34,16 +34,17 @@ import threading
 import time
 import uuid as _uuid
 from collections.abc import Callable, Generator, Iterator
-from concurrent import futures
 from typing import cast
 
 import grpc
 
 import foc
-from foc.errors import FocError, TaCrashed, TeeError
+from foc.errors import FocError, LimitExceeded, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol import sizes, transport
 from foc.protocol.legacy import LegacyProtocolError, ProxySide, is_legacy
+from foc.protocol.limits import Limits
 from foc.protocol.result import InvocationResult, error_code_name, error_code_value
 from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
@@ -303,11 +304,10 @@ class InvocationService(pb_grpc.InvocationServicer):
                 "a confidential request carries its function and arguments encrypted; "
                 "function_name, arguments and binary_arguments must be empty",
             )
-        if len(req.confidential_request) > abi.FOC_MAX_REQUEST:
-            raise _Refusal(
-                pb.LIMIT,
-                f"confidential_request is {len(req.confidential_request)} bytes, limit {abi.FOC_MAX_REQUEST}",
-            )
+        try:
+            sizes.check_confidential_request(req.confidential_request)
+        except LimitExceeded as exc:
+            raise _Refusal(pb.LIMIT, exc.reason) from None
         return bytes(req.confidential_request)
 
     def _arguments(self, req: pb.InvocationRequest) -> list[bytes]:
@@ -319,9 +319,9 @@ class InvocationService(pb_grpc.InvocationServicer):
         rest = list(req.binary_arguments) if req.binary_arguments else [a.encode() for a in req.arguments]
         args = [req.function_name.encode(), *rest]
         try:
-            abi.encode_request(args)
-        except abi.AbiError as exc:
-            raise _Refusal(pb.LIMIT, str(exc)) from None
+            sizes.check_request(args)
+        except LimitExceeded as exc:
+            raise _Refusal(pb.LIMIT, exc.reason) from None
         return args
 
     def _run(
@@ -354,7 +354,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                         pb.PROTOCOL,
                         f"expected get_state_response while the TA waits for state, got {kind or 'empty'}",
                     )
-                step = inv.answer(_state_value(msg.get_state_response, legacy))
+                step = inv.answer(_state_value(msg.get_state_response, legacy, inv.limits))
             return step
         except abi.KeyNotText as exc:  # the chaincode's key, not an ABI break: keep the session
             raise _Refusal(pb.BAD_ARGUMENT, exc.message) from None
@@ -422,7 +422,8 @@ def _receive(request_iterator: Iterator[pb.ChaincodeWrapperMessage]) -> pb.Chain
         raise _StreamGone() from None
 
 
-def _state_value(answer: pb.GetStateResponse, legacy: bool) -> bytes | None:
+def _state_value(answer: pb.GetStateResponse, legacy: bool, limits: Limits) -> bytes | None:
+    """The value a GetState answer carries, checked against the invocation mode's `limits`."""
     if legacy:
         return ProxySide.state_value(answer)
     if answer.value:
@@ -433,8 +434,10 @@ def _state_value(answer: pb.GetStateResponse, legacy: bool) -> bytes | None:
         if answer.raw_value:
             raise _Refusal(pb.PROTOCOL, "get_state_response has found=false with a value")
         return None
-    if len(answer.raw_value) > abi.FOC_MAX_VALUE:
-        raise _Refusal(pb.LIMIT, f"a state value is {len(answer.raw_value)} bytes, limit {abi.FOC_MAX_VALUE}")
+    try:
+        sizes.check_state_value(answer.raw_value, limits)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
     return answer.raw_value
 
 
@@ -466,28 +469,30 @@ class ProxyServer:
         return f"{host}:{self.port}"
 
     def start(self) -> int:
-        """Open the session pool, bind and serve. Returns the bound port."""
-        self.pool.start()
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="foc-proxy"),
-            options=[
-                ("grpc.max_receive_message_length", 4 * abi.FOC_MAX_REQUEST),
-                ("grpc.max_send_message_length", 2 * abi.FOC_MAX_OUTPUT),
-                ("grpc.so_reuseport", 0),
-            ],
+        """Bind, open the session pool and serve. Returns the bound port.
+
+        Raises ListenError when the address is in use by another process (no SO_REUSEPORT: two
+        proxies never split one port's connections) or cannot be bound.
+        """
+        server = transport.server(
+            self.config.workers,
+            max_message_bytes=transport.PROXY_MESSAGE_BYTES,
+            thread_name_prefix="foc-proxy",
         )
         pb_grpc.add_InvocationServicer_to_server(self.service, server)
+        creds = None
         if self.config.tls_cert is not None and self.config.tls_key is not None:
             creds = grpc.ssl_server_credentials(
                 [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())]
             )
-            port = server.add_secure_port(self.config.listen, creds)
-        else:
-            port = server.add_insecure_port(self.config.listen)
-        if not port:
+        port = transport.bind(server, self.config.listen, creds)  # before the pool: fail fast, touch no TA
+        try:
+            self.pool.start()
+            server.start()
+        except BaseException:
+            server.stop(None)
             self.pool.close()
-            raise OSError(f"cannot listen on {self.config.listen}")
-        server.start()
+            raise
         self._server, self.port = server, port
         return port
 

@@ -1,7 +1,8 @@
 """The TA ABI (ta/include/foc_ta.h) in Python: its numbers and a strict codec.
 
-Everything here mirrors the C header, which is the single source of truth; the unit test
-``tests/unit/proxy/test_abi_header.py`` parses the header and checks every ``#define``.
+Everything here mirrors the C header, which is the single source of truth: the limits come from
+``foc.protocol.limits`` (generated from the header), and ``tests/unit/proxy/test_abi_header.py``
+checks every other ``#define`` against the header with the same parser.
 
 The codec is strict and bounded in both directions: encoders refuse what the TA would refuse
 (so the proxy fails early with a clear error), decoders refuse anything the TA must never
@@ -18,8 +19,46 @@ import uuid as _uuid
 from collections.abc import Sequence
 
 from foc import wire
-from foc.errors import TeeError
+from foc.errors import LimitExceeded, TeeError
+from foc.protocol import sizes
+from foc.protocol.limits import (  # the limits, generated from the header once (per mode: PLAINTEXT...)
+    CONFIDENTIAL,
+    FOC_CONF_STATE_OVERHEAD,
+    FOC_MAX_ARGS,
+    FOC_MAX_CACHE_BYTES,
+    FOC_MAX_FUNCTION,
+    FOC_MAX_IDENTIFIER,
+    FOC_MAX_KEY,
+    FOC_MAX_OUTPUT,
+    FOC_MAX_PAYLOAD,
+    FOC_MAX_READS,
+    FOC_MAX_REQUEST,
+    FOC_MAX_VALUE,
+    FOC_MAX_WRITE_BYTES,
+    FOC_MAX_WRITES,
+    PLAINTEXT,
+    Limits,
+)
 from foc.protocol.result import InvocationError, InvocationResult, StateWrite
+
+__all__ = [  # re-exported: the header's limits are part of the ABI this module mirrors
+    "CONFIDENTIAL",
+    "FOC_CONF_STATE_OVERHEAD",
+    "FOC_MAX_ARGS",
+    "FOC_MAX_CACHE_BYTES",
+    "FOC_MAX_FUNCTION",
+    "FOC_MAX_IDENTIFIER",
+    "FOC_MAX_KEY",
+    "FOC_MAX_OUTPUT",
+    "FOC_MAX_PAYLOAD",
+    "FOC_MAX_READS",
+    "FOC_MAX_REQUEST",
+    "FOC_MAX_VALUE",
+    "FOC_MAX_WRITE_BYTES",
+    "FOC_MAX_WRITES",
+    "PLAINTEXT",
+    "Limits",
+]
 
 FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
 FOC_TA_UUID = _uuid.UUID(FOC_TA_UUID_STR)
@@ -50,20 +89,6 @@ FOC_CONF_EVIDENCE_MAGIC = 0x31564546  # "FEV1" evidence
 FOC_CONF_CREDENTIALS_MAGIC = 0x31444346  # "FCD1" credentials
 FOC_CONF_CONFIG_MAGIC = 0x31434546  # "FEC1" enclave_config
 
-# Limits
-FOC_MAX_ARGS = 16
-FOC_MAX_FUNCTION = 64
-FOC_MAX_KEY = 256
-FOC_MAX_VALUE = 65536
-FOC_MAX_REQUEST = 131072
-FOC_MAX_PAYLOAD = 65536
-FOC_MAX_READS = 64
-FOC_MAX_WRITES = 64
-FOC_MAX_CACHE_BYTES = 131072
-FOC_MAX_WRITE_BYTES = 131072
-FOC_MAX_OUTPUT = 393216
-FOC_MAX_IDENTIFIER = 256
-FOC_CONF_STATE_OVERHEAD = 40
 
 # Structured error codes (FOC_MSG_ERROR)
 FOC_ERR_BAD_REQUEST = 1
@@ -200,19 +225,14 @@ def encode_request(args: Sequence[bytes]) -> bytes:
         )
     if not args[0]:
         raise AbiError("request: empty function name")
-    if len(args[0]) > FOC_MAX_FUNCTION:
-        raise AbiError(f"request: function name is {len(args[0])} bytes, limit {FOC_MAX_FUNCTION}")
-    parts = [_U32.pack(FOC_REQ_MAGIC), _U32.pack(len(args))]
     for i, arg in enumerate(args):
         if not isinstance(arg, bytes | bytearray):
             raise AbiError(f"request: argument {i} is {type(arg).__name__}, expected bytes")
-        if len(arg) > FOC_MAX_VALUE:
-            raise AbiError(f"request: argument {i} is {len(arg)} bytes, limit {FOC_MAX_VALUE}")
-        parts.append(_blob(bytes(arg)))
-    out = b"".join(parts)
-    if len(out) > FOC_MAX_REQUEST:
-        raise AbiError(f"request: encoded size {len(out)} bytes, limit {FOC_MAX_REQUEST}")
-    return out
+    try:
+        sizes.check_request(args)
+    except LimitExceeded as exc:
+        raise AbiError(exc.reason) from None
+    return b"".join([_U32.pack(FOC_REQ_MAGIC), _U32.pack(len(args)), *(_blob(bytes(a)) for a in args)])
 
 
 def decode_request(buf: bytes) -> list[bytes]:
@@ -236,22 +256,28 @@ def decode_request(buf: bytes) -> list[bytes]:
 # --- state answer (proxy -> TA, FOC_CMD_RESUME) ----------------------------------------------
 
 
-def encode_state_answer(value: bytes | None) -> bytes:
-    """Encode the answer to a GET_STATE: ``None`` means the key does not exist."""
+def encode_state_answer(value: bytes | None, limits: Limits = PLAINTEXT) -> bytes:
+    """Encode the answer to a GET_STATE: ``None`` means the key does not exist.
+
+    `limits` is the invocation's mode: a confidential answer carries the stored (encrypted) value,
+    up to FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes.
+    """
     if value is None:
         return b"\x00" + _U32.pack(0)
-    if len(value) > FOC_MAX_VALUE:
-        raise AbiError(f"state answer: value is {len(value)} bytes, limit {FOC_MAX_VALUE}")
+    try:
+        sizes.check_state_value(value, limits)
+    except LimitExceeded as exc:
+        raise AbiError(f"state answer: {exc.reason}") from None
     return b"\x01" + _blob(bytes(value))
 
 
-def decode_state_answer(buf: bytes) -> bytes | None:
-    """Decode a state answer (the TA's side; used by fakes and tests)."""
+def decode_state_answer(buf: bytes, limits: Limits = PLAINTEXT) -> bytes | None:
+    """Decode a state answer of the mode `limits` (the TA's side; used by fakes and tests)."""
     r = _reader(buf, "state answer")
     found = r.u8("found")
     if found not in (0, 1):
         raise AbiError(f"state answer: found flag is {found}, expected 0 or 1")
-    value = r.blob("value", max_len=FOC_MAX_VALUE)
+    value = r.blob("value", max_len=limits.state_value)
     r.end()
     if not found:
         if value:

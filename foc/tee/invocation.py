@@ -15,7 +15,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from foc.errors import TeeError
+from foc.errors import LimitExceeded, TeeError
+from foc.protocol import sizes
 from foc.protocol.result import OK, InvocationResult
 from foc.tee import abi
 from foc.tee.api import TeeSession
@@ -42,12 +43,14 @@ class TaInvocation:
     the same GET_STATE/RESUME cycle, ending in FOC_MSG_CONFIDENTIAL_RESPONSE or FOC_MSG_ERROR.
     The end is a `foc.protocol.result.InvocationResult`, the type the proxy sends to the wrapper.
     Raises abi.AbiError if the TA breaks the ABI (the invocation is then over) and abi.KeyNotText if
-    it asks for a key that is not UTF-8 (still pending: the caller aborts it).
+    it asks for a key that is not UTF-8 (still pending: the caller aborts it). `limits` are the
+    mode's (`abi.PLAINTEXT` or `abi.CONFIDENTIAL`: what a state answer may carry).
     """
 
     def __init__(self, session: TeeSession, args: Sequence[bytes]) -> None:
         self._session = session
         self._command: int = abi.Command.INVOKE
+        self.limits: abi.Limits = abi.PLAINTEXT
         self._request = abi.encode_request(list(args))  # raises AbiError before touching the TEE
         self._pending: str | None = None
         self._round_trips = 0
@@ -58,11 +61,14 @@ class TaInvocation:
         """An invocation of an (opaque, encrypted) confidential_request; the TA checks its content."""
         if not request:
             raise abi.AbiError("confidential request: empty")
-        if len(request) > abi.FOC_MAX_REQUEST:
-            raise abi.AbiError(f"confidential request: {len(request)} bytes, limit {abi.FOC_MAX_REQUEST}")
+        try:
+            sizes.check_confidential_request(request)
+        except LimitExceeded as exc:
+            raise abi.AbiError(exc.reason) from None
         inv = cls.__new__(cls)
         inv._session = session
         inv._command = abi.Command.CONFIDENTIAL_INVOKE
+        inv.limits = abi.CONFIDENTIAL
         inv._request = bytes(request)
         inv._pending = None
         inv._round_trips = 0
@@ -83,7 +89,7 @@ class TaInvocation:
             self.finished = True
             raise abi.AbiError(f"the TA asked for state more than {MAX_ROUND_TRIPS} times")
         self._pending = None
-        return self._step(abi.Command.RESUME, abi.encode_state_answer(value))
+        return self._step(abi.Command.RESUME, abi.encode_state_answer(value, self.limits))
 
     @property
     def pending_key(self) -> str | None:

@@ -24,6 +24,7 @@ from foc.errors import (
     ConfidentialityError,
     ConfigError,
     FocError,
+    LimitExceeded,
     MvccConflict,
     ProxyUnavailable,
     UsageError,
@@ -38,6 +39,7 @@ VALIDATION = "VALIDATION"
 PROTOCOL = "PROTOCOL"
 
 _TYPED: dict[str, type[FocError]] = {
+    "LIMIT": LimitExceeded,  # over a limit of the TA's, whichever hop found it (docs/limits.md)
     PROXY_UNAVAILABLE: ProxyUnavailable,
     INVALID_INVOCATION: UsageError,
     CONFIG: ConfigError,

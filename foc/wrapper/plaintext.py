@@ -8,6 +8,8 @@ end then validates and commits the writes like any other chaincode's.
 Outcomes map to Fabric responses:
   success                       -> status 200, payload = the TA's payload (e.g. b"OK")
   structured chaincode error    -> status 500, message "<CODE>: <message>" (e.g. "EXISTS: ...")
+  over a limit of the TA's      -> status 500, "LIMIT: ... limit N (FOC_MAX_...)", found by the proxy
+                                   client before it sends (or by the proxy, or the TA)
   proxy unreachable / dropped   -> status 500, message "PROXY_UNAVAILABLE: ..."
   bad invocation at the wrapper -> status 500, message "INVALID_INVOCATION: ..."
 `foc.wrapper.errors.error_from_response` turns such a response back into the typed `foc.errors` exception.

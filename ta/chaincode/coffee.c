@@ -5,6 +5,7 @@
  *   create(person, n)  person must not exist; stores n              -> "OK"
  *   add(person, n)     person must exist; stores old + n            -> "OK"
  *   query(person)      -> "person: <person>, number of consumed coffees: <n>"
+ *   bench_rw(...)      the benchmark's synthetic function (bench.c), not part of FOC's chaincode
  *
  * State: key = person (1..FOC_MAX_KEY bytes, no NUL), value = the count as ASCII decimal
  * (as FOC stored it). As in FOC, an empty stored value counts as "does not exist".
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <foc_chaincode.h>
+
+#include "bench.h"
 
 #define COUNT_MAX_DIGITS 20
 
@@ -176,6 +179,7 @@ static const struct foc_chaincode_function coffee_functions[] = {
 	{ "create", create },
 	{ "add", add },
 	{ "query", query },
+	{ "bench_rw", foc_bench_rw }, /* `foc bench`'s synthetic reads/writes (bench.c) */
 };
 
 const struct foc_chaincode foc_chaincode = {

@@ -1,1 +1,2 @@
 srcs-y += coffee.c
+srcs-y += bench.c

@@ -124,6 +124,33 @@ foc_status foc_errorf(struct foc_stub *stub, foc_status code, const char *fmt, .
 
 /* ---------------------------------------------------------------- state */
 
+/* Well-formed UTF-8 (RFC 3629, Unicode 15 table 3-7): no overlong forms, no surrogates, nothing
+ * above U+10FFFF. Fabric refuses keys that are not ("Key must be a valid UTF8 string"). */
+static bool valid_utf8(const uint8_t *p, uint32_t n)
+{
+	uint32_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		uint32_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 :
+			       c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+		uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+		uint32_t k;
+
+		if (!len || len > n - i)
+			return false;
+		for (k = 1; k < len; k++) {
+			uint8_t b = p[i + k];
+
+			if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
+				return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
 static foc_status check_key(struct foc_stub *stub, struct foc_slice key)
 {
 	if (key.len == 0)
@@ -134,6 +161,8 @@ static foc_status check_key(struct foc_stub *stub, struct foc_slice key)
 		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed a key without data");
 	if (memchr(key.data, 0, key.len))
 		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state key contains a NUL byte");
+	if (!valid_utf8(key.data, key.len))
+		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state key is not valid UTF-8 (Fabric keys are text)");
 	return FOC_OK;
 }
 

@@ -75,7 +75,7 @@ struct foc_slice foc_stub_arg(const struct foc_stub *stub, uint32_t index);
  * Read a key. On FOC_OK, *found tells whether it exists and *value is its value (empty
  * if not found, at most FOC_MAX_VALUE bytes), valid until the function returns or writes
  * this key again. FOC_NEED_STATE: return it, the run ends here and starts again once the
- * value has arrived. Errors: a key must be 1..FOC_MAX_KEY bytes without NUL
+ * value has arrived. Errors: a key must be 1..FOC_MAX_KEY bytes of valid UTF-8 without NUL
  * (FOC_ERR_BAD_ARGUMENT, FOC_ERR_LIMIT); at most FOC_MAX_READS distinct keys per
  * invocation (FOC_ERR_LIMIT); FOC_ERR_NO_MEMORY.
  */

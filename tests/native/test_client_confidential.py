@@ -229,3 +229,28 @@ def test_concurrent_confidential_adds_conflict_as_exit_10_and_retry_commits_them
     runs = _concurrently(env, 8, "invoke", flag, "--retry", "50", "add", "alice", "1")
     assert [r.returncode for r in runs] == [0] * 8, [r.stderr for r in runs if r.returncode]
     assert ok(foc(env, "query", flag, "query", "alice")).endswith(f"coffees: {committed + 8}\n")
+
+
+def test_arguments_that_are_not_utf8_reach_the_ta_as_bytes_in_both_modes(
+    env: dict[str, str], proxy: LocalProxy
+) -> None:
+    """Issue 8, kind 2, on the real trusted core: the shell's bytes reach the TA; the TA's stub refuses
+    a state key that is not UTF-8 (as Fabric does) with BAD_ARGUMENT, exit 9, in plaintext and in
+    confidential mode; a count that is not a number is the chaincode's own BAD_ARGUMENT."""
+    _set_up_coffee(env, proxy, "native-bytes:7052")
+    cli = [sys.executable.encode(), b"-m", b"foc.cli.main"]
+    flag = b"--allow-insecure-native"
+    cases = [
+        ([b"invoke", b"--plaintext", b"create", b"\xff\xfe", b"1"], 9, b"not valid UTF-8"),
+        ([b"invoke", flag, b"create", b"\xff\xfe", b"1"], 9, b"not valid UTF-8"),
+        ([b"invoke", flag, b"create", b"ok-person", b"1\xff"], 9, b"BAD_ARGUMENT"),
+        ([b"invoke", flag, b"\xff\xfe", b"x"], 9, b"UNKNOWN_FUNCTION"),
+        ([b"invoke", b"--plaintext", b"\xff\xfe", b"x"], 2, b"UTF-8"),
+    ]
+    for argv, code, fragment in cases:
+        run = subprocess.run([*cli, *argv], capture_output=True, env=dict(env), timeout=120)
+        assert run.returncode == code, (argv, run.stderr)
+        assert fragment in run.stderr and b"internal error" not in run.stderr, (argv, run.stderr)
+        assert run.stderr.count(b"\n") == 1
+    with DevLedger(Path(env["FOC_LEDGER"])) as ledger:
+        assert ledger.height == 2  # the registration and nothing else

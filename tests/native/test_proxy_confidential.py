@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import scenarios  # tests/scenarios.py, shared with tests/qemu
 from cryptography.hazmat.primitives import serialization
 
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
@@ -28,6 +29,7 @@ from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol import limits
 from foc.proxy.client import ProxyClient
 from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.wrapper.confidential import ConfidentialChaincode, ProxyEnclave
@@ -171,6 +173,20 @@ def test_create_register_invoke_validate_commit_query_through_the_proxy(
     assert network.ledger.verify().ok
 
 
+def test_value_at_the_confidential_limit_is_written_and_read_back(network: Network) -> None:
+    conf = network.client()
+    scenarios.confidential_value_at_the_limit_is_written_and_read_back(
+        network.peer, CHAINCODE, lambda args: network.submit(conf, *args).value()
+    )
+
+
+def test_stored_value_at_and_beyond_the_confidential_limit(network: Network) -> None:
+    conf = network.client()
+    scenarios.confidential_stored_value_at_and_beyond_the_limit(
+        network.peer, CHAINCODE, lambda key: conf.encrypt_request(["query", key]).request
+    )
+
+
 def test_chaincode_error_comes_back_encrypted_and_signed(network: Network) -> None:
     conf = network.client()
     pending, response = network.execute(conf, "add", "nobody", "1")
@@ -213,8 +229,10 @@ def test_bad_and_tampered_requests_get_structured_errors_and_the_proxy_keeps_ser
         assert err.value.code == "BAD_REQUEST", err.value
         assert SECRET_PERSON not in str(err.value)
     with pytest.raises(ChaincodeError) as err:
-        client.invoke_confidential(b"x" * (131072 + 1), get_state=lambda key: None, transaction_id="tx-big")
-    assert err.value.code == "LIMIT"
+        client.invoke_confidential(
+            b"x" * (limits.FOC_MAX_REQUEST + 1), get_state=lambda key: None, transaction_id="tx-big"
+        )
+    assert err.value.code == "LIMIT" and "limit 131072 (FOC_MAX_REQUEST)" in err.value.reason
     # clear-text function or arguments beside a confidential request: refused by the proxy
     stub = pb_grpc.InvocationStub(grpc.insecure_channel(client.address))
     for extra in ({"function_name": "create"}, {"arguments": ["a"]}, {"binary_arguments": [b"a"]}):

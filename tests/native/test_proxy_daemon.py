@@ -92,3 +92,25 @@ def test_daemon_reports_a_bad_configuration() -> None:
         timeout=60,
     )
     assert proc.returncode == 4 and "cannot load the native trusted core" in proc.stderr
+
+
+def test_a_second_daemon_on_a_taken_address_exits_with_a_clear_error() -> None:
+    """Issue 8, kind 7: gRPC's SO_REUSEPORT let a second server start on a taken port and the
+    kernel split the connections between the two. foc-proxy never shares a port."""
+    from foc.tee.native_build import build_native_core
+
+    lib = build_native_core()
+    base = [sys.executable, "-m", "foc.proxy", "--tee", "native", "--pool", "1", "--native-lib", str(lib)]
+    first = subprocess.Popen([*base, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None
+        m = re.match(r"foc-proxy listening on (127\.0\.0\.1:\d+) ", first.stdout.readline())
+        assert m
+        second = subprocess.run([*base, "--listen", m.group(1)], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and "listening" not in second.stdout
+        assert f"cannot listen on '{m.group(1)}'" in second.stderr and "in use" in second.stderr
+        with ProxyClient(m.group(1)) as c:  # the first one still serves
+            assert c.health().serving
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)

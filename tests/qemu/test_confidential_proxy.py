@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import leakscan  # tests/leakscan.py
 import pytest
+import scenarios  # tests/scenarios.py, shared with tests/native
 
 from foc.admin.definitions import DefinitionStore
 from foc.admin.devices import DeviceStore
@@ -282,6 +283,25 @@ def test_recreate_is_refused_and_bad_requests_are_structured_errors(
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # still serving
 
 
+def test_value_at_the_confidential_limit_is_written_and_read_back(network: Network) -> None:
+    """A FOC_MAX_VALUE-byte value written by the TA on OP-TEE, committed encrypted, and read back."""
+    assert network.peer is not None
+    conf = network.confidential_client()
+    scenarios.confidential_value_at_the_limit_is_written_and_read_back(
+        network.peer, CHAINCODE, lambda args: network.submit(conf, *args).value()
+    )
+
+
+def test_stored_value_at_and_beyond_the_confidential_limit(network: Network) -> None:
+    """A stored value of FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD bytes reaches the TA on OP-TEE."""
+    assert network.peer is not None
+    conf = network.confidential_client()
+    scenarios.confidential_stored_value_at_and_beyond_the_limit(
+        network.peer, CHAINCODE, lambda key: conf.encrypt_request(["query", key]).request
+    )
+    assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # the enclave still serves
+
+
 def _guest_proxy_pids(guest: Guest) -> list[int]:
     rc, out = guest.console.run(FIND_PROXY_PIDS, timeout=30)
     return [int(p) for p in out.split() if p.isdigit()]
@@ -454,15 +474,18 @@ def build_test_ta(guest: Guest, out: Path) -> Path:
     image = api.booted_image("qemu", instance=guest.instance)
     assert image is not None, f"no image recorded for instance {guest.instance}"
     key = json.loads(image.manifest.read_text())["steps"]["optee_os"]["key"]
-    kit = paths.cache_root() / "steps" / "optee_os" / key / "export-ta_arm64"
+    optee_os = paths.cache_root() / "steps" / "optee_os" / key  # as foc-deploy's TA step builds it
+    kit = optee_os / "export-ta_arm64"
     assert (kit / "mk" / "ta_dev_kit.mk").is_file(), f"the image's TA dev kit is gone: {kit}"
-    subprocess.run(
+    build = subprocess.run(
         [
             "make", "-j2", "-C", str(leakscan.TA_DIR), "CROSS_COMPILE=aarch64-linux-gnu-",
-            "PYTHON3=/usr/bin/python3", f"TA_DEV_KIT_DIR={kit}", f"O={out}", "FOC_TEST_COMMANDS=y",
+            "PYTHON3=/usr/bin/python3", f"TA_DEV_KIT_DIR={kit}", f"FOC_MBEDTLS_DIR={optee_os / 'mbedtls'}",
+            f"O={out}", "FOC_TEST_COMMANDS=y",
         ],
-        check=True, capture_output=True,
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     return out / f"{abi.FOC_TA_UUID_STR}.ta"
 
 

@@ -166,30 +166,13 @@ def test_limits(peer: DevPeer, args: list[str], outcome: str) -> None:
     scenarios.check_limit(peer, args, outcome)
 
 
-class _RawWriter:
-    """A chaincode that stores its two arguments as key and value (to plant large state values)."""
-
-    def init(self, stub: ChaincodeStub) -> Response:
-        return Response.success()
-
-    def invoke(self, stub: ChaincodeStub) -> Response:
-        key, value = stub.get_args()
-        stub.put_state(key.decode(), value)
-        return Response.success()
+def test_value_at_the_limit_is_written_and_read_back(peer: DevPeer) -> None:
+    scenarios.value_at_the_limit_is_written_and_read_back(peer)
 
 
 def test_state_value_at_and_beyond_the_limit(peer: DevPeer) -> None:
-    planter = DevPeer(peer.ledger, {"foc": _RawWriter()})
-    at, over = b"1" * scenarios.MAX_VALUE, b"1" * (scenarios.MAX_VALUE + 1)
-    assert planter.invoke("foc", ["big", at]).committed
-    assert planter.invoke("foc", ["huge", over]).committed
-    # 64 KiB reaches the TA through OP-TEE shared memory; it is no count the chaincode can hold
-    message = scenarios.expect_error(peer, ["add", "big", "1"], "OVERFLOW")
-    assert len(message) < 200
-    # one byte more is refused by the proxy before the TA sees it
-    message = scenarios.expect_error(peer, ["add", "huge", "1"], "LIMIT")
-    assert str(scenarios.MAX_VALUE) in message and len(message) < 200
-    assert peer.ledger.read("foc", "big")[0] == at  # type: ignore[index]
+    """64 KiB reaches the TA through OP-TEE shared memory; one byte more is refused before it."""
+    scenarios.state_value_at_and_beyond_the_limit(peer)
 
 
 # -- 3. concurrency ---------------------------------------------------------------------------

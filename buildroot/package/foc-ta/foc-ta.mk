@@ -22,6 +22,7 @@ FOC_TA_SIGN_KEY = $(call qstrip,$(BR2_PACKAGE_FOC_TA_SIGN_KEY))
 FOC_TA_MAKE_OPTS = \
 	CROSS_COMPILE="$(TARGET_CROSS)" \
 	TA_DEV_KIT_DIR=$(OPTEE_OS_SDK) \
+	FOC_MBEDTLS_DIR=$(OPTEE_OS_DIR)/lib/libmbedtls/mbedtls \
 	PYTHON3=$(HOST_DIR)/bin/python3 \
 	O=$(@D)/out \
 	$(if $(FOC_TA_SIGN_KEY),TA_SIGN_KEY=$(FOC_TA_SIGN_KEY))

@@ -370,6 +370,7 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
         extra={
             "image_key": key,
             "ta_dev_kit": str(out["optee_os"] / "export-ta_arm64"),
+            "ta_mbedtls": str(out["optee_os"] / "mbedtls"),
             "optee_intree_tas": str(out["optee_os"] / "ta"),
             **{f"machine.{k}": v for k, v in target.machine.items()},
         },

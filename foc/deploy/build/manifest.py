@@ -1,8 +1,10 @@
 """The image manifest: every pinned input, tool version, option, step key and timing, as JSON.
 
 Written next to the image (`manifest.json`) so an image can be traced back to exactly what went
-into it: Debian binary packages (name, version, suite, arch, sha256), source packages, wheels,
-host tool versions, OP-TEE / TF-A build options, and the key and duration of each build step.
+into it: Debian binary packages (name, version, suite, arch, sha256; for pins fetched by
+`AptArchive` also `origin`, mirror or snapshot, and `url`), source packages, the sha256 each pin
+was checked against, wheels, host tool versions, OP-TEE / TF-A build options, and the key and
+duration of each build step.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class Manifest:
                 "optee_os_source": t.firmware.optee_source.identity,
                 "tfa_source": t.firmware.tfa_source.identity,
             },
+            # What every download of a pin was checked against (a .deb; a source package's .dsc).
+            "pin_sha256": {p.identity: p.sha256 for p in t.pins},
             "host_tools": dict(sorted(self.host_tools.items())),
             "build_options": {
                 "optee_os": {

@@ -39,6 +39,8 @@ BUILD_PYTHON = "/usr/bin/python3"
 GUEST_SITE = "opt/foc/site"
 GUEST_SRC = "opt/foc/src"
 GUEST_TA_DIR = "usr/lib/optee_armtz"  # /lib/optee_armtz through the merged-/usr symlink
+GUEST_NATIVE_CORE = "opt/foc/native/libfoc_core.so"  # the guest normal-world build (NOT a TEE)
+NATIVE_KEY_NAME = "insecure_device_key.pub.pem"  # its published test device key
 MODULE_LIST = "etc/foc/modules"  # insmod order, one path relative to /lib/modules/<release> per line
 SOURCE_DATE_EPOCH = 1_700_000_000  # mtime of every file in the initramfs
 # Bump when a shared helper below changes what a step produces (a step's own code is hashed).
@@ -312,6 +314,7 @@ class OpteeOs(Step):
         if not (kit / "mk" / "ta_dev_kit.mk").exists():
             raise BuildError("OP-TEE build did not export the TA dev kit (export-ta_arm64)")
         shutil.copytree(kit, out / "export-ta_arm64", symlinks=True)
+        mbedtls_version = export_mbedtls(tree, out / "mbedtls")
         (out / "ta").mkdir()
         for ta in sorted((build / "ta").rglob("*.ta")) if (build / "ta").exists() else []:
             shutil.copy2(ta, out / "ta" / ta.name)
@@ -328,7 +331,28 @@ class OpteeOs(Step):
         wanted = [o.partition("=")[0] for o in fw.optee_options if o.startswith("CFG_")]
         wanted += ["CFG_ATTESTATION_PTA_KEY_SIZE", "CFG_RPMB_FS", "CFG_DT", "CFG_CORE_ASLR"]
         record_cfg = {n: effective[n] for n in wanted if n in effective}
-        write_record(out, {"source_packages": [record], "optee_config": record_cfg})
+        write_record(
+            out, {"source_packages": [record], "optee_config": record_cfg, "mbedtls_version": mbedtls_version}
+        )
+
+
+def export_mbedtls(tree: Path, dest: Path) -> str:
+    """Copy the mbedTLS sources bundled in an OP-TEE OS tree (include/, library/, LICENSE) to `dest`.
+
+    The TA compiles its P-256 from them with its own configuration (ta/mbedtls/); returns the
+    release (MBEDTLS_VERSION_STRING). Raises BuildError when the tree has no mbedTLS.
+    """
+    src = tree / "lib" / "libmbedtls" / "mbedtls"
+    info = src / "include" / "mbedtls" / "build_info.h"
+    if not (src / "library" / "ecp.c").exists() or not info.exists():
+        raise BuildError(f"the OP-TEE OS source has no mbedTLS tree at {src}")
+    m = re.search(r'#define\s+MBEDTLS_VERSION_STRING\s+"([^"]+)"', info.read_text())
+    dest.mkdir()
+    for part in ("include", "library"):
+        shutil.copytree(src / part, dest / part, symlinks=True)
+    if (src / "LICENSE").exists():
+        shutil.copy2(src / "LICENSE", dest / "LICENSE")
+    return m.group(1) if m else "unknown"
 
 
 class TrustedFirmware(Step):
@@ -592,11 +616,12 @@ class TrustedApp(Step):
                 hint="the TA build is `make -C ta CROSS_COMPILE=... TA_DEV_KIT_DIR=... O=...`",
             )
         kit = ctx.outputs["optee_os"] / "export-ta_arm64"
+        mbedtls = ctx.outputs["optee_os"] / "mbedtls"
         build = out / ".work"
         ctx.sh(
             [
                 "make", JOBS, "-C", str(ta), f"CROSS_COMPILE={CROSS_COMPILE}", f"PYTHON3={BUILD_PYTHON}",
-                f"TA_DEV_KIT_DIR={kit}", f"O={build}",
+                f"TA_DEV_KIT_DIR={kit}", f"FOC_MBEDTLS_DIR={mbedtls}", f"O={build}",
             ]
         )  # fmt: skip
         tas = sorted(build.rglob("*.ta"))
@@ -608,6 +633,55 @@ class TrustedApp(Step):
             files[f.name] = sha256_file(out / f.name)
         shutil.rmtree(build)
         write_record(out, {"files": files})
+
+
+class GuestNativeCore(Step):
+    """The trusted core + chaincode built for the guest's normal world (libfoc_core.so, NOT a TEE).
+
+    The same C as the TA's core and chaincode (ta/native's library, with OpenSSL for the crypto),
+    cross-compiled against the target's libssl-dev headers and linked to the rootfs's libcrypto.so.3,
+    so the proxy in the same guest can run it with `--tee native`: the fair baseline of `foc bench`.
+    """
+
+    name = "guest_native"
+    deps = ("rootfs",)
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        dev = ctx.target.guest_native_dev
+        return {
+            "dev": dev.identity if dev else None,
+            "ta_tree": tree_digest(ctx.repo / "ta", exclude=_build_output),
+            "gcc": cross_gcc_version(),
+        }
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        dev = ctx.target.guest_native_dev
+        if dev is None:
+            write_record(out, {"files": {}})
+            return
+        deb, record = ctx.apt.deb(dev)
+        work = out / ".work"
+        work.mkdir()
+        ctx.sh(["dpkg-deb", "-x", str(deb), str(work / "dev")])
+        include = work / "dev" / "usr" / "include"
+        libdir = ctx.outputs["rootfs"] / "rootfs" / "usr" / "lib" / "aarch64-linux-gnu"
+        if not (libdir / "libcrypto.so.3").exists():
+            raise BuildError(f"the rootfs has no libcrypto.so.3 in {libdir}")
+        ctx.sh(
+            [
+                "make", JOBS, "-C", str(ctx.repo / "ta" / "native"), f"O={work / 'build'}", "lib",
+                f"CC={CROSS_COMPILE}gcc",
+                f"CRYPTO_CFLAGS=-I{include} -I{include / 'aarch64-linux-gnu'}",
+                f"CRYPTO_LIBS=-L{libdir} -l:libcrypto.so.3",
+            ]
+        )  # fmt: skip
+        lib = out / "libfoc_core.so"
+        shutil.copy2(work / "build" / "libfoc_core.so", lib)
+        # The native backend's device key is the published test key, found beside the sources
+        # (foc.tee.device_key.NATIVE_INSECURE_KEY_PEM: <src>/ta/native/insecure_device_key.pub.pem).
+        shutil.copy2(ctx.repo / "ta" / "native" / NATIVE_KEY_NAME, out / NATIVE_KEY_NAME)
+        shutil.rmtree(work)
+        write_record(out, {"packages": [record], "files": {lib.name: sha256_file(lib)}})
 
 
 class GuestBytecode(Step):
@@ -679,7 +753,7 @@ class InitramfsOverlay(Step):
     """The small initramfs part rebuilt on every change of qemu/, foc/ or the TA: seconds."""
 
     name = "initramfs_overlay"
-    deps = ("ta",)
+    deps = ("ta", "guest_native")
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         return {
@@ -715,6 +789,14 @@ class InitramfsOverlay(Step):
         ta_dir.mkdir(parents=True)
         for ta in sorted(ctx.outputs["ta"].glob("*.ta")):
             shutil.copy2(ta, ta_dir / ta.name)
+        native_out = ctx.outputs.get("guest_native")
+        native = native_out / "libfoc_core.so" if native_out else None
+        if native_out and native and native.exists():
+            (stage / GUEST_NATIVE_CORE).parent.mkdir(parents=True)
+            shutil.copy2(native, stage / GUEST_NATIVE_CORE)
+            key_dir = src / "ta" / "native"
+            key_dir.mkdir(parents=True)
+            shutil.copy2(native_out / NATIVE_KEY_NAME, key_dir / NATIVE_KEY_NAME)
         # The overlay is unpacked over the base: /lib etc. are already symlinks there, so the
         # overlay must only use /usr paths (checked here, cheaply).
         for top in ("bin", "sbin", "lib"):
@@ -738,6 +820,7 @@ STEPS: tuple[Step, ...] = (
     GuestWheels(),
     GuestBytecode(),
     TrustedApp(),
+    GuestNativeCore(),
     InitramfsBase(),
     InitramfsOverlay(),
 )

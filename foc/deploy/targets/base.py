@@ -1,24 +1,31 @@
 """The target model: what an image for one device is made of, as data.
 
-A `Target` names every pinned input (Debian binary and source packages, each with suite and
-version), the build options of TF-A and OP-TEE, the kernel modules the guest loads and the
-device quirks (memory map, boot environment). The build steps in `foc.deploy.build` read only
-this description, so a new board (e.g. `rpi3`) is a new data file plus the quirks it needs.
+A `Target` names every pinned input (Debian binary and source packages, each with suite, version
+and the sha256 every download of it is checked against), the build options of TF-A and OP-TEE,
+the kernel modules the guest loads and the device quirks (memory map, boot environment). The
+build steps in `foc.deploy.build` read only this description, so a new board (e.g. `rpi3`) is a
+new data file plus the quirks it needs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 
 @dataclass(frozen=True)
 class DebPackage:
-    """One pinned Debian binary package: fetched by exact version from `suite`."""
+    """One pinned Debian binary package: fetched by exact version from `suite`.
+
+    `sha256` is the hex sha256 of the .deb (the `SHA256` field of its entry in Debian's signed
+    `Packages` index). Every download, from the mirror or the snapshot archive, is checked against
+    it before use. It authenticates the file; it is not part of `identity` (same version, same file).
+    """
 
     name: str
     version: str
     suite: str
     arch: str = "arm64"
+    sha256: str = ""
 
     @property
     def spec(self) -> str:
@@ -33,11 +40,16 @@ class DebPackage:
 
 @dataclass(frozen=True)
 class SourcePackage:
-    """One pinned Debian source package, fetched with `apt-get source`."""
+    """One pinned Debian source package, fetched with `apt-get source`.
+
+    `sha256` is the hex sha256 of the .dsc (its line in `Checksums-Sha256` of Debian's signed
+    `Sources` index); the .dsc's own `Checksums-Sha256` then covers the tarballs.
+    """
 
     name: str
     version: str
     suite: str
+    sha256: str = ""
 
     @property
     def spec(self) -> str:
@@ -46,6 +58,11 @@ class SourcePackage:
     @property
     def identity(self) -> str:
         return f"src:{self.name}_{self.version}@{self.suite}"
+
+    @property
+    def dsc_name(self) -> str:
+        """File name of the .dsc: <name>_<version without epoch>.dsc."""
+        return f"{self.name}_{self.version.split(':', 1)[-1]}.dsc"
 
     @property
     def upstream_dir(self) -> str:
@@ -110,6 +127,28 @@ class Target:
     uboot_env_size: int = 0x40000
     pflash_size: int = 64 * 1024 * 1024
     machine: dict[str, str] = field(default_factory=dict)  # boot facts for the runtime (QEMU options...)
+    # Headers the guest normal-world build of the trusted core compiles against (libssl-dev at the
+    # rootfs's libssl3t64 version); None: the image carries no guest-native core (`foc bench` (b)).
+    guest_native_dev: DebPackage | None = None
+
+    @property
+    def pins(self) -> tuple[DebPackage | SourcePackage, ...]:
+        """Every pinned Debian package of this target, wherever it sits in the description
+        (fields, nested descriptions, tuples), in declaration order."""
+        found: list[DebPackage | SourcePackage] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, DebPackage | SourcePackage):
+                found.append(value)
+            elif is_dataclass(value) and not isinstance(value, type):
+                for f in fields(value):
+                    walk(getattr(value, f.name))
+            elif isinstance(value, tuple | list):
+                for item in value:
+                    walk(item)
+
+        walk(self)
+        return tuple(found)
 
     @property
     def debian_suites(self) -> tuple[str, ...]:

@@ -642,6 +642,27 @@ static void test_coffee(struct foc_native_session *s)
 	put_bytes(&req, "a\0b", 3);
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "NUL"));
 
+	/* keys are UTF-8 text, as on Fabric: multi-byte keys pass, malformed sequences do not */
+	request("create", "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf", "1", NULL);
+	CHECK(is_ok(s, "OK"));
+	{
+		static const char *const bad[] = {
+			"\xff\xfe",         /* not UTF-8 at all */
+			"\xc0\x80",         /* overlong NUL */
+			"\xe0\x80\xaf",     /* overlong '/' */
+			"\xed\xa0\x80",     /* a surrogate */
+			"\xf4\x90\x80\x80", /* above U+10FFFF */
+			"ok\xe2\x82",       /* truncated */
+			"\x80",             /* a lone continuation byte */
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			request("create", bad[i], "1", NULL);
+			CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "UTF-8"));
+		}
+	}
+
 	/* stored values: FOC treats "" as missing; garbage is inconsistent */
 	ledger_put("empty", "", 0);
 	request("create", "empty", "2", NULL);

@@ -176,3 +176,16 @@ def test_chaincode_show_reads_foc_home(monkeypatch: pytest.MonkeyPatch, tmp_path
     native = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").hexdigest()
     assert run("chaincode", "show", "--id", "native", "--field", "version")[1] == native + "\n"
     assert run("chaincode", "show", "--id", "nope")[0] == 3
+
+
+def test_arguments_that_are_not_utf8_go_as_bytes_and_never_crash(fake: FakeProxyClient) -> None:
+    """Issue 8, kind 2: `foc invoke --plaintext create $'\\xff\\xfe' 1` (argv decoded by Python with
+    surrogateescape) used to end in "internal error: UnicodeEncodeError". The arguments now reach
+    the chaincode as the shell's bytes; a chaincode that needs text refuses them with its own code."""
+    rc, out, err = run("invoke", "--plaintext", "create", "\udcff\udcfe", "1")
+    assert (rc, out) == (9, "") and err.startswith("foc: error: BAD_ARGUMENT: ") and "UTF-8" in err
+    assert fake.calls[-1]["args"] == [b"\xff\xfe", b"1"]
+    rc, _, err = run("invoke", "--plaintext", "\udcff", "x")  # the wrapper needs a text function name
+    assert rc == 2 and "UTF-8" in err and "internal error" not in err
+    rc, _, err = run("query", "--plaintext", "query", "caf\u00e9")  # valid non-ASCII text is fine
+    assert rc == 9 and "NOT_FOUND" in err

@@ -8,6 +8,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from foc.confidential.formats import (
     MAX_ARGS,
+    MAX_REQUEST,
+    MAX_VALUE,
     AttestedData,
     ConfidentialRequest,
     ConfidentialResponse,
@@ -21,7 +23,7 @@ from foc.confidential.formats import (
     WriteRecord,
 )
 from foc.confidential.suite import EC_P256, enclave_id, suite_for_chaincode_key
-from foc.errors import ConfidentialityError, VerificationError
+from foc.errors import ConfidentialityError, LimitExceeded, VerificationError
 
 POINT = EC_P256.encode_point(EC_P256.generate_private_key())
 
@@ -116,8 +118,13 @@ def test_request_decoding_rejects_with_the_field_named(data: bytes, reason: str)
 
 def test_limits_are_enforced_before_allocation() -> None:
     too_many = RequestPlaintext("dev", "cc", tuple(b"a" for _ in range(MAX_ARGS + 1)), b"k" * 32)
-    with pytest.raises(ConfidentialityError, match="1..16 arguments"):
+    with pytest.raises(LimitExceeded, match=r"17 arguments .*limit 16 \(FOC_MAX_ARGS\)"):
         too_many.encode()
+    too_big = RequestPlaintext("dev", "cc", (b"f", b"1" * (MAX_VALUE + 1)), b"k" * 32)
+    with pytest.raises(LimitExceeded, match=r"limit 65536 \(FOC_MAX_VALUE\)"):
+        too_big.encode()
+    with pytest.raises(LimitExceeded, match=r"limit 131072 \(FOC_MAX_REQUEST\)"):
+        ConfidentialRequest(POINT, b"n" * 12, b"c" * MAX_REQUEST).encode()
     huge_length = b"\x03\x00\x00\x00dev" + b"\xff\xff\xff\x7f"
     with pytest.raises(ConfidentialityError, match="more than the limit"):
         RequestPlaintext.decode(huge_length)

@@ -57,6 +57,8 @@ def test_manifest_collects_every_input_and_step(tmp_path: Path) -> None:
     assert data["source_packages"][0]["version"] == "4.10.0-2"
     assert data["wheels"][0]["name"] == "grpcio"
     assert data["pins"]["kernel"] == target.kernel.package.identity
+    assert data["pin_sha256"][target.firmware.optee_source.identity] == target.firmware.optee_source.sha256
+    assert set(data["pin_sha256"]) == {p.identity for p in target.pins}
     assert data["build_options"]["optee_os"]["effective"] == {"CFG_ATTESTATION_PTA": "y"}
     assert "CFG_ATTESTATION_PTA=y" in data["build_options"]["optee_os"]["options"]
     assert data["steps"]["optee_os"] == {

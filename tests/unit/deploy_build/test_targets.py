@@ -6,7 +6,7 @@ import re
 
 from foc.deploy.paths import REPO_ROOT
 from foc.deploy.targets import get_target, names
-from foc.deploy.targets.base import SourcePackage
+from foc.deploy.targets.base import DebPackage, SourcePackage
 
 
 def test_qemu_is_registered_and_fully_pinned() -> None:
@@ -17,6 +17,29 @@ def test_qemu_is_registered_and_fully_pinned() -> None:
         assert p.version and p.suite, p
         assert re.fullmatch(r"[0-9][A-Za-z0-9.+~:-]*", p.version), p
     assert set(t.debian_suites) == {"bookworm-security", "trixie", "sid"}
+
+
+def test_every_pin_of_every_target_carries_a_sha256() -> None:
+    # Every download (mirror or snapshot archive) is checked against it: a pin without one cannot build.
+    for name in names():
+        t = get_target(name)
+        assert t.pins, name
+        for p in t.pins:
+            assert re.fullmatch(r"[0-9a-f]{64}", p.sha256), f"{name}: {p.identity} has no sha256"
+        assert len({p.sha256 for p in t.pins}) == len(t.pins), f"{name}: two pins share a hash"
+
+
+def test_pins_are_found_wherever_the_target_keeps_them() -> None:
+    t = get_target("qemu")
+    assert t.pins == (
+        t.firmware.tfa_source,
+        t.firmware.optee_source,
+        t.kernel.package,
+        *t.rootfs.packages,
+        *t.optee_client,
+        t.guest_native_dev,
+    )
+    assert all(isinstance(p, DebPackage | SourcePackage) for p in t.pins)
 
 
 def test_qemu_firmware_options_carry_what_the_product_needs() -> None:
@@ -40,6 +63,7 @@ def test_source_package_directory_name() -> None:
         "arm-trusted-firmware-2.12.1+dfsg"
     )
     assert SourcePackage("x", "1:2.0", "sid").upstream_dir == "x-2.0"
+    assert SourcePackage("x", "1:2.0-3", "sid").dsc_name == "x_2.0-3.dsc"
 
 
 def test_setup_host_installs_every_package_doctor_checks() -> None:

@@ -52,7 +52,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ from fake_peer import FakePeer  # noqa: E402
 
 from foc.client.identity import Identity  # noqa: E402
 from foc.fabric.tls import ServerTls  # noqa: E402
+from foc.protocol import transport  # noqa: E402
 
 _HALF_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551 >> 1
 Code = transaction_pb2.TxValidationCode
@@ -264,21 +264,25 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         """Connect to every chaincode server (handshake) and start serving the Gateway."""
         for peer in self.peers.values():
             peer.connect()
-        self._server = grpc.server(ThreadPoolExecutor(16, thread_name_prefix="fake-gateway"))
+        self._server = transport.server(
+            16, max_message_bytes=transport.FABRIC_MESSAGE_BYTES, thread_name_prefix="fake-gateway"
+        )
         gateway_pb2_grpc.add_GatewayServicer_to_server(self, self._server)
-        if self.tls is not None:
-            self.port = self._server.add_secure_port("127.0.0.1:0", self.tls.credentials())
-        else:
-            self.port = self._server.add_insecure_port("127.0.0.1:0")
+        credentials = self.tls.credentials() if self.tls is not None else None
+        self.port = transport.bind(self._server, f"127.0.0.1:{self.port}", credentials)
         self._server.start()
 
-    def stop(self) -> None:
-        """Stop serving and disconnect from the chaincode."""
+    def stop(self, *, restart: bool = False) -> None:
+        """Stop serving and disconnect from the chaincode; with `restart`, `start()` may follow
+        (the same port, and new chaincode streams: like a peer restart)."""
         if self._server is not None:
             self._server.stop(0.5).wait()
             self._server = None
         for peer in self.peers.values():
-            peer.close()
+            if restart:
+                peer.disconnect()
+            else:
+                peer.close()
 
     def __enter__(self) -> FakeGateway:
         self.start()

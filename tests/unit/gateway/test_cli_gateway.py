@@ -56,6 +56,18 @@ def test_plaintext_invoke_and_query_through_the_gateway(
     assert not (tmp_path / "dev.sqlite").exists()  # --gateway never opens the dev ledger
 
 
+def test_arguments_that_are_not_utf8_over_the_gateway(fake_gateway: FakeGateway, msp_dir: Path) -> None:
+    """Issue 8, kind 2 on the Fabric back end: bytes reach the chaincode; no internal error."""
+    gateway = ["--gateway", fake_gateway.address, "--msp-dir", str(msp_dir), "--mspid", "Org1MSP"]
+    code, out, err = foc(
+        "invoke", *gateway, "--channel", CHANNEL, "--plaintext", "create", "\udcff\udcfe", "1"
+    )
+    assert (code, out) == (9, "") and "BAD_ARGUMENT" in err and "UTF-8" in err, err
+    code, _, err = foc("invoke", *gateway, "--channel", CHANNEL, "--plaintext", "\udcff", "1")
+    assert code == 2 and "internal error" not in err, err
+    assert fake_gateway.peer.state == {}
+
+
 def test_the_options_default_to_the_fabric_environment(
     fake_gateway: FakeGateway, msp_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from proxy_fakes import FakeTaBackend
 
-from foc.errors import ChaincodeError, ProxyUnavailable
+from foc.errors import ChaincodeError, ListenError, ProxyUnavailable
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.proxy.client import ProxyClient
@@ -320,3 +320,15 @@ def test_client_deadline_ends_the_transaction_and_the_ta_invocation_is_aborted(
     h = client.health()
     assert (h.sessions_open, h.sessions_opened_total) == (2, 2)
     assert client.invoke("get", ["k"], transaction_id="t2", get_state=dict().get).ok
+
+
+def test_a_second_proxy_on_a_taken_address_fails_with_a_clear_error(proxy, backend, client) -> None:
+    """Issue 8, kind 7: no SO_REUSEPORT, and the TA is never touched by the refused server."""
+    opened = backend.opened
+    second = ProxyServer(ProxyConfig(listen=proxy.address, tee="native", pool_size=2), backend)
+    with pytest.raises(ListenError) as caught:
+        second.start()
+    assert f"cannot listen on {proxy.address!r}" in caught.value.message and "in use" in caught.value.message
+    assert caught.value.exit_code == 1
+    assert backend.opened == opened  # bound first: no session opened for a server that cannot serve
+    assert client.invoke("get", ["k"], transaction_id="t", get_state=dict().get).ok

@@ -15,9 +15,10 @@ import grpc
 import pytest
 from proxy_fakes import FakeTaBackend, FakeTaSession
 
-from foc.errors import ChaincodeError, TaCrashed, TeeError
+from foc.errors import ChaincodeError, LimitExceeded, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
+from foc.protocol import limits
 from foc.protocol.result import InvocationError, InvocationResult
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
@@ -57,7 +58,7 @@ class ConfidentialSession(FakeTaSession):
                 InvocationError("BAD_REQUEST", "failed authentication")
             )
         if cmd == abi.FOC_CMD_RESUME and self.pending is not None and self.args is None:
-            value = abi.decode_state_answer(data)
+            value = abi.decode_state_answer(data, abi.CONFIDENTIAL)  # stored values: 40 bytes more
             self.pending = None
             return abi.FOC_MSG_CONFIDENTIAL_RESPONSE, b"signed:" + (value or b"<absent>")
         return super().invoke(cmd, data)
@@ -186,6 +187,45 @@ def test_get_state_failure_cancels_and_aborts_the_ta(
     while backend.aborts == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert backend.aborts == 1
+    assert client.invoke_confidential(b"read:k", get_state=lambda k: b"v", transaction_id="tx") == b"signed:v"
+
+
+# -- issue 8, kind 5: the state value bound counts the ciphertext overhead ------------------------
+
+STORED_AT_LIMIT = b"s" * (abi.FOC_MAX_VALUE + abi.FOC_CONF_STATE_OVERHEAD)  # 65576 bytes
+
+
+def test_a_stored_value_at_the_confidential_limit_is_read_back(client: ProxyClient) -> None:
+    """The instance: the proxy refused any stored value over 65536 bytes though the TA accepts
+    65536 + 40, so a chaincode that wrote a 65,500-byte value could never read it back."""
+    out = client.invoke_confidential(
+        b"read:big", get_state={"big": STORED_AT_LIMIT}.get, transaction_id="tx-big"
+    )
+    assert out == b"signed:" + STORED_AT_LIMIT
+    assert len(STORED_AT_LIMIT) == limits.CONFIDENTIAL.state_value > limits.PLAINTEXT.state_value
+
+
+def test_one_byte_past_the_confidential_limit_is_limit_naming_it(
+    client: ProxyClient, backend: ConfidentialBackend
+) -> None:
+    with pytest.raises(LimitExceeded) as caught:  # found by the client, before it sends the value
+        client.invoke_confidential(
+            b"read:big", get_state={"big": STORED_AT_LIMIT + b"s"}.get, transaction_id="tx-over"
+        )
+    assert "limit 65576 (FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD)" in caught.value.reason
+    assert caught.value.code == "LIMIT" and caught.value.exit_code == 9
+    # and by the proxy itself, for a wrapper that skips the client's check
+    stub = pb_grpc.InvocationStub(grpc.insecure_channel(client.address))
+    first = pb.InvocationRequest(transaction_id="tx-raw", confidential_request=b"read:big")
+    answers = [
+        pb.ChaincodeWrapperMessage(invocation_request=first),
+        pb.ChaincodeWrapperMessage(
+            get_state_response=pb.GetStateResponse(raw_value=STORED_AT_LIMIT + b"s", found=True)
+        ),
+    ]
+    replies = list(stub.TransactionInvocation(iter(answers), timeout=10))
+    error = replies[-1].invocation_response.error
+    assert error.code == pb.LIMIT and "limit 65576 (FOC_MAX_VALUE + FOC_CONF_STATE_OVERHEAD)" in error.message
     assert client.invoke_confidential(b"read:k", get_state=lambda k: b"v", transaction_id="tx") == b"signed:v"
 
 

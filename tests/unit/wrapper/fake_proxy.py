@@ -37,7 +37,10 @@ def coffee(function: str, args: Sequence[bytes], get_state: GetState) -> pb.Invo
     want = 1 if function in ("query", "remove") else 2
     if len(args) != want:
         return _error("ARG_COUNT", f"{function} takes {want} argument(s)")
-    person = args[0].decode()
+    try:
+        person = args[0].decode()
+    except UnicodeDecodeError:  # as the TA's stub: Fabric keys are text
+        return _error("BAD_ARGUMENT", "state key is not valid UTF-8 (Fabric keys are text)")
     if len(args) == 2 and not args[1].isdigit():
         return _error("BAD_ARGUMENT", "the number must be a decimal integer")
     current = get_state(person)
