@@ -1,10 +1,15 @@
-"""Test tiers: unit (default), native (host build of the trusted core), qemu (real OP-TEE).
+"""Test tiers: unit (default), native (host build of the trusted core), qemu (real OP-TEE), rpi3
+(the Raspberry Pi 3 SD image: static checks, flashing, its boot under QEMU raspi3b, SSH), board (a
+real Raspberry Pi 3).
 
 Tier rules (CI must never pass silently):
-  * tests under tests/qemu/ carry the `qemu` marker automatically and run by default;
-  * FOC_SKIP_QEMU=1 skips them, with that reason in the report;
-  * a host without the packages QEMU needs makes them FAIL with the apt-get line (see
-    tests/qemu/conftest.py), never skip.
+  * tests under tests/qemu/ carry the `qemu` marker, tests under tests/rpi3/ the `rpi3` marker
+    (and `qemu`: they boot QEMU too); both run by default;
+  * FOC_SKIP_QEMU=1 skips both, FOC_SKIP_RPI3=1 only the rpi3 tier, with that reason in the report;
+  * a host without the packages they need makes them FAIL with the apt-get line (see
+    tests/qemu/conftest.py, tests/rpi3/conftest.py), never skip;
+  * tests under tests/board/ carry the `board` marker and run only when FOC_BOARD_HOST names a
+    board (tests/board/conftest.py); otherwise they are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 import pytest
 
 QEMU_DIR = Path(__file__).parent / "qemu"
+RPI3_DIR = Path(__file__).parent / "rpi3"
+BOARD_DIR = Path(__file__).parent / "board"
 
 
 def qemu_tier_skipped() -> bool:
@@ -22,22 +29,42 @@ def qemu_tier_skipped() -> bool:
     return os.environ.get("FOC_SKIP_QEMU", "") not in ("", "0")
 
 
+def rpi3_tier_skipped() -> str | None:
+    """Why the rpi3 tier is skipped (FOC_SKIP_QEMU=1 or FOC_SKIP_RPI3=1), or None."""
+    if qemu_tier_skipped():
+        return "rpi3 tier skipped: FOC_SKIP_QEMU=1 (it boots QEMU raspi3b)"
+    if os.environ.get("FOC_SKIP_RPI3", "") not in ("", "0"):
+        return "rpi3 tier skipped: FOC_SKIP_RPI3=1"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(reason="qemu tier skipped: FOC_SKIP_QEMU=1")
+    rpi3_skip = rpi3_tier_skipped()
     for item in items:
-        if QEMU_DIR in Path(str(item.path)).parents:
+        parents = Path(str(item.path)).parents
+        if QEMU_DIR in parents:
             item.add_marker(pytest.mark.qemu)
+        if RPI3_DIR in parents:
+            item.add_marker(pytest.mark.rpi3)
+            if rpi3_skip:
+                item.add_marker(pytest.mark.skip(reason=rpi3_skip))
+            continue
+        if BOARD_DIR in parents:
+            item.add_marker(pytest.mark.board)
         if qemu_tier_skipped() and item.get_closest_marker("qemu") is not None:
             item.add_marker(skip)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.foc_qemu_report = []  # type: ignore[attr-defined]  # lines the qemu tier wants shown
+    config.foc_rpi3_report = []  # type: ignore[attr-defined]  # and the rpi3 tier
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    lines = getattr(config, "foc_qemu_report", [])
-    if lines:
-        terminalreporter.section("qemu tier timings")
-        for line in lines:
-            terminalreporter.write_line(line)
+    for title, attr in (("qemu tier timings", "foc_qemu_report"), ("rpi3 tier", "foc_rpi3_report")):
+        lines = getattr(config, attr, [])
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)

@@ -92,7 +92,9 @@ class BenchGuest:
             console.check(
                 f"mkdir -p /tmp/native-storage && (FOC_NATIVE_STORAGE=/tmp/native-storage "
                 f"PYTHONPATH={GUEST_PYTHONPATH} setsid python3 -m foc.proxy --listen 0.0.0.0:{port} "
-                f"--tee native --native-lib {GUEST_NATIVE_LIB} </dev/null >{GUEST_NATIVE_LOG} 2>&1 &)"
+                # --allow-plaintext: the guest port is reachable only through QEMU's hostfwd on 127.0.0.1
+                f"--tee native --native-lib {GUEST_NATIVE_LIB} --allow-plaintext "
+                f"</dev/null >{GUEST_NATIVE_LOG} 2>&1 &)"
             )
         finally:
             console.close()
@@ -117,7 +119,7 @@ class HostNativeProxy:
         self._proxy: Any = None
 
     def __enter__(self) -> str:
-        from foc.cli.local_proxy import LocalProxy
+        from foc.deploy.native import LocalProxy
 
         storage = self.workdir / "native-storage"
         storage.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,9 @@
                                        the same on a Fabric network, through a peer's gateway
     foc ledger show [--values]         the block log
     foc ledger verify                  re-check the hash chain and the world state
-    foc demo [--tee qemu|native] [--plaintext]
-                                       the scenario on real OP-TEE in QEMU (or a native proxy)
+    foc demo [--target qemu|rpi3|native] [--plaintext]
+                                       the scenario on real OP-TEE in QEMU (or the rpi3 target:
+                                       a board / its raspi3b emulation; or a native proxy)
 
 Options (before or after the command): --ledger PATH (default $FOC_LEDGER or
 ~/.cache/foc/ledger/dev.sqlite), --proxy HOST:PORT (default: wrapper configuration, see
@@ -26,7 +27,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from foc.chaincode.stub import Response
 from foc.cli import admin
@@ -96,19 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
     lsub.add_parser("verify", parents=[common], help="re-check hash chain and world state")
     demo = sub.add_parser("demo", parents=[common], help="run the FOC scenario end to end")
     demo.add_argument(
+        "--target",
         "--tee",
-        choices=("qemu", "native"),
+        dest="target",
+        choices=("qemu", "rpi3", "native"),
         default="qemu",
-        help="qemu: real OP-TEE in QEMU (default); native: a local proxy on the host build (not a TEE)",
+        help="qemu: real OP-TEE in QEMU (default); rpi3: a Raspberry Pi 3 (FOC_BOARD_HOST) or its SD image "
+        "under QEMU raspi3b; native: a local proxy on the host build (not a TEE). --tee is an alias",
     )
-    demo.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
+    demo.add_argument("--no-build", action="store_true", help="do not build, use the last build")
     demo.add_argument(
         "--plaintext",
         action="store_true",
         help="FOC's plaintext scenario through the wrapper (no encryption)",
     )
     demo.add_argument(
-        "--instance", default="default", help="qemu: QEMU instance to reuse or start (default %(default)s)"
+        "--instance", default="default", help="the target instance to reuse or start (default %(default)s)"
     )
     bench = sub.add_parser(
         "bench",
@@ -153,9 +157,12 @@ def payload_text(payload: bytes) -> str:
 
 
 @contextlib.contextmanager
-def device_proxy(address: str | None) -> Iterator[DeviceProxy]:
-    """The device's proxy client from the wrapper configuration (and --proxy); closed afterwards."""
-    config = load_config(proxy_address=address)
+def device_proxy(
+    address: str | None, *, tls_ca: Path | None = None, tls_server_name: str | None = None
+) -> Iterator[DeviceProxy]:
+    """The device's proxy client from the wrapper configuration (and --proxy, or the pinned TLS
+    certificate of a target the demo brought up); closed afterwards."""
+    config = load_config(proxy_address=address, tls_ca=tls_ca, tls_server_name=tls_server_name)
     client = client_factory(config)
     try:
         yield client  # type: ignore[misc]
@@ -314,55 +321,50 @@ def _fresh_demo_home(ledger_path: Path) -> Path:
     return home
 
 
-@contextlib.contextmanager
-def _native_demo_storage() -> Iterator[None]:
-    """The native proxy's (insecure, plain-file) sealed objects live under the demo cache."""
-    storage = os.environ.get("FOC_NATIVE_STORAGE") or str(cache_root() / "demo" / "native-storage")
-    Path(storage).mkdir(parents=True, exist_ok=True)
-    old = os.environ.get("FOC_NATIVE_STORAGE")
-    os.environ["FOC_NATIVE_STORAGE"] = storage  # inherited by the proxy process
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["FOC_NATIVE_STORAGE"]
-        else:
-            os.environ["FOC_NATIVE_STORAGE"] = old
-
-
 def _demo_device(
     args: argparse.Namespace, out: TextIO, stack: contextlib.ExitStack
-) -> tuple[str, str, bytes | None]:
-    """Where the demo's proxy is: (address, device name, expected TA measurement or None)."""
+) -> tuple[str, str, bytes | None, Path | None, str | None]:
+    """Where the demo's proxy is: (address, device name, expected TA measurement or None, the
+    proxy's pinned TLS certificate or None, its server name). The target's runtime brings it up:
+    qemu, rpi3 (a board named by FOC_BOARD_HOST, else its raspi3b emulation) or native."""
     from foc.deploy.api import expected_ta_measurement
+    from foc.deploy.runtime import get_runtime
     from foc.errors import TargetError
 
     if args.proxy:
         print(f"using the proxy at {args.proxy}", file=out, flush=True)
-        try:  # a QEMU guest's proxy: the TA of the image it booted; a native proxy: its key says so later
-            measurement: bytes | None = expected_ta_measurement("qemu", proxy_address=args.proxy)
+        image_target = "qemu" if args.target == "native" else args.target
+        try:  # a guest's proxy: the TA of the image it booted; a native proxy: its key says so later
+            measurement: bytes | None = expected_ta_measurement(image_target, proxy_address=args.proxy)
         except TargetError:
             measurement = None
-        return args.proxy, "device", measurement
-    if args.tee == "native":
-        from foc.cli.local_proxy import LocalProxy
-
-        print("starting a local foc-proxy on the native build (NOT a TEE) ...", file=out, flush=True)
-        with _native_demo_storage():
-            local = LocalProxy("native").start()
-        stack.callback(local.stop)
-        print(f"foc-proxy (native) listening on {local.address}, pid {local.pid}", file=out, flush=True)
-        return local.address, "native-insecure", None
-    from foc.deploy.api import ensure_up
+        return args.proxy, "device", measurement, None, None
+    runtime = get_runtime(args.target, args.instance)
 
     def progress(name: str, state: str, detail: str = "") -> None:
-        print(f"  qemu {name}: {state} {detail}".rstrip(), file=out, flush=True)
+        print(f"  {args.target} {name}: {state} {detail}".rstrip(), file=out, flush=True)
 
-    print("ensuring the QEMU target (OP-TEE) is up ...", file=out, flush=True)
-    target = ensure_up("qemu", build=not args.no_build, progress=progress, instance=args.instance)
-    print(f"OP-TEE in QEMU: proxy at {target.proxy_address} (logs in {target.logs})", file=out, flush=True)
-    measurement = None if args.plaintext else expected_ta_measurement("qemu", instance=args.instance)
-    return target.proxy_address, f"qemu-{args.instance}", measurement
+    what = {"native": "a local foc-proxy on the native build (NOT a TEE)"}.get(args.target, "OP-TEE")
+    print(f"ensuring the {args.target} target is up: {what} ...", file=out, flush=True)
+    if args.target == "native" and runtime.running() is None:
+        stack.callback(runtime.down)  # a proxy for this demo only
+    target = runtime.ensure_up(build=not args.no_build, progress=progress, **_board_options(args.target))
+    tls = f", TLS with the pinned certificate {target.tls_ca}" if target.tls_ca else ""
+    print(
+        f"{args.target}: proxy at {target.proxy_address}{tls} (logs in {target.logs})", file=out, flush=True
+    )
+    if args.target == "native":
+        return target.proxy_address, "native-insecure", None, None, None
+    measurement = None if args.plaintext else expected_ta_measurement(args.target, instance=args.instance)
+    device = f"{args.target}-{args.instance}"
+    return target.proxy_address, device, measurement, target.tls_ca, target.tls_server_name
+
+
+def _board_options(target: str) -> dict[str, Any]:
+    """rpi3: a real board when FOC_BOARD_HOST names one (else its raspi3b emulation)."""
+    if target != "rpi3" or not os.environ.get("FOC_BOARD_HOST"):
+        return {}
+    return {"host": os.environ["FOC_BOARD_HOST"], "serial": os.environ.get("FOC_BOARD_SERIAL") or None}
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -373,8 +375,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     ledger_path = _fresh_demo_ledger(args.ledger)
     clean = True
     with contextlib.ExitStack() as stack:
-        address, device, measurement = _demo_device(args, out, stack)
-        proxy = stack.enter_context(device_proxy(address))
+        address, device, measurement, tls_ca, tls_name = _demo_device(args, out, stack)
+        proxy = stack.enter_context(device_proxy(address, tls_ca=tls_ca, tls_server_name=tls_name))
         if args.plaintext:
             net = stack.enter_context(connect(ledger=ledger_path, proxy=proxy))
             outcomes = run_plaintext_demo(net, out)

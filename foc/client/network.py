@@ -55,6 +55,7 @@ from foc.wrapper.config import WrapperConfig
 if TYPE_CHECKING:
     from foc.client.gateway import GatewayClient
     from foc.client.identity import Identity
+    from foc.deploy.runtime import RunningTarget, TargetRuntime
     from foc.ledger.ledger import DevLedger
     from foc.ledger.peer import DevPeer
 
@@ -177,6 +178,7 @@ class Network:
         allow_insecure_native: bool,
         on_close: list[Callable[[], None]],
         catalogue: Catalogue,
+        runtime: TargetRuntime | None = None,
     ) -> None:
         self.home = home
         self.definitions = DefinitionStore(home)
@@ -189,6 +191,7 @@ class Network:
         self._backend = backend
         self._device_kind = device_kind
         self._on_close = on_close
+        self._runtime = runtime
 
     # -- what the network is -----------------------------------------------------------------------
     @property
@@ -279,8 +282,8 @@ class Network:
         """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
 
         The measurement is `version` (64 hex characters), computed offline from the signed `ta`
-        file, or, with neither, the one the device's target expects (its image's `.ta`; the
-        native-insecure-v1 value for the host-native build).
+        file, or, with neither, the one the device's target expects (the `.ta` of the image it
+        booted; the native-insecure-v1 value for the host-native build).
         """
         if version is None:
             if ta is not None:
@@ -291,6 +294,8 @@ class Network:
                 version = ta_measurement(Path(ta)).hex()
             elif self.insecure_native:
                 version = NATIVE_INSECURE_MEASUREMENT.hex()
+            elif self._runtime is not None and (expected := self._runtime.expected_measurement()) is not None:
+                version = expected.hex()
             else:
                 raise UsageError(
                     f"chaincode {chaincode_id!r} needs its expected TA measurement",
@@ -410,17 +415,17 @@ def default_ledger_path() -> Path:
     return Path(env).expanduser() if env else cache_root() / "ledger" / "dev.sqlite"
 
 
-def _start_target(target: str, instance: str, build: bool, on_close: list[Callable[[], None]]) -> str:
-    """The proxy address of `target`, bringing it up if needed (a native proxy is stopped on close)."""
-    if target == "native":
-        from foc.cli.local_proxy import LocalProxy
+def _start_target(
+    target: str, instance: str, build: bool, on_close: list[Callable[[], None]]
+) -> tuple[TargetRuntime, RunningTarget]:
+    """The running `target` (its runtime brings it up if needed; a native proxy started here is
+    stopped on close)."""
+    from foc.deploy.runtime import get_runtime
 
-        local = LocalProxy("native").start()
-        on_close.append(local.stop)
-        return local.address
-    from foc.deploy.api import ensure_up
-
-    return ensure_up(target, build=build, instance=instance).proxy_address
+    runtime = get_runtime(target, instance)
+    if target == "native" and runtime.running() is None:
+        on_close.append(lambda: None if runtime.down() else None)
+    return runtime, runtime.ensure_up(build=build)
 
 
 def connect(
@@ -447,9 +452,10 @@ def connect(
     Back end: ``gateway=HOST:PORT`` (with ``identity`` or ``msp_dir``/``mspid``, ``channel``,
     optionally ``tls_root_cert``/``server_name``) for Fabric, else the dev ledger at ``ledger``
     (default $FOC_LEDGER or ~/.cache/foc/ledger/dev.sqlite) on ``channel`` (default: the ledger's,
-    ``dev`` for a new one). Device: ``target`` ("qemu" and its ``instance``, default $FOC_INSTANCE or
-    "default", booted if needed and built if ``build``; "native": a host-native proxy, NOT a TEE)
-    or ``proxy`` (HOST:PORT or a
+    ``dev`` for a new one). Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
+    "native", and its ``instance``, default $FOC_INSTANCE or "default"; brought up if needed, built
+    if ``build``; "native" is a host-native proxy, NOT a TEE; a TLS proxy's pinned certificate comes
+    from the target) or ``proxy`` (HOST:PORT or a
     proxy client object, which stays the caller's; ``wrapper_config`` is then the configuration it
     was made from: TA uuid, timeout). An address is reached with the wrapper configuration
     (`foc.wrapper.config.load_config`: TLS from $FOC_PROXY_TLS_CA, ...). ``enclave`` replaces the TA
@@ -463,10 +469,15 @@ def connect(
     try:
         address: str | None = None
         device: DeviceProxy | None = None
+        runtime: TargetRuntime | None = None
+        tls: dict[str, object] = {}
         if target is not None:
-            address = _start_target(
+            runtime, running = _start_target(
                 target, instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
             )
+            address = running.proxy_address
+            if running.tls_ca is not None:
+                tls = {"tls_ca": running.tls_ca, "tls_server_name": running.tls_server_name}
         elif isinstance(proxy, str):
             address = proxy
         elif proxy is not None:
@@ -476,7 +487,7 @@ def connect(
             from foc.wrapper.config import load_config
             from foc.wrapper.plaintext import default_client_factory
 
-            wrapper_config = load_config(proxy_address=address)
+            wrapper_config = load_config(proxy_address=address, **tls)  # type: ignore[arg-type]
             client = default_client_factory(wrapper_config)
             on_close.append(getattr(client, "close", lambda: None))
             device = cast("DeviceProxy", client)
@@ -507,6 +518,7 @@ def connect(
             allow_insecure_native=allow_insecure_native,
             on_close=on_close,
             catalogue=catalogue,
+            runtime=runtime,
         )
     except BaseException:
         while on_close:

@@ -1,10 +1,13 @@
 """`foc-deploy`: a thin command line over `foc.deploy.api` (build, boot and inspect targets).
 
-    foc-deploy doctor
-    foc-deploy qemu build [--refresh]
-    foc-deploy qemu up [--port N] [--no-build]
-    foc-deploy qemu down | status | console
-    foc-deploy qemu logs [--follow] [--secure]
+    foc-deploy doctor [--target qemu|rpi3]
+    foc-deploy TARGET build [--refresh]                 TARGET: native, qemu, rpi3
+    foc-deploy TARGET up [--port N] [--no-build] [--instance NAME]
+    foc-deploy TARGET down | status | console
+    foc-deploy TARGET logs [--follow] [--secure]
+    foc-deploy rpi3 up [--host ADDR] [--serial DEV]     a board (SSH/UART) or, without --host, raspi3b
+    foc-deploy rpi3 flash --device /dev/sdX [--dry-run] the SD image to a card (or an image file)
+    foc-deploy rpi3 inspect                             static checks of the built SD image
 
 Global options (before or after the subcommand): `--verbose`, `--json` (one JSON document on
 stdout, nothing else there). Exit codes come from `foc.errors` (e.g. 4 = host setup, 6 = target).
@@ -55,42 +58,51 @@ def _instance_option() -> _ArgumentParser:
     return p
 
 
+def _target_parser(commands: Any, name: str, description: str, sub_globals: _ArgumentParser) -> None:
+    """`foc-deploy NAME ACTION ...` for one target (its extra actions and options included)."""
+    target = commands.add_parser(name, help=description, parents=[sub_globals])
+    actions = target.add_subparsers(dest="action", metavar="ACTION", parser_class=_ArgumentParser)
+    what = "the native library" if name == "native" else "the image"
+    build = actions.add_parser("build", help=f"build (or fetch from the cache) {what}", parents=[sub_globals])
+    build.add_argument("--refresh", action="store_true", help="rebuild every step, ignoring the cache")
+    inst = _instance_option()
+    up = actions.add_parser(
+        "up", help="start in the background and wait until the proxy answers", parents=[sub_globals, inst]
+    )
+    up.add_argument("--port", type=int, default=None, help="host port of the proxy (default: the target's)")
+    up.add_argument("--no-build", dest="build", action="store_false", help="use the last build")
+    actions.add_parser("down", help="stop what `up` started", parents=[sub_globals, inst])
+    actions.add_parser("status", help="is it running, is the proxy serving", parents=[sub_globals, inst])
+    actions.add_parser(
+        "console", help="attach to the device's shell (Ctrl-] detaches)", parents=[sub_globals, inst]
+    )
+    logs = actions.add_parser("logs", help="print the log of the last start", parents=[sub_globals, inst])
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("--secure", action="store_true", help="the secure-world (OP-TEE) UART instead")
+    if name == "rpi3":
+        from foc.deploy.rpi3 import cli as rpi3_cli
+
+        rpi3_cli.add_options(up, actions, sub_globals, inst)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
+    from foc.deploy.runtime import _registry
+
     sub_globals = _global_options(defaults=False)
     parser = _ArgumentParser(
         prog="foc-deploy",
-        description="Build and run FOC targets (OP-TEE under QEMU).",
+        description="Build and run FOC targets: native (host build, not a TEE), qemu (OP-TEE in QEMU), "
+        "rpi3 (Raspberry Pi 3 board or its SD image under QEMU raspi3b).",
         parents=[_global_options(defaults=True)],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     doctor = commands.add_parser(
         "doctor", help="check that this host can build and boot targets", parents=[sub_globals]
     )
-    doctor.add_argument("--target", default="qemu")
-
-    qemu = commands.add_parser(
-        "qemu", help="the QEMU target (aarch64 virt, secure=on)", parents=[sub_globals]
-    )
-    actions = qemu.add_subparsers(dest="action", metavar="ACTION", parser_class=_ArgumentParser)
-    build = actions.add_parser(
-        "build", help="build (or fetch from the cache) the image", parents=[sub_globals]
-    )
-    build.add_argument("--refresh", action="store_true", help="rebuild every step, ignoring the cache")
-    inst = _instance_option()
-    up = actions.add_parser(
-        "up", help="boot in the background and wait until ready", parents=[sub_globals, inst]
-    )
-    up.add_argument("--port", type=int, default=None, help="host port forwarded to the proxy (default 50051)")
-    up.add_argument("--no-build", dest="build", action="store_false", help="boot the last built image")
-    actions.add_parser("down", help="stop the instance `up` started", parents=[sub_globals, inst])
-    actions.add_parser("status", help="is it running, is the proxy serving", parents=[sub_globals, inst])
-    actions.add_parser(
-        "console", help="attach to the guest's shell (Ctrl-] detaches)", parents=[sub_globals, inst]
-    )
-    logs = actions.add_parser("logs", help="print the UART log of the last boot", parents=[sub_globals, inst])
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
-    logs.add_argument("--secure", action="store_true", help="the secure-world (OP-TEE) UART instead")
+    doctor.add_argument("--target", default="qemu", choices=("qemu", "rpi3"))
+    for name, cls in sorted(_registry().items()):
+        _target_parser(commands, name, cls.description, sub_globals)
     return parser
 
 
@@ -201,10 +213,10 @@ def _build(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
     with out.progress() as progress:
-        image, seconds = api.build("qemu", progress=progress, verbose=args.verbose, refresh=args.refresh)
+        built = api.build(args.command, progress=progress, verbose=args.verbose, refresh=args.refresh)
     out.result(
-        {"image": image.to_json(), "timings": {"build_s": round(seconds, 2)}},
-        f"image ready in {escape(str(image.root))}\nbuild time: {seconds:.1f} s",
+        built.to_json(),
+        f"{escape(args.command)} build ready in {escape(str(built.root))}\nbuild time: {built.seconds:.1f} s",
     )
     return 0
 
@@ -212,18 +224,27 @@ def _build(args: argparse.Namespace, out: Output) -> int:
 def _up(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
+    options: dict[str, Any] = {}
+    if args.command == "rpi3":
+        from foc.deploy.rpi3 import cli as rpi3_cli
+
+        options = rpi3_cli.up_options(args)
     with out.progress() as progress:
         running = api.up(
-            "qemu",
+            args.command,
             port=args.port,
             build=args.build,
             progress=progress,
             verbose=args.verbose,
             instance=args.instance,
+            **options,
         )
+    pid = f"pid {running.pid}, " if running.pid is not None else ""
+    tls = " (TLS, pinned certificate " + escape(str(running.tls_ca)) + ")" if running.tls_ca else ""
     out.result(
         running.to_json(),
-        f"[bold green]{escape(running.ready)}[/] — qemu pid {running.pid}, proxy at {running.proxy_address}\n"
+        f"[bold green]{escape(running.ready)}[/] — {escape(args.command)} {pid}proxy at "
+        f"{escape(running.proxy_address)}{tls}\n"
         f"timings: {_fmt_timings(running.timings)}\nlogs: {escape(str(running.logs))}",
     )
     return 0
@@ -232,27 +253,33 @@ def _up(args: argparse.Namespace, out: Output) -> int:
 def _down(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    stopped = api.down("qemu", instance=args.instance)
-    out.result({"target": "qemu", "stopped": stopped}, "qemu stopped" if stopped else "qemu was not running")
+    stopped = api.down(args.command, instance=args.instance)
+    name = args.command
+    out.result(
+        {"target": name, "stopped": stopped}, f"{name} stopped" if stopped else f"{name} was not running"
+    )
     return 0
 
 
 def _status(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    st = api.status("qemu", instance=args.instance)
+    name = args.command
+    st = api.status(name, instance=args.instance)
     if st.get("running"):
-        lines = [f"qemu running (pid {st['pid']}): {st.get('ready', '?')}"]
+        pid = f" (pid {st['pid']})" if st.get("pid") is not None else ""
+        lines = [f"{name} running{pid}: {st.get('ready', '?')}"]
         if st.get("proxy_address"):
             serving = st.get("proxy_serving")
             health = "" if serving is None else (" serving" if serving else " NOT answering")
             lines.append(f"proxy {st['proxy_address']}{health}")
         if st.get("uptime_s") is not None:
             lines.append(f"up {st['uptime_s']} s; {_fmt_timings(st.get('timings') or {})}")  # type: ignore[arg-type]
-        lines.append(f"logs: {st['logs']}")
+        if st.get("logs"):
+            lines.append(f"logs: {st['logs']}")
         text = escape("\n".join(lines))
     else:
-        text = "qemu is not running" + (" (stale pid file)" if st.get("stale_pid_file") else "")
+        text = f"{name} is not running" + (" (stale pid file)" if st.get("stale_pid_file") else "")
     out.result(st, text)
     return 0
 
@@ -264,10 +291,10 @@ def _console(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("`console` is interactive and has no --json output")
     if not sys.stdin.isatty():
         raise UsageError(
-            "`console` needs a terminal on stdin", hint="use `foc-deploy qemu logs` to read output"
+            "`console` needs a terminal on stdin", hint=f"use `foc-deploy {args.command} logs` to read output"
         )
-    console = api.attach_console("qemu", instance=args.instance)
-    out.err.print("connected to the qemu console; press Ctrl-] to detach", highlight=False)
+    console = api.attach_console(args.command, instance=args.instance)
+    out.err.print(f"connected to the {args.command} console; press Ctrl-] to detach", highlight=False)
     try:
         console.interact()
     finally:
@@ -279,9 +306,9 @@ def _console(args: argparse.Namespace, out: Output) -> int:
 def _logs(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
-    path = api.log_path("qemu", secure=args.secure, instance=args.instance)
+    path = api.log_path(args.command, secure=args.secure, instance=args.instance)
     if not path.is_file():
-        raise TargetError(f"no log yet at {path}", hint="`foc-deploy qemu up` first")
+        raise TargetError(f"no log yet at {path}", hint=f"`foc-deploy {args.command} up` first")
     if out.json_mode:
         text = path.read_bytes().decode("utf-8", errors="replace")
         out.result({"path": str(path), "log": text}, "")
@@ -303,7 +330,7 @@ def _logs(args: argparse.Namespace, out: Output) -> int:
             return 0
 
 
-QEMU_ACTIONS = {
+ACTIONS = {
     "build": _build,
     "up": _up,
     "down": _down,
@@ -322,11 +349,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         out = Output(json_mode=args.json, verbose=args.verbose)
         if args.command == "doctor":
             return _doctor(args, out)
-        if args.command == "qemu":
-            if not getattr(args, "action", None):
-                raise UsageError("say what to do with qemu", hint="one of: " + ", ".join(QEMU_ACTIONS))
-            return QEMU_ACTIONS[args.action](args, out)
-        raise UsageError("no command given", hint="`foc-deploy doctor` or `foc-deploy qemu up`; see --help")
+        if args.command is None:
+            raise UsageError(
+                "no command given", hint="`foc-deploy doctor` or `foc-deploy qemu up`; see --help"
+            )
+        if not getattr(args, "action", None):
+            raise UsageError(
+                f"say what to do with {args.command}", hint="see `foc-deploy " + args.command + " --help`"
+            )
+        if args.action in ACTIONS:
+            return ACTIONS[args.action](args, out)
+        from foc.deploy.rpi3 import cli as rpi3_cli
+
+        return rpi3_cli.run_action(args, out)
     except FocError as exc:
         if out.json_mode:
             error = {"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}
@@ -344,3 +379,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point (`foc-deploy`)."""
     sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -43,6 +43,16 @@ _PARTIAL_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*)?$")
 
 MAX_LINE = 1000  # busybox ash's line editor cuts lines at 1024 characters
 
+# Lines of the secure world on a UART it shares with Linux (rpi3: the mini UART): OP-TEE core and
+# TA log lines ("I/TC: ...", "E/TA: ...") and TF-A's ("NOTICE:  BL31: ...", "ERROR:   ...").
+SECURE_LINE = re.compile(r"^(?:[DIWEF]/T[CA]:|(?:NOTICE|ERROR|WARNING|INFO|VERBOSE): +)")
+# A line start that may still turn into one of those (held back until more text arrives).
+_SECURE_PARTIAL = re.compile(
+    r"[DIWEF](?:/(?:T[CA]?)?)?|N(?:O(?:T(?:I(?:CE?)?)?)?)?|E(?:R(?:R(?:OR?)?)?)?|W(?:A(?:R(?:N(?:I(?:NG?)?)?)?)?)?"
+    r"|I(?:N(?:FO?)?)?|V(?:E(?:R(?:B(?:O(?:SE?)?)?)?)?)?|(?:NOTICE|ERROR|WARNING|INFO|VERBOSE):?"
+)
+HELD_LINE_MAX = 4096
+
 DEFAULT_LOGIN_PROMPT = re.compile(r"(?m)^\S*\s*login:\s*$")
 DEFAULT_PASSWORD_PROMPT = re.compile(r"(?mi)password:\s*$")
 
@@ -54,6 +64,11 @@ class ConsoleClosed(TargetError):
 def strip_escapes(text: str) -> str:
     """Remove terminal escape sequences and carriage returns from console text."""
     return _ESCAPE.sub("", text).replace("\r", "")
+
+
+def secure_world_lines(text: str) -> list[str]:
+    """The secure world's lines (OP-TEE, TF-A) in a console log it shares with Linux."""
+    return [line for line in strip_escapes(text).splitlines() if SECURE_LINE.match(line)]
 
 
 class CommandResult(NamedTuple):
@@ -92,7 +107,12 @@ class Console:
         default_timeout: float = 30.0,
         transcript: Path | None = None,
         tail_lines: int = 20,
+        log: Path | None = None,
+        secure_log: Path | None = None,
     ) -> None:
+        """`log`: append the normal world's clean text there. `secure_log`: divert the secure
+        world's whole lines (OP-TEE, TF-A: `SECURE_LINE`) from a shared UART into that file;
+        they then never reach `expect` or a command's output."""
         self.login_name = login
         self.password = password
         self.default_timeout = default_timeout
@@ -102,6 +122,10 @@ class Console:
         self._pending = ""  # decoded text held back (incomplete escape sequence)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._transcript = transcript.open("a", encoding="utf-8") if transcript else None
+        self._log = log.open("a", encoding="utf-8") if log else None
+        self._secure = secure_log.open("a", encoding="utf-8") if secure_log else None
+        self._held = ""  # start of a line that may be a secure-world line (secure_log only)
+        self._midline = False  # the last text passed on ended inside a normal-world line
         self._opened = False
 
     # -- raw I/O: the only part a backend implements ------------------------------------
@@ -168,9 +192,10 @@ class Console:
         if self._opened:
             self._opened = False
             self._close()
-        if self._transcript:
-            self._transcript.close()
-            self._transcript = None
+        for f in (self._transcript, self._log, self._secure):
+            if f is not None:
+                f.close()
+        self._transcript = self._log = self._secure = None
 
     def __enter__(self) -> Console:
         return self.open()
@@ -193,10 +218,39 @@ class Console:
             self._pending = ""
         clean = strip_escapes(text)
         self._record("out", text)
+        if self._secure is not None:
+            clean = self._divert_secure(clean)
+        if self._log is not None and clean:
+            self._log.write(clean)
+            self._log.flush()
         self._buffer += clean
         self._seen = (self._seen + clean)[-8192:]
         if len(self._buffer) > 1 << 20:  # nobody is waiting for a megabyte of boot log
             self._buffer = self._buffer[-(1 << 19) :]
+
+    def _divert_secure(self, text: str) -> str:
+        """Move whole secure-world lines to the secure log; return the rest (see `__init__`)."""
+        assert self._secure is not None
+        text, self._held = self._held + text, ""
+        out = []
+        while text:
+            nl = text.find("\n")
+            if nl < 0:
+                starts = not self._midline and len(text) < HELD_LINE_MAX
+                if starts and (SECURE_LINE.match(text) or _SECURE_PARTIAL.fullmatch(text)):
+                    self._held = text
+                else:
+                    out.append(text)
+                    self._midline = True
+                break
+            line, text = text[: nl + 1], text[nl + 1 :]
+            if not self._midline and SECURE_LINE.match(line):
+                self._secure.write(line)
+                self._secure.flush()
+            else:
+                out.append(line)
+            self._midline = False
+        return "".join(out)
 
     def tail(self, lines: int | None = None) -> str:
         """The last lines of clean text seen on this console (for error messages)."""

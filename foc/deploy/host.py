@@ -133,14 +133,15 @@ def check_host(target_name: str = "qemu", *, probe: HostProbe | None = None) -> 
             )
         )
     bl33 = target.firmware.bl33
-    checks.append(
-        Check(
-            "BL33 (U-Boot)",
-            probe.exists(bl33),
-            bl33 if probe.exists(bl33) else f"{bl33} is missing",
-            "" if probe.exists(bl33) else install_line(["u-boot-qemu"], root=root),
+    if bl33:  # rpi3 has none: BL31 enters the kernel the board's firmware loaded
+        checks.append(
+            Check(
+                "BL33 (U-Boot)",
+                probe.exists(bl33),
+                bl33 if probe.exists(bl33) else f"{bl33} is missing",
+                "" if probe.exists(bl33) else install_line(["u-boot-qemu"], root=root),
+            )
         )
-    )
     for module, pkg in BUILD_PYTHON_MODULES:
         ok = probe.python_has(BUILD_PYTHON, module)
         checks.append(

@@ -17,12 +17,13 @@ class ImageSet:
 
     target: str
     root: Path
-    bios: Path  # TF-A BL1 + FIP (qemu_fw.bios)
+    bios: Path  # TF-A BL1 + FIP (qemu_fw.bios; rpi3: armstub8.bin)
     kernel: Path  # Debian arm64 kernel image
     initrd: Path  # initramfs (base + overlay, concatenated gzip cpio archives)
     share: Path  # directory exported to the guest over 9p as `host0` (ta/ for hot-copy)
     manifest: Path
     pflash1: Path | None = None  # U-Boot environment in the non-secure flash
+    sd_image: Path | None = None  # boards: the bootable SD-card image (MBR, FAT boot, ext4 data)
     ta_files: tuple[Path, ...] = field(default_factory=tuple)  # built TAs (<uuid>.ta)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -51,6 +52,7 @@ class ImageSet:
             share=p("share"),
             manifest=p("manifest"),
             pflash1=Path(str(data["pflash1"])) if data.get("pflash1") else None,
+            sd_image=Path(str(data["sd_image"])) if data.get("sd_image") else None,
             ta_files=tuple(Path(str(x)) for x in _as_list(data.get("ta_files"))),
             extra={str(k): str(v) for k, v in _as_dict(data.get("extra")).items()},
         )

@@ -23,3 +23,15 @@ def run_dir(target: str, instance: str = "default") -> Path:
     d = cache_root() / "run" / target / instance
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+_INSTANCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def check_instance(name: str) -> str:
+    """`name` if it is usable as an instance name (one path component: letters, digits, . _ -)."""
+    from foc.errors import UsageError
+
+    if not name or name in (".", "..") or len(name) > 64 or not set(name) <= _INSTANCE_CHARS:
+        raise UsageError(f"instance name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    return name

@@ -1,4 +1,5 @@
-"""One QEMU instance of a target: command line, background start, boot watching, health, stop.
+"""The qemu target: one QEMU instance (command line, background start, boot watching, stop) and
+`QemuRuntime`, the target's `TargetRuntime` (build / up / down / status / console / measurement).
 
 Lifecycle: `QemuInstance(image, run_dir=..., port=...)` -> `start()` (detached: survives the CLI,
 pid file in the run dir) -> `wait_for_boot()` (markers from the guest's /init, fail fast on a
@@ -21,12 +22,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from foc.deploy.console import Console, PexpectConsole
+from foc.deploy.health import proxy_health, wait_for_proxy
 from foc.deploy.image import ImageSet
-from foc.errors import ConfigError, TargetError
+from foc.deploy.runtime import READY_PROXY, READY_TEE, ImageRuntime, Progress, RunningTarget
+from foc.errors import ConfigError, FocError, TargetError, UsageError
 
 DEFAULT_PORT = 50051  # host side of the proxy's hostfwd; the guest side comes from the target
 UNIX_PATH_MAX = 107
@@ -38,8 +42,6 @@ PROXY_STARTED_RE = re.compile(r"proxy started(?: pid=(?P<pid>\d+))?")
 NORMAL_PANIC_RE = re.compile(r"Kernel panic")
 SECURE_PANIC_RE = re.compile(r"\bPanic\b|\bPANIC\b")
 
-Progress = Callable[[str, str, str], None]  # (step name, state, detail)
-
 
 @dataclass
 class BootState:
@@ -48,9 +50,11 @@ class BootState:
     markers: list[str] = field(default_factory=list)
     modules_loaded: bool = False
     supplicant_started: bool = False
-    proxy: str = "unknown"  # "unknown" | "started" | "disabled"
+    proxy: str = "unknown"  # "unknown" | "started" | "disabled" | "waiting" (rpi3: not provisioned)
     proxy_pid: int | None = None
     ready: bool = False
+    ssh_host_key: str | None = None  # rpi3: "ssh-ed25519 AAAA..." as the board printed it
+    network: str | None = None  # rpi3: "usb0 10.0.2.15/24" once DHCP answered
     errors: list[str] = field(default_factory=list)  # "FOC-BOOT: ERROR ..." lines
     panic: str | None = None  # which log panicked: "normal world" | "secure world"
     panic_context: str = ""  # the log lines around the panic
@@ -81,6 +85,12 @@ def scan_boot_logs(normal: str, secure: str = "") -> BootState:
             state.errors.append(what[len("ERROR") :].strip() or "unspecified")
         elif what == "proxy disabled":
             state.proxy = "disabled"
+        elif what.startswith("proxy waiting"):
+            state.proxy = "waiting"
+        elif what.startswith("ssh host key "):
+            state.ssh_host_key = what[len("ssh host key ") :].strip()
+        elif what.startswith("network "):
+            state.network = what[len("network ") :].strip()
         elif (p := PROXY_STARTED_RE.fullmatch(what)) is not None:
             state.proxy = "started"
             state.proxy_pid = int(p.group("pid")) if p.group("pid") else None
@@ -496,41 +506,230 @@ def load_state(run_dir: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-# -- health -------------------------------------------------------------------------------------
-
-
-def proxy_health(address: str, timeout: float = 2.0) -> object | None:
-    """The proxy's `HealthResponse` over gRPC at `address`, or None if it does not answer."""
-    import grpc
-
-    from foc.protocol import pb, pb_grpc
-
-    channel = grpc.insecure_channel(address)
-    try:
-        stub = pb_grpc.InvocationStub(channel)
-        return stub.Health(pb.HealthRequest(), timeout=timeout)  # type: ignore[attr-defined]
-    except grpc.RpcError:
-        return None
-    finally:
-        channel.close()
-
+# -- the qemu target's runtime ------------------------------------------------------------------
 
 TEE_READY_COMMAND = "test -c /dev/tee0 && test -c /dev/teepriv0 && pidof tee-supplicant"
+GUEST_PROXY_LOG = "/var/log/foc-proxy.log"
+BOOT_TIMEOUT = 300.0  # TCG on a loaded 2-core host: the notes measured 4-7 s, leave room
+PROXY_TIMEOUT = 180.0  # python + grpc import under TCG
+CONSOLE_TIMEOUT = 60.0
 
 
-def wait_for_proxy(address: str, timeout: float, is_alive: Callable[[], bool]) -> object:
-    """Poll the proxy's Health until it says serving; raise TargetError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: object | None = None
-    while time.monotonic() < deadline:
-        if not is_alive():
-            raise TargetError("QEMU exited while waiting for the proxy")
-        last = proxy_health(address, timeout=min(5.0, max(deadline - time.monotonic(), 0.5)))
-        if last is not None and getattr(last, "serving", False):
-            return last
-        time.sleep(0.5)
-    state = "answered serving=false" if last is not None else "did not answer"
-    raise TargetError(
-        f"the proxy at {address} {state} within {timeout:g} s",
-        hint="look for the proxy's errors in `foc-deploy qemu logs`",
-    )
+def check_kernel_args(kernel_args: tuple[str, ...] | list[str]) -> None:
+    """Each guest kernel argument must be one non-empty word without quotes (UsageError)."""
+    for arg in kernel_args:
+        if not arg or any(c.isspace() or c in "\"'" for c in arg):
+            raise UsageError(f"kernel argument {arg!r} must be one non-empty word without quotes")
+
+
+def with_kernel_args(machine: QemuMachine, kernel_args: tuple[str, ...] | list[str]) -> QemuMachine:
+    """`machine` with `kernel_args` appended to its kernel command line (each one word, no spaces)."""
+    check_kernel_args(kernel_args)
+    if not kernel_args:
+        return machine
+    return replace(machine, append=" ".join([machine.append, *kernel_args]))
+
+
+class QemuRuntime(ImageRuntime):
+    """OP-TEE in QEMU `virt,secure=on`: one detached QEMU per instance, its proxy on a forwarded port.
+
+    Readiness: if the guest's /init printed `FOC-BOOT: proxy started`, the target is ready when the
+    proxy's gRPC Health says serving ("proxy ready"); otherwise when /dev/tee0 exists and
+    tee-supplicant runs, checked over the console ("TEE ready (no proxy)").
+    """
+
+    name = "qemu"
+    description = "OP-TEE in QEMU aarch64 virt,secure=on (TF-A, OP-TEE 4.10, Debian kernel)"
+
+    def machine(self) -> QemuMachine:
+        from foc.deploy.targets import get_target
+
+        return QemuMachine.from_facts(dict(get_target(self.name).machine))
+
+    def up(
+        self,
+        *,
+        build: bool = True,
+        port: int | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        boot_timeout: float = BOOT_TIMEOUT,
+        proxy_timeout: float = PROXY_TIMEOUT,
+        kernel_args: tuple[str, ...] | list[str] = (),
+    ) -> RunningTarget:
+        """Build (if asked), boot in the background and wait until ready.
+
+        ``kernel_args`` are appended to the guest kernel command line, e.g. ``("foc.persist=0",)``
+        (see qemu/README.md for the options). Raises TargetError if the target is already running
+        (see `ensure_up`), fails to boot (panic, /init error, QEMU exit: the instance is stopped,
+        the logs kept) or never gets ready.
+        """
+        check_kernel_args(kernel_args)  # before any build or boot
+        t0 = time.monotonic()
+        timings: dict[str, float] = {}
+        run_dir = self.run_dir
+        running_pid = read_pid(run_dir / "qemu.pid")
+        if running_pid is not None and pid_is_ours(running_pid, run_dir):
+            raise TargetError(
+                f"{self.name} is already up (pid {running_pid})", hint=f"`foc-deploy {self.name} down` first"
+            )
+        image = self.image_for_up(build, progress, verbose, timings)
+        machine = with_kernel_args(self.machine(), kernel_args)
+        inst = QemuInstance(image, run_dir=run_dir, port=port or DEFAULT_PORT, machine=machine)
+        _step(progress, "boot", "start", " ".join(inst.command_line()) if verbose else "")
+        t_boot = time.monotonic()
+        inst.start()
+        try:
+            boot = inst.wait_for_boot(timeout=boot_timeout, progress=progress)
+            timings["boot_s"] = time.monotonic() - t_boot
+            _step(progress, "boot", "done", f"{timings['boot_s']:.1f} s")
+            if boot.proxy == "started":
+                _step(progress, "proxy", "start", inst.proxy_address)
+                try:
+                    wait_for_proxy(
+                        inst.proxy_address,
+                        proxy_timeout,
+                        inst.is_running,
+                        what="QEMU",
+                        hint="look for the proxy's errors in `foc-deploy qemu logs`",
+                    )
+                except TargetError as exc:
+                    raise TargetError(
+                        f"{exc.message}\n{_guest_proxy_log(inst.console_socket)}", hint=exc.hint
+                    ) from None
+                ready = READY_PROXY
+            else:
+                _step(progress, "tee", "start", "checking /dev/tee0 and tee-supplicant over the console")
+                check_tee_over_console(inst.console_socket)
+                ready = READY_TEE
+            timings["ready_s"] = time.monotonic() - t_boot
+            _step(progress, "proxy" if ready == READY_PROXY else "tee", "done", ready)
+        except BaseException:
+            inst.stop()
+            raise
+        timings["total_s"] = time.monotonic() - t0
+        timings = {k: round(v, 2) for k, v in timings.items()}
+        assert inst.pid is not None
+        inst.save_state({"ready": ready, "timings": timings, "proxy": boot.proxy})
+        return RunningTarget(
+            target=self.name,
+            proxy_address=inst.proxy_address,
+            ready=ready,
+            run_dir=run_dir,
+            logs=inst.logs_dir,
+            pid=inst.pid,
+            port=inst.port,
+            console_socket=inst.console_socket,
+            timings=timings,
+        )
+
+    def running(self) -> RunningTarget | None:
+        run_dir = self.run_dir
+        state = load_state(run_dir)
+        pid = read_pid(run_dir / "qemu.pid")
+        if state is None or pid is None or not pid_is_ours(pid, run_dir) or state.get("pid") != pid:
+            return None
+        return RunningTarget(
+            target=self.name,
+            proxy_address=str(state["proxy_address"]),
+            ready=str(state.get("ready", "")),
+            run_dir=run_dir,
+            logs=Path(str(state["logs"])),
+            pid=pid,
+            port=int(state["port"]),  # type: ignore[call-overload]
+            console_socket=Path(str(state["console_socket"])),
+            timings=dict(state.get("timings", {})),  # type: ignore[call-overload]
+            reused=True,
+        )
+
+    def down(self) -> bool:
+        run_dir = self.run_dir
+        pid = read_pid(run_dir / "qemu.pid")
+        stopped = pid is not None and stop_pid(pid, run_dir)
+        for name in ("qemu.pid", "console.sock", "state.json"):
+            (run_dir / name).unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, object]:
+        run_dir = self.run_dir
+        pid = read_pid(run_dir / "qemu.pid")
+        alive = pid is not None and pid_is_ours(pid, run_dir)
+        state = load_state(run_dir) or {}
+        out: dict[str, object] = {
+            "target": self.name,
+            "running": alive,
+            "pid": pid if alive else None,
+            "run_dir": str(run_dir),
+            "logs": str(run_dir / "logs"),
+        }
+        if pid is not None and not alive:
+            out["stale_pid_file"] = True
+        if alive and state.get("pid") == pid:
+            out.update(
+                port=state.get("port"),
+                proxy_address=state.get("proxy_address"),
+                ready=state.get("ready"),
+                timings=state.get("timings", {}),
+                uptime_s=round(time.time() - float(state.get("started_at") or time.time()), 1),  # type: ignore[arg-type]
+            )
+            if state.get("ready") == READY_PROXY:
+                out.update(proxy_status(str(state["proxy_address"])))
+        elif alive:
+            out["ready"] = "booting or not ready"
+        return out
+
+    def console(self, **kwargs: Any) -> Console:
+        run_dir = self.run_dir
+        pid = read_pid(run_dir / "qemu.pid")
+        if pid is None or not pid_is_ours(pid, run_dir):
+            raise TargetError(f"{self.name} is not running", hint=f"`foc-deploy {self.name} up`")
+        console = PexpectConsole.unix_socket(run_dir / "console.sock", **kwargs)
+        console.open()
+        return console
+
+    def log_path(self, *, secure: bool = False) -> Path:
+        return self.run_dir / "logs" / ("secure-world.log" if secure else "normal-world.log")
+
+
+def proxy_status(
+    address: str, *, tls_ca: Path | None = None, server_name: str | None = None
+) -> dict[str, object]:
+    """`proxy_serving` and the Health counters of the proxy at `address` (for `status`)."""
+    health = proxy_health(address, timeout=3.0, tls_ca=tls_ca, server_name=server_name)
+    out: dict[str, object] = {"proxy_serving": bool(health is not None and getattr(health, "serving", False))}
+    if health is not None:
+        out["proxy"] = {
+            "tee": getattr(health, "tee", ""),
+            "version": getattr(health, "version", ""),
+            "sessions_open": getattr(health, "sessions_open", 0),
+            "transactions_total": getattr(health, "transactions_total", 0),
+        }
+    return out
+
+
+def _step(progress: Progress | None, name: str, state: str, detail: str = "") -> None:
+    if progress:
+        progress(name, state, detail)
+
+
+def check_tee_over_console(console_socket: Path, timeout: float = CONSOLE_TIMEOUT) -> str:
+    """Check over the console that /dev/tee0 exists and tee-supplicant runs; returns its pid line."""
+    with PexpectConsole.unix_socket(console_socket, default_timeout=timeout) as console:
+        console.wait_for_shell()
+        rc, out = console.run(TEE_READY_COMMAND)
+    if rc != 0:
+        raise TargetError(f"the TEE is not ready in the guest (`{TEE_READY_COMMAND}` exited {rc}): {out}")
+    return out.strip()
+
+
+def _guest_proxy_log(console_socket: Path, lines: int = 40) -> str:
+    """The tail of the proxy's log inside the guest (best effort, for error messages)."""
+    try:
+        with PexpectConsole.unix_socket(console_socket, default_timeout=20.0) as console:
+            console.wait_for_shell()
+            _, out = console.run(
+                f"tail -n {lines} {GUEST_PROXY_LOG}; pidof python3 || echo 'no python3 running'"
+            )
+    except FocError as exc:
+        return f"(could not read {GUEST_PROXY_LOG} over the console: {exc.message})"
+    return f"guest {GUEST_PROXY_LOG}:\n{out}"

@@ -1,6 +1,9 @@
 """``foc-proxy`` / ``python -m foc.proxy``: the proxy daemon on the device.
 
-    foc-proxy --listen 0.0.0.0:50051 --tee optee [--pool 4] [--tls-cert F --tls-key F]
+    foc-proxy --listen 0.0.0.0:50051 --tee optee [--pool 4] --tls-cert F --tls-key F [--tls-client-ca F]
+    foc-proxy --listen 127.0.0.1:50051 --tee native --native-lib libfoc_core.so
+
+Plaintext on a non-loopback address needs --allow-plaintext (see foc.proxy.config).
 
 Prints ``foc-proxy listening on HOST:PORT tee=...`` once serving; SIGTERM/SIGINT drain the
 streams, close every TA session and the TEE context, and exit 0.
@@ -46,7 +49,17 @@ def parse_args(argv: list[str] | None) -> ProxyConfig:
     p.add_argument("--ta-uuid", default=abi.FOC_TA_UUID_STR, help="TA to serve (default %(default)s)")
     p.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to enable TLS")
     p.add_argument("--tls-key", type=Path, help="server private key (PEM)")
-    p.add_argument("--native-lib", type=Path, help="libfoc_core.so for --tee native (default: build it)")
+    p.add_argument(
+        "--tls-client-ca", type=Path, help="mutual TLS: CA (PEM) that must sign client certificates"
+    )
+    p.add_argument(
+        "--allow-plaintext",
+        action="store_true",
+        help="serve without TLS on a non-loopback address (only on a trusted network, e.g. QEMU's hostfwd)",
+    )
+    p.add_argument(
+        "--native-lib", type=Path, help="libfoc_core.so for --tee native (default: $FOC_NATIVE_LIB)"
+    )
     p.add_argument("--checkout-timeout", type=float, default=10.0, help="max wait for a free session, s")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     a = p.parse_args(argv)
@@ -62,6 +75,8 @@ def parse_args(argv: list[str] | None) -> ProxyConfig:
         ta_uuid=ta_uuid,
         tls_cert=a.tls_cert,
         tls_key=a.tls_key,
+        tls_client_ca=a.tls_client_ca,
+        allow_plaintext=a.allow_plaintext,
         checkout_timeout=a.checkout_timeout,
         native_library=a.native_lib,
     )

@@ -482,8 +482,11 @@ class ProxyServer:
         pb_grpc.add_InvocationServicer_to_server(self.service, server)
         creds = None
         if self.config.tls_cert is not None and self.config.tls_key is not None:
+            client_ca = self.config.tls_client_ca
             creds = grpc.ssl_server_credentials(
-                [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())]
+                [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())],
+                root_certificates=client_ca.read_bytes() if client_ca is not None else None,
+                require_client_auth=client_ca is not None,  # mutual TLS: only certified wrappers
             )
         port = transport.bind(server, self.config.listen, creds)  # before the pool: fail fast, touch no TA
         try:

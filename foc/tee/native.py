@@ -50,7 +50,7 @@ def load_native_core(path: str | os.PathLike[str]) -> ctypes.CDLL:
         except OSError as exc:
             raise HostSetupError(
                 f"cannot load the native trusted core {key}: {exc}",
-                hint="build it with foc.tee.native_build.build_native_core() (needs gcc)",
+                hint="build it with `foc-deploy native build` (needs gcc)",
             ) from None
         lib.foc_native_open.argtypes = []
         lib.foc_native_open.restype = c_void_p
@@ -71,13 +71,17 @@ def load_native_core(path: str | os.PathLike[str]) -> ctypes.CDLL:
 
 
 def default_native_core() -> Path:
-    """$FOC_NATIVE_LIB if set, else build (or reuse the cached build of) libfoc_core.so."""
+    """$FOC_NATIVE_LIB; the device runtime never builds anything (`foc.deploy.native_build` does).
+
+    Raises HostSetupError when it is not set.
+    """
     env = os.environ.get("FOC_NATIVE_LIB")
     if env:
         return Path(env)
-    from foc.tee.native_build import build_native_core  # owned by the TA build; imported lazily
-
-    return build_native_core()
+    raise HostSetupError(
+        "no native trusted core given: pass --native-lib PATH or set FOC_NATIVE_LIB",
+        hint="`foc-deploy native build` builds libfoc_core.so and prints its path",
+    )
 
 
 class NativeBackend:

@@ -7,6 +7,7 @@ Environment variables:
   FOC_PROXY_ADDRESS   host:port of foc.proxy (e.g. 127.0.0.1:50051)
   FOC_PROXY_TLS_CA    PEM file of the CA that signed the proxy's certificate (enables TLS)
   FOC_PROXY_TLS_NAME  server name to check in the proxy's certificate (default: the host)
+  FOC_PROXY_ALLOW_PLAINTEXT=1  talk plaintext to a proxy that is not on this host's loopback
   FOC_TA_UUID         the chaincode TA's uuid (default: FOC's coffee TA)
   FOC_PROXY_TIMEOUT   seconds one invocation may take (default 30)
   FOC_CONFIG          path of the config file (default ~/.config/foc/foc.toml)
@@ -15,7 +16,8 @@ Config file (TOML)::
 
   [proxy]
   address = "127.0.0.1:50051"
-  tls_ca = "/etc/foc/proxy-ca.pem"
+  tls_ca = "/etc/foc/proxy-ca.pem"     # a board's pinned proxy certificate
+  tls_server_name = "foc-proxy"
   ta_uuid = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
   timeout = 30
 """
@@ -94,6 +96,16 @@ def _parse_timeout(value: Any) -> float:
     return timeout
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _loopback(address: str) -> bool:
+    from foc.proxy.config import is_loopback
+
+    return is_loopback(address.rpartition(":")[0])
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
@@ -113,11 +125,17 @@ def load_config(
     proxy_address: str | None = None,
     ta_uuid: str | None = None,
     tls_ca: str | Path | None = None,
+    tls_server_name: str | None = None,
     timeout_s: float | None = None,
+    allow_plaintext: bool | None = None,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> WrapperConfig:
-    """Assemble a `WrapperConfig`; raises `ConfigError` with an actionable message if incomplete."""
+    """Assemble a `WrapperConfig`; raises `ConfigError` with an actionable message if incomplete.
+
+    A proxy address off this host's loopback needs TLS (`tls_ca`: the proxy's pinned certificate)
+    unless plaintext is explicitly allowed: on a LAN anyone could pose as the proxy.
+    """
     env = os.environ if env is None else env
     file_path = path or default_config_path(env)
     file = _read_file(file_path)
@@ -138,10 +156,20 @@ def load_config(
     if ca_path is not None and not ca_path.is_file():
         raise ConfigError(f"proxy TLS CA file {ca_path} does not exist")
     timeout = pick(timeout_s, "FOC_PROXY_TIMEOUT", "timeout")
+    timeout_value = _parse_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT_S
+    address = parse_address(str(address))
+    plaintext_ok = pick(allow_plaintext, "FOC_PROXY_ALLOW_PLAINTEXT", "allow_plaintext")
+    if ca_path is None and not _truthy(plaintext_ok) and not _loopback(address):
+        raise ConfigError(
+            f"refusing plaintext to the proxy at {address}: "
+            "off this host anyone on the network could pose as it",
+            hint="pin its certificate (FOC_PROXY_TLS_CA / [proxy] tls_ca; `foc-deploy rpi3 up` prints it) "
+            "or set FOC_PROXY_ALLOW_PLAINTEXT=1 on a trusted network",
+        )
     return WrapperConfig(
-        proxy_address=parse_address(str(address)),
+        proxy_address=address,
         ta_uuid=parse_ta_uuid(str(uuid_text)) if uuid_text else FOC_TA_UUID,
         tls_ca=ca_path,
-        tls_server_name=pick(None, "FOC_PROXY_TLS_NAME", "tls_server_name") or None,
-        timeout_s=_parse_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT_S,
+        tls_server_name=pick(tls_server_name, "FOC_PROXY_TLS_NAME", "tls_server_name") or None,
+        timeout_s=timeout_value,
     )

@@ -18,9 +18,9 @@ import pytest
 
 from foc import connect
 from foc.cli import main as cli
-from foc.cli.local_proxy import LocalProxy
 from foc.client.confidential import ConfidentialChaincodeError
 from foc.confidential.formats import StoredValue
+from foc.deploy.native import LocalProxy
 from foc.errors import AttestationError
 from foc.ledger.ledger import DevLedger
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from foc.tee.native_build import build_native_core
+from foc.deploy.native_build import build_native_core
 
 pytestmark = pytest.mark.native
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from foc.deploy import native_build
 from foc.errors import BuildError
-from foc.tee import native_build
 
 pytestmark = pytest.mark.native
 

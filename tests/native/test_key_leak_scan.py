@@ -21,9 +21,9 @@ from pathlib import Path
 import leakscan  # tests/leakscan.py
 import pytest
 
-from foc.cli.local_proxy import LocalProxy
 from foc.cli.main import main as foc_main
 from foc.confidential.formats import Credentials
+from foc.deploy.native import LocalProxy
 from foc.errors import ChaincodeError, TeeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.rwset import KeyWrite, ReadWriteSet

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import serialization
 
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
 from foc.admin.devices import DeviceStore, enroll_device, load_public_key
-from foc.cli.local_proxy import LocalProxy
 from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import Credentials, EnclaveConfig, StoredValue
+from foc.deploy.native import LocalProxy
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer

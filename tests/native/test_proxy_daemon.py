@@ -19,7 +19,7 @@ SECRET_COUNT = "918273645"
 
 
 def test_daemon_serves_and_shuts_down_cleanly_without_logging_data() -> None:
-    from foc.tee.native_build import build_native_core
+    from foc.deploy.native_build import build_native_core
 
     lib = build_native_core()
     proc = subprocess.Popen(

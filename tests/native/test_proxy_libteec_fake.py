@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def fake_libteec(tmp_path_factory) -> str:
-    from foc.tee.native_build import build_native_core
+    from foc.deploy.native_build import build_native_core
 
     core = build_native_core()
     if shutil.which("cc") is None:

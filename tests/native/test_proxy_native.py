@@ -28,7 +28,7 @@ pytestmark = pytest.mark.native
 
 @pytest.fixture(scope="session")
 def native_lib():
-    from foc.tee.native_build import build_native_core
+    from foc.deploy.native_build import build_native_core
 
     return build_native_core()
 

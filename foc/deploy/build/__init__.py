@@ -55,6 +55,11 @@ HOST_TOOL_PACKAGES = (
     "kmod",
     "cpio",
     "dpkg-dev",
+    "device-tree-compiler",
+    "mtools",
+    "dosfstools",
+    "fdisk",
+    "e2fsprogs",
 )
 
 
@@ -75,13 +80,29 @@ def _context(target: Target, repo: Path, mirrors: MirrorSet | None = None) -> St
     root = cache_root()
     mirrors = mirrors or MirrorSet.from_system()
     apt = AptArchive(
-        root / "apt" / target.name, root / "downloads", mirrors, target.debian_suites, target_name=target.name
+        root / "apt" / target.name,
+        root / "downloads",
+        mirrors,
+        target.debian_suites,
+        target_name=target.name,
+        components=target.apt_components,
     )
     return StepContext(target=target, repo=repo, apt=apt, downloads=root / "downloads")
 
 
-def plan(target: Target, ctx: StepContext, steps: Sequence[Step] = STEPS) -> list[tuple[Step, str]]:
+def steps_for(target: Target) -> tuple[Step, ...]:
+    """The build steps of `target`: the shared ones, plus the SD-card steps for a board."""
+    if target.sd_card is None:
+        return STEPS
+    from foc.deploy.build.sdcard import BootFirmware, DeviceTree, SdImage
+
+    shared = tuple(s for s in STEPS if s.name != "uboot_env")  # no U-Boot: direct Linux boot
+    return (*shared, BootFirmware(), DeviceTree(), SdImage())
+
+
+def plan(target: Target, ctx: StepContext, steps: Sequence[Step] | None = None) -> list[tuple[Step, str]]:
     """Each step with its cache key, in build order (cheap: no downloads, no builds)."""
+    steps = steps_for(target) if steps is None else steps
     keys: dict[str, str] = {}
     out = []
     for step in steps:
@@ -128,8 +149,7 @@ def _published(target_name: str, key: str) -> ImageSet | None:
     if image.extra.get("image_key") != key:
         return None
     paths = [image.bios, image.kernel, image.initrd, image.manifest, *image.ta_files]
-    if image.pflash1 is not None:
-        paths.append(image.pflash1)
+    paths += [p for p in (image.pflash1, image.sd_image) if p is not None]
     return image if all(p.exists() for p in paths) else None
 
 
@@ -234,6 +254,7 @@ def run_steps(
         t0 = time.monotonic()
         existing = None if refresh else cache.lookup(step.name, k)
         if existing is not None:
+            cache.claim(step.name, k, ctx.target.name)
             ctx.outputs[step.name] = existing
             result = StepResult(step.name, k, True, time.monotonic() - t0, _built_seconds(existing))
             manifest.add_step(result, existing)
@@ -256,6 +277,7 @@ def run_steps(
         ctx.outputs[step.name] = out
         manifest.add_step(StepResult(step.name, k, False, seconds, seconds), out)
         emit(step.name, "done", f"{seconds:.1f}s")
+        cache.claim(step.name, k, ctx.target.name)
         cache.prune(step.name, keep=[k])
     return built
 
@@ -339,8 +361,22 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
     _install(out["tfa"] / bios.name, bios)
     kernel = d / f"vmlinuz-{target.kernel.release}"
     _install(out["kernel"] / "vmlinuz", kernel)
-    pflash1 = d / "pflash1.img"
-    _install(out["uboot_env"] / "pflash1.img", pflash1)
+    pflash1 = sd_image = None
+    extra_files: list[Path] = []
+    if "uboot_env" in out:
+        pflash1 = d / "pflash1.img"
+        _install(out["uboot_env"] / "pflash1.img", pflash1)
+        extra_files.append(pflash1)
+    if "sdimage" in out:
+        sd_image = d / "sd.img"
+        subprocess.run(
+            ["cp", "--sparse=always", str(out["sdimage"] / "sd.img"), str(d / ".sd.img.tmp")], check=True
+        )
+        (d / ".sd.img.tmp").replace(sd_image)
+        extra_files.append(sd_image)
+        for dtb in sorted(out["devicetree"].glob("*.dtb")):
+            _install(dtb, d / dtb.name)
+            extra_files.append(d / dtb.name)
     initrd = d / "initramfs.cpio.gz"
     tmp = d / ".initramfs.tmp"
     with tmp.open("wb") as f:
@@ -355,7 +391,7 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
         _install(ta, share_ta / ta.name)
         ta_files.append(share_ta / ta.name)
     manifest_path = d / "manifest.json"
-    manifest.image_files = {p.name: sha256_file(p) for p in (bios, kernel, initrd, pflash1, *ta_files)}
+    manifest.image_files = {p.name: sha256_file(p) for p in (bios, kernel, initrd, *extra_files, *ta_files)}
     manifest.write(manifest_path)
     image = ImageSet(
         target=target.name,
@@ -366,6 +402,7 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
         share=d / "share",
         manifest=manifest_path,
         pflash1=pflash1,
+        sd_image=sd_image,
         ta_files=tuple(ta_files),
         extra={
             "image_key": key,
@@ -407,8 +444,6 @@ def _prune(target_name: str, *, keep: Path) -> None:
     for old in sets[KEEP_NEWEST - 1 :]:
         if now - old.stat().st_mtime > PRUNE_AFTER_S and (old / "image.json").exists():
             shutil.rmtree(old, ignore_errors=True)
-
-
 
 
 def _timings_path(target_name: str) -> Path:

@@ -138,13 +138,19 @@ def _iter_sources(texts: Iterable[str]) -> Iterable[tuple[str, list[str]]]:
                     yield line[1], [line[2]]
 
 
-def sources_list(mirrors: MirrorSet, suites: Iterable[str], *, keyring: str = ARCHIVE_KEYRING) -> str:
-    """A private sources.list: deb + deb-src lines (main) for each suite."""
+def sources_list(
+    mirrors: MirrorSet,
+    suites: Iterable[str],
+    *,
+    keyring: str = ARCHIVE_KEYRING,
+    components: Sequence[str] = ("main",),
+) -> str:
+    """A private sources.list: deb + deb-src lines (`components`, default main) for each suite."""
     lines = []
     for suite in suites:
         url = mirrors.url_for(suite)
         for kind in ("deb", "deb-src"):
-            lines.append(f"{kind} [signed-by={keyring}] {url} {suite} main")
+            lines.append(f"{kind} [signed-by={keyring}] {url} {suite} {' '.join(components)}")
     return "\n".join(lines) + "\n"
 
 
@@ -304,6 +310,7 @@ class AptArchive:
         suites: Iterable[str],
         *,
         target_name: str = "qemu",
+        components: Sequence[str] = ("main",),
         run: Runner = _run,
         snapshot: SnapshotArchive | None = None,
     ) -> None:
@@ -312,6 +319,7 @@ class AptArchive:
         self.mirrors = mirrors
         self.suites = tuple(suites)
         self.target_name = target_name
+        self.components = tuple(components)
         self._run = run
         self.snapshot = snapshot if snapshot is not None else SnapshotArchive.from_env()
         self._updated = False
@@ -342,7 +350,7 @@ class AptArchive:
     def write_config(self) -> None:
         for d in (self.root / "lists" / "partial", self.root / "cache" / "archives" / "partial"):
             d.mkdir(parents=True, exist_ok=True)
-        text = sources_list(self.mirrors, self.suites)
+        text = sources_list(self.mirrors, self.suites, components=self.components)
         if not self.sources_path.exists() or self.sources_path.read_text() != text:
             self.sources_path.write_text(text)
 

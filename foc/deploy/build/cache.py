@@ -8,6 +8,7 @@ half-written step behind; a present directory is a complete one.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 KEY_LENGTH = 24  # hex chars of the sha256 used as directory name
+OWNERS_FILE = ".owners.json"  # in each step directory: target -> the key it uses
 
 
 def cache_key(inputs: Mapping[str, object]) -> str:
@@ -96,15 +98,41 @@ class StepCache:
             shutil.rmtree(tmp, ignore_errors=True)
         return final
 
+    def claim(self, step: str, key: str, owner: str) -> None:
+        """Record that `owner` (a target) uses output `key` of `step`: `prune` keeps it.
+
+        Several targets share a step directory (their keys differ: the target is part of the key);
+        without claims, building one target would prune the other's outputs.
+        """
+        d = self.root / step
+        d.mkdir(parents=True, exist_ok=True)
+        with (d / ".owners.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            owners = self.owners(step)
+            if owners.get(owner) != key:
+                owners[owner] = key
+                tmp = d / f".owners.{os.getpid()}.tmp"
+                tmp.write_text(json.dumps(owners, sort_keys=True))
+                tmp.replace(d / OWNERS_FILE)
+
+    def owners(self, step: str) -> dict[str, str]:
+        """Which key of `step` each target uses (see `claim`)."""
+        try:
+            data = json.loads((self.root / step / OWNERS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
     def prune(self, step: str, keep: Iterable[str]) -> list[Path]:
-        """Remove outputs of `step` other than `keep` (and stale temporaries); returns what went."""
+        """Remove outputs of `step` other than `keep` and those a target claimed (and stale
+        temporaries); returns what went."""
         gone: list[Path] = []
         d = self.root / step
         if not d.is_dir():
             return gone
-        keep_set = set(keep)
+        keep_set = set(keep) | set(self.owners(step).values())
         for p in d.iterdir():
-            if p.name not in keep_set:
+            if p.name not in keep_set and p.name not in (OWNERS_FILE, ".owners.lock"):
                 shutil.rmtree(p, ignore_errors=True)
                 gone.append(p)
         return gone

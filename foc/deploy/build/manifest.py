@@ -93,6 +93,7 @@ class Manifest:
                 "kernel_modules": list(self.records.get("kernel", {}).get("modules", []) or []),  # type: ignore[call-overload]
             },
             "files": files,
+            **self._sd_card(),
             "image_files": dict(sorted(self.image_files.items())),
             "steps": {
                 s.name: {
@@ -103,6 +104,22 @@ class Manifest:
                 }
                 for s in self.steps
             },
+        }
+
+    def _sd_card(self) -> dict[str, object]:
+        sd = self.target.sd_card
+        if sd is None:
+            return {}
+        record = self.records.get("sdimage", {})
+        return {
+            "sd_card": {
+                "boot_firmware": sd.firmware.identity,
+                "config_txt": sd.config_txt,
+                "cmdline": sd.cmdline,
+                "partitions": record.get("partitions", []),
+                "boot_files": record.get("boot_files", {}),  # FAT partition file -> sha256
+                "image_mib": sd.image_mib,
+            }
         }
 
     def write(self, path: Path) -> None:

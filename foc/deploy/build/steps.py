@@ -330,9 +330,18 @@ class OpteeOs(Step):
         shutil.rmtree(work)
         wanted = [o.partition("=")[0] for o in fw.optee_options if o.startswith("CFG_")]
         wanted += ["CFG_ATTESTATION_PTA_KEY_SIZE", "CFG_RPMB_FS", "CFG_DT", "CFG_CORE_ASLR"]
+        # Where OP-TEE lives in RAM: a board's DT must reserve it (foc.deploy.build.sdcard).
+        wanted += ["CFG_TZDRAM_START", "CFG_TZDRAM_SIZE", "CFG_SHMEM_START", "CFG_SHMEM_SIZE"]
         record_cfg = {n: effective[n] for n in wanted if n in effective}
+        files = {f.name: sha256_file(f) for f in sorted((out / "core").glob("*.bin"))}
         write_record(
-            out, {"source_packages": [record], "optee_config": record_cfg, "mbedtls_version": mbedtls_version}
+            out,
+            {
+                "source_packages": [record],
+                "optee_config": record_cfg,
+                "mbedtls_version": mbedtls_version,
+                "files": files,
+            },
         )
 
 
@@ -363,12 +372,12 @@ class TrustedFirmware(Step):
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         fw = ctx.target.firmware
-        bl33 = Path(fw.bl33)
+        bl33 = Path(fw.bl33) if fw.bl33 else None
         return {
             "source": fw.tfa_source.identity,
             "options": list(fw.tfa_options),
             "output": fw.tfa_output,
-            "bl33": sha256_file(bl33) if bl33.exists() else "missing",
+            "bl33": "none" if bl33 is None else sha256_file(bl33) if bl33.exists() else "missing",
             "gcc": cross_gcc_version(),
         }
 
@@ -378,11 +387,12 @@ class TrustedFirmware(Step):
         work = out / ".work"
         tree = unpack_source(ctx, src_dir, str(record["dsc"]), work)
         core = ctx.outputs["optee_os"] / "core"
+        bl33 = [f"BL33={fw.bl33}"] if fw.bl33 else []  # none: BL31 enters a preloaded kernel
         ctx.sh(
             [
                 "make", JOBS, "-C", str(tree), f"CROSS_COMPILE={CROSS_COMPILE}", *fw.tfa_options,
                 f"BL32={core / 'tee-header_v2.bin'}", f"BL32_EXTRA1={core / 'tee-pager_v2.bin'}",
-                f"BL32_EXTRA2={core / 'tee-pageable_v2.bin'}", f"BL33={fw.bl33}",
+                f"BL32_EXTRA2={core / 'tee-pageable_v2.bin'}", *bl33,
                 f"BUILD_BASE={work / 'build'}", "all", "fip",
             ]
         )  # fmt: skip
@@ -757,13 +767,13 @@ class InitramfsOverlay(Step):
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         return {
-            "guest_files": tree_digest(ctx.repo / "qemu"),
+            "guest_files": tree_digest(ctx.repo / ctx.target.guest_files),
             "foc_package": tree_digest(ctx.repo / "foc", exclude=_not_python_source),
         }
 
     def run(self, ctx: StepContext, out: Path) -> None:
         stage = out / ".stage"
-        guest = ctx.repo / "qemu"
+        guest = ctx.repo / ctx.target.guest_files
         init = guest / "init"
         if not init.exists():
             raise BuildError(f"{init} is missing: the guest has no /init")
@@ -774,6 +784,10 @@ class InitramfsOverlay(Step):
         etc.mkdir()
         if (guest / "profile").exists():
             shutil.copy2(guest / "profile", etc / "profile")
+        (etc / "foc").mkdir()
+        (etc / "foc" / "target").write_text(ctx.target.name + "\n")  # /init's target-specific part
+        if (guest / "rootfs").is_dir():  # more guest files (scripts, configs), as /usr and /etc paths
+            shutil.copytree(guest / "rootfs", stage, symlinks=True, dirs_exist_ok=True)
         src = stage / GUEST_SRC
         package = ctx.repo / "foc"
 
@@ -783,6 +797,8 @@ class InitramfsOverlay(Step):
             ]
 
         shutil.copytree(package, src / "foc", ignore=ignore)
+        # What provisioning compares with before copying a newer package (foc.deploy.rpi3.provision).
+        (src / ".digest").write_text(tree_digest(package, exclude=_not_python_source) + "\n")
         # No pycs for foc/ (the guest writes its own): compiling it under qemu-user takes ~20 s per
         # overlay build (measured) and saves ~0.1 s of the proxy's start; the stdlib's are in the base.
         ta_dir = stage / GUEST_TA_DIR

@@ -1,17 +1,27 @@
-"""Deployment targets: one data module per device (`qemu` now, `rpi3` later)."""
+"""Image targets: one data module per device image (`qemu`, `rpi3`); their runtimes: `foc.deploy.runtime`."""
 
 from __future__ import annotations
 
-from foc.deploy.targets.base import DebPackage, Firmware, Kernel, Rootfs, SourcePackage, Target
+from foc.deploy.targets.base import DebPackage, Firmware, Kernel, Rootfs, SdCard, SourcePackage, Target
 from foc.errors import UsageError
 
-__all__ = ["DebPackage", "Firmware", "Kernel", "Rootfs", "SourcePackage", "Target", "get_target", "names"]
+__all__ = [
+    "DebPackage",
+    "Firmware",
+    "Kernel",
+    "Rootfs",
+    "SdCard",
+    "SourcePackage",
+    "Target",
+    "get_target",
+    "names",
+]
 
 
 def _registry() -> dict[str, Target]:
-    from foc.deploy.targets import qemu
+    from foc.deploy.targets import qemu, rpi3
 
-    return {qemu.TARGET.name: qemu.TARGET}
+    return {t.name: t for t in (qemu.TARGET, rpi3.TARGET)}
 
 
 def names() -> tuple[str, ...]:

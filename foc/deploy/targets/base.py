@@ -109,6 +109,29 @@ class Firmware:
 
 
 @dataclass(frozen=True)
+class SdCard:
+    """A bootable SD-card image for a board whose own boot firmware reads a FAT partition.
+
+    Layout (MBR): partition 1 FAT32 `boot` (boot firmware, armstub, kernel, initramfs, DTBs,
+    config.txt, cmdline.txt), partition 2 ext4 `data` (REE FS secure storage, SSH host keys, the
+    proxy's TLS identity, provisioned updates) filling the rest. `image_mib` must be a power of
+    two: QEMU's SD card model refuses other sizes.
+    """
+
+    firmware: DebPackage  # the board's boot firmware package (Raspberry Pi: raspi-firmware)
+    firmware_dir: str  # where the package keeps the files, e.g. usr/lib/raspi-firmware
+    firmware_files: tuple[str, ...]  # copied to the FAT root
+    dtbs: tuple[str, ...]  # paths in the kernel package below usr/lib/linux-image-<release>/
+    config_txt: str  # the firmware's config.txt
+    cmdline: str  # cmdline.txt: the kernel command line
+    image_mib: int = 256
+    boot_mib: int = 128
+    first_sector: int = 8192  # 4 MiB alignment, as SD cards' erase blocks want
+    #: extra DT reserved-memory regions (name, base, size) beyond OP-TEE's own (from its conf.mk)
+    reserved_memory: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Target:
     """Everything needed to build (and describe how to boot) an image for one device."""
 
@@ -130,6 +153,9 @@ class Target:
     # Headers the guest normal-world build of the trusted core compiles against (libssl-dev at the
     # rootfs's libssl3t64 version); None: the image carries no guest-native core (`foc bench` (b)).
     guest_native_dev: DebPackage | None = None
+    apt_components: tuple[str, ...] = ("main",)  # archive components of the private apt sources
+    guest_files: str = "qemu"  # repo directory with the guest's /init, profile, scripts
+    sd_card: SdCard | None = None  # boards: the SD image the build assembles (rpi3)
 
     @property
     def pins(self) -> tuple[DebPackage | SourcePackage, ...]:
@@ -155,6 +181,8 @@ class Target:
         """All suites this target fetches from, in a stable order."""
         suites: list[str] = []
         pkgs = [self.kernel.package, *self.rootfs.packages, *self.optee_client]
+        if self.sd_card is not None:
+            pkgs.append(self.sd_card.firmware)
         for s in [p.suite for p in pkgs] + [self.firmware.tfa_source.suite, self.firmware.optee_source.suite]:
             if s not in suites:
                 suites.append(s)

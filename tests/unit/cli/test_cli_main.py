@@ -72,6 +72,9 @@ def test_missing_proxy_config_exit_3(fake: FakeProxyClient, monkeypatch: pytest.
 def test_proxy_option_overrides_config(fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     monkeypatch.setattr(cli, "client_factory", lambda config: seen.append(config.proxy_address) or fake)
+    rc, _, err = run("invoke", "--plaintext", "--proxy", "10.1.2.3:4000", "create", "a", "1")
+    assert rc == 3 and "refusing plaintext" in err  # a LAN address needs a pinned certificate
+    monkeypatch.setenv("FOC_PROXY_ALLOW_PLAINTEXT", "1")
     assert run("invoke", "--plaintext", "--proxy", "10.1.2.3:4000", "create", "a", "1")[0] == 0
     assert run("--proxy", "10.1.2.3:4001", "query", "--plaintext", "query", "a")[0] == 0
     assert seen == ["10.1.2.3:4000", "10.1.2.3:4001"]
@@ -149,7 +152,7 @@ def test_untrusted_names_and_messages_are_escaped_one_record_per_line(
     assert run("invoke", "--plaintext", "create", "\x1b[2Jred", "3")[0] == 0
     rc, out, _ = run("ledger", "show", "--values")
     assert rc == 0 and "\x1b" not in out
-    assert "writes: \"alice\\nblock 9  hash 0000  verified\"" in out
+    assert 'writes: "alice\\nblock 9  hash 0000  verified"' in out
     assert 'writes: "-x"' in out and "writes: -x" not in out  # not the delete of x
     assert not any(line.startswith("block 9") for line in out.splitlines())
 

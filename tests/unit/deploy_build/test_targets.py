@@ -69,4 +69,38 @@ def test_source_package_directory_name() -> None:
 def test_setup_host_installs_every_package_doctor_checks() -> None:
     script = (REPO_ROOT / "scripts" / "setup-host").read_text()
     block = script.split('PACKAGES="', 1)[1].split('"', 1)[0]
-    assert set(block.split()) == set(get_target("qemu").host_packages)
+    wanted = {p for name in names() for p in get_target(name).host_packages}
+    assert set(block.split()) == wanted
+    assert "openssh-server" in wanted  # the SSH provisioning test's server (and doctor checks it)
+
+
+def test_every_host_command_comes_from_a_checked_package() -> None:
+    for name in names():
+        t = get_target(name)
+        providers = {pkg for _, pkg in t.host_commands} - {"dpkg", "apt", "gzip"}  # essential packages
+        assert providers <= set(t.host_packages), (name, providers - set(t.host_packages))
+
+
+def test_rpi3_is_registered_pinned_and_keeps_its_own_optee_options() -> None:
+    from foc.deploy.targets import rpi3
+
+    t = get_target("rpi3")
+    assert t.sd_card is not None and t.sd_card.firmware.name == "raspi-firmware"
+    assert "non-free-firmware" in t.apt_components  # raspi-firmware lives there (rpi3 only)
+    assert get_target("qemu").apt_components == ("main",)
+    fw = t.firmware
+    assert fw.optee_platform == "rpi3" and fw.bl33 == ""  # direct Linux boot from BL31
+    assert {"CFG_ATTESTATION_PTA=y", "CFG_REE_FS=y"} <= set(fw.optee_options)
+    assert (
+        fw.optee_options is rpi3.OPTEE_OPTIONS
+        and fw.optee_options != get_target("qemu").firmware.optee_options
+    )
+    assert "RPI3_DIRECT_LINUX_BOOT=1" in fw.tfa_options
+    cfg = t.sd_card.config_txt
+    assert f"kernel_address={rpi3.KERNEL_ADDRESS:#010x}" in cfg
+    assert f"PRELOADED_BL33_BASE={rpi3.KERNEL_ADDRESS:#010x}" in fw.tfa_options
+    assert f"device_tree_address={rpi3.DTB_ADDRESS:#010x}" in cfg
+    assert f"RPI3_PRELOADED_DTB_BASE={rpi3.DTB_ADDRESS:#010x}" in fw.tfa_options
+    assert t.sd_card.image_mib & (t.sd_card.image_mib - 1) == 0  # QEMU's SD model: a power of two
+    for p in [t.sd_card.firmware, *t.rootfs.packages]:
+        assert re.fullmatch(r"[0-9][A-Za-z0-9.+~:-]*", p.version), p

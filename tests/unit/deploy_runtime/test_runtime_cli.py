@@ -74,9 +74,9 @@ def test_logs_prints_the_right_uart(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_up_without_an_image_says_to_build(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    import foc.deploy.api as api
+    import foc.deploy.host as host
 
-    monkeypatch.setattr(api, "_require_host", lambda target: None)
+    monkeypatch.setattr(host, "require_host", lambda target: None)
     rc, data = _json(capsys, ["qemu", "up", "--no-build", "--json"])
     assert rc == 6 and "no image" in data["error"] and "build" in data["hint"]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from foc.deploy import api
+from foc.deploy import api, qemu
 from foc.deploy.qemu import QemuMachine
 from foc.errors import UsageError
 
 
 def test_kernel_args_are_appended_to_the_machine_command_line() -> None:
     machine = QemuMachine()
-    assert api.with_kernel_args(machine, ()) is machine
-    extended = api.with_kernel_args(machine, ["foc.persist=1", "foc.proxy=0"])
+    assert qemu.with_kernel_args(machine, ()) is machine
+    extended = qemu.with_kernel_args(machine, ["foc.persist=1", "foc.proxy=0"])
     assert extended.append == f"{machine.append} foc.persist=1 foc.proxy=0"
     assert machine.append == QemuMachine().append  # the original is unchanged
 
@@ -20,7 +20,7 @@ def test_kernel_args_are_appended_to_the_machine_command_line() -> None:
 @pytest.mark.parametrize("bad", ["", "foc.persist=1 init=/bin/sh", "a'b", 'x"y', "tab\there"])
 def test_kernel_args_that_are_not_one_word_are_refused(bad: str) -> None:
     with pytest.raises(UsageError, match="one non-empty word"):
-        api.with_kernel_args(QemuMachine(), [bad])
+        qemu.with_kernel_args(QemuMachine(), [bad])
 
 
 def test_up_passes_kernel_args_to_the_instance_and_refuses_bad_ones_before_building(
@@ -36,11 +36,10 @@ def test_up_passes_kernel_args_to_the_instance_and_refuses_bad_ones_before_build
             seen.append(machine)
             raise Stop
 
-    monkeypatch.setattr(api, "_require_host", lambda target: None)
-    monkeypatch.setattr(api, "_last_image", lambda target: object())
-    monkeypatch.setattr(api, "_machine", lambda target: QemuMachine())
-    monkeypatch.setattr(api, "QemuInstance", FakeInstance)
-    monkeypatch.setattr(api.paths, "run_dir", lambda target, instance: tmp_path / instance)
+    monkeypatch.setattr(qemu.QemuRuntime, "image_for_up", lambda self, *args: object())
+    monkeypatch.setattr(qemu.QemuRuntime, "machine", lambda self: QemuMachine())
+    monkeypatch.setattr(qemu, "QemuInstance", FakeInstance)
+    monkeypatch.setattr("foc.deploy.paths.run_dir", lambda target, instance: tmp_path / instance)
     with pytest.raises(Stop):
         api.up("qemu", build=False, instance="kargs", kernel_args=("foc.persist=1",))
     assert seen[0].append.endswith(" foc.persist=1")
@@ -48,6 +47,6 @@ def test_up_passes_kernel_args_to_the_instance_and_refuses_bad_ones_before_build
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("built despite a bad kernel argument")
 
-    monkeypatch.setattr(api, "_build", no_build)
+    monkeypatch.setattr(qemu.QemuRuntime, "build", no_build)
     with pytest.raises(UsageError):
         api.up("qemu", build=True, instance="kargs", kernel_args=("two words",))

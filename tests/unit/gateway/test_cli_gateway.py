@@ -12,9 +12,9 @@ import pytest
 from fake_gateway import CHANNEL, FakeGateway
 
 from foc.admin.definitions import define_chaincode
-from foc.cli.local_proxy import free_port
 from foc.cli.main import main
 from foc.client.identity import Identity
+from foc.deploy.native import free_port
 
 
 @pytest.fixture

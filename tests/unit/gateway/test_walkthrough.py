@@ -37,10 +37,10 @@ from fake_gateway import FakeGateway  # noqa: E402
 import foc  # noqa: E402
 from foc.admin.definitions import DefinitionStore  # noqa: E402
 from foc.admin.devices import DeviceStore  # noqa: E402
-from foc.cli.local_proxy import LocalProxy, free_port  # noqa: E402
 from foc.client import GatewayClient, GatewayContract, Identity  # noqa: E402
 from foc.client.confidential import ConfidentialContract  # noqa: E402
 from foc.confidential.formats import StoredValue  # noqa: E402
+from foc.deploy.native import LocalProxy, free_port  # noqa: E402
 
 pytestmark = pytest.mark.native
 

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from proxy_fakes import FakeTaBackend
 
+from foc.deploy.health import proxy_health
+from foc.deploy.rpi3.identity import PROXY_SERVER_NAME, BoardIdentity
 from foc.errors import ConfigError, ProxyUnavailable
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
@@ -67,3 +69,93 @@ def test_tls_needs_both_files(tmp_path) -> None:
 def test_client_with_a_missing_ca_file_gets_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="CA certificate"):
         ProxyClient("127.0.0.1:1", tls_ca=tmp_path / "missing.pem")
+
+
+# -- on a LAN (rpi3): plaintext refused unless allowed, the board's pinned certificate, mutual TLS ---
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:0", "192.0.2.7:50051", "[::]:0"])
+def test_plaintext_on_a_non_loopback_address_is_refused_unless_allowed(listen: str) -> None:
+    with pytest.raises(ConfigError, match="refusing to serve plaintext") as info:
+        ProxyConfig(listen=listen, tee="native")
+    assert "--tls-cert" in (info.value.hint or "") and "--allow-plaintext" in (info.value.hint or "")
+    assert ProxyConfig(listen=listen, tee="native", allow_plaintext=True).tls_cert is None
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:0", "localhost:50051", "[::1]:0"])
+def test_plaintext_on_the_loopback_needs_no_flag(listen: str) -> None:
+    assert ProxyConfig(listen=listen, tee="native").tls_cert is None
+
+
+def test_proxy_main_refuses_plaintext_on_a_lan_address(capsys: pytest.CaptureFixture[str]) -> None:
+    from foc.proxy.__main__ import main
+
+    assert main(["--listen", "0.0.0.0:0", "--tee", "native", "--native-lib", "/nonexistent.so"]) == 3
+    assert "refusing to serve plaintext" in capsys.readouterr().err
+
+
+def _board_tls(tmp_path):
+    """The board identity's proxy certificate (pinned) and key, as `foc-deploy rpi3 up` makes them."""
+    identity = BoardIdentity.of("unit-board", home=tmp_path / "home")
+    cert_pem, key_pem = identity.make_proxy_tls()
+    key = tmp_path / "proxy.key"
+    key.write_bytes(key_pem)
+    return identity, identity.proxy_cert, key, PROXY_SERVER_NAME
+
+
+def test_the_board_certificate_is_pinned_by_name_and_content(tmp_path) -> None:
+    identity, cert, key, name = _board_tls(tmp_path)
+    config = ProxyConfig(listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key)
+    with ProxyServer(config, FakeTaBackend()) as server:
+        with ProxyClient(server.address, tls_ca=str(cert), tls_server_name=name) as c:
+            assert c.health().serving
+        assert proxy_health(server.address, timeout=3, tls_ca=cert, server_name=name) is not None
+        assert proxy_health(server.address, timeout=3, tls_ca=cert, server_name="someone-else") is None
+        other = _other_board_cert(tmp_path, "other-board")  # another board's certificate: not this proxy
+        assert proxy_health(server.address, timeout=3, tls_ca=other, server_name=name) is None
+        assert proxy_health(server.address, timeout=3) is None  # plaintext client
+
+
+def _other_board_cert(tmp_path, name):
+    identity = BoardIdentity.of(name, home=tmp_path / "home")
+    identity.make_proxy_tls()
+    return identity.proxy_cert
+
+
+def test_mutual_tls_accepts_only_certified_clients(tmp_path) -> None:
+    identity, cert, key, name = _board_tls(tmp_path)
+    client_ca = tmp_path / "client-ca.crt"
+    client_ca.write_bytes(identity.make_client_tls())
+    config = ProxyConfig(
+        listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key, tls_client_ca=client_ca
+    )
+    with ProxyServer(config, FakeTaBackend()) as server:
+        ok = proxy_health(
+            server.address,
+            timeout=3,
+            tls_ca=cert,
+            server_name=name,
+            client=(identity.client_key, identity.client_cert),
+        )
+        assert ok is not None and ok.serving
+        assert (
+            proxy_health(server.address, timeout=3, tls_ca=cert, server_name=name) is None
+        )  # no client cert
+        stranger = BoardIdentity.of("stranger", home=tmp_path / "home2")
+        stranger.make_client_tls()  # a certificate from another CA
+        assert (
+            proxy_health(
+                server.address,
+                timeout=3,
+                tls_ca=cert,
+                server_name=name,
+                client=(stranger.client_key, stranger.client_cert),
+            )
+            is None
+        )
+
+
+def test_mutual_tls_needs_the_servers_own_certificate(tmp_path) -> None:
+    (tmp_path / "ca.crt").write_text("pem")
+    with pytest.raises(ConfigError, match="mutual TLS"):
+        ProxyConfig(listen="127.0.0.1:0", tee="native", tls_client_ca=tmp_path / "ca.crt")

@@ -23,7 +23,9 @@ def test_missing_address_names_every_way_to_set_it(tmp_path: Path) -> None:
 def test_env_beats_file_and_explicit_beats_env(tmp_path: Path) -> None:
     cfg_file = tmp_path / "foc.toml"
     other = uuid.uuid4()
-    cfg_file.write_text(f'[proxy]\naddress = "10.0.0.1:5000"\nta_uuid = "{other}"\ntimeout = 3\n')
+    cfg_file.write_text(
+        f'[proxy]\naddress = "10.0.0.1:5000"\nta_uuid = "{other}"\ntimeout = 3\nallow_plaintext = true\n'
+    )
     from_file = load_config(env={}, path=cfg_file)
     assert from_file.proxy_address == "10.0.0.1:5000" and from_file.ta_uuid == other
     assert from_file.timeout_s == 3.0 and not from_file.tls
@@ -33,8 +35,27 @@ def test_env_beats_file_and_explicit_beats_env(tmp_path: Path) -> None:
 
 
 def test_defaults_are_focs_ta_and_30s(tmp_path: Path) -> None:
-    cfg = load_config(env={"FOC_PROXY_ADDRESS": "h:1"}, path=tmp_path / "x.toml")
+    cfg = load_config(env={"FOC_PROXY_ADDRESS": "127.0.0.1:1"}, path=tmp_path / "x.toml")
     assert cfg.ta_uuid == FOC_TA_UUID and cfg.timeout_s == 30.0
+
+
+@pytest.mark.parametrize("address", ["h:1", "192.0.2.7:50051", "[2001:db8::1]:50051", "0.0.0.0:50051"])
+def test_plaintext_off_the_loopback_is_refused_unless_allowed(tmp_path: Path, address: str) -> None:
+    with pytest.raises(ConfigError, match="refusing plaintext") as info:
+        load_config(env={"FOC_PROXY_ADDRESS": address}, path=tmp_path / "x.toml")
+    assert "FOC_PROXY_TLS_CA" in (info.value.hint or "")
+    assert not load_config(env={"FOC_PROXY_ADDRESS": address, "FOC_PROXY_ALLOW_PLAINTEXT": "1"},
+                           path=tmp_path / "x.toml").tls  # fmt: skip
+    assert not load_config(proxy_address=address, allow_plaintext=True, env={}, path=tmp_path / "x.toml").tls
+    (tmp_path / "proxy.crt").write_text("pem")
+    pinned = load_config(proxy_address=address, tls_ca=tmp_path / "proxy.crt", tls_server_name="foc-proxy",
+                         env={}, path=tmp_path / "x.toml")  # fmt: skip
+    assert pinned.tls and pinned.tls_server_name == "foc-proxy"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "127.3.2.1:9", "[::1]:5", "localhost:7"])
+def test_plaintext_on_the_loopback_is_fine(tmp_path: Path, address: str) -> None:
+    assert not load_config(env={"FOC_PROXY_ADDRESS": address}, path=tmp_path / "x.toml").tls
 
 
 def test_tls_ca_must_exist(tmp_path: Path) -> None:
@@ -64,7 +85,7 @@ def test_broken_config_file_and_timeout(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(env={}, path=bad)
     with pytest.raises(ConfigError, match="timeout"):
-        load_config(env={"FOC_PROXY_ADDRESS": "h:1", "FOC_PROXY_TIMEOUT": "-1"}, path=tmp_path / "x")
+        load_config(env={"FOC_PROXY_ADDRESS": "127.0.0.1:1", "FOC_PROXY_TIMEOUT": "-1"}, path=tmp_path / "x")
 
 
 def test_memory_stub_semantics() -> None:
