@@ -24,12 +24,13 @@ import pytest
 from foc.cli.main import main as foc_main
 from foc.confidential.formats import Credentials
 from foc.deploy.native import LocalProxy
+from foc.deploy.native_build import build_native_core
 from foc.errors import ChaincodeError, TeeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.rwset import KeyWrite, ReadWriteSet
 from foc.proxy.client import ProxyClient
 from foc.tee import abi
-from foc.tee.native import NativeBackend, default_native_core
+from foc.tee.native import NativeBackend
 
 pytestmark = pytest.mark.native
 
@@ -118,7 +119,8 @@ def test_the_native_build_answers_the_test_only_command_as_an_unknown_command(
     """Like a production TA, the native build has no test-only command (ta/test is compiled only
     into a TA built with FOC_TEST_COMMANDS=y): TEE_ERROR_NOT_SUPPORTED, even with an enclave."""
     monkeypatch.setenv("FOC_NATIVE_STORAGE", str(tmp_path))
-    backend = NativeBackend(default_native_core())
+    library = os.environ.get("FOC_NATIVE_LIB")
+    backend = NativeBackend(Path(library) if library else build_native_core())
     session = backend.open_session()
     try:
         msg_type, _ = session.invoke(abi.FOC_CMD_ENCLAVE_CREATE, b"FEC1")
