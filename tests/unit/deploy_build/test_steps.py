@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -352,25 +354,84 @@ def test_cpio_archive_is_reproducible(tmp_path: Path) -> None:
     assert (tmp_path / "a.cpio.gz").read_bytes() == (tmp_path / "b.cpio.gz").read_bytes()
 
 
-def test_rootfs_pin_gone_from_the_mirror_names_the_pin(tmp_path: Path) -> None:
+def _mirror_dropped(pkg: DebPackage, calls: list[list[str]], seen: dict[str, bytes]) -> Callable[..., None]:
+    """A runner whose mmdebstrap fails as apt does when the mirror no longer offers `pkg`'s pin
+    (first call only); every argv is recorded, and what each included file held when it ran."""
+
+    def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        calls.append(argv)
+        if len(calls) == 1:
+            raise BuildError(
+                "step rootfs: `mmdebstrap ...` failed",
+                hint=f"E: Version '{pkg.version}' for '{pkg.name}' was not found",
+            )
+        archives = Path(argv[-2]) / "var" / "cache" / "apt" / "archives"
+        seen.update(
+            {a: Path(a[len("--include=") :]).read_bytes() for a in argv if a.startswith("--include=/")}
+        )
+        (archives / "dep_1_arm64.deb").write_bytes(b"a dependency from the mirror")
+        (Path(argv[-2]) / "usr" / "bin").mkdir(parents=True)
+
+    return run
+
+
+def test_rootfs_pin_gone_from_the_mirror_is_built_from_the_pinned_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8: a rootfs pin the mirror dropped comes from AptArchive.deb (cache, mirror, snapshot
+    archive, sha256-checked) and is handed to mmdebstrap as a file inside the new root."""
+    from foc.deploy.build.steps import Rootfs
+
+    ctx = _ctx(tmp_path)
+    pkg = ctx.target.rootfs.packages[0]
+    fetched = tmp_path / "dl" / f"{pkg.name}_{pkg.version.replace(':', '%3a')}_arm64.deb"
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(b"the pinned file")
+    asked: list[DebPackage] = []
+    monkeypatch.setattr(ctx.apt, "deb", lambda p: (asked.append(p), (fetched, {"origin": "snapshot"}))[1])
+    calls: list[list[str]] = []
+    seen: dict[str, bytes] = {}
+    ctx.run_command = _mirror_dropped(pkg, calls, seen)
+    out = tmp_path / "out"
+    out.mkdir()
+    Rootfs().run(ctx, out)
+
+    assert asked == [pkg]
+    placed = out / "rootfs" / "var" / "cache" / "apt" / "archives" / fetched.name
+    includes = [a for a in calls[1] if a.startswith("--include=")]
+    assert f"--include={placed}" in includes  # a path is its own option: mmdebstrap does not split it
+    assert f"--include={pkg.name}={pkg.version}" not in includes
+    others = ctx.target.rootfs.packages[1:]
+    assert all(f"--include={p.name}={p.version}" in includes for p in others)
+    assert seen == {f"--include={placed}": b"the pinned file"}
+    record = json.loads((out / "record.json").read_text())
+    names = {d["name"] for d in record["debian_packages"]}
+    assert names == {pkg.name, "dep"}
+
+
+def test_rootfs_pin_on_neither_mirror_nor_snapshot_names_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from foc.deploy.build.steps import Rootfs
 
     ctx = _ctx(tmp_path)
     pkg = ctx.target.rootfs.packages[0]
 
-    def mmdebstrap_fails(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-        raise BuildError(
-            "step rootfs: `mmdebstrap ...` failed",
-            hint=f"E: Version '{pkg.version}' for '{pkg.name}' was not found",
-        )
+    def nowhere(p: DebPackage) -> tuple[Path, dict[str, str]]:
+        raise BuildError(f"package {p.name} {p.version} is not in the snapshot archive either")
 
-    ctx.run_command = mmdebstrap_fails
+    monkeypatch.setattr(ctx.apt, "deb", nowhere)
+    calls: list[list[str]] = []
+    seen: dict[str, bytes] = {}
+    ctx.run_command = _mirror_dropped(pkg, calls, seen)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BuildError) as exc:
         Rootfs().run(ctx, out)
-    assert f"{pkg.name} {pkg.version} (trixie)" in exc.value.message
+    assert f"{pkg.name} {pkg.version} (trixie) is on neither the mirror nor the snapshot" in exc.value.message
+    assert "not in the snapshot archive either" in exc.value.message
     assert exc.value.hint == "update the pins in foc/deploy/targets/qemu.py"
+    assert len(calls) == 1
 
 
 def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(
