@@ -60,6 +60,17 @@ _END = object()
 T = TypeVar("T")
 
 
+def _read_client_pair(pair: tuple[str | Path, str | Path]) -> tuple[bytes, bytes]:
+    """(key PEM, certificate chain PEM) read from their files; ConfigError names the one that failed."""
+    out = []
+    for what, path in zip(("key", "certificate"), pair, strict=True):
+        try:
+            out.append(Path(path).read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"cannot read the proxy client {what} {path}: {exc.strerror}") from None
+    return out[0], out[1]
+
+
 class ProxyClient:
     """A connection to foc-proxy shared by all transactions (thread-safe)."""
 
@@ -69,9 +80,15 @@ class ProxyClient:
         *,
         tls_ca: str | Path | bytes | None = None,
         tls_server_name: str | None = None,
+        tls_client: tuple[str | Path, str | Path] | None = None,
         default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS."""
+        """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS.
+
+        ``tls_client`` = (key, certificate chain) PEM file paths: the client certificate a proxy that
+        requires mutual TLS (`foc-proxy --tls-client-ca`) checks. ConfigError: a file cannot be read,
+        or a client certificate without ``tls_ca``.
+        """
         self.address = address
         self.default_timeout = default_timeout
         keepalive = [("grpc.keepalive_time_ms", 30_000)]
@@ -88,7 +105,13 @@ class ProxyClient:
                     ) from None
             if tls_server_name:
                 options.append(("grpc.ssl_target_name_override", tls_server_name))
-            self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(ca), options=options)
+            key, chain = _read_client_pair(tls_client) if tls_client else (None, None)
+            credentials = grpc.ssl_channel_credentials(ca, key, chain)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        elif tls_client is not None:
+            raise ConfigError(
+                "a client certificate for the proxy needs TLS: give the proxy's CA certificate as well"
+            )
         else:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.InvocationStub(self._channel)
