@@ -516,6 +516,7 @@ class Rootfs(Step):
             )
         if not packages:
             raise BuildError("mmdebstrap left no package record in var/cache/apt/archives")
+        _check_pinned_files(r.packages, packages)
         for rel in r.drop:
             p = rootfs / rel
             if p.is_dir() and not p.is_symlink():
@@ -569,6 +570,23 @@ class Rootfs(Step):
             shutil.copyfile(deb, placed)
             local[p.name] = str(placed)
         return [local.get(p.name, f"{p.name}={p.version}") for p in r.packages]
+
+
+def _check_pinned_files(pins: Sequence[DebPackage], packages: list[dict[str, str]]) -> None:
+    """Each pin's file among mmdebstrap's `packages` (name, version, sha256 records) has the pin's sha256.
+
+    BuildError: a pin missing from the set, or a file that differs from its pin (names both hashes).
+    """
+    got = {(p["name"], p["version"]): p["sha256"] for p in packages}
+    for pin in pins:
+        actual = got.get((pin.name, pin.version))
+        if actual is None:
+            raise BuildError(f"mmdebstrap did not install the pinned {pin.name} {pin.version} ({pin.suite})")
+        if pin.sha256 and actual != pin.sha256:
+            raise BuildError(
+                f"{pin.name} {pin.version} in the rootfs has sha256 {actual}, the pin says {pin.sha256}",
+                hint="a mirror served a file Debian did not publish under that version; check the mirror",
+            )
 
 
 class OpteeClient(Step):
