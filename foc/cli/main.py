@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -31,12 +32,18 @@ from typing import Any, TextIO
 
 from foc.chaincode.stub import Response
 from foc.cli import admin
-from foc.cli.options import CliParser, add_gateway_options, add_ledger_option, gateway_arguments
+from foc.cli.options import (
+    CliParser,
+    add_gateway_options,
+    add_ledger_option,
+    check_text_options,
+    gateway_arguments,
+)
 from foc.client.contract import Contract
 from foc.client.network import connect, default_ledger_path
 from foc.deploy.paths import cache_root
 from foc.errors import EndorsementFailure, FocError, LedgerError, MvccConflict, UsageError
-from foc.text import shown, shown_key
+from foc.text import configure_logging, shown, shown_key
 from foc.wrapper.catalogue import DeviceProxy
 from foc.wrapper.config import load_config
 from foc.wrapper.plaintext import ClientFactory, default_client_factory, error_from_response
@@ -433,6 +440,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Entry point of the `foc` script; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if not logging.getLogger().handlers:  # warnings of the libraries: escaped, one line each
+        configure_logging(logging.WARNING, "foc: %(levelname)s: %(name)s: %(message)s")
     try:
         parser = build_parser()
         if argv is None:
@@ -447,6 +456,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             except SystemExit as exc:
                 return int(exc.code or 0)
         args = parser.parse_args(argv)
+        check_text_options(args)
         if args.command in ("invoke", "query"):
             return cmd_transaction(args, out, err)
         if args.command == "ledger":

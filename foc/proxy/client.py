@@ -43,6 +43,7 @@ from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, Pro
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
+from foc.protocol.args import encode_arg, encode_args
 from foc.protocol.legacy import LegacyProtocolError, WrapperSide
 from foc.protocol.limits import CONFIDENTIAL, PLAINTEXT, Limits
 from foc.protocol.result import InvocationResult
@@ -174,12 +175,8 @@ class ProxyClient:
         if legacy and put_state is None:
             raise ValueError("legacy transactions (empty transaction_id) need a put_state callback")
         try:
-            sizes.check_request(
-                [
-                    function.encode(),
-                    *(bytes(a) if isinstance(a, bytes | bytearray) else a.encode() for a in args),
-                ]
-            )
+            raw = [encode_arg(function, "function name"), *encode_args(args)]
+            sizes.check_request(raw)
         except LimitExceeded as exc:
             return InvocationResult.failure("LIMIT", exc.reason)
         request = pb.InvocationRequest(
@@ -189,9 +186,7 @@ class ProxyClient:
             channel_id=channel_id,
         )
         if any(isinstance(a, bytes | bytearray) for a in args):
-            request.binary_arguments.extend(
-                a if isinstance(a, bytes | bytearray) else a.encode() for a in args
-            )
+            request.binary_arguments.extend(raw[1:])
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
         return self._transaction(request, get_state, put_state, timeout, PLAINTEXT)
