@@ -90,9 +90,9 @@ class RunningTarget:
     @property
     def tls_client(self) -> tuple[Path, Path] | None:
         """(key, certificate) this host presents to a proxy that requires mutual TLS, or None."""
-        if self.tls_client_cert is None or self.tls_client_key is None:
-            return None
-        return self.tls_client_key, self.tls_client_cert
+        from foc.wrapper.config import client_pair
+
+        return client_pair(self.tls_client_cert, self.tls_client_key)
 
     def proxy_tls(self) -> dict[str, Any]:
         """The TLS keywords of `foc.wrapper.config.load_config` for this proxy ({} for plaintext)."""

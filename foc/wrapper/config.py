@@ -58,14 +58,18 @@ class WrapperConfig:
     @property
     def tls_client(self) -> tuple[Path, Path] | None:
         """(key, certificate) for mutual TLS, or None."""
-        if self.tls_client_cert is None or self.tls_client_key is None:
-            return None
-        return self.tls_client_key, self.tls_client_cert
+        return client_pair(self.tls_client_cert, self.tls_client_key)
 
     @property
     def tls(self) -> bool:
         """True if the channel to the proxy is TLS-protected."""
         return self.tls_ca is not None
+
+
+def client_pair(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """(key, certificate) PEM files a client presents to a proxy that requires mutual TLS, or None
+    unless both are set (the order of `ProxyClient`'s `tls_client` and `proxy_health`'s `client`)."""
+    return None if cert is None or key is None else (key, cert)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:

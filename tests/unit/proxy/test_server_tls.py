@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
@@ -122,14 +124,26 @@ def _other_board_cert(tmp_path, name):
     return identity.proxy_cert
 
 
-def test_mutual_tls_accepts_only_certified_clients(tmp_path) -> None:
-    identity, cert, key, name = _board_tls(tmp_path)
+@contextlib.contextmanager
+def _mutual_tls_proxy(tmp_path, identity) -> Iterator[ProxyServer]:
+    """A proxy with the board's certificate that requires a client certificate from its client CA."""
     client_ca = tmp_path / "client-ca.crt"
     client_ca.write_bytes(identity.make_client_tls())
     config = ProxyConfig(
-        listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key, tls_client_ca=client_ca
+        listen="127.0.0.1:0",
+        tee="native",
+        pool_size=1,
+        tls_cert=identity.proxy_cert,
+        tls_key=tmp_path / "proxy.key",
+        tls_client_ca=client_ca,
     )
     with ProxyServer(config, FakeTaBackend()) as server:
+        yield server
+
+
+def test_mutual_tls_accepts_only_certified_clients(tmp_path) -> None:
+    identity, cert, _key, name = _board_tls(tmp_path)
+    with _mutual_tls_proxy(tmp_path, identity) as server:
         ok = proxy_health(
             server.address,
             timeout=3,
@@ -166,13 +180,8 @@ def test_the_wrappers_client_presents_its_certificate_to_a_mutual_tls_proxy(tmp_
     from foc.wrapper.config import load_config
     from foc.wrapper.plaintext import default_client_factory
 
-    identity, cert, key, name = _board_tls(tmp_path)
-    client_ca = tmp_path / "client-ca.crt"
-    client_ca.write_bytes(identity.make_client_tls())
-    config = ProxyConfig(
-        listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key, tls_client_ca=client_ca
-    )
-    with ProxyServer(config, FakeTaBackend()) as server:
+    identity, cert, _key, name = _board_tls(tmp_path)
+    with _mutual_tls_proxy(tmp_path, identity) as server:
         env = {
             "FOC_PROXY_ADDRESS": server.address,
             "FOC_PROXY_TLS_CA": str(cert),
