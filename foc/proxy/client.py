@@ -58,6 +58,8 @@ GetState = Callable[[str], bytes | None]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
+#: how long past a stream's deadline the client cancels it itself (see `_transaction`), seconds
+WATCHDOG_GRACE_S = 2.0
 T = TypeVar("T")
 
 
@@ -295,10 +297,21 @@ class ProxyClient:
             while (msg := outbox.get()) is not _END:
                 yield msg  # type: ignore[misc]
 
-        call = self._stub.TransactionInvocation(
-            requests(), timeout=self._deadline(self.default_timeout if timeout is None else timeout)
-        )
+        budget = self._deadline(self.default_timeout if timeout is None else timeout)
+        call = self._stub.TransactionInvocation(requests(), timeout=budget)
         finished = threading.Event()
+        # gRPC Python can leave a stream's reader waiting past the call's deadline (grpc/grpc#20562:
+        # `__next__` waits without a timeout; seen here once under heavy load, after the proxy had gone).
+        # The watchdog enforces the deadline from this side: cancelled, the reader wakes with CANCELLED.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            call.cancel()
+
+        watchdog = threading.Timer(budget + WATCHDOG_GRACE_S, expire)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             for msg in call:
                 kind = msg.WhichOneof("type")
@@ -331,6 +344,12 @@ class ProxyClient:
         except LimitExceeded as exc:  # a state answer over the mode's limit: nothing more is sent
             return InvocationResult.failure("LIMIT", exc.reason)
         except grpc.RpcError as exc:
+            if expired.is_set():
+                self._readiness.lost()
+                raise ProxyUnavailable(
+                    f"proxy {self.address} did not finish the transaction within its {budget:.1f} s deadline",
+                    hint="is the proxy (or the device) overloaded or hung? `foc-deploy TARGET status`",
+                ) from None
             structured = WrapperSide.structured_error(exc) if legacy else None
             if structured is not None:
                 return InvocationResult(status=500, error=structured)
@@ -339,6 +358,7 @@ class ProxyClient:
                 return InvocationResult.failure("LIMIT", error.reason)
             raise error from None
         finally:
+            watchdog.cancel()
             outbox.put(_END)
             if not finished.is_set():
                 call.cancel()
