@@ -137,6 +137,11 @@ def test_coffee_scenario_and_error_cases(peer: DevPeer, request: pytest.FixtureR
     report(request.config, "coffee scenario (3 ok + 7 refused tx)", ms(time.monotonic() - t0))
 
 
+def test_arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer: DevPeer) -> None:
+    """Issue 8, kind 2, through the guest's proxy to the TA on OP-TEE."""
+    scenarios.arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer)
+
+
 def test_count_overflow_is_refused(peer: DevPeer) -> None:
     scenarios.count_overflow_is_refused(peer)
 
