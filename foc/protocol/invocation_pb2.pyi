@@ -160,7 +160,7 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ("serving", "tee", "version", "sessions_open", "sessions_opened_total", "transactions_total", "ta_restarts_total", "ta_abi_version")
+    __slots__ = ("serving", "tee", "version", "sessions_open", "sessions_opened_total", "transactions_total", "ta_restarts_total", "ta_abi_version", "tas")
     SERVING_FIELD_NUMBER: _ClassVar[int]
     TEE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +169,7 @@ class HealthResponse(_message.Message):
     TRANSACTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TA_RESTARTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TA_ABI_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TAS_FIELD_NUMBER: _ClassVar[int]
     serving: bool
     tee: str
     version: str
@@ -177,7 +178,26 @@ class HealthResponse(_message.Message):
     transactions_total: int
     ta_restarts_total: int
     ta_abi_version: int
-    def __init__(self, serving: bool = ..., tee: _Optional[str] = ..., version: _Optional[str] = ..., sessions_open: _Optional[int] = ..., sessions_opened_total: _Optional[int] = ..., transactions_total: _Optional[int] = ..., ta_restarts_total: _Optional[int] = ..., ta_abi_version: _Optional[int] = ...) -> None: ...
+    tas: _containers.RepeatedCompositeFieldContainer[TaHealth]
+    def __init__(self, serving: bool = ..., tee: _Optional[str] = ..., version: _Optional[str] = ..., sessions_open: _Optional[int] = ..., sessions_opened_total: _Optional[int] = ..., transactions_total: _Optional[int] = ..., ta_restarts_total: _Optional[int] = ..., ta_abi_version: _Optional[int] = ..., tas: _Optional[_Iterable[_Union[TaHealth, _Mapping]]] = ...) -> None: ...
+
+class TaHealth(_message.Message):
+    __slots__ = ("uuid", "name", "is_default", "sessions_open", "sessions_opened_total", "transactions_total", "ta_restarts_total")
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_OPEN_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_OPENED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TA_RESTARTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    uuid: bytes
+    name: str
+    is_default: bool
+    sessions_open: int
+    sessions_opened_total: int
+    transactions_total: int
+    ta_restarts_total: int
+    def __init__(self, uuid: _Optional[bytes] = ..., name: _Optional[str] = ..., is_default: bool = ..., sessions_open: _Optional[int] = ..., sessions_opened_total: _Optional[int] = ..., transactions_total: _Optional[int] = ..., ta_restarts_total: _Optional[int] = ...) -> None: ...
 
 class CreateEnclaveRequest(_message.Message):
     __slots__ = ("chaincode_uuid", "enclave_config")

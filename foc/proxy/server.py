@@ -24,6 +24,9 @@ Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEncl
 FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
 device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and caches it.
 
+Several TAs (`foc.proxy.tas`): each request's ``chaincode_uuid`` picks the TA (empty = the default
+TA), and with it that TA's session pool and checkout limit; Health lists every TA.
+
 Logs carry the transaction id, outcome code and round trips; never arguments, keys or values.
 """
 
@@ -33,7 +36,7 @@ import logging
 import threading
 import time
 import uuid as _uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import cast
 
 import grpc
@@ -48,6 +51,7 @@ from foc.protocol.limits import Limits
 from foc.protocol.result import InvocationResult, error_code_name, error_code_value
 from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
+from foc.proxy.tas import ServedTa, TaTable, UnknownTa
 from foc.tee import abi
 from foc.tee.api import DeviceKeySource, TeeBackend, TeeSession
 from foc.tee.device_key import DeviceKey
@@ -77,21 +81,27 @@ _code_name = error_code_name
 
 
 class InvocationService(pb_grpc.InvocationServicer):
-    """Implements TransactionInvocation and Health over a SessionPool."""
+    """Implements TransactionInvocation and Health over the TAs' session pools.
+
+    `tas` is a `TaTable`, or one SessionPool for a single-TA proxy (then `ta_uuid` names its TA).
+    """
 
     def __init__(
         self,
-        pool: SessionPool,
+        tas: TaTable | SessionPool,
         *,
-        ta_uuid: _uuid.UUID,
+        ta_uuid: _uuid.UUID | None = None,
         tee_name: str,
         checkout_timeout: float = 10.0,
         device_keys: DeviceKeySource | None = None,
     ) -> None:
-        self.pool = pool
-        self.ta_uuid = ta_uuid
+        if isinstance(tas, SessionPool):
+            if ta_uuid is None:
+                raise ValueError("a single pool needs the uuid of its TA")
+            tas = TaTable([ServedTa(ta_uuid, str(ta_uuid), tas, checkout_timeout)])
+        self.tas = tas
+        self.ta_uuid = tas.default.uuid
         self.tee_name = tee_name
-        self.checkout_timeout = checkout_timeout
         self.ta_abi_version = abi.FOC_ABI_VERSION
         self.serving = True
         self._device_keys = device_keys
@@ -100,10 +110,16 @@ class InvocationService(pb_grpc.InvocationServicer):
 
     # --- Health ---------------------------------------------------------------------------
 
+    @property
+    def pool(self) -> SessionPool:
+        """The default TA's pool (a single-TA proxy's only pool)."""
+        return self.tas.default.pool
+
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthResponse:  # noqa: N802
-        c = self.pool.counters()
+        each = [(ta, ta.counters()) for ta in self.tas]
+        c = self.tas.counters()
         return pb.HealthResponse(
-            serving=self.serving and c.sessions_open > 0,
+            serving=self.serving and all(counters.sessions_open > 0 for _, counters in each),
             tee=self.tee_name,
             version=foc.__version__ if hasattr(foc, "__version__") else "",
             sessions_open=c.sessions_open,
@@ -111,6 +127,18 @@ class InvocationService(pb_grpc.InvocationServicer):
             transactions_total=c.transactions_total,
             ta_restarts_total=c.ta_restarts_total,
             ta_abi_version=self.ta_abi_version,
+            tas=[
+                pb.TaHealth(
+                    uuid=ta.uuid.bytes,
+                    name=ta.name,
+                    is_default=ta is self.tas.default,
+                    sessions_open=counters.sessions_open,
+                    sessions_opened_total=counters.sessions_opened_total,
+                    transactions_total=counters.transactions_total,
+                    ta_restarts_total=counters.ta_restarts_total,
+                )
+                for ta, counters in each
+            ],
         )
 
     # --- enclave lifecycle and device key ---------------------------------------------------
@@ -143,14 +171,15 @@ class InvocationService(pb_grpc.InvocationServicer):
         need_input: bool = False,
     ) -> pb.EnclaveCredentialsResponse:
         started = time.monotonic()
-        outcome = "OK"
+        outcome, name = "OK", "-"
         try:
-            self._check_uuid(uuid_bytes)
+            ta = self._select(uuid_bytes)
+            name = ta.name
             if need_input and not data:
                 raise _Refusal(pb.BAD_REQUEST, "enclave_config is empty")
             if len(data) > abi.FOC_MAX_REQUEST:
                 raise _Refusal(pb.LIMIT, f"enclave_config is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}")
-            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context)
+            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context, ta)
             if msg_type == abi.FOC_MSG_ERROR:
                 try:
                     err = abi.decode_error(out)
@@ -169,10 +198,11 @@ class InvocationService(pb_grpc.InvocationServicer):
                 error=pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
             )
         finally:
-            log.info("enclave %s outcome=%s %.1f ms", what, outcome, (time.monotonic() - started) * 1000)
+            ms = (time.monotonic() - started) * 1000
+            log.info("enclave %s ta=%s outcome=%s %.1f ms", what, name, outcome, ms)
 
     def _on_pooled_session(
-        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext
+        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext, ta: ServedTa
     ) -> tuple[int, bytes]:
         """Run one enclave command on a pooled session, mapping failures to refusals.
 
@@ -183,9 +213,9 @@ class InvocationService(pb_grpc.InvocationServicer):
         """
         for attempt in range(2):
             remaining = context.time_remaining()
-            timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+            timeout = ta.checkout_timeout if remaining is None else min(remaining, ta.checkout_timeout)
             try:
-                with self.pool.lease(max(timeout, 0.0)) as lease:
+                with ta.pool.lease(max(timeout, 0.0)) as lease:
                     return call(lease.session)
             except PoolBusy as exc:
                 raise _Refusal(pb.BUSY, str(exc)) from None
@@ -233,7 +263,7 @@ class InvocationService(pb_grpc.InvocationServicer):
         self, request_iterator: Iterator[pb.ChaincodeWrapperMessage], context: grpc.ServicerContext
     ) -> Iterator[pb.ChaincodeProxyMessage]:
         started = time.monotonic()
-        txid, legacy, outcome, round_trips, mode = "", True, "OK", 0, ""
+        txid, legacy, outcome, round_trips, mode, name = "", True, "OK", 0, "", "-"
         try:
             first = _receive(request_iterator)
             kind = first.WhichOneof("message_oneof")
@@ -243,6 +273,8 @@ class InvocationService(pb_grpc.InvocationServicer):
                 )
             req = first.invocation_request
             txid, legacy = req.transaction_id, is_legacy(req)
+            ta = self._select(req.chaincode_uuid)
+            name = ta.name
             if req.confidential_request:
                 mode = "confidential"
                 request = self._confidential_request(req)
@@ -251,11 +283,12 @@ class InvocationService(pb_grpc.InvocationServicer):
                     legacy,
                     request_iterator,
                     context,
+                    ta,
                 )
             else:
                 args = self._arguments(req)
                 result = yield from self._run(
-                    lambda session: TaInvocation(session, args), legacy, request_iterator, context
+                    lambda session: TaInvocation(session, args), legacy, request_iterator, context, ta
                 )
             round_trips = result.round_trips
             yield from self._finish(result, legacy, request_iterator)
@@ -273,26 +306,24 @@ class InvocationService(pb_grpc.InvocationServicer):
             outcome = "CANCELLED"
         finally:
             log.info(
-                "tx %s mode=%s outcome=%s round_trips=%d %.1f ms",
+                "tx %s ta=%s mode=%s outcome=%s round_trips=%d %.1f ms",
                 txid[:64] or "-",
+                name,
                 mode or ("legacy" if legacy else "batch"),
                 outcome,
                 round_trips,
                 (time.monotonic() - started) * 1000,
             )
 
-    def _check_uuid(self, uuid_bytes: bytes) -> None:
-        if len(uuid_bytes) not in (0, 16):
-            raise _Refusal(pb.BAD_REQUEST, f"chaincode_uuid must be 16 bytes or empty, got {len(uuid_bytes)}")
-        if uuid_bytes and uuid_bytes != self.ta_uuid.bytes:
-            raise _Refusal(
-                pb.UNKNOWN_CHAINCODE,
-                f"this proxy serves TA {self.ta_uuid}, not {_uuid.UUID(bytes=bytes(uuid_bytes))}",
-            )
+    def _select(self, uuid_bytes: bytes) -> ServedTa:
+        """The TA a request names (empty = the default TA); BAD_REQUEST / UNKNOWN_CHAINCODE refusals."""
+        try:
+            return self.tas.select(uuid_bytes)
+        except UnknownTa as exc:
+            raise _Refusal(pb.BAD_REQUEST if exc.malformed else pb.UNKNOWN_CHAINCODE, exc.message) from None
 
     def _confidential_request(self, req: pb.InvocationRequest) -> bytes:
         """The opaque confidential_request, after refusing anything sent in clear beside it."""
-        self._check_uuid(req.chaincode_uuid)
         if not req.transaction_id:
             raise _Refusal(
                 pb.BAD_REQUEST,
@@ -311,7 +342,6 @@ class InvocationService(pb_grpc.InvocationServicer):
         return bytes(req.confidential_request)
 
     def _arguments(self, req: pb.InvocationRequest) -> list[bytes]:
-        self._check_uuid(req.chaincode_uuid)
         if req.arguments and req.binary_arguments:
             raise _Refusal(pb.BAD_REQUEST, "set either arguments (text) or binary_arguments, not both")
         if not req.function_name:
@@ -330,12 +360,14 @@ class InvocationService(pb_grpc.InvocationServicer):
         legacy: bool,
         request_iterator: Iterator[pb.ChaincodeWrapperMessage],
         context: grpc.ServicerContext,
+        ta: ServedTa,
     ) -> Generator[pb.ChaincodeProxyMessage, None, InvocationResult]:
-        """Generator: lease a session, run the TA, relay GetState. Returns the TA's result."""
+        """Generator: lease a session of `ta`, run it, relay GetState. Returns the TA's result."""
+        pool = ta.pool
         remaining = context.time_remaining()
-        timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+        timeout = ta.checkout_timeout if remaining is None else min(remaining, ta.checkout_timeout)
         try:
-            lease = self.pool.checkout(max(timeout, 0.0))
+            lease = pool.checkout(max(timeout, 0.0))
         except PoolBusy as exc:
             raise _Refusal(pb.BUSY, str(exc)) from None
         except TeeError as exc:
@@ -381,7 +413,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                 except TeeError as exc:
                     log.warning("FOC_CMD_ABORT failed, replacing the session: %s", exc)
                     lease.mark_broken()
-            self.pool.release(lease, crashed=crashed)
+            pool.release(lease, crashed=crashed)
 
     def _finish(
         self, result: InvocationResult, legacy: bool, request_iterator: Iterator[pb.ChaincodeWrapperMessage]
@@ -442,25 +474,38 @@ def _state_value(answer: pb.GetStateResponse, legacy: bool, limits: Limits) -> b
 
 
 class ProxyServer:
-    """foc-proxy: a SessionPool on a TeeBackend behind a gRPC server.
+    """foc-proxy: one SessionPool per TA (`config.tas`) on its TeeBackend, behind a gRPC server.
 
-    ``start()`` opens the pool and binds; ``stop()`` drains streams, closes the sessions and
-    the backend. Also a context manager.
+    `backend` is the TeeBackend of a single-TA proxy, or one backend per TA uuid (every TA of
+    `config.tas` needs one). ``start()`` binds and opens the pools; ``stop()`` drains streams, closes
+    the sessions and the backends. Also a context manager.
     """
 
-    def __init__(self, config: ProxyConfig, backend: TeeBackend) -> None:
+    def __init__(self, config: ProxyConfig, backend: TeeBackend | Mapping[_uuid.UUID, TeeBackend]) -> None:
         self.config = config
-        self.backend = backend
-        self.pool = SessionPool(backend, config.pool_size)
-        self.service = InvocationService(
-            self.pool,
-            ta_uuid=config.ta_uuid,
-            tee_name=backend.name,
-            checkout_timeout=config.checkout_timeout,
-            device_keys=backend if isinstance(backend, DeviceKeySource) else None,
-        )
+        backends = dict(backend) if isinstance(backend, Mapping) else {config.default_ta.uuid: backend}
+        missing = [str(ta.uuid) for ta in config.tas if ta.uuid not in backends]
+        if missing:
+            raise ValueError(f"no backend for TA {', '.join(missing)}")
+        self.backends = [backends[ta.uuid] for ta in config.tas]
+        self.backend = backends[config.default_ta.uuid]
+        self.tas = TaTable(
+            [
+                ServedTa(ta.uuid, ta.name, SessionPool(backends[ta.uuid], ta.pool_size or config.pool_size),
+                         ta.checkout_timeout or config.checkout_timeout)
+                for ta in config.tas
+            ],
+            default=config.default_ta.uuid,
+        )  # fmt: skip
+        keys = next((b for b in self.backends if isinstance(b, DeviceKeySource)), None)
+        self.service = InvocationService(self.tas, tee_name=self.backend.name, device_keys=keys)
         self._server: grpc.Server | None = None
         self.port: int | None = None
+
+    @property
+    def pool(self) -> SessionPool:
+        """The default TA's pool (a single-TA proxy's only pool)."""
+        return self.tas.default.pool
 
     @property
     def address(self) -> str:
@@ -490,11 +535,11 @@ class ProxyServer:
             )
         port = transport.bind(server, self.config.listen, creds)  # before the pool: fail fast, touch no TA
         try:
-            self.pool.start()
+            self.tas.start()
             server.start()
         except BaseException:
             server.stop(None)
-            self.pool.close()
+            self.tas.close()
             raise
         self._server, self.port = server, port
         return port
@@ -505,8 +550,9 @@ class ProxyServer:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
-        self.pool.close()
-        self.backend.close()
+        self.tas.close()
+        for backend in self.backends:
+            backend.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops."""

@@ -35,4 +35,13 @@ void foc_native_close(struct foc_native_session *s);
 uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
 			   uint8_t *out, size_t *out_len, uint32_t *msg_type);
 
+/*
+ * Which TA this library is: the uuid of the chaincode TA it was built as (the build's TA_UUID,
+ * e.g. "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9" for FOC's coffee TA) and its chaincode's name
+ * (struct foc_chaincode). Its sealed objects live in $FOC_NATIVE_STORAGE/<uuid>/, as OP-TEE keeps
+ * each TA's secure storage apart. Static strings, never NULL.
+ */
+const char *foc_native_ta_uuid(void);
+const char *foc_native_chaincode_name(void);
+
 #endif /* FOC_NATIVE_H */

@@ -188,7 +188,12 @@ def test_recreate_is_refused_force_replaces_the_enclave_and_keeps_the_chaincode_
     second = create(session, force=True)
     assert second.attested_data.enclave_pub != first.attested_data.enclave_pub
     assert second.attested_data.chaincode_pub == first.attested_data.chaincode_pub
-    assert sorted(p.name for p in storage.iterdir()) == ["foc.chaincode.v1", "foc.enclave.v1"]
+    # each TA's objects in its own directory, named by its uuid (OP-TEE keeps TAs' storage apart)
+    assert [p.name for p in storage.iterdir()] == [abi.FOC_TA_UUID_STR]
+    assert sorted(p.name for p in (storage / abi.FOC_TA_UUID_STR).iterdir()) == [
+        "foc.chaincode.v1",
+        "foc.enclave.v1",
+    ]
 
 
 @pytest.mark.parametrize(
