@@ -56,9 +56,7 @@ class TaConfig:
         if not self.name:
             object.__setattr__(self, "name", str(self.uuid))
         if len(self.name) > 64 or not set(self.name) <= _NAME_CHARS:
-            raise ConfigError(
-                f"TA name {self.name!r}: 1..64 characters of letters, digits, '.', '_' and '-'"
-            )
+            raise ConfigError(f"TA name {self.name!r}: 1..64 characters of letters, digits, '.', '_' and '-'")
         if self.pool_size is not None and not 1 <= self.pool_size <= 64:
             raise ConfigError(f"TA {self.name}: pool size {self.pool_size} is out of range 1..64")
         if self.checkout_timeout is not None and self.checkout_timeout <= 0:

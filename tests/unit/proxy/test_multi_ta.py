@@ -35,7 +35,10 @@ def proxy(backends) -> Iterator[ProxyServer]:
         listen="127.0.0.1:0",
         tee="native",
         pool_size=2,
-        tas=[TaConfig(AUCTION, "auction", pool_size=1, checkout_timeout=0.3), TaConfig(abi.FOC_TA_UUID, "coffee")],
+        tas=[
+            TaConfig(AUCTION, "auction", pool_size=1, checkout_timeout=0.3),
+            TaConfig(abi.FOC_TA_UUID, "coffee"),
+        ],
     )
     server = ProxyServer(config, backends)
     server.start()
