@@ -278,30 +278,46 @@ class Network:
         version: str | None = None,
         ta: Path | None = None,
         channel: str | None = None,
+        ta_uuid: str | None = None,
     ) -> ChaincodeDefinition:
         """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
 
         The measurement is `version` (64 hex characters), computed offline from the signed `ta`
-        file, or, with neither, the one the device's target expects (the `.ta` of the image it
-        booted; the native-insecure-v1 value for the host-native build).
+        file, or, with neither, the one the device's target expects for TA `ta_uuid` (the `.ta` of
+        the image it booted; the native-insecure-v1 value for the host-native build). The
+        definition names its TA: `ta_uuid`, else the uuid the `ta` file declares, else FOC's coffee
+        TA; a `ta` file that declares another uuid than `ta_uuid` is refused.
         """
+        if ta is not None:
+            from foc.confidential.measurement import ta_uuid as declared_uuid
+
+            if not Path(ta).is_file():
+                raise UsageError(f"TA file {ta} does not exist")
+            declared = str(declared_uuid(Path(ta)))
+            if ta_uuid is not None and str(ta_uuid).lower() != declared:
+                raise UsageError(f"TA file {ta} is TA {declared}, not {ta_uuid}")
+            ta_uuid = declared
         if version is None:
             if ta is not None:
                 from foc.confidential.measurement import ta_measurement
 
-                if not Path(ta).is_file():
-                    raise UsageError(f"TA file {ta} does not exist")
                 version = ta_measurement(Path(ta)).hex()
             elif self.insecure_native:
                 version = NATIVE_INSECURE_MEASUREMENT.hex()
-            elif self._runtime is not None and (expected := self._runtime.expected_measurement()) is not None:
+            elif (
+                self._runtime is not None
+                and (expected := self._runtime.expected_measurement(*([ta_uuid] if ta_uuid else [])))
+                is not None
+            ):
                 version = expected.hex()
             else:
                 raise UsageError(
                     f"chaincode {chaincode_id!r} needs its expected TA measurement",
                     hint="pass ta=PATH.ta (measured offline) or version=HEX",
                 )
-        return define_chaincode(chaincode_id, version, channel or self.channel, home=self.home)
+        return define_chaincode(
+            chaincode_id, version, channel or self.channel, home=self.home, ta_uuid=ta_uuid
+        )
 
     def create_enclave(
         self, chaincode_id: str, *, endpoint: str | None = None, force: bool = False
@@ -320,7 +336,7 @@ class Network:
         config = EnclaveConfig(
             definition.chaincode_id, definition.version, definition.channel_id, endpoint, force
         )
-        raw = ProxyEnclave(self._device()).create(config)
+        raw = ProxyEnclave(self._device(), chaincode_uuid=definition.ta_uuid_bytes).create(config)
         eid, path = self.credentials.save(definition.chaincode_id, raw)
         evidence = Credentials.decode(raw).evidence
         return EnclaveInfo(
@@ -363,8 +379,10 @@ class Network:
         ta: Path | None = None,
         endpoint: str | None = None,
         progress: Callable[[str], None] | None = None,
+        ta_uuid: str | None = None,
     ) -> EnclaveSetup:
-        """Enroll the device, define the chaincode, create its enclave (force) and register it."""
+        """Enroll the device, define the chaincode (in TA `ta_uuid`, default: the `ta` file's, else
+        FOC's coffee TA), create its enclave (force) and register it."""
         say = progress or (lambda line: None)
         device = self.enroll_device(device_name, replace=True)
         say(
@@ -372,7 +390,10 @@ class Network:
             f"SHA-256 fingerprint {device.fingerprint[:16]}...)"
         )
         definition = self.define_chaincode(
-            chaincode_id, version=measurement.hex() if measurement is not None else None, ta=ta
+            chaincode_id,
+            version=measurement.hex() if measurement is not None else None,
+            ta=ta,
+            ta_uuid=ta_uuid,
         )
         say(
             f"chaincode {chaincode_id} defined on channel {definition.channel_id}: version = expected TA "

@@ -119,9 +119,14 @@ def booted_image(
 
 
 def expected_ta_measurement(
-    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+    target: str = "qemu",
+    *,
+    instance: str | None = None,
+    proxy_address: str | None = None,
+    ta_uuid: str | None = None,
 ) -> bytes:
-    """The measurement FOC's TA must have on `target`, computed offline from the image's `.ta` file.
+    """The measurement TA `ta_uuid` (default FOC's coffee TA) must have on `target`, computed
+    offline from the image's `.ta` file.
 
     What `foc chaincode define` pins as the chaincode version (FPC pins MRENCLAVE the same way).
     The image is the one a running instance booted (named by `instance`, or found by the
@@ -143,4 +148,4 @@ def expected_ta_measurement(
             f"no {target} image has been built from this checkout's sources",
             hint=f"`foc-deploy {target} build`",
         )
-    return image_ta_measurement(image)
+    return image_ta_measurement(image, ta_uuid)

@@ -267,7 +267,7 @@ class NativeRuntime(TargetRuntime):
     def console(self, **kwargs: Any) -> Console:
         raise TargetError("the native target has no device console: it is a process on this host")
 
-    def expected_measurement(self) -> bytes | None:
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
         return None  # nothing is measured: the host build is not a TEE
 
     def log_path(self, *, secure: bool = False) -> Path:

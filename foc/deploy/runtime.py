@@ -194,8 +194,9 @@ class TargetRuntime(ABC):
         """An open console on the device's normal-world shell (close it when done)."""
 
     @abstractmethod
-    def expected_measurement(self) -> bytes | None:
-        """The TA measurement a verifier must expect (computed offline from the built .ta).
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
+        """The measurement a verifier must expect of TA `ta_uuid` (default FOC's coffee TA),
+        computed offline from the built .ta.
 
         None when nothing is measured (the native build: not a TEE).
         """
@@ -290,10 +291,11 @@ class ImageRuntime(TargetRuntime):
         except (KeyError, TypeError, ValueError):
             return None
 
-    def expected_measurement(self) -> bytes | None:
-        """FOC's TA measurement, computed offline from the `.ta` of the image the running instance
-        booted, else of the image built from this checkout's current inputs (what `foc chaincode
-        define` pins as the version). TargetError if there is neither."""
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
+        """The measurement of TA `ta_uuid` (default FOC's coffee TA), computed offline from its
+        `.ta` in the image the running instance booted, else in the image built from this
+        checkout's current inputs (what `foc chaincode define` pins as the version). TargetError if
+        there is neither, or the image has no such TA."""
         from foc.deploy.build import current_image
 
         image = self.booted_image() or current_image(self.name)
@@ -302,20 +304,22 @@ class ImageRuntime(TargetRuntime):
                 f"no {self.name} image has been built from this checkout's sources",
                 hint=f"`foc-deploy {self.name} build`",
             )
-        return image_ta_measurement(image)
+        return image_ta_measurement(image, ta_uuid)
 
 
-def image_ta_measurement(image: ImageSet) -> bytes:
-    """The measurement of FOC's TA in `image` (foc.confidential.measurement); TargetError if absent."""
+def image_ta_measurement(image: ImageSet, ta_uuid: str | None = None) -> bytes:
+    """The measurement of TA `ta_uuid` (default FOC's coffee TA) in `image`
+    (foc.confidential.measurement); TargetError if the image has no such TA."""
     from foc.confidential.measurement import ta_measurement
     from foc.tee.abi import FOC_TA_UUID_STR
 
+    name = f"{(ta_uuid or FOC_TA_UUID_STR).lower()}.ta"
     for path in image.ta_files:
-        if path.name == f"{FOC_TA_UUID_STR}.ta":
+        if path.name == name:
             return ta_measurement(path)
     raise TargetError(
-        f"the {image.target} image has no {FOC_TA_UUID_STR}.ta",
-        hint=f"rebuild it: `foc-deploy {image.target} build`",
+        f"the {image.target} image has no {name}",
+        hint=f"rebuild it with that TA: `foc-deploy {image.target} build --ta FILE.ta`",
     )
 
 

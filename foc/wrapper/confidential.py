@@ -48,7 +48,10 @@ class ConfidentialEnclave(Protocol):
 
 
 class EnclaveProxy(Protocol):
-    """What `ProxyEnclave` needs from `foc.proxy.client.ProxyClient` (tests may pass a fake)."""
+    """What `ProxyEnclave` needs from `foc.proxy.client.ProxyClient` (tests may pass a fake).
+
+    `chaincode_uuid` (16 bytes; empty = the proxy's default TA) picks the TA on a device that hosts
+    several."""
 
     def invoke_confidential(
         self,
@@ -57,24 +60,29 @@ class EnclaveProxy(Protocol):
         get_state: GetState,
         transaction_id: str,
         channel_id: str = "",
+        chaincode_uuid: bytes = b"",
         timeout: float | None = None,
     ) -> bytes: ...
 
-    def create_enclave(self, config: bytes) -> bytes: ...
+    def create_enclave(self, config: bytes, *, chaincode_uuid: bytes = b"") -> bytes: ...
 
-    def credentials(self) -> bytes: ...
+    def credentials(self, *, chaincode_uuid: bytes = b"") -> bytes: ...
 
 
 class ProxyEnclave:
-    """`ConfidentialEnclave` over foc-proxy: FOC_CMD_CONFIDENTIAL_INVOKE in the TA.
+    """`ConfidentialEnclave` over foc-proxy: FOC_CMD_CONFIDENTIAL_INVOKE in the TA `chaincode_uuid`
+    names (16 bytes; empty = the proxy's default TA, FOC's coffee TA).
 
     Also the enclave lifecycle through the same proxy: `create` and `credentials` return the
     credentials bytes the registry (`ercc`) verifies.
     """
 
-    def __init__(self, proxy: EnclaveProxy, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, proxy: EnclaveProxy, *, timeout: float | None = None, chaincode_uuid: bytes = b""
+    ) -> None:
         self._proxy = proxy
         self._timeout = timeout
+        self.chaincode_uuid = chaincode_uuid
 
     def invoke(
         self, confidential_request: bytes, get_state: GetState, *, transaction_id: str, channel_id: str
@@ -85,16 +93,17 @@ class ProxyEnclave:
             get_state=get_state,
             transaction_id=transaction_id,
             channel_id=channel_id,
+            chaincode_uuid=self.chaincode_uuid,
             timeout=self._timeout,
         )
 
     def create(self, config: EnclaveConfig) -> bytes:
         """Create the enclave in the TA (config.force replaces an existing one); the credentials."""
-        return self._proxy.create_enclave(config.encode())
+        return self._proxy.create_enclave(config.encode(), chaincode_uuid=self.chaincode_uuid)
 
     def credentials(self) -> bytes:
         """The TA's stored credentials (ChaincodeError NOT_FOUND before any create)."""
-        return self._proxy.credentials()
+        return self._proxy.credentials(chaincode_uuid=self.chaincode_uuid)
 
 
 class ConfidentialChaincode:
