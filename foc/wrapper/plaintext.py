@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 GetStateCallback = Callable[[str], bytes | None]
 
 
+
 class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
