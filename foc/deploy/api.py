@@ -11,6 +11,7 @@ name (`native`, `qemu`, `rpi3`) and instance, then delegates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,16 @@ __all__ = [
 
 
 def build(
-    target: str = "qemu", *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+    target: str = "qemu",
+    *,
+    progress: Progress | None = None,
+    verbose: bool = False,
+    refresh: bool = False,
+    tas: Sequence[str | Path] = (),
 ) -> BuildResult:
-    """Build (or fetch from the cache) what `target` runs."""
-    return get_runtime(target).build(progress=progress, verbose=verbose, refresh=refresh)
+    """Build (or fetch from the cache) what `target` runs, with the chaincode TAs `tas` (signed `.ta`
+    files of chaincode projects) beside FOC's own."""
+    return get_runtime(target).build(progress=progress, verbose=verbose, refresh=refresh, tas=tas)
 
 
 def up(

@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import uuid as _uuid
+from dataclasses import replace
 from pathlib import Path
 
 from foc.errors import ConfigError, FocError
@@ -119,6 +120,18 @@ def parse_args(argv: list[str] | None) -> ProxyConfig:
         ta_uuid = _uuid.UUID(a.ta_uuid) if a.ta_uuid else None
     except ValueError:
         p.error(f"--ta-uuid {a.ta_uuid!r} is not a UUID")
+    # where to listen and TLS first: a refusal there must not depend on loading any TA library
+    base = ProxyConfig(
+        listen=a.listen,
+        tee=a.tee,
+        pool_size=a.pool,
+        ta_uuid=ta_uuid or abi.FOC_TA_UUID,
+        tls_cert=a.tls_cert,
+        tls_key=a.tls_key,
+        tls_client_ca=a.tls_client_ca,
+        allow_plaintext=a.allow_plaintext,
+        checkout_timeout=a.checkout_timeout,
+    )
     tas = [parse_ta_spec(spec) for spec in a.ta]
     if a.config is not None:
         tas += load_ta_file(a.config)
@@ -131,18 +144,7 @@ def parse_args(argv: list[str] | None) -> ProxyConfig:
         tas = listed + (_native_tas(a.native_lib, ta_uuid) if a.native_lib or not listed else [])
     elif a.native_lib:
         raise ConfigError("--native-lib is for --tee native (the host build), not for OP-TEE")
-    return ProxyConfig(
-        listen=a.listen,
-        tee=a.tee,
-        pool_size=a.pool,
-        ta_uuid=ta_uuid or abi.FOC_TA_UUID,
-        tas=tas,
-        tls_cert=a.tls_cert,
-        tls_key=a.tls_key,
-        tls_client_ca=a.tls_client_ca,
-        allow_plaintext=a.allow_plaintext,
-        checkout_timeout=a.checkout_timeout,
-    )
+    return replace(base, tas=tas) if tas else base
 
 
 def main(argv: list[str] | None = None) -> int:
