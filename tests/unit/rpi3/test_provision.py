@@ -104,7 +104,9 @@ def test_first_provisioning_installs_tls_copies_what_differs_and_restarts(
     assert "foc-proxy-service restart" in board.commands  # a running proxy would serve the old TA
 
 
-def test_every_chaincode_ta_and_the_proxy_list_are_provisioned(tmp_path: Path, identity: BoardIdentity) -> None:
+def test_every_chaincode_ta_and_the_proxy_list_are_provisioned(
+    tmp_path: Path, identity: BoardIdentity
+) -> None:
     """An image with several chaincode TAs: all of them and the proxy's [[ta]] list beside them
     (share/ta/proxy.toml) reach the board; the list goes to /etc/foc/proxy.toml and /data/foc/ta."""
     board = FakeBoard()
@@ -117,8 +119,9 @@ def test_every_chaincode_ta_and_the_proxy_list_are_provisioned(tmp_path: Path, i
     assert report.tas == [t.name for t in tas] + [prov.PROXY_TAS_FILE]
     for ta in tas:
         assert board.files[f"{prov.GUEST_TA_DIR}/{ta.name}"] == ta.read_bytes()
-    assert board.files[f"/etc/foc/{prov.PROXY_TAS_FILE}"] == (tmp_path / prov.PROXY_TAS_FILE).read_bytes()
-    assert board.files[f"{prov.TA_DIR}/{prov.PROXY_TAS_FILE}"] == (tmp_path / prov.PROXY_TAS_FILE).read_bytes()
+    listing = (tmp_path / prov.PROXY_TAS_FILE).read_bytes()
+    assert board.files[f"/etc/foc/{prov.PROXY_TAS_FILE}"] == listing
+    assert board.files[f"{prov.TA_DIR}/{prov.PROXY_TAS_FILE}"] == listing
     restarts = board.commands.count("foc-proxy-service restart")
     again = prov.provision(board, identity, tas=tas, package=None, new_tls=False)
     assert again.tas == [] and board.commands.count("foc-proxy-service restart") == restarts
