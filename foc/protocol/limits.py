@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 FOC_MAX_ARGS = 16  # including the function name
 FOC_MAX_FUNCTION = 64  # bytes of the function name
-FOC_MAX_KEY = 256  # bytes of a state key (non-empty, no NUL)
+FOC_MAX_KEY = 256  # bytes of a state key (simple or composite, see above)
 FOC_MAX_VALUE = 65536  # bytes of one state value or argument
 FOC_MAX_REQUEST = 131072  # encoded request
 FOC_MAX_PAYLOAD = 65536  # response payload / error message
@@ -23,6 +23,12 @@ FOC_MAX_CACHE_BYTES = 131072  # sum of cached read values in one invocation
 FOC_MAX_WRITE_BYTES = 131072  # sum of written keys + values in one invocation
 FOC_MAX_OUTPUT = 393216  # largest output any command produces
 FOC_MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint (non-empty)
+FOC_MAX_MSP_ID = 256  # bytes of the creator's MSP id
+FOC_MAX_CERTIFICATE = 8192  # bytes of the creator's certificate (SerializedIdentity.id_bytes)
+FOC_MAX_TRANSIENT = 16  # transient entries in one request (key 1..FOC_MAX_KEY, value <= FOC_MAX_VALUE)
+FOC_MAX_RANGES = 8  # distinct ranges read by one invocation
+FOC_MAX_RANGE_ENTRIES = 64  # entries in one range answer
+FOC_MAX_RANGE_BYTES = 65536  # sum of keys + values of all range answers in one invocation
 FOC_CONF_STATE_OVERHEAD = 40  # stored_value = plaintext + this (magic, nonce, lengths, GCM tag)
 
 

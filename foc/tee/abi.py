@@ -26,13 +26,19 @@ from foc.protocol.limits import (  # the limits, generated from the header once 
     FOC_CONF_STATE_OVERHEAD,
     FOC_MAX_ARGS,
     FOC_MAX_CACHE_BYTES,
+    FOC_MAX_CERTIFICATE,
     FOC_MAX_FUNCTION,
     FOC_MAX_IDENTIFIER,
     FOC_MAX_KEY,
+    FOC_MAX_MSP_ID,
     FOC_MAX_OUTPUT,
     FOC_MAX_PAYLOAD,
+    FOC_MAX_RANGE_BYTES,
+    FOC_MAX_RANGE_ENTRIES,
+    FOC_MAX_RANGES,
     FOC_MAX_READS,
     FOC_MAX_REQUEST,
+    FOC_MAX_TRANSIENT,
     FOC_MAX_VALUE,
     FOC_MAX_WRITE_BYTES,
     FOC_MAX_WRITES,
@@ -46,13 +52,19 @@ __all__ = [  # re-exported: the header's limits are part of the ABI this module 
     "FOC_CONF_STATE_OVERHEAD",
     "FOC_MAX_ARGS",
     "FOC_MAX_CACHE_BYTES",
+    "FOC_MAX_CERTIFICATE",
     "FOC_MAX_FUNCTION",
     "FOC_MAX_IDENTIFIER",
     "FOC_MAX_KEY",
+    "FOC_MAX_MSP_ID",
     "FOC_MAX_OUTPUT",
     "FOC_MAX_PAYLOAD",
+    "FOC_MAX_RANGES",
+    "FOC_MAX_RANGE_BYTES",
+    "FOC_MAX_RANGE_ENTRIES",
     "FOC_MAX_READS",
     "FOC_MAX_REQUEST",
+    "FOC_MAX_TRANSIENT",
     "FOC_MAX_VALUE",
     "FOC_MAX_WRITE_BYTES",
     "FOC_MAX_WRITES",
@@ -62,7 +74,7 @@ __all__ = [  # re-exported: the header's limits are part of the ABI this module 
 
 FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
 FOC_TA_UUID = _uuid.UUID(FOC_TA_UUID_STR)
-FOC_ABI_VERSION = 1
+FOC_ABI_VERSION = 2  # 2: FOC2 requests, ranges, FCI1 confidential invocations
 
 # Commands
 FOC_CMD_INVOKE = 0
@@ -78,12 +90,15 @@ FOC_CMD_PANIC = 0x7F
 FOC_MSG_RESPONSE = 0
 FOC_MSG_GET_STATE = 1
 FOC_MSG_CONFIDENTIAL_RESPONSE = 3
+FOC_MSG_GET_STATE_BY_RANGE = 4
 FOC_MSG_ERROR = 100
 
 FOC_REQ_MAGIC = 0x31434F46  # "FOC1" little-endian
-FOC_CONF_REQUEST_MAGIC = 0x31524346  # "FCR1" confidential_request
+FOC_REQ2_MAGIC = 0x32434F46  # "FOC2": FOC1 followed by the context (creator, transient data)
+FOC_CONF_INVOKE_MAGIC = 0x31494346  # "FCI1" confidential_invocation
+FOC_CONF_REQUEST_MAGIC = 0x32524346  # "FCR2" confidential_request (v2)
 FOC_CONF_STATE_MAGIC = 0x31534346  # "FCS1" stored_value
-FOC_CONF_SIGNED_MAGIC = 0x31525346  # "FSR1" signed_message
+FOC_CONF_SIGNED_MAGIC = 0x32525346  # "FSR2" signed_message (v2)
 FOC_CONF_ATTESTED_MAGIC = 0x31444146  # "FAD1" attested_data
 FOC_CONF_EVIDENCE_MAGIC = 0x31564546  # "FEV1" evidence
 FOC_CONF_CREDENTIALS_MAGIC = 0x31444346  # "FCD1" credentials
