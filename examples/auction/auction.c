@@ -326,7 +326,7 @@ static foc_status bid(struct foc_stub *stub)
 	struct writer w = { record, 0 };
 	uint8_t buf[FOC_MAX_KEY];
 	struct auction a;
-	uint64_t amount, old;
+	uint64_t amount = 0, old = 0;
 	bool found;
 	foc_status rc = expect_args(stub, 3, "auction, bidder, amount");
 
@@ -362,7 +362,7 @@ static foc_status close_auction(struct foc_stub *stub)
 	struct identity me, who;
 	struct auction a;
 	uint32_t count, i, nparts;
-	uint64_t amount;
+	uint64_t amount = 0;
 	foc_status rc = expect_args(stub, 1, "auction");
 
 	if (rc == FOC_OK)
@@ -421,7 +421,7 @@ static foc_status show_bid(struct foc_stub *stub)
 	struct identity me, owner;
 	uint8_t buf[FOC_MAX_KEY];
 	struct auction a;
-	uint64_t amount;
+	uint64_t amount = 0;
 	bool found;
 	foc_status rc = expect_args(stub, 2, "auction, bidder");
 

@@ -21,6 +21,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NO_MEMORY: _ClassVar[ErrorCode]
     INTERNAL: _ClassVar[ErrorCode]
     INCONSISTENT: _ClassVar[ErrorCode]
+    DENIED: _ClassVar[ErrorCode]
     TA_CRASHED: _ClassVar[ErrorCode]
     TEE_FAILURE: _ClassVar[ErrorCode]
     PROTOCOL: _ClassVar[ErrorCode]
@@ -39,6 +40,7 @@ SEQUENCE: ErrorCode
 NO_MEMORY: ErrorCode
 INTERNAL: ErrorCode
 INCONSISTENT: ErrorCode
+DENIED: ErrorCode
 TA_CRASHED: ErrorCode
 TEE_FAILURE: ErrorCode
 PROTOCOL: ErrorCode

@@ -118,6 +118,7 @@ FOC_ERR_SEQUENCE = 9
 FOC_ERR_NO_MEMORY = 10
 FOC_ERR_INTERNAL = 11
 FOC_ERR_INCONSISTENT = 12
+FOC_ERR_DENIED = 13
 
 
 class MsgType(enum.IntEnum):
@@ -174,6 +175,7 @@ class TaErrorCode(enum.IntEnum):
     NO_MEMORY = FOC_ERR_NO_MEMORY
     INTERNAL = FOC_ERR_INTERNAL
     INCONSISTENT = FOC_ERR_INCONSISTENT
+    DENIED = FOC_ERR_DENIED
 
 
 def error_code_name(code: int) -> str:

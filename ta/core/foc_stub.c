@@ -12,7 +12,7 @@
 #include "foc_core.h"
 #include "foc_platform.h"
 
-#define FOC_ERR_LAST FOC_ERR_INCONSISTENT
+#define FOC_ERR_LAST FOC_ERR_DENIED
 
 struct foc_stub {
 	const struct foc_invocation *inv;
@@ -593,6 +593,7 @@ static const struct {
 	[FOC_ERR_NO_MEMORY] = { "NO_MEMORY", "out of memory" },
 	[FOC_ERR_INTERNAL] = { "INTERNAL", "internal error" },
 	[FOC_ERR_INCONSISTENT] = { "INCONSISTENT", "inconsistent state answer" },
+	[FOC_ERR_DENIED] = { "DENIED", "denied" },
 };
 
 static bool is_error_code(foc_status code)

@@ -140,5 +140,6 @@
 #define FOC_ERR_NO_MEMORY 10
 #define FOC_ERR_INTERNAL 11
 #define FOC_ERR_INCONSISTENT 12    /* state answer does not fit the request (e.g. found=0 with a value) */
+#define FOC_ERR_DENIED 13          /* the chaincode refuses this caller (foc_get_creator) or this operation now */
 
 #endif /* FOC_TA_H */

@@ -93,7 +93,7 @@ static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 		     foc_read_bytes(&r, 64, &p, &n) == FOC_READ_OK && n == 64;
 		break;
 	case FOC_MSG_ERROR:
-		ok = foc_read_u32(&r, &n) == FOC_READ_OK && n >= FOC_ERR_BAD_REQUEST && n <= FOC_ERR_INCONSISTENT &&
+		ok = foc_read_u32(&r, &n) == FOC_READ_OK && n >= FOC_ERR_BAD_REQUEST && n <= FOC_ERR_DENIED &&
 		     foc_read_bytes(&r, FOC_MAX_PAYLOAD, &p, &n) == FOC_READ_OK;
 		break;
 	case FOC_MSG_RESPONSE:
