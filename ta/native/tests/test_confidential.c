@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -995,17 +996,20 @@ int main(void)
 
 	if (!mkdtemp(tmpl))
 		return 2;
-	snprintf(storage_dir, sizeof(storage_dir), "%s", tmpl);
-	setenv(FOC_NATIVE_STORAGE_ENV, storage_dir, 1);
+	setenv(FOC_NATIVE_STORAGE_ENV, tmpl, 1);
+	/* the TA's sealed objects: in the storage directory's subdirectory named by its uuid */
+	snprintf(storage_dir, sizeof(storage_dir), "%s/%s", tmpl, FOC_NATIVE_TA_UUID);
+	if (mkdir(storage_dir, 0700) != 0)
+		return 2;
 	test_lifecycle();
 	test_config_negative();
 	test_invocations();
 	test_layers();
 	test_context_and_ranges();
 	test_out_of_memory();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", storage_dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
 	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", storage_dir);
+		fprintf(stderr, "could not remove %s\n", tmpl);
 	printf("confidential: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

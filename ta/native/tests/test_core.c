@@ -859,7 +859,7 @@ static void test_stub(struct foc_native_session *s)
 	CHECK(is_error(s, FOC_ERR_NOT_FOUND, "not found"));
 	request("script", "M:6", "R:4", NULL); /* message belongs to another code: default text */
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "bad argument"));
-	request("script", "R:13", NULL);
+	request("script", "R:14", NULL); /* past FOC_ERR_DENIED, the last code */
 	CHECK(is_error(s, FOC_ERR_INTERNAL, "invalid status"));
 	request("script", "L", NULL);
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "mmmm") && strlen(err_text) == FOC_MAX_ERROR_MESSAGE - 1);
