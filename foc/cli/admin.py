@@ -59,6 +59,7 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     )
     new.add_argument("name", help="chaincode name (letters, digits, '-', '_'; starts with a letter)")
     new.add_argument("--dir", type=Path, help="where to write it (default ./NAME; never inside FOC's tree)")
+    new.add_argument("--uuid", help="the TA's uuid (default: a fresh random one, uuid4)")
     build = csub.add_parser(
         "build", help="build a chaincode project: its signed .ta and its host-native library for the tests"
     )
@@ -226,9 +227,16 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_chaincode_new(args: argparse.Namespace, out: TextIO) -> int:
     """`foc chaincode new NAME`: a chaincode project outside FOC's tree, with a fresh TA uuid."""
+    import uuid
+
+    from foc.errors import UsageError
     from foc.sdk.project import new_project
 
-    project = new_project(args.name, args.dir)
+    try:
+        ta_uuid = uuid.UUID(args.uuid) if args.uuid else None
+    except ValueError:
+        raise UsageError(f"--uuid {args.uuid!r} is not a uuid") from None
+    project = new_project(args.name, args.dir, ta_uuid=ta_uuid)
     print(f"created chaincode project {project.name} in {project.root}", file=out)
     print(f"  TA uuid {project.ta_uuid}", file=out)
     for path in project.files:

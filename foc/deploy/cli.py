@@ -283,6 +283,10 @@ def _status(args: argparse.Namespace, out: Output) -> int:
             serving = st.get("proxy_serving")
             health = "" if serving is None else (" serving" if serving else " NOT answering")
             lines.append(f"proxy {st['proxy_address']}{health}")
+        proxy = st.get("proxy")
+        if isinstance(proxy, dict) and proxy.get("tas"):
+            served = ", ".join(f"{t['name']} ({t['uuid']})" for t in proxy["tas"])
+            lines.append(f"chaincode TAs: {served}")
         if st.get("uptime_s") is not None:
             lines.append(f"up {st['uptime_s']} s; {_fmt_timings(st.get('timings') or {})}")  # type: ignore[arg-type]
         if st.get("logs"):

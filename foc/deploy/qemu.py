@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -706,6 +707,17 @@ def proxy_status(
             "version": getattr(health, "version", ""),
             "sessions_open": getattr(health, "sessions_open", 0),
             "transactions_total": getattr(health, "transactions_total", 0),
+            # every chaincode TA the proxy serves, with its own pool
+            "tas": [
+                {
+                    "name": ta.name,
+                    "uuid": str(uuid.UUID(bytes=bytes(ta.uuid))) if len(ta.uuid) == 16 else "",
+                    "default": ta.is_default,
+                    "sessions_open": ta.sessions_open,
+                    "transactions_total": ta.transactions_total,
+                }
+                for ta in getattr(health, "tas", ())
+            ],
         }
     return out
 
