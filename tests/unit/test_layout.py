@@ -27,6 +27,7 @@ NOT_IN_DEVICE_RUNTIME = (
     "foc.registry",
     "foc.admin",
     "foc.demo",
+    "foc.sdk",
 )
 # (package, packages it must never import): the data path's direction.
 DOWNSTREAM_ONLY = {
