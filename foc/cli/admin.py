@@ -5,7 +5,8 @@
     foc chaincode new NAME [--dir DIR]              a chaincode project (C on foc_chaincode.h, own TA uuid)
     foc chaincode build DIR [--target qemu|rpi3] [--native-only]
                                                     its signed .ta and host-native library
-    foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure) --channel CH [--ta-uuid U]
+    foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure | --target qemu|rpi3)
+                         --channel CH [--ta-uuid U] [--instance NAME]
     foc chaincode show --id ID [--field version]
     foc enclave create [--force] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
     foc enclave register --chaincode ID [--enclave ENCLAVE_ID | --credentials FILE] [--allow-insecure-native]
@@ -85,6 +86,12 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the host-native build's fixed native-insecure-v1 measurement (NOT a TEE: development only)",
     )
+    version.add_argument(
+        "--target",
+        choices=("qemu", "rpi3"),
+        help="measure the TA (--ta-uuid, default coffee) of the image this target's running instance booted",
+    )
+    define.add_argument("--instance", default="default", help="--target: its instance (default %(default)s)")
     define.add_argument("--channel", required=True, help="channel id")
     define.add_argument(
         "--ta-uuid",
@@ -207,11 +214,17 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
             from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
 
             version = NATIVE_INSECURE_MEASUREMENT.hex()
+        if args.target is not None:
+            from foc.deploy.api import expected_ta_measurement
+
+            version = expected_ta_measurement(args.target, instance=args.instance, ta_uuid=args.ta_uuid).hex()
         definition = net.define_chaincode(
             args.chaincode_id, version=version, ta=args.ta, channel=args.channel, ta_uuid=args.ta_uuid
         )
         path = net.definitions.path(definition.chaincode_id)
-    if args.ta is not None:
+    if args.target is not None:
+        source = f"measured offline from the TA of the image {args.target} ({args.instance}) booted"
+    elif args.ta is not None:
         source = f"measured offline from {args.ta}"
     else:
         source = "native-insecure-v1: the host-native build, NOT a TEE" if args.native_insecure else "given"
