@@ -111,10 +111,11 @@ class _DevBackend:
     (enroll, define, create) never creates a ledger.
     """
 
-    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue) -> None:
+    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue, creator: bytes = b"") -> None:
         self.path = path
         self._channel = channel
         self._catalogue = catalogue
+        self._creator = creator  # the msp.SerializedIdentity every contract's transactions carry
         self._ledger: DevLedger | None = None
         self._peer: DevPeer | None = None
 
@@ -138,7 +139,7 @@ class _DevBackend:
     def contract(self, name: str) -> Contract:
         from foc.client.devledger import DevLedgerContract
 
-        return DevLedgerContract(self._open(), name)
+        return DevLedgerContract(self._open(), name, creator=self._creator)
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -473,7 +474,9 @@ def connect(
     Back end: ``gateway=HOST:PORT`` (with ``identity`` or ``msp_dir``/``mspid``, ``channel``,
     optionally ``tls_root_cert``/``server_name``) for Fabric, else the dev ledger at ``ledger``
     (default $FOC_LEDGER or ~/.cache/foc/ledger/dev.sqlite) on ``channel`` (default: the ledger's,
-    ``dev`` for a new one). Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
+    ``dev`` for a new one); there ``identity``, if given, is the creator of every transaction (the
+    dev ledger checks no signature: chaincodes see it with foc_get_creator).
+    Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
     "native", and its ``instance``, default $FOC_INSTANCE or "default"; brought up if needed, built
     if ``build``; "native" is a host-native proxy, NOT a TEE; a TLS proxy's pinned certificate comes
     from the target) or ``proxy`` (HOST:PORT or a
@@ -528,7 +531,10 @@ def connect(
             )
         else:
             backend = _DevBackend(
-                Path(ledger) if ledger is not None else default_ledger_path(), channel, catalogue
+                Path(ledger) if ledger is not None else default_ledger_path(),
+                channel,
+                catalogue,
+                identity.serialized() if identity is not None else b"",
             )
         return Network(
             backend=backend,

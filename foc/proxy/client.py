@@ -16,8 +16,12 @@ Error contract:
     ``LIMIT`` error found here, before anything is sent, and returned like the proxy's own;
     a gRPC RESOURCE_EXHAUSTED (a message over a transport cap) is a ``LIMIT`` error too, never
     "unavailable" (the unary RPCs raise ``foc.errors.LimitExceeded``);
-  * an exception raised by the caller's ``get_state``/``put_state`` cancels the stream
-    (the proxy aborts the TA invocation) and propagates unchanged.
+  * an exception raised by the caller's ``get_state``/``get_state_by_range``/``put_state`` cancels
+    the stream (the proxy aborts the TA invocation) and propagates unchanged.
+
+A range read of the chaincode (``get_state_by_range_request``) is answered with
+``get_state_by_range(start, end)``: every entry of the range, ascending; over the TA's limits
+(FOC_MAX_RANGE_ENTRIES, FOC_MAX_RANGE_BYTES, ...) it is a ``LIMIT`` error found here.
 
 Example::
 
@@ -43,6 +47,7 @@ from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, Pro
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
+from foc.protocol.context import Creator, Transient
 from foc.protocol.legacy import LegacyProtocolError, WrapperSide
 from foc.protocol.limits import CONFIDENTIAL, PLAINTEXT, Limits
 from foc.protocol.result import InvocationResult
@@ -54,6 +59,8 @@ ADMIN_TIMEOUT = 180.0
 
 
 GetState = Callable[[str], bytes | None]
+#: (start, end) -> every entry of the range, ascending: (key, value) pairs
+GetStateByRange = Callable[[str, str], Sequence[tuple[str, bytes]]]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
@@ -134,18 +141,24 @@ class ProxyClient:
         *,
         get_state: GetState,
         put_state: PutState | None = None,
+        get_state_by_range: GetStateByRange | None = None,
         transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
+        transient: Transient | None = None,
         timeout: float | None = None,
     ) -> InvocationResult:
         """Run one transaction.
 
         ``args`` exclude the function name; all ``str`` goes as text ``arguments``, any
         ``bytes`` sends all as ``binary_arguments``. ``get_state(key)`` returns the value or
-        None. An empty ``transaction_id`` selects FOC's legacy mode, where writes arrive as
-        ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
-        A request over the TA's limits is refused here (a LIMIT result), before anything is sent.
+        None; ``get_state_by_range(start, end)`` the entries of a range (without it a range read
+        fails the transaction). An empty ``transaction_id`` selects FOC's legacy mode, where writes
+        arrive as ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
+        ``creator`` and ``transient`` are the transaction's (the chaincode's foc_get_creator and
+        foc_get_transient). A request over the TA's limits is refused here (a LIMIT result), before
+        anything is sent.
         """
         legacy = not transaction_id
         if legacy and put_state is None:
@@ -155,7 +168,9 @@ class ProxyClient:
                 [
                     function.encode(),
                     *(bytes(a) if isinstance(a, bytes | bytearray) else a.encode() for a in args),
-                ]
+                ],
+                creator=creator,
+                transient=transient,
             )
         except LimitExceeded as exc:
             return InvocationResult.failure("LIMIT", exc.reason)
@@ -164,31 +179,37 @@ class ProxyClient:
             function_name=function,
             transaction_id=transaction_id,
             channel_id=channel_id,
+            transient=[pb.TransientEntry(key=k, value=bytes(v)) for k, v in (transient or {}).items()],
         )
+        _set_creator(request, creator)
         if any(isinstance(a, bytes | bytearray) for a in args):
             request.binary_arguments.extend(
                 a if isinstance(a, bytes | bytearray) else a.encode() for a in args
             )
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
-        return self._transaction(request, get_state, put_state, timeout, PLAINTEXT)
+        return self._transaction(request, get_state, put_state, timeout, PLAINTEXT, get_state_by_range)
 
     def invoke_confidential(
         self,
         request: bytes,
         *,
         get_state: GetState,
+        get_state_by_range: GetStateByRange | None = None,
         transaction_id: str,
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
         timeout: float | None = None,
     ) -> bytes:
         """Run one confidential request (FOC_CMD_CONFIDENTIAL_INVOKE); return the confidential_response.
 
-        ``get_state(key)`` returns the *stored* (encrypted) value or None. Refusals by the TA
-        (malformed or tampered request, wrong channel/chaincode, no enclave) and by the proxy raise
-        ``ChaincodeError`` with the structured code; chaincode errors (e.g. EXISTS) are inside the
-        encrypted response. Transport failures raise ``ProxyUnavailable``.
+        ``get_state(key)`` returns the *stored* (encrypted) value or None, ``get_state_by_range``
+        the stored entries of a range. ``creator`` is the transaction's creator as the peer reports
+        it: the TA refuses a request whose encrypted creator is another identity. Refusals by the TA
+        (malformed or tampered request, wrong channel/chaincode/creator, no enclave) and by the proxy
+        raise ``ChaincodeError`` with the structured code; chaincode errors (e.g. EXISTS) are inside
+        the encrypted response. Transport failures raise ``ProxyUnavailable``.
         """
         if not transaction_id:
             raise ValueError("a confidential request needs a transaction_id")
@@ -199,7 +220,10 @@ class ProxyClient:
             channel_id=channel_id,
             confidential_request=request,
         )
-        result = self._transaction(message, get_state, None, timeout, CONFIDENTIAL).raise_for_error()
+        _set_creator(message, creator)
+        result = self._transaction(
+            message, get_state, None, timeout, CONFIDENTIAL, get_state_by_range
+        ).raise_for_error()
         if not result.confidential_response:
             raise ProxyUnavailable(
                 f"proxy {self.address} answered a confidential request without a confidential_response",
@@ -262,6 +286,7 @@ class ProxyClient:
         put_state: PutState | None,
         timeout: float | None,
         limits: Limits,
+        get_state_by_range: GetStateByRange | None = None,
     ) -> InvocationResult:
         """One TransactionInvocation stream; `limits` are the mode's (what a state answer may carry)."""
         legacy = not request.transaction_id
@@ -281,6 +306,7 @@ class ProxyClient:
             requests(), timeout=self._deadline(self.default_timeout if timeout is None else timeout)
         )
         finished = threading.Event()
+        range_bytes = 0
         try:
             for msg in call:
                 kind = msg.WhichOneof("type")
@@ -293,6 +319,17 @@ class ProxyClient:
                     else:
                         answer = pb.GetStateResponse(raw_value=value or b"", found=value is not None)
                     outbox.put(pb.ChaincodeWrapperMessage(get_state_response=answer))
+                elif kind == "get_state_by_range_request":
+                    asked = msg.get_state_by_range_request
+                    if get_state_by_range is None:
+                        why = "the chaincode reads a range and this caller cannot answer range reads"
+                        return InvocationResult.failure("PROTOCOL", why)
+                    entries = list(get_state_by_range(asked.start_key, asked.end_key))
+                    range_bytes = sizes.check_range_answer(entries, limits, range_bytes)  # cancelled below
+                    ranged = pb.GetStateByRangeResponse(
+                        entries=[pb.StateEntry(key=k, value=bytes(v)) for k, v in entries]
+                    )
+                    outbox.put(pb.ChaincodeWrapperMessage(get_state_by_range_response=ranged))
                 elif kind == "put_state_request":
                     if put_state is None:
                         raise ProxyUnavailable(
@@ -310,7 +347,7 @@ class ProxyClient:
             raise ProxyUnavailable(f"proxy {self.address} ended the transaction stream without a response")
         except LegacyProtocolError as exc:
             return InvocationResult.failure(exc.code, exc.message)
-        except LimitExceeded as exc:  # a state answer over the mode's limit: nothing more is sent
+        except LimitExceeded as exc:  # a state or range answer over the mode's limits: nothing more is sent
             return InvocationResult.failure("LIMIT", exc.reason)
         except grpc.RpcError as exc:
             structured = WrapperSide.structured_error(exc) if legacy else None
@@ -324,6 +361,12 @@ class ProxyClient:
             outbox.put(_END)
             if not finished.is_set():
                 call.cancel()
+
+
+def _set_creator(request: pb.InvocationRequest, creator: Creator | None) -> None:
+    if creator is not None:
+        request.creator_msp_id = creator.msp_id
+        request.creator_id_bytes = creator.certificate
 
 
 def _credentials(answer: pb.EnclaveCredentialsResponse) -> bytes:

@@ -6,6 +6,8 @@ One ``TransactionInvocation`` stream = one transaction:
     invocation_request  ───────────►  validate, lease a session  ─────► FOC_CMD_INVOKE
                         ◄─────────── get_state_request(key)     ◄───── GET_STATE key
     get_state_response  ───────────►                            ─────► FOC_CMD_RESUME
+                        ◄─────────── get_state_by_range_request ◄───── GET_STATE_BY_RANGE start end
+    get_state_by_range_response ───►  (sizes checked)           ─────► FOC_CMD_RESUME (range answer)
                         ...
                         ◄─────────── [legacy: put_state_request per write, wait for "OK"]
                         ◄─────────── invocation_response        ◄───── RESPONSE | ERROR
@@ -16,9 +18,13 @@ end with gRPC status UNKNOWN, details ``"<CODE>: <message>"`` and trailing metad
 ``foc-error-code``. If the stream breaks mid-transaction the TA invocation is aborted
 (FOC_CMD_ABORT) and the session goes back to the pool.
 
-A confidential transaction (``invocation_request.confidential_request`` set, no function or
-arguments in clear) runs FOC_CMD_CONFIDENTIAL_INVOKE with the same GetState relay (the answers
-are stored ciphertext) and ends with ``invocation_response.confidential_response``.
+The request's creator and transient data (``creator_msp_id``, ``creator_id_bytes``, ``transient``)
+reach the TA in the request's context (a FOC2 request). A confidential transaction
+(``invocation_request.confidential_request`` set, no function, arguments or transient data in clear)
+runs FOC_CMD_CONFIDENTIAL_INVOKE with the transaction's creator beside the request (the TA refuses
+a request whose encrypted creator is another identity) and the same relay (the answers are stored
+ciphertext), and ends with ``invocation_response.confidential_response``. Range reads need a
+transaction id: FOC's legacy protocol has no message for them.
 
 Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEnclave ->
 FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
@@ -46,6 +52,7 @@ from foc.errors import FocError, LimitExceeded, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
+from foc.protocol.context import Creator
 from foc.protocol.legacy import LegacyProtocolError, ProxySide, is_legacy
 from foc.protocol.limits import Limits
 from foc.protocol.result import InvocationResult, error_code_name, error_code_value
@@ -55,7 +62,7 @@ from foc.proxy.tas import ServedTa, TaTable, UnknownTa
 from foc.tee import abi
 from foc.tee.api import DeviceKeySource, TeeBackend, TeeSession
 from foc.tee.device_key import DeviceKey
-from foc.tee.invocation import NeedState, TaInvocation
+from foc.tee.invocation import NeedRange, NeedState, RangeEntries, TaInvocation
 
 log = logging.getLogger(__name__)
 
@@ -275,11 +282,12 @@ class InvocationService(pb_grpc.InvocationServicer):
             txid, legacy = req.transaction_id, is_legacy(req)
             ta = self._select(req.chaincode_uuid)
             name = ta.name
+            creator = _creator(req)
             if req.confidential_request:
                 mode = "confidential"
                 request = self._confidential_request(req)
                 result = yield from self._run(
-                    lambda session: TaInvocation.confidential(session, request),
+                    lambda session: TaInvocation.confidential(session, request, creator),
                     legacy,
                     request_iterator,
                     context,
@@ -287,8 +295,13 @@ class InvocationService(pb_grpc.InvocationServicer):
                 )
             else:
                 args = self._arguments(req)
+                transient = _transient(req, creator, args)
                 result = yield from self._run(
-                    lambda session: TaInvocation(session, args), legacy, request_iterator, context, ta
+                    lambda session: TaInvocation(session, args, creator=creator, transient=transient),
+                    legacy,
+                    request_iterator,
+                    context,
+                    ta,
                 )
             round_trips = result.round_trips
             yield from self._finish(result, legacy, request_iterator)
@@ -329,11 +342,11 @@ class InvocationService(pb_grpc.InvocationServicer):
                 pb.BAD_REQUEST,
                 "a confidential request needs a transaction_id (legacy FOC transactions cannot carry one)",
             )
-        if req.function_name or req.arguments or req.binary_arguments:
+        if req.function_name or req.arguments or req.binary_arguments or req.transient:
             raise _Refusal(
                 pb.BAD_REQUEST,
-                "a confidential request carries its function and arguments encrypted; "
-                "function_name, arguments and binary_arguments must be empty",
+                "a confidential request carries its function, arguments and transient data encrypted; "
+                "function_name, arguments, binary_arguments and transient must be empty",
             )
         try:
             sizes.check_confidential_request(req.confidential_request)
@@ -374,19 +387,33 @@ class InvocationService(pb_grpc.InvocationServicer):
             raise _Refusal(pb.TEE_FAILURE, str(exc)) from None
         inv: TaInvocation | None = None
         crashed = False
+        range_bytes = 0
         try:
             inv = start(lease.session)
             step = inv.start()
-            while isinstance(step, NeedState):
-                yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=step.key))
-                msg = _receive(request_iterator)
-                kind = msg.WhichOneof("message_oneof")
-                if kind != "get_state_response":
+            while isinstance(step, NeedState | NeedRange):
+                if isinstance(step, NeedState):
+                    yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=step.key))
+                    answer = _expect(request_iterator, "get_state_response").get_state_response
+                    step = inv.answer(_state_value(answer, legacy, inv.limits))
+                    continue
+                if legacy:
                     raise _Refusal(
-                        pb.PROTOCOL,
-                        f"expected get_state_response while the TA waits for state, got {kind or 'empty'}",
-                    )
-                step = inv.answer(_state_value(msg.get_state_response, legacy, inv.limits))
+                        pb.PROTOCOL, "the chaincode reads a range: FOC's legacy protocol (no transaction id) "
+                        "has no message for it",
+                    )  # fmt: skip
+                request = pb.GetStateByRangeRequest(start_key=step.bounds.start, end_key=step.bounds.end)
+                yield pb.ChaincodeProxyMessage(get_state_by_range_request=request)
+                ranged = _expect(request_iterator, "get_state_by_range_response").get_state_by_range_response
+                entries, range_bytes = _range_entries(ranged, inv.limits, range_bytes)
+                try:
+                    step = inv.answer_range(entries)
+                except abi.KeyNotText:
+                    raise
+                except abi.AbiError as exc:
+                    if not inv.finished:  # refused before it was sent: the wrapper's answer
+                        raise _Refusal(pb.PROTOCOL, f"the wrapper's {exc.message}") from None
+                    raise
             return step
         except abi.KeyNotText as exc:  # the chaincode's key, not an ABI break: keep the session
             raise _Refusal(pb.BAD_ARGUMENT, exc.message) from None
@@ -452,6 +479,54 @@ def _receive(request_iterator: Iterator[pb.ChaincodeWrapperMessage]) -> pb.Chain
     except Exception as exc:  # e.g. an undecodable message: grpc ends the RPC itself
         log.warning("the wrapper stream failed: %s", type(exc).__name__)
         raise _StreamGone() from None
+
+
+def _expect(request_iterator: Iterator[pb.ChaincodeWrapperMessage], kind: str) -> pb.ChaincodeWrapperMessage:
+    """The wrapper's next message, which must be `kind` (the answer the TA waits for)."""
+    msg = _receive(request_iterator)
+    got = msg.WhichOneof("message_oneof")
+    if got != kind:
+        raise _Refusal(pb.PROTOCOL, f"expected {kind} while the TA waits for state, got {got or 'empty'}")
+    return msg
+
+
+def _creator(req: pb.InvocationRequest) -> Creator | None:
+    """The transaction's creator the wrapper reports (None: none), checked against the limits."""
+    if not req.creator_msp_id and not req.creator_id_bytes:
+        return None
+    if not req.creator_msp_id or not req.creator_id_bytes:
+        raise _Refusal(pb.BAD_REQUEST, "a creator needs both creator_msp_id and creator_id_bytes")
+    creator = Creator(req.creator_msp_id, bytes(req.creator_id_bytes))
+    try:
+        sizes.check_context(creator, None)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
+    return creator
+
+
+def _transient(req: pb.InvocationRequest, creator: Creator | None, args: list[bytes]) -> dict[str, bytes]:
+    """The request's transient data (distinct, non-empty keys), checked with the whole request's size."""
+    transient: dict[str, bytes] = {}
+    for entry in req.transient:
+        if not entry.key or entry.key in transient:
+            raise _Refusal(pb.BAD_REQUEST, "transient keys must be non-empty and distinct")
+        transient[entry.key] = bytes(entry.value)
+    try:
+        sizes.check_request(args, creator=creator, transient=transient)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
+    return transient
+
+
+def _range_entries(
+    answer: pb.GetStateByRangeResponse, limits: Limits, bytes_so_far: int
+) -> tuple[RangeEntries, int]:
+    """A range answer's entries and the range bytes used so far, checked against the mode's limits."""
+    entries = [(e.key, bytes(e.value)) for e in answer.entries]
+    try:
+        return entries, sizes.check_range_answer(entries, limits, bytes_so_far)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
 
 
 def _state_value(answer: pb.GetStateResponse, legacy: bool, limits: Limits) -> bytes | None:
