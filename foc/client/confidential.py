@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
 from foc.admin.devices import DeviceStore, EnrolledDevice
 from foc.chaincode.stub import Response, parse_creator
-from foc.client.contract import Arg, Contract, encode_args
+from foc.client.contract import Contract
 from foc.confidential.formats import (
     ConfidentialRequest,
     Credentials,
@@ -63,6 +63,7 @@ from foc.errors import (
     ProxyUnavailable,
     VerificationError,
 )
+from foc.protocol.args import Arg, encode_args
 from foc.protocol.context import Creator, creator_hash
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import RegistryQuery, RegistryReader

@@ -500,8 +500,7 @@ def connect(
                 target, instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
             )
             address = running.proxy_address
-            if running.tls_ca is not None:
-                tls = {"tls_ca": running.tls_ca, "tls_server_name": running.tls_server_name}
+            tls = running.proxy_tls()
         elif isinstance(proxy, str):
             address = proxy
         elif proxy is not None:

@@ -48,7 +48,6 @@ GetStateCallback = Callable[[str], bytes | None]
 GetStateByRangeCallback = Callable[[str, str], Sequence[tuple[str, bytes]]]
 
 
-
 class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
@@ -89,6 +88,7 @@ def default_client_factory(config: WrapperConfig) -> ProxyInvoker:
         config.proxy_address,
         tls_ca=config.tls_ca,
         tls_server_name=config.tls_server_name,
+        tls_client=config.tls_client,
         default_timeout=config.timeout_s,
     )
 

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "foc_commands.h" /* union foc_param */
+
 struct foc_native_session;
 
 /* Open a session (like TEEC_OpenSession). Returns NULL on allocation failure. */
@@ -43,5 +45,15 @@ uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uin
  */
 const char *foc_native_ta_uuid(void);
 const char *foc_native_chaincode_name(void);
+
+/*
+ * Invoke a command exactly as OP-TEE calls TA_InvokeCommandEntryPoint: `param_types` in the
+ * TEE_PARAM_TYPES() encoding (TEE_PARAM_TYPE_* values, not TEEC_*), the four parameters as
+ * the TA receives them (union foc_param: TEE_Param's layout, foc_commands.h). The TA's command table checks the types and buffers; on return the
+ * parameters hold what the TA wrote (output values, memref sizes, also with SHORT_BUFFER).
+ * Returns a TEE_Result (TEE_ERROR_TARGET_DEAD for a session of a panicked instance).
+ */
+uint32_t foc_native_invoke_params(struct foc_native_session *s, uint32_t cmd, uint32_t param_types,
+				  union foc_param params[4]);
 
 #endif /* FOC_NATIVE_H */

@@ -6,6 +6,10 @@ requests, runs a tiny key/value chaincode, encrypts state values and the respons
 read/write set exactly as the contract says the TA does. It is deliberately independent from the
 client/validator code paths it tests: it uses `cryptography` directly, only sharing the message
 encoders (whose strictness has its own tests).
+
+Like the TA, it refuses writes under FOC's reserved prefix `~foc/` (BAD_ARGUMENT inside the signed,
+encrypted response). `reserved_prefix_check=False` plays a TA without that check, so that the
+validator's own check (`validate_and_apply`) can be tested against a signed write set that has one.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from foc.protocol.context import Creator, creator_hash
 GetState = Callable[[str], bytes | None]
 GetStateByRange = Callable[[str, str], Sequence[tuple[str, bytes]]]
 
+RESERVED_PREFIX = "~foc/"  # the TA's check_write (ta/confidential/foc_confidential.c)
+
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
@@ -73,12 +79,16 @@ class ReferenceEnclave:
         device_key: rsa.RSAPrivateKey,
         measurement: bytes,
         secrets: ChaincodeSecrets | None = None,
+        *,
+        reserved_prefix_check: bool = True,
     ) -> None:
         self.device_key = device_key
+        self.reserved_prefix_check = reserved_prefix_check
         self.measurement = measurement
         self.secrets = secrets or ChaincodeSecrets()
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
         self.config: EnclaveConfig | None = None
+        self.evidence_kind = EVIDENCE_KIND_TA_MEMORY  # "native-insecure-v1" plays the native build
 
     @property
     def enclave_point(self) -> bytes:
@@ -107,7 +117,7 @@ class ReferenceEnclave:
             padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
             Prehashed(hashes.SHA256()),
         )
-        evidence = Evidence(EVIDENCE_KIND_TA_MEMORY, used_measurement, signature).encode()
+        evidence = Evidence(self.evidence_kind, used_measurement, signature).encode()
         return Credentials(attested, evidence).encode()
 
     # -- FOC_CMD_CONFIDENTIAL_INVOKE ------------------------------------------------------------
@@ -169,12 +179,17 @@ class ReferenceEnclave:
             ranges.setdefault((start, end), RangeRecord(start, end, range_results_hash(entries)))
             return [(k, open_stored(k, v)) for k, v in entries]
 
+        def delete(key: str) -> None:
+            writes[key] = WriteRecord(key, True, b"")
+
         def write(key: str, value: bytes) -> None:
+            if self.reserved_prefix_check and key.startswith(RESERVED_PREFIX):
+                raise ChaincodeError("BAD_ARGUMENT", "state keys starting with ~foc/ are reserved")
             nonce = os.urandom(12)
             ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
 
-        context = _Context(read, write, read_range, body.creator, body.transient)
+        context = _Context(read, write, delete, read_range, body.creator, body.transient)
         try:
             status, payload = 200, _run_chaincode(body.args, context)
         except ChaincodeError as exc:
@@ -204,13 +219,14 @@ class _Context:
 
     read: Callable[[str], bytes | None]
     write: Callable[[str, bytes], None]
+    delete: Callable[[str], None]
     read_range: Callable[[str, str], list[tuple[str, bytes]]]
     creator: Creator | None
     transient: Mapping[str, bytes]
 
 
 def _run_chaincode(args: tuple[bytes, ...], ctx: _Context) -> bytes:
-    """A small key/value chaincode: create, get, add (integers), put (blind write), whoami (the
+    """A small key/value chaincode: create, get, add (integers), put (blind write), del, whoami (the
     creator's MSP id), transient (a transient value), range (start, end[, out_key]: "k=v;" per entry,
     out_key = the count)."""
     read, write = ctx.read, ctx.write
@@ -246,6 +262,9 @@ def _run_chaincode(args: tuple[bytes, ...], ctx: _Context) -> bytes:
         total = int(value) + int(params[1])
         write(params[0], str(total).encode())
         return str(total).encode()
+    if function == "del" and len(params) == 1:
+        ctx.delete(params[0])
+        return b"OK"
     if function == "put" and len(params) == 2:
         write(params[0], params[1].encode())
         return b"OK"
