@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from foc.errors import HostSetupError
+from foc.protocol import keys
+from foc.protocol.context import Creator, Transient
 from foc.protocol.result import InvocationResult
 from foc.tee.invocation import run_invocation
 from foc.tee.native import NativeBackend, NativeSession
@@ -68,16 +70,31 @@ class HostChaincode:
         """The chaincode's name (its `struct foc_chaincode`)."""
         return self._backend.chaincode_name
 
-    def query(self, function: str, *args: str | bytes) -> InvocationResult:
-        """Run `function(args)`; commit nothing."""
+    def query(
+        self,
+        function: str,
+        *args: str | bytes,
+        creator: Creator | None = None,
+        transient: Transient | None = None,
+    ) -> InvocationResult:
+        """Run `function(args)` as `creator` (what foc_get_creator returns; None: no creator) with
+        `transient` data (foc_get_transient); commit nothing. Range reads are answered from `state`."""
         if self._session is None:
             raise HostSetupError("this HostChaincode is closed")
         request = [function.encode(), *(a.encode() if isinstance(a, str) else bytes(a) for a in args)]
-        return run_invocation(self._session, request, self.state.get)
+        return run_invocation(
+            self._session, request, self.state.get, self.range, creator=creator, transient=transient
+        )
 
-    def invoke(self, function: str, *args: str | bytes) -> InvocationResult:
-        """Run `function(args)`; on success apply its write set to `state`."""
-        result = self.query(function, *args)
+    def invoke(
+        self,
+        function: str,
+        *args: str | bytes,
+        creator: Creator | None = None,
+        transient: Transient | None = None,
+    ) -> InvocationResult:
+        """Run `function(args)` as `query` does; on success apply its write set to `state`."""
+        result = self.query(function, *args, creator=creator, transient=transient)
         if result.ok:
             for write in result.writes:
                 if write.is_delete:
@@ -85,6 +102,14 @@ class HostChaincode:
                 else:
                     self.state[write.key] = write.value
         return result
+
+    def range(self, start: str, end: str) -> list[tuple[str, bytes]]:
+        """The entries of `state` with start <= key < end (end "": no bound) in UTF-8 byte order, as a
+        peer answers GetStateByRange (an empty start is U+0001: composite keys only in their own
+        partial composite key ranges)."""
+        start = start or keys.EMPTY_START_SUBSTITUTE
+        found = [(k, v) for k, v in self.state.items() if keys.in_range(k, start, end)]
+        return sorted(found, key=lambda kv: kv[0].encode("utf-8"))
 
     def close(self) -> None:
         """Close the session (idempotent)."""

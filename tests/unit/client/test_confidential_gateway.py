@@ -208,6 +208,7 @@ def test_a_registry_that_fails_inside_endorse_refuses_the_commit_with_its_reason
 
         def __init__(self, inner: GatewayContract) -> None:
             self.inner = inner
+            self.creator = inner.creator  # the identity requests name (ConfidentialContract.creator)
 
         def query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             return self.inner.query(*args, **kwargs)

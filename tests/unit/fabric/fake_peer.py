@@ -42,6 +42,7 @@ from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_pb2, 
 from google.protobuf import timestamp_pb2
 
 from foc.fabric.tls import ServerTls
+from foc.protocol import transport
 
 Msg = chaincode_shim_pb2.ChaincodeMessage
 log = logging.getLogger("fake_peer")
@@ -182,7 +183,9 @@ class FakePeer:
         """Chaincode-as-client: serve `/protos.ChaincodeSupport/Register` (the peer's
         `chaincodeListenAddress`) and return the address a chaincode dials (chaincode.json's
         `peer_address`). From then on `connect()` waits for the chaincode to register."""
-        server = grpc.server(ThreadPoolExecutor(4, thread_name_prefix="fake-peer-listener"))
+        server = transport.server(
+            4, max_message_bytes=transport.FABRIC_MESSAGE_BYTES, thread_name_prefix="fake-peer-listener"
+        )
         handler = grpc.method_handlers_generic_handler(
             "protos.ChaincodeSupport",
             {
@@ -192,10 +195,7 @@ class FakePeer:
             },
         )
         server.add_generic_rpc_handlers((handler,))
-        if tls is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, tls.credentials())
+        port = transport.bind(server, address, None if tls is None else tls.credentials())
         server.start()
         self._listener = server
         self.address = f"{address.rpartition(':')[0]}:{port}"
