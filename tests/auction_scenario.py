@@ -1,6 +1,6 @@
 """The sealed-bid auction's scenario (docs/auction.md, "The scenario"), confidential, one client per
 identity; run on the dev ledger with the host-native core (tests/native/test_auction.py) and with the
-auction's TA on real OP-TEE under QEMU (tests/qemu/test_auction.py).
+auction's TA on real OP-TEE under QEMU (tests/qemu/test_auction_optee.py).
 
 `run_on_dev_ledger(tmp, proxy_address, version_args, native=...)` sets the chaincode up with FOC's CLI
 (definition, device enrolment, enclave created on the device's auction TA and registered), connects one

@@ -234,6 +234,8 @@ static foc_status read_auction(struct foc_stub *stub, struct foc_slice name, str
 	get_identity(&r, &a->auctioneer);
 	a->closed = status == 'C';
 	a->has_winner = false;
+	a->amount = 0; /* an open auction stores no result: close writes these even without bids */
+	a->winner = foc_slice_of("");
 	if (a->closed) {
 		const uint8_t *has = take(&r, 1);
 

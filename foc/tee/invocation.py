@@ -15,7 +15,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from foc.errors import TeeError
+from foc.errors import LimitExceeded, TeeError
+from foc.protocol import sizes
 from foc.protocol.context import Creator, Transient
 from foc.protocol.result import OK, InvocationResult, KeyRange
 from foc.tee import abi
@@ -125,6 +126,11 @@ class TaInvocation:
         return self._step(abi.Command.RESUME, answer)
 
     @property
+    def round_trips(self) -> int:
+        """TA calls so far (INVOKE and each RESUME)."""
+        return self._round_trips
+
+    @property
     def pending_key(self) -> str | None:
         """The key of the outstanding GET_STATE, if any."""
         return self._pending if isinstance(self._pending, str) else None
@@ -214,14 +220,21 @@ def drive(
     get_state_by_range: Callable[[str, str], RangeEntries] | None = None,
 ) -> InvocationResult:
     """Run a not yet started `inv` to its end with callbacks (see `run_invocation`); aborts it in
-    the TA if a callback raises."""
+    the TA if a callback raises. Range answers over the mode's limits (FOC_MAX_RANGE_ENTRIES,
+    FOC_MAX_RANGE_BYTES over the invocation, ...) end it with a LIMIT failure, as foc-proxy does."""
     step = inv.start()
+    range_bytes = 0
     while not isinstance(step, InvocationResult):
         try:
             if isinstance(step, NeedState):
                 step = inv.answer(get_state(step.key))
             else:
                 entries = get_state_by_range(step.bounds.start, step.bounds.end) if get_state_by_range else []
+                try:
+                    range_bytes = sizes.check_range_answer(entries, inv.limits, range_bytes)
+                except LimitExceeded as exc:
+                    inv.abort()
+                    return InvocationResult.failure("LIMIT", exc.reason, round_trips=inv.round_trips)
                 step = inv.answer_range(entries)
         except BaseException:
             # the caller's ledger failed: leave the session clean for the next transaction
