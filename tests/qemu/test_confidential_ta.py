@@ -252,7 +252,8 @@ def guest_invoke(
     not hold and returns it as the second element.
     """
     ledger_json = json.dumps({k: None if v is None else v.hex() for k, v in ledger.items()})
-    requests_json = json.dumps([r.hex() for r in requests])
+    # as the proxy sends them: FCI1, the confidential_request, no creator (foc_ta.h)
+    requests_json = json.dumps([abi.encode_confidential_invocation(r, None).hex() for r in requests])
     body = f"LEDGER_JSON = {ledger_json!r}\nREQUESTS_JSON = {requests_json!r}\n" + GUEST_INVOKE
     lines_raw: list[tuple[int, bytes]] = []
     rc, text = guest.python(GUEST_PRELUDE + body + GUEST_EPILOGUE, timeout=300)
