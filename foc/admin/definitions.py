@@ -1,15 +1,21 @@
-"""Chaincode definitions: id, version (= expected TA measurement) and channel.
+"""Chaincode definitions: id, version (= expected TA measurement), channel, and the TA's uuid.
 
 On Fabric these come from `_lifecycle` (FPC pins MRENCLAVE as the definition's version). Here they
 are a small JSON file per chaincode, ``$FOC_HOME/chaincodes/<chaincode_id>/definition.json``::
 
-    {"chaincode_id": "coffee", "version": "<64 hex chars>", "channel_id": "dev"}
+    {"chaincode_id": "coffee", "version": "<64 hex chars>", "channel_id": "dev",
+     "ta_uuid": "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"}
+
+`ta_uuid` names the TA that is the chaincode's enclave on a device that hosts several (the proxy
+selects it per request); a definition without one (written before devices hosted several TAs) means
+FOC's coffee TA.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid as _uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,15 +23,18 @@ from foc.admin.home import check_name, foc_home, write_atomically
 from foc.errors import ConfigError, UsageError
 
 _MEASUREMENT_HEX = re.compile(r"^[0-9a-f]{64}$")
+#: FOC's coffee TA (ta/include/foc_ta.h): the TA of a definition that names none.
+DEFAULT_TA_UUID = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
 
 
 @dataclass(frozen=True)
 class ChaincodeDefinition:
-    """What a confidential chaincode must be: its id, TA measurement (hex) and channel."""
+    """What a confidential chaincode must be: its id, TA measurement (hex), channel and TA uuid."""
 
     chaincode_id: str
     version: str
     channel_id: str
+    ta_uuid: str = DEFAULT_TA_UUID
 
     def __post_init__(self) -> None:
         check_name("chaincode id", self.chaincode_id)
@@ -35,11 +44,21 @@ class ChaincodeDefinition:
                 "a confidential chaincode's version must be its TA measurement: 64 lowercase hex characters",
                 hint="compute it with foc.confidential.measurement.ta_measurement(<file.ta>)",
             )
+        try:
+            canonical = str(_uuid.UUID(self.ta_uuid))
+        except (ValueError, TypeError, AttributeError):
+            raise UsageError(f"TA uuid {self.ta_uuid!r} is not a uuid") from None
+        object.__setattr__(self, "ta_uuid", canonical)
 
     @property
     def measurement(self) -> bytes:
         """The expected TA measurement as 32 bytes."""
         return bytes.fromhex(self.version)
+
+    @property
+    def ta_uuid_bytes(self) -> bytes:
+        """The TA's uuid as the 16 bytes a proxy request (chaincode_uuid) carries."""
+        return _uuid.UUID(self.ta_uuid).bytes
 
 
 class DefinitionStore:
@@ -61,7 +80,9 @@ class DefinitionStore:
         path = self.path(chaincode_id)
         try:
             raw = json.loads(path.read_text())
-            return ChaincodeDefinition(raw["chaincode_id"], raw["version"], raw["channel_id"])
+            return ChaincodeDefinition(
+                raw["chaincode_id"], raw["version"], raw["channel_id"], raw.get("ta_uuid") or DEFAULT_TA_UUID
+            )
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, UsageError) as exc:
@@ -83,9 +104,17 @@ class DefinitionStore:
 
 
 def define_chaincode(
-    chaincode_id: str, version: str, channel_id: str, *, home: Path | None = None
+    chaincode_id: str,
+    version: str,
+    channel_id: str,
+    *,
+    home: Path | None = None,
+    ta_uuid: str | _uuid.UUID | None = None,
 ) -> ChaincodeDefinition:
-    """Write a chaincode definition (what `_lifecycle approve/commit` does on Fabric)."""
-    definition = ChaincodeDefinition(chaincode_id, version.lower(), channel_id)
+    """Write a chaincode definition (what `_lifecycle approve/commit` does on Fabric); `ta_uuid`
+    names its TA (default FOC's coffee TA)."""
+    definition = ChaincodeDefinition(
+        chaincode_id, version.lower(), channel_id, str(ta_uuid) if ta_uuid else DEFAULT_TA_UUID
+    )
     DefinitionStore(home).put(definition)
     return definition

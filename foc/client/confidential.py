@@ -11,18 +11,23 @@
 
 One transaction (FPC's client flow, docs/confidential-protocol.md):
 
-1. encrypt function + arguments to the chaincode key from the registry, with a fresh ephemeral key
-   and a fresh response key (`foc.client.confidential.ConfidentialClient`);
+1. encrypt function + arguments, the client's identity (the creator of the transactions it sends,
+   which the chaincode sees with foc_get_creator) and its transient data to the chaincode key from
+   the registry, with a fresh ephemeral key and a fresh response key
+   (`foc.client.confidential.ConfidentialClient`); transient data never travels in clear (it is not
+   passed to the ledger back end as Fabric transient data);
 2. `__invoke(request)` as a query: the enclave runs it and returns its signed response; nothing is
    ordered or committed;
 3. VERIFY before trusting anything: the signing enclave is registered for this chaincode
    definition (id, version = TA measurement, channel), its attestation evidence verifies under an
    enrolled device key (when `devices` is given), its signature is valid, the signed request hash
-   is that of our request, and it holds the chaincode key we encrypted to;
+   is that of our request, the signed creator hash that of our identity, and it holds the
+   chaincode key we encrypted to;
 4. decrypt; a chaincode failure (EXISTS, NOT_FOUND, ...) raises `ConfidentialChaincodeError` with
    the TA's code, and nothing is submitted;
 5. `invoke` only: submit `__endorse(request, response)`; the ledger side validates it again
-   (`validate_and_apply`) and commits the enclave's encrypted writes; the payload is returned once
+   (`validate_and_apply`: also that the `__endorse` transaction's creator is the signed one) and
+   commits the enclave's encrypted writes; the payload is returned once
    that transaction is committed. `query` stops after step 4.
 
 `ConfidentialContract` is itself a `Contract`: scenarios written against that interface run on it
@@ -39,7 +44,7 @@ from dataclasses import dataclass, field
 
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
 from foc.admin.devices import DeviceStore, EnrolledDevice
-from foc.chaincode.stub import Response
+from foc.chaincode.stub import Response, parse_creator
 from foc.client.contract import Contract
 from foc.confidential.formats import (
     ConfidentialRequest,
@@ -59,6 +64,7 @@ from foc.errors import (
     VerificationError,
 )
 from foc.protocol.args import Arg, encode_args
+from foc.protocol.context import Creator, creator_hash
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import RegistryQuery, RegistryReader
 from foc.registry.validation import verify_response
@@ -97,12 +103,14 @@ class ConfidentialChaincodeError(EndorsementFailure, ChaincodeError):
 
 @dataclass(frozen=True)
 class PendingRequest:
-    """A request on its way: the bytes to send, their hash, and the secret response key."""
+    """A request on its way: the bytes to send, their hash, the secret response key, and the
+    creator the request names (None: none)."""
 
     request: bytes
     request_hash: bytes
     chaincode_key: bytes
     response_key: bytes = field(repr=False)
+    creator: Creator | None = None
 
 
 @dataclass(frozen=True)
@@ -163,8 +171,16 @@ class ConfidentialClient:
         self._devices = list(devices) if devices is not None else None
         self._allow_insecure_native = allow_insecure_native
 
-    def encrypt_request(self, args: Sequence[Arg]) -> PendingRequest:
-        """Encrypt function + arguments to the chaincode key, with fresh ephemeral/response keys."""
+    def encrypt_request(
+        self,
+        args: Sequence[Arg],
+        *,
+        creator: Creator | None = None,
+        transient: Mapping[str, bytes] | None = None,
+    ) -> PendingRequest:
+        """Encrypt function + arguments, `creator` (the identity that will send the transactions:
+        the TA refuses the request from anyone else) and `transient` data to the chaincode key, with
+        fresh ephemeral/response keys. LimitExceeded for a request over the TA's limits."""
         chaincode_key = self._registry.chaincode_encryption_key(self.definition.chaincode_id)
         suite = suite_for_chaincode_key(chaincode_key)
         ephemeral = suite.generate_private_key()
@@ -178,10 +194,12 @@ class ConfidentialClient:
             self.definition.chaincode_id,
             tuple(encode_args(args)),
             response_key,
+            creator,
+            dict(transient or {}),
         ).encode()
         sealed = suite.seal(request_key, plaintext, REQUEST_LABEL)
         request = ConfidentialRequest(ephemeral_point, sealed.nonce, sealed.ciphertext).encode()
-        return PendingRequest(request, sha256(request), chaincode_key, response_key)
+        return PendingRequest(request, sha256(request), chaincode_key, response_key, creator)
 
     def open_response(self, pending: PendingRequest, response: bytes) -> ConfidentialResult:
         """Verify the enclave's signed response for `pending` (once), then decrypt it.
@@ -190,6 +208,10 @@ class ConfidentialClient:
         nothing is decrypted before every check has passed.
         """
         verified = verify_response(response, pending.request, self.definition, self._registry)
+        if verified.message.creator_hash != creator_hash(pending.creator):
+            raise VerificationError(
+                f"enclave {verified.message.enclave_id} signed another creator than the one in this request"
+            )
         attested = verified.credentials.attested_data
         if attested.chaincode_pub != pending.chaincode_key:
             raise VerificationError(
@@ -300,7 +322,7 @@ class ConfidentialContract:
         request, response, result = self._execute(function, args, transient)
         payload = result.value()
         try:
-            self.contract.invoke(ENDORSE, [request, response], transient=transient)
+            self.contract.invoke(ENDORSE, [request, response])  # transient data stays inside the request
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == STALE_READ:
                 raise MvccConflict(
@@ -341,6 +363,11 @@ class ConfidentialContract:
             )
         return found
 
+    def creator(self) -> Creator | None:
+        """The identity the contract beneath sends transactions as (its `creator`: serialized
+        msp.SerializedIdentity bytes; none: None), which the request names as its creator."""
+        return parse_creator(getattr(self.contract, "creator", b"") or b"")
+
     def chaincode_key(self, registry: RegistryReader | None = None) -> bytes:
         """The chaincode's encryption key from the registry; ConfigError if no enclave is registered."""
         try:
@@ -365,12 +392,12 @@ class ConfidentialContract:
         client = ConfidentialClient(
             definition, lookups, devices=devices, allow_insecure_native=self._allow_insecure_native
         )
-        pending = client.encrypt_request([function, *args])
+        pending = client.encrypt_request([function, *args], creator=self.creator(), transient=transient)
         # A refusal here comes from the peer or the proxy before any enclave signed anything:
         # it is reported as the back end's EndorsementFailure, unauthenticated (an unreachable
         # proxy as ProxyUnavailable, as on the plaintext path).
         try:
-            response = self.contract.query(INVOKE, [pending.request], transient=transient)
+            response = self.contract.query(INVOKE, [pending.request])  # never transient data in clear
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == PROXY_UNAVAILABLE:
                 raise ProxyUnavailable(exc.chaincode_message.partition(": ")[2]) from None

@@ -111,10 +111,11 @@ class _DevBackend:
     (enroll, define, create) never creates a ledger.
     """
 
-    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue) -> None:
+    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue, creator: bytes = b"") -> None:
         self.path = path
         self._channel = channel
         self._catalogue = catalogue
+        self._creator = creator  # the msp.SerializedIdentity every contract's transactions carry
         self._ledger: DevLedger | None = None
         self._peer: DevPeer | None = None
 
@@ -138,7 +139,7 @@ class _DevBackend:
     def contract(self, name: str) -> Contract:
         from foc.client.devledger import DevLedgerContract
 
-        return DevLedgerContract(self._open(), name)
+        return DevLedgerContract(self._open(), name, creator=self._creator)
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -278,30 +279,46 @@ class Network:
         version: str | None = None,
         ta: Path | None = None,
         channel: str | None = None,
+        ta_uuid: str | None = None,
     ) -> ChaincodeDefinition:
         """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
 
         The measurement is `version` (64 hex characters), computed offline from the signed `ta`
-        file, or, with neither, the one the device's target expects (the `.ta` of the image it
-        booted; the native-insecure-v1 value for the host-native build).
+        file, or, with neither, the one the device's target expects for TA `ta_uuid` (the `.ta` of
+        the image it booted; the native-insecure-v1 value for the host-native build). The
+        definition names its TA: `ta_uuid`, else the uuid the `ta` file declares, else FOC's coffee
+        TA; a `ta` file that declares another uuid than `ta_uuid` is refused.
         """
+        if ta is not None:
+            from foc.confidential.measurement import ta_uuid as declared_uuid
+
+            if not Path(ta).is_file():
+                raise UsageError(f"TA file {ta} does not exist")
+            declared = str(declared_uuid(Path(ta)))
+            if ta_uuid is not None and str(ta_uuid).lower() != declared:
+                raise UsageError(f"TA file {ta} is TA {declared}, not {ta_uuid}")
+            ta_uuid = declared
         if version is None:
             if ta is not None:
                 from foc.confidential.measurement import ta_measurement
 
-                if not Path(ta).is_file():
-                    raise UsageError(f"TA file {ta} does not exist")
                 version = ta_measurement(Path(ta)).hex()
             elif self.insecure_native:
                 version = NATIVE_INSECURE_MEASUREMENT.hex()
-            elif self._runtime is not None and (expected := self._runtime.expected_measurement()) is not None:
+            elif (
+                self._runtime is not None
+                and (expected := self._runtime.expected_measurement(*([ta_uuid] if ta_uuid else [])))
+                is not None
+            ):
                 version = expected.hex()
             else:
                 raise UsageError(
                     f"chaincode {chaincode_id!r} needs its expected TA measurement",
                     hint="pass ta=PATH.ta (measured offline) or version=HEX",
                 )
-        return define_chaincode(chaincode_id, version, channel or self.channel, home=self.home)
+        return define_chaincode(
+            chaincode_id, version, channel or self.channel, home=self.home, ta_uuid=ta_uuid
+        )
 
     def create_enclave(
         self, chaincode_id: str, *, endpoint: str | None = None, force: bool = False
@@ -320,7 +337,7 @@ class Network:
         config = EnclaveConfig(
             definition.chaincode_id, definition.version, definition.channel_id, endpoint, force
         )
-        raw = ProxyEnclave(self._device()).create(config)
+        raw = ProxyEnclave(self._device(), chaincode_uuid=definition.ta_uuid_bytes).create(config)
         eid, path = self.credentials.save(definition.chaincode_id, raw)
         evidence = Credentials.decode(raw).evidence
         return EnclaveInfo(
@@ -363,8 +380,10 @@ class Network:
         ta: Path | None = None,
         endpoint: str | None = None,
         progress: Callable[[str], None] | None = None,
+        ta_uuid: str | None = None,
     ) -> EnclaveSetup:
-        """Enroll the device, define the chaincode, create its enclave (force) and register it."""
+        """Enroll the device, define the chaincode (in TA `ta_uuid`, default: the `ta` file's, else
+        FOC's coffee TA), create its enclave (force) and register it."""
         say = progress or (lambda line: None)
         device = self.enroll_device(device_name, replace=True)
         say(
@@ -372,7 +391,10 @@ class Network:
             f"SHA-256 fingerprint {device.fingerprint[:16]}...)"
         )
         definition = self.define_chaincode(
-            chaincode_id, version=measurement.hex() if measurement is not None else None, ta=ta
+            chaincode_id,
+            version=measurement.hex() if measurement is not None else None,
+            ta=ta,
+            ta_uuid=ta_uuid,
         )
         say(
             f"chaincode {chaincode_id} defined on channel {definition.channel_id}: version = expected TA "
@@ -452,7 +474,9 @@ def connect(
     Back end: ``gateway=HOST:PORT`` (with ``identity`` or ``msp_dir``/``mspid``, ``channel``,
     optionally ``tls_root_cert``/``server_name``) for Fabric, else the dev ledger at ``ledger``
     (default $FOC_LEDGER or ~/.cache/foc/ledger/dev.sqlite) on ``channel`` (default: the ledger's,
-    ``dev`` for a new one). Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
+    ``dev`` for a new one); there ``identity``, if given, is the creator of every transaction (the
+    dev ledger checks no signature: chaincodes see it with foc_get_creator).
+    Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
     "native", and its ``instance``, default $FOC_INSTANCE or "default"; brought up if needed, built
     if ``build``; "native" is a host-native proxy, NOT a TEE; a TLS proxy's pinned certificate comes
     from the target) or ``proxy`` (HOST:PORT or a
@@ -506,7 +530,10 @@ def connect(
             )
         else:
             backend = _DevBackend(
-                Path(ledger) if ledger is not None else default_ledger_path(), channel, catalogue
+                Path(ledger) if ledger is not None else default_ledger_path(),
+                channel,
+                catalogue,
+                identity.serialized() if identity is not None else b"",
             )
         return Network(
             backend=backend,

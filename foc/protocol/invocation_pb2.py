@@ -24,51 +24,63 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66oc/protocol/invocation.proto\x12\ninvocation\"\xdf\x01\n\x17\x43haincodeWrapperMessage\x12;\n\x12invocation_request\x18\x01 \x01(\x0b\x32\x1d.invocation.InvocationRequestH\x00\x12:\n\x12get_state_response\x18\x02 \x01(\x0b\x32\x1c.invocation.GetStateResponseH\x00\x12:\n\x12put_state_response\x18\x03 \x01(\x0b\x32\x1c.invocation.PutStateResponseH\x00\x42\x0f\n\rmessage_oneof\"\xd2\x01\n\x15\x43haincodeProxyMessage\x12=\n\x13invocation_response\x18\x01 \x01(\x0b\x32\x1e.invocation.InvocationResponseH\x00\x12\x38\n\x11get_state_request\x18\x02 \x01(\x0b\x32\x1b.invocation.GetStateRequestH\x00\x12\x38\n\x11put_state_request\x18\x03 \x01(\x0b\x32\x1b.invocation.PutStateRequestH\x00\x42\x06\n\x04type\"\xb9\x01\n\x11InvocationRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\x12\x15\n\rfunction_name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x03(\t\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x12\n\nchannel_id\x18\x05 \x01(\t\x12\x18\n\x10\x62inary_arguments\x18\x06 \x03(\x0c\x12\x1c\n\x14\x63onfidential_request\x18\x07 \x01(\x0c\"\x1e\n\x0fGetStateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"C\n\x10GetStateResponse\x12\r\n\x05value\x18\x01 \x01(\t\x12\x11\n\traw_value\x18\x02 \x01(\x0c\x12\r\n\x05\x66ound\x18\x03 \x01(\x08\"-\n\x0fPutStateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"+\n\x10PutStateResponse\x12\x17\n\x0f\x61\x63knowledgement\x18\x01 \x01(\t\"=\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.invocation.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x16\n\x07KeyRead\x12\x0b\n\x03key\x18\x01 \x01(\t\"9\n\x08KeyWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x11\n\tis_delete\x18\x03 \x01(\x08\"\xdc\x01\n\x12InvocationResponse\x12\x1a\n\x12\x65xecution_response\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12 \n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.invocation.Error\x12\"\n\x05reads\x18\x05 \x03(\x0b\x32\x13.invocation.KeyRead\x12$\n\x06writes\x18\x06 \x03(\x0b\x32\x14.invocation.KeyWrite\x12\x1d\n\x15\x63onfidential_response\x18\x07 \x01(\x0c\"\x0f\n\rHealthRequest\"\xc4\x01\n\x0eHealthResponse\x12\x0f\n\x07serving\x18\x01 \x01(\x08\x12\x0b\n\x03tee\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x15\n\rsessions_open\x18\x04 \x01(\r\x12\x1d\n\x15sessions_opened_total\x18\x05 \x01(\x04\x12\x1a\n\x12transactions_total\x18\x06 \x01(\x04\x12\x19\n\x11ta_restarts_total\x18\x07 \x01(\x04\x12\x16\n\x0eta_abi_version\x18\x08 \x01(\r\"F\n\x14\x43reateEnclaveRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\x12\x16\n\x0e\x65nclave_config\x18\x02 \x01(\x0c\"/\n\x15GetCredentialsRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\"S\n\x1a\x45nclaveCredentialsResponse\x12\x13\n\x0b\x63redentials\x18\x01 \x01(\x0c\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.invocation.Error\"\x15\n\x13GetDeviceKeyRequest\"r\n\x11\x44\x65viceKeyResponse\x12\x16\n\x0epublic_key_der\x18\x01 \x01(\x0c\x12\x15\n\rtee_algorithm\x18\x02 \x01(\r\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12 \n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.invocation.Error*\xab\x02\n\tErrorCode\x12\x15\n\x11\x45RROR_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x42\x41\x44_REQUEST\x10\x01\x12\x14\n\x10UNKNOWN_FUNCTION\x10\x02\x12\r\n\tARG_COUNT\x10\x03\x12\x10\n\x0c\x42\x41\x44_ARGUMENT\x10\x04\x12\t\n\x05LIMIT\x10\x05\x12\n\n\x06\x45XISTS\x10\x06\x12\r\n\tNOT_FOUND\x10\x07\x12\x0c\n\x08OVERFLOW\x10\x08\x12\x0c\n\x08SEQUENCE\x10\t\x12\r\n\tNO_MEMORY\x10\n\x12\x0c\n\x08INTERNAL\x10\x0b\x12\x10\n\x0cINCONSISTENT\x10\x0c\x12\x0e\n\nTA_CRASHED\x10\x64\x12\x0f\n\x0bTEE_FAILURE\x10\x65\x12\x0c\n\x08PROTOCOL\x10\x66\x12\x15\n\x11UNKNOWN_CHAINCODE\x10g\x12\x08\n\x04\x42USY\x10h2\xba\x03\n\nInvocation\x12\x63\n\x15TransactionInvocation\x12#.invocation.ChaincodeWrapperMessage\x1a!.invocation.ChaincodeProxyMessage(\x01\x30\x01\x12?\n\x06Health\x12\x19.invocation.HealthRequest\x1a\x1a.invocation.HealthResponse\x12Y\n\rCreateEnclave\x12 .invocation.CreateEnclaveRequest\x1a&.invocation.EnclaveCredentialsResponse\x12[\n\x0eGetCredentials\x12!.invocation.GetCredentialsRequest\x1a&.invocation.EnclaveCredentialsResponse\x12N\n\x0cGetDeviceKey\x12\x1f.invocation.GetDeviceKeyRequest\x1a\x1d.invocation.DeviceKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66oc/protocol/invocation.proto\x12\ninvocation\"\xab\x02\n\x17\x43haincodeWrapperMessage\x12;\n\x12invocation_request\x18\x01 \x01(\x0b\x32\x1d.invocation.InvocationRequestH\x00\x12:\n\x12get_state_response\x18\x02 \x01(\x0b\x32\x1c.invocation.GetStateResponseH\x00\x12:\n\x12put_state_response\x18\x03 \x01(\x0b\x32\x1c.invocation.PutStateResponseH\x00\x12J\n\x1bget_state_by_range_response\x18\x04 \x01(\x0b\x32#.invocation.GetStateByRangeResponseH\x00\x42\x0f\n\rmessage_oneof\"\x9c\x02\n\x15\x43haincodeProxyMessage\x12=\n\x13invocation_response\x18\x01 \x01(\x0b\x32\x1e.invocation.InvocationResponseH\x00\x12\x38\n\x11get_state_request\x18\x02 \x01(\x0b\x32\x1b.invocation.GetStateRequestH\x00\x12\x38\n\x11put_state_request\x18\x03 \x01(\x0b\x32\x1b.invocation.PutStateRequestH\x00\x12H\n\x1aget_state_by_range_request\x18\x04 \x01(\x0b\x32\".invocation.GetStateByRangeRequestH\x00\x42\x06\n\x04type\"\x9a\x02\n\x11InvocationRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\x12\x15\n\rfunction_name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x03(\t\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x12\n\nchannel_id\x18\x05 \x01(\t\x12\x18\n\x10\x62inary_arguments\x18\x06 \x03(\x0c\x12\x1c\n\x14\x63onfidential_request\x18\x07 \x01(\x0c\x12\x16\n\x0e\x63reator_msp_id\x18\x08 \x01(\t\x12\x18\n\x10\x63reator_id_bytes\x18\t \x01(\x0c\x12-\n\ttransient\x18\n \x03(\x0b\x32\x1a.invocation.TransientEntry\",\n\x0eTransientEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x1e\n\x0fGetStateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"C\n\x10GetStateResponse\x12\r\n\x05value\x18\x01 \x01(\t\x12\x11\n\traw_value\x18\x02 \x01(\x0c\x12\r\n\x05\x66ound\x18\x03 \x01(\x08\"<\n\x16GetStateByRangeRequest\x12\x11\n\tstart_key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nd_key\x18\x02 \x01(\t\"B\n\x17GetStateByRangeResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.invocation.StateEntry\"(\n\nStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\"-\n\x0fPutStateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"+\n\x10PutStateResponse\x12\x17\n\x0f\x61\x63knowledgement\x18\x01 \x01(\t\"=\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.invocation.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x16\n\x07KeyRead\x12\x0b\n\x03key\x18\x01 \x01(\t\"9\n\x08KeyWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x11\n\tis_delete\x18\x03 \x01(\x08\"/\n\tRangeRead\x12\x11\n\tstart_key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nd_key\x18\x02 \x01(\t\"\x83\x02\n\x12InvocationResponse\x12\x1a\n\x12\x65xecution_response\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12 \n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.invocation.Error\x12\"\n\x05reads\x18\x05 \x03(\x0b\x32\x13.invocation.KeyRead\x12$\n\x06writes\x18\x06 \x03(\x0b\x32\x14.invocation.KeyWrite\x12\x1d\n\x15\x63onfidential_response\x18\x07 \x01(\x0c\x12%\n\x06ranges\x18\x08 \x03(\x0b\x32\x15.invocation.RangeRead\"\x0f\n\rHealthRequest\"\xe7\x01\n\x0eHealthResponse\x12\x0f\n\x07serving\x18\x01 \x01(\x08\x12\x0b\n\x03tee\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x15\n\rsessions_open\x18\x04 \x01(\r\x12\x1d\n\x15sessions_opened_total\x18\x05 \x01(\x04\x12\x1a\n\x12transactions_total\x18\x06 \x01(\x04\x12\x19\n\x11ta_restarts_total\x18\x07 \x01(\x04\x12\x16\n\x0eta_abi_version\x18\x08 \x01(\r\x12!\n\x03tas\x18\t \x03(\x0b\x32\x14.invocation.TaHealth\"\xa7\x01\n\x08TaHealth\x12\x0c\n\x04uuid\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nis_default\x18\x03 \x01(\x08\x12\x15\n\rsessions_open\x18\x04 \x01(\r\x12\x1d\n\x15sessions_opened_total\x18\x05 \x01(\x04\x12\x1a\n\x12transactions_total\x18\x06 \x01(\x04\x12\x19\n\x11ta_restarts_total\x18\x07 \x01(\x04\"F\n\x14\x43reateEnclaveRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\x12\x16\n\x0e\x65nclave_config\x18\x02 \x01(\x0c\"/\n\x15GetCredentialsRequest\x12\x16\n\x0e\x63haincode_uuid\x18\x01 \x01(\x0c\"S\n\x1a\x45nclaveCredentialsResponse\x12\x13\n\x0b\x63redentials\x18\x01 \x01(\x0c\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.invocation.Error\"\x15\n\x13GetDeviceKeyRequest\"r\n\x11\x44\x65viceKeyResponse\x12\x16\n\x0epublic_key_der\x18\x01 \x01(\x0c\x12\x15\n\rtee_algorithm\x18\x02 \x01(\r\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12 \n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.invocation.Error*\xb7\x02\n\tErrorCode\x12\x15\n\x11\x45RROR_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x42\x41\x44_REQUEST\x10\x01\x12\x14\n\x10UNKNOWN_FUNCTION\x10\x02\x12\r\n\tARG_COUNT\x10\x03\x12\x10\n\x0c\x42\x41\x44_ARGUMENT\x10\x04\x12\t\n\x05LIMIT\x10\x05\x12\n\n\x06\x45XISTS\x10\x06\x12\r\n\tNOT_FOUND\x10\x07\x12\x0c\n\x08OVERFLOW\x10\x08\x12\x0c\n\x08SEQUENCE\x10\t\x12\r\n\tNO_MEMORY\x10\n\x12\x0c\n\x08INTERNAL\x10\x0b\x12\x10\n\x0cINCONSISTENT\x10\x0c\x12\n\n\x06\x44\x45NIED\x10\r\x12\x0e\n\nTA_CRASHED\x10\x64\x12\x0f\n\x0bTEE_FAILURE\x10\x65\x12\x0c\n\x08PROTOCOL\x10\x66\x12\x15\n\x11UNKNOWN_CHAINCODE\x10g\x12\x08\n\x04\x42USY\x10h2\xba\x03\n\nInvocation\x12\x63\n\x15TransactionInvocation\x12#.invocation.ChaincodeWrapperMessage\x1a!.invocation.ChaincodeProxyMessage(\x01\x30\x01\x12?\n\x06Health\x12\x19.invocation.HealthRequest\x1a\x1a.invocation.HealthResponse\x12Y\n\rCreateEnclave\x12 .invocation.CreateEnclaveRequest\x1a&.invocation.EnclaveCredentialsResponse\x12[\n\x0eGetCredentials\x12!.invocation.GetCredentialsRequest\x1a&.invocation.EnclaveCredentialsResponse\x12N\n\x0cGetDeviceKey\x12\x1f.invocation.GetDeviceKeyRequest\x1a\x1d.invocation.DeviceKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'foc.protocol.invocation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORCODE']._serialized_start=1796
-  _globals['_ERRORCODE']._serialized_end=2095
+  _globals['_ERRORCODE']._serialized_start=2554
+  _globals['_ERRORCODE']._serialized_end=2865
   _globals['_CHAINCODEWRAPPERMESSAGE']._serialized_start=46
-  _globals['_CHAINCODEWRAPPERMESSAGE']._serialized_end=269
-  _globals['_CHAINCODEPROXYMESSAGE']._serialized_start=272
-  _globals['_CHAINCODEPROXYMESSAGE']._serialized_end=482
-  _globals['_INVOCATIONREQUEST']._serialized_start=485
-  _globals['_INVOCATIONREQUEST']._serialized_end=670
-  _globals['_GETSTATEREQUEST']._serialized_start=672
-  _globals['_GETSTATEREQUEST']._serialized_end=702
-  _globals['_GETSTATERESPONSE']._serialized_start=704
-  _globals['_GETSTATERESPONSE']._serialized_end=771
-  _globals['_PUTSTATEREQUEST']._serialized_start=773
-  _globals['_PUTSTATEREQUEST']._serialized_end=818
-  _globals['_PUTSTATERESPONSE']._serialized_start=820
-  _globals['_PUTSTATERESPONSE']._serialized_end=863
-  _globals['_ERROR']._serialized_start=865
-  _globals['_ERROR']._serialized_end=926
-  _globals['_KEYREAD']._serialized_start=928
-  _globals['_KEYREAD']._serialized_end=950
-  _globals['_KEYWRITE']._serialized_start=952
-  _globals['_KEYWRITE']._serialized_end=1009
-  _globals['_INVOCATIONRESPONSE']._serialized_start=1012
-  _globals['_INVOCATIONRESPONSE']._serialized_end=1232
-  _globals['_HEALTHREQUEST']._serialized_start=1234
-  _globals['_HEALTHREQUEST']._serialized_end=1249
-  _globals['_HEALTHRESPONSE']._serialized_start=1252
-  _globals['_HEALTHRESPONSE']._serialized_end=1448
-  _globals['_CREATEENCLAVEREQUEST']._serialized_start=1450
-  _globals['_CREATEENCLAVEREQUEST']._serialized_end=1520
-  _globals['_GETCREDENTIALSREQUEST']._serialized_start=1522
-  _globals['_GETCREDENTIALSREQUEST']._serialized_end=1569
-  _globals['_ENCLAVECREDENTIALSRESPONSE']._serialized_start=1571
-  _globals['_ENCLAVECREDENTIALSRESPONSE']._serialized_end=1654
-  _globals['_GETDEVICEKEYREQUEST']._serialized_start=1656
-  _globals['_GETDEVICEKEYREQUEST']._serialized_end=1677
-  _globals['_DEVICEKEYRESPONSE']._serialized_start=1679
-  _globals['_DEVICEKEYRESPONSE']._serialized_end=1793
-  _globals['_INVOCATION']._serialized_start=2098
-  _globals['_INVOCATION']._serialized_end=2540
+  _globals['_CHAINCODEWRAPPERMESSAGE']._serialized_end=345
+  _globals['_CHAINCODEPROXYMESSAGE']._serialized_start=348
+  _globals['_CHAINCODEPROXYMESSAGE']._serialized_end=632
+  _globals['_INVOCATIONREQUEST']._serialized_start=635
+  _globals['_INVOCATIONREQUEST']._serialized_end=917
+  _globals['_TRANSIENTENTRY']._serialized_start=919
+  _globals['_TRANSIENTENTRY']._serialized_end=963
+  _globals['_GETSTATEREQUEST']._serialized_start=965
+  _globals['_GETSTATEREQUEST']._serialized_end=995
+  _globals['_GETSTATERESPONSE']._serialized_start=997
+  _globals['_GETSTATERESPONSE']._serialized_end=1064
+  _globals['_GETSTATEBYRANGEREQUEST']._serialized_start=1066
+  _globals['_GETSTATEBYRANGEREQUEST']._serialized_end=1126
+  _globals['_GETSTATEBYRANGERESPONSE']._serialized_start=1128
+  _globals['_GETSTATEBYRANGERESPONSE']._serialized_end=1194
+  _globals['_STATEENTRY']._serialized_start=1196
+  _globals['_STATEENTRY']._serialized_end=1236
+  _globals['_PUTSTATEREQUEST']._serialized_start=1238
+  _globals['_PUTSTATEREQUEST']._serialized_end=1283
+  _globals['_PUTSTATERESPONSE']._serialized_start=1285
+  _globals['_PUTSTATERESPONSE']._serialized_end=1328
+  _globals['_ERROR']._serialized_start=1330
+  _globals['_ERROR']._serialized_end=1391
+  _globals['_KEYREAD']._serialized_start=1393
+  _globals['_KEYREAD']._serialized_end=1415
+  _globals['_KEYWRITE']._serialized_start=1417
+  _globals['_KEYWRITE']._serialized_end=1474
+  _globals['_RANGEREAD']._serialized_start=1476
+  _globals['_RANGEREAD']._serialized_end=1523
+  _globals['_INVOCATIONRESPONSE']._serialized_start=1526
+  _globals['_INVOCATIONRESPONSE']._serialized_end=1785
+  _globals['_HEALTHREQUEST']._serialized_start=1787
+  _globals['_HEALTHREQUEST']._serialized_end=1802
+  _globals['_HEALTHRESPONSE']._serialized_start=1805
+  _globals['_HEALTHRESPONSE']._serialized_end=2036
+  _globals['_TAHEALTH']._serialized_start=2039
+  _globals['_TAHEALTH']._serialized_end=2206
+  _globals['_CREATEENCLAVEREQUEST']._serialized_start=2208
+  _globals['_CREATEENCLAVEREQUEST']._serialized_end=2278
+  _globals['_GETCREDENTIALSREQUEST']._serialized_start=2280
+  _globals['_GETCREDENTIALSREQUEST']._serialized_end=2327
+  _globals['_ENCLAVECREDENTIALSRESPONSE']._serialized_start=2329
+  _globals['_ENCLAVECREDENTIALSRESPONSE']._serialized_end=2412
+  _globals['_GETDEVICEKEYREQUEST']._serialized_start=2414
+  _globals['_GETDEVICEKEYREQUEST']._serialized_end=2435
+  _globals['_DEVICEKEYRESPONSE']._serialized_start=2437
+  _globals['_DEVICEKEYRESPONSE']._serialized_end=2551
+  _globals['_INVOCATION']._serialized_start=2868
+  _globals['_INVOCATION']._serialized_end=3310
 # @@protoc_insertion_point(module_scope)

@@ -4,9 +4,11 @@
 for this chaincode, its registered attested data must match the current chaincode definition, the
 signature must verify, and the signed request hash must be the hash of the request in hand.
 
-`validate_and_apply` then re-checks, on the transaction's stub, that every value the enclave read
-is still the current one and that this request was never committed before, and only then buffers
-the enclave's writes. Any failure raises before the first write, so nothing is written.
+`validate_and_apply` then re-checks, on the transaction's stub, that the transaction's creator is
+the one the enclave signed (the creator inside the request), that every value the enclave read is
+still the current one, that every range it read still holds the same keys and values (no phantom),
+and that this request was never committed before, and only then buffers the enclave's writes. Any
+failure raises before the first write, so nothing is written.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import logging
 from dataclasses import dataclass
 
 from foc.admin.definitions import ChaincodeDefinition
-from foc.chaincode.stub import ChaincodeStub
+from foc.chaincode.stub import ChaincodeStub, parse_creator, read_range
 from foc.confidential.formats import (
     ConfidentialResponse,
     Credentials,
     SignedMessage,
     StoredValue,
+    range_results_hash,
 )
 from foc.confidential.suite import EC_P256, enclave_id, sha256
 from foc.errors import AttestationError, MvccConflict, VerificationError
+from foc.protocol.context import creator_hash
+from foc.protocol.limits import CONFIDENTIAL
 from foc.registry.attestation import check_attested_data
 from foc.registry.ercc import RegistryQuery, RegistryReader
 
@@ -93,14 +98,21 @@ def validate_and_apply(
     """Validate an enclave response in this transaction and buffer its writes on `stub`.
 
     Steps (docs/confidential-protocol.md, "Validation before commit"): signature by an enclave
-    registered for `definition`; request hash = SHA-256(`request`); the request was not committed
-    before; every read value unchanged; writes well-formed and outside the reserved prefix; then
-    the writes and the request marker are buffered. The registry is queried through
+    registered for `definition`; request hash = SHA-256(`request`); the signed creator hash is that
+    of the transaction's creator (`stub.get_creator()`), else VerificationError; the request was not
+    committed before; every read value unchanged and every range read the same (else MvccConflict,
+    MVCC_READ_CONFLICT); writes well-formed and outside the reserved prefix; then the writes and the
+    request marker are buffered. The registry is queried through
     `stub.invoke_chaincode(registry_name, ...)` unless `registry` is given.
     """
     reader = registry or RegistryQuery(lambda args: stub.invoke_chaincode(registry_name, args))
     verified = verify_response(response, request, definition, reader)
     message = verified.message
+    if message.creator_hash != creator_hash(parse_creator(stub.get_creator())):
+        raise VerificationError(
+            "the enclave ran this request for another creator than this transaction's; nothing was written",
+            hint="the identity that sends __invoke must also send __endorse",
+        )
     marker = request_marker_key(message.request_hash)
     if stub.get_state(marker) is not None:
         raise VerificationError(
@@ -112,6 +124,14 @@ def validate_and_apply(
         if (current is not None) != read.found or sha256(current or b"") != read.value_hash:
             raise MvccConflict(
                 f"read value of {read.key} changed since execution; nothing was written",
+                hint="run the transaction again",
+            )
+    for bounds in message.ranges:
+        entries = read_range(stub, bounds.start, bounds.end, CONFIDENTIAL.range_entries)
+        if len(entries) > CONFIDENTIAL.range_entries or range_results_hash(entries) != bounds.results_hash:
+            raise MvccConflict(
+                "a range the enclave read changed since execution (a key was added, changed or removed: "
+                "phantom read); nothing was written",
                 hint="run the transaction again",
             )
     for write in message.writes:
@@ -126,9 +146,10 @@ def validate_and_apply(
             stub.put_state(write.key, write.stored_value)
     stub.put_state(marker, stub.tx_id.encode("utf-8"))
     log.info(
-        "validated enclave %s response: %d read(s), %d write(s)",
+        "validated enclave %s response: %d read(s), %d range(s), %d write(s)",
         message.enclave_id,
         len(message.reads),
+        len(message.ranges),
         len(message.writes),
     )
     return verified
