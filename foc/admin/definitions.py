@@ -1,31 +1,59 @@
-"""Chaincode definitions: id, version (= expected TA measurement) and channel.
+"""Chaincode definitions: id, version (= expected TA measurement), channel, and for a chaincode
+endorsed by several devices, those devices with their organisations and the endorsement policy.
 
-On Fabric these come from `_lifecycle` (FPC pins MRENCLAVE as the definition's version). Here they
-are a small JSON file per chaincode, ``$FOC_HOME/chaincodes/<chaincode_id>/definition.json``::
+On Fabric these come from `_lifecycle` (FPC pins MRENCLAVE as the definition's version; the
+endorsement policy is part of the definition every organisation approves). Here they are a small
+JSON file per chaincode, ``$FOC_HOME/chaincodes/<chaincode_id>/definition.json``::
 
-    {"chaincode_id": "coffee", "version": "<64 hex chars>", "channel_id": "dev"}
+    {"chaincode_id": "coffee", "version": "<64 hex chars>", "channel_id": "dev",
+     "devices": [{"fingerprint": "<64 hex>", "organisation": "Org1"}, ...],   # optional
+     "endorsement_policy": "OutOf(2, 'Org1', 'Org2', 'Org3')"}                # optional
+
+`devices` is the chaincode's key policy (docs/confidential.md, "Several devices"): the devices
+whose enclaves may hold its keys, the only ones the registry admits, each for one organisation.
+With no devices, any enrolled device may host the (single) enclave and the keys never leave it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from foc.admin.endorsement import Policy, parse_policy
 from foc.admin.home import check_name, foc_home, write_atomically
+from foc.confidential.formats import MAX_TRUSTED_DEVICES, KeyPolicy
 from foc.errors import ConfigError, UsageError
 
 _MEASUREMENT_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
+class DefinedDevice:
+    """A device that may host an enclave of the chaincode: its key fingerprint and organisation."""
+
+    fingerprint: str  # lowercase hex SHA-256 of the device key's DER SubjectPublicKeyInfo
+    organisation: str
+
+    def __post_init__(self) -> None:
+        if not _MEASUREMENT_HEX.match(self.fingerprint):
+            raise UsageError("a device fingerprint is 64 lowercase hex characters (SHA-256 of its key)")
+        check_name("organisation", self.organisation)
+
+
+@dataclass(frozen=True)
 class ChaincodeDefinition:
-    """What a confidential chaincode must be: its id, TA measurement (hex) and channel."""
+    """What a confidential chaincode must be: its id, TA measurement (hex) and channel; for several
+    devices, which ones (with their organisations) and the endorsement policy over organisations."""
 
     chaincode_id: str
     version: str
     channel_id: str
+    devices: tuple[DefinedDevice, ...] = ()
+    endorsement_policy: str = ""  # Fabric syntax (foc.admin.endorsement); "" = any one enclave
+    policy: Policy | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_name("chaincode id", self.chaincode_id)
@@ -35,11 +63,64 @@ class ChaincodeDefinition:
                 "a confidential chaincode's version must be its TA measurement: 64 lowercase hex characters",
                 hint="compute it with foc.confidential.measurement.ta_measurement(<file.ta>)",
             )
+        fingerprints = [d.fingerprint for d in self.devices]
+        if len(set(fingerprints)) != len(fingerprints) or len(fingerprints) > MAX_TRUSTED_DEVICES:
+            raise UsageError(f"a chaincode names each device once, at most {MAX_TRUSTED_DEVICES} devices")
+        if self.endorsement_policy:
+            policy = parse_policy(self.endorsement_policy)
+            unknown = policy.organisations() - {d.organisation for d in self.devices}
+            if unknown:
+                raise UsageError(
+                    f"the endorsement policy names organisation(s) {', '.join(sorted(unknown))} "
+                    "with no device in the definition",
+                    hint="add each organisation's device (foc chaincode define --device NAME:ORG)",
+                )
+            object.__setattr__(self, "policy", policy)
 
     @property
     def measurement(self) -> bytes:
         """The expected TA measurement as 32 bytes."""
         return bytes.fromhex(self.version)
+
+    def key_policy(self) -> KeyPolicy:
+        """The key policy every enclave of this chaincode attests: its devices' key ids."""
+        return KeyPolicy.of(d.fingerprint for d in self.devices)
+
+    def organisation_of(self, fingerprint: str) -> str | None:
+        """The organisation of a defined device; "" when the definition names no devices; None for
+        a device it does not name."""
+        if not self.devices:
+            return ""
+        return next((d.organisation for d in self.devices if d.fingerprint == fingerprint), None)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON object of definition.json (optional fields only when set)."""
+        out: dict[str, object] = {
+            "chaincode_id": self.chaincode_id,
+            "version": self.version,
+            "channel_id": self.channel_id,
+        }
+        if self.devices:
+            out["devices"] = [
+                {"fingerprint": d.fingerprint, "organisation": d.organisation} for d in self.devices
+            ]
+        if self.endorsement_policy:
+            out["endorsement_policy"] = self.endorsement_policy
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> ChaincodeDefinition:
+        """Parse definition.json's object (KeyError, TypeError, UsageError when malformed)."""
+        devices = raw.get("devices") or []
+        if not isinstance(devices, list):
+            raise TypeError("devices must be a list")
+        return cls(
+            str(raw["chaincode_id"]),
+            str(raw["version"]),
+            str(raw["channel_id"]),
+            tuple(DefinedDevice(str(d["fingerprint"]), str(d["organisation"])) for d in devices),
+            str(raw.get("endorsement_policy") or ""),
+        )
 
 
 class DefinitionStore:
@@ -53,18 +134,17 @@ class DefinitionStore:
 
     def put(self, definition: ChaincodeDefinition) -> None:
         """Store (or replace: an upgrade) a chaincode definition."""
-        data = json.dumps(asdict(definition), indent=2, sort_keys=True) + "\n"
+        data = json.dumps(definition.to_json(), indent=2, sort_keys=True) + "\n"
         write_atomically(self.path(definition.chaincode_id), data.encode())
 
     def find(self, chaincode_id: str) -> ChaincodeDefinition | None:
         """The definition of `chaincode_id`, or None if there is none."""
         path = self.path(chaincode_id)
         try:
-            raw = json.loads(path.read_text())
-            return ChaincodeDefinition(raw["chaincode_id"], raw["version"], raw["channel_id"])
+            return ChaincodeDefinition.from_json(json.loads(path.read_text()))
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError, UsageError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
             raise ConfigError(f"chaincode definition {path} is malformed: {exc}") from exc
 
     def definitions(self) -> list[ChaincodeDefinition]:
@@ -83,9 +163,22 @@ class DefinitionStore:
 
 
 def define_chaincode(
-    chaincode_id: str, version: str, channel_id: str, *, home: Path | None = None
+    chaincode_id: str,
+    version: str,
+    channel_id: str,
+    *,
+    home: Path | None = None,
+    devices: Sequence[DefinedDevice] = (),
+    endorsement_policy: str = "",
 ) -> ChaincodeDefinition:
-    """Write a chaincode definition (what `_lifecycle approve/commit` does on Fabric)."""
-    definition = ChaincodeDefinition(chaincode_id, version.lower(), channel_id)
+    """Write a chaincode definition (what `_lifecycle approve/commit` does on Fabric).
+
+    `devices` (fingerprint, organisation) may host its enclaves and receive its keys;
+    `endorsement_policy` (Fabric syntax over their organisations) says whose enclaves must agree.
+    Raises UsageError for a malformed version, device or policy.
+    """
+    definition = ChaincodeDefinition(
+        chaincode_id, version.lower(), channel_id, tuple(devices), endorsement_policy
+    )
     DefinitionStore(home).put(definition)
     return definition

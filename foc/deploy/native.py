@@ -168,6 +168,12 @@ class NativeRuntime(TargetRuntime):
         """This instance's plain-file "sealed" objects (FOC_NATIVE_STORAGE of its proxy)."""
         return self.run_dir / "native-storage"
 
+    @property
+    def device_key_file(self) -> Path:
+        """This instance's simulated device key (FOC_NATIVE_DEVICE_KEY of its proxy): each native
+        instance plays its own "device", so several can endorse one chaincode. A plain file."""
+        return self.run_dir / "device-key.pem"
+
     def build(
         self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
     ) -> BuildResult:
@@ -201,15 +207,22 @@ class NativeRuntime(TargetRuntime):
         proxy = LocalProxy("native", port=port, log_path=logs / "proxy.log", native_library=lib)
         if progress:
             progress("proxy", "start", proxy.address)
-        old = os.environ.get("FOC_NATIVE_STORAGE")
-        os.environ["FOC_NATIVE_STORAGE"] = str(self.storage)  # inherited by the proxy process
+        from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
+
+        env = {
+            "FOC_NATIVE_STORAGE": str(self.storage),
+            NATIVE_DEVICE_KEY_ENV: str(write_simulated_device_key(self.device_key_file)),
+        }
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # inherited by the proxy process
         try:
             proxy.start()
         finally:
-            if old is None:
-                del os.environ["FOC_NATIVE_STORAGE"]
-            else:
-                os.environ["FOC_NATIVE_STORAGE"] = old
+            for k, v in old.items():
+                if v is None:
+                    del os.environ[k]
+                else:
+                    os.environ[k] = v
         assert proxy.pid is not None
         proxy._close_log()  # the child keeps its own descriptor; the process outlives us
         running = RunningTarget(

@@ -23,6 +23,8 @@ FOC_MAX_CACHE_BYTES = 131072  # sum of cached read values in one invocation
 FOC_MAX_WRITE_BYTES = 131072  # sum of written keys + values in one invocation
 FOC_MAX_OUTPUT = 393216  # largest output any command produces
 FOC_MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint (non-empty)
+FOC_MAX_TRUSTED_DEVICES = 16  # device keys in one chaincode's key policy
+FOC_MAX_DEVICE_KEY = 1024  # DER SubjectPublicKeyInfo of a device attestation key (RSA <= 4096)
 FOC_CONF_STATE_OVERHEAD = 40  # stored_value = plaintext + this (magic, nonce, lengths, GCM tag)
 
 

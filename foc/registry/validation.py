@@ -1,17 +1,23 @@
 """Checking an enclave's signed response, and validation before commit (FPC's `__endorse`).
 
 `verify_response` is shared by clients and validators: the enclave that signed must be registered
-for this chaincode, its registered attested data must match the current chaincode definition, the
-signature must verify, and the signed request hash must be the hash of the request in hand.
+for this chaincode and not revoked, its registered attested data must match the current chaincode
+definition, the signature must verify, and the signed request hash must be the hash of the
+request in hand.
 
-`validate_and_apply` then re-checks, on the transaction's stub, that every value the enclave read
+`verify_endorsements` checks several enclaves' responses to one request: each verifies, the
+enclaves are distinct, their read/write sets are identical (a disagreeing enclave makes the
+transaction invalid), and their organisations satisfy the definition's endorsement policy.
+
+`validate_and_apply` then re-checks, on the transaction's stub, that every value the enclaves read
 is still the current one and that this request was never committed before, and only then buffers
-the enclave's writes. Any failure raises before the first write, so nothing is written.
+the writes. Any failure raises before the first write, so nothing is written.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from foc.admin.definitions import ChaincodeDefinition
@@ -25,7 +31,7 @@ from foc.confidential.formats import (
 from foc.confidential.suite import EC_P256, enclave_id, sha256
 from foc.errors import AttestationError, MvccConflict, VerificationError
 from foc.registry.attestation import check_attested_data
-from foc.registry.ercc import RegistryQuery, RegistryReader
+from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,11 @@ class VerifiedResponse:
 
     message: SignedMessage
     credentials: Credentials
+    enclave: RegisteredEnclave | None = None  # the registry's record (organisation, device)
+
+    @property
+    def organisation(self) -> str:
+        return self.enclave.organisation if self.enclave is not None else ""
 
 
 def verify_response(
@@ -55,7 +66,13 @@ def verify_response(
     envelope = ConfidentialResponse.decode(response)
     # Parsed before the signature is checked only to learn which enclave claims to have signed.
     claimed = SignedMessage.decode(envelope.signed_message)
-    credentials = registry.enclave_credentials(definition.chaincode_id, claimed.enclave_id)
+    record = registry.enclave(definition.chaincode_id, claimed.enclave_id)
+    if record.revoked:
+        raise VerificationError(
+            f"enclave {claimed.enclave_id} of chaincode {definition.chaincode_id!r} was revoked "
+            f"(transaction {record.revoked_by}): its signatures are refused"
+        )
+    credentials = record.credentials
     attested = credentials.attested_data
     try:
         check_attested_data(attested, definition)
@@ -73,7 +90,46 @@ def verify_response(
         raise VerificationError(
             "the enclave's signed response is for a different request than the one in this transaction"
         )
-    return VerifiedResponse(claimed, credentials)
+    return VerifiedResponse(claimed, credentials, record)
+
+
+def verify_endorsements(
+    responses: Sequence[bytes],
+    request: bytes,
+    definition: ChaincodeDefinition,
+    registry: RegistryReader,
+) -> list[VerifiedResponse]:
+    """Verify several enclaves' responses to one request (at least one).
+
+    Each must pass `verify_response`; the enclaves must be distinct; every read/write set must be
+    identical to the first (a disagreeing enclave makes the whole transaction invalid, whatever the
+    others say); the endorsing enclaves' organisations must satisfy the definition's endorsement
+    policy (none: any one enclave). Raises VerificationError naming the failed check.
+    """
+    if not responses:
+        raise VerificationError("a confidential transaction needs at least one enclave's response")
+    verified = [verify_response(r, request, definition, registry) for r in responses]
+    ids = [v.message.enclave_id for v in verified]
+    if len(set(ids)) != len(ids):
+        raise VerificationError("the same enclave endorsed the transaction twice")
+    first = verified[0].message
+    for other in verified[1:]:
+        if other.message.reads != first.reads or other.message.writes != first.writes:
+            raise VerificationError(
+                f"the endorsing enclaves disagree: enclave {other.message.enclave_id[:16]}...'s read/write "
+                f"set differs from enclave {first.enclave_id[:16]}...'s; the transaction is invalid",
+                hint="an enclave saw other state or ran other code; nothing was committed",
+            )
+    policy = definition.policy
+    organisations = [v.organisation for v in verified]
+    if policy is not None and not policy.satisfied_by(organisations):
+        named = ", ".join(sorted(set(organisations))) or "no organisation"
+        raise VerificationError(
+            f"endorsement policy {definition.endorsement_policy} of chaincode {definition.chaincode_id!r} "
+            f"is not satisfied by the enclaves of {named}",
+            hint="collect endorsements from the enclaves of more organisations",
+        )
+    return verified
 
 
 def request_marker_key(request_hash: bytes) -> str:
@@ -85,21 +141,24 @@ def validate_and_apply(
     stub: ChaincodeStub,
     definition: ChaincodeDefinition,
     request: bytes,
-    response: bytes,
+    response: bytes | Sequence[bytes],
     registry: RegistryReader | None = None,
     *,
     registry_name: str = "ercc",
 ) -> VerifiedResponse:
-    """Validate an enclave response in this transaction and buffer its writes on `stub`.
+    """Validate enclave responses (one, or several endorsements) in this transaction and buffer
+    their writes on `stub`.
 
-    Steps (docs/confidential-protocol.md, "Validation before commit"): signature by an enclave
-    registered for `definition`; request hash = SHA-256(`request`); the request was not committed
+    Steps (docs/confidential-protocol.md, "Validation before commit"): every signature by a live
+    enclave registered for `definition`; request hash = SHA-256(`request`); the endorsements agree
+    and satisfy the endorsement policy (`verify_endorsements`); the request was not committed
     before; every read value unchanged; writes well-formed and outside the reserved prefix; then
     the writes and the request marker are buffered. The registry is queried through
     `stub.invoke_chaincode(registry_name, ...)` unless `registry` is given.
     """
     reader = registry or RegistryQuery(lambda args: stub.invoke_chaincode(registry_name, args))
-    verified = verify_response(response, request, definition, reader)
+    responses = [response] if isinstance(response, bytes | bytearray) else list(response)
+    verified = verify_endorsements(responses, request, definition, reader)[0]
     message = verified.message
     marker = request_marker_key(message.request_hash)
     if stub.get_state(marker) is not None:
@@ -126,7 +185,8 @@ def validate_and_apply(
             stub.put_state(write.key, write.stored_value)
     stub.put_state(marker, stub.tx_id.encode("utf-8"))
     log.info(
-        "validated enclave %s response: %d read(s), %d write(s)",
+        "validated %d endorsement(s), enclave %s first: %d read(s), %d write(s)",
+        len(responses),
         message.enclave_id,
         len(message.reads),
         len(message.writes),

@@ -6,6 +6,9 @@
 /* Directory of the native "sealed" objects: plain files, NOT secure storage. */
 #define FOC_NATIVE_STORAGE_ENV "FOC_NATIVE_STORAGE"
 
+/* PEM private key file of this simulated device's "attestation key" (default: the published one). */
+#define FOC_NATIVE_DEVICE_KEY_ENV "FOC_NATIVE_DEVICE_KEY"
+
 /* Evidence kind of the native build, and what it "measures" (a fixed label, nothing real). */
 #define FOC_NATIVE_EVIDENCE_KIND "native-insecure-v1"
 #define FOC_NATIVE_MEASUREMENT_LABEL "FOC native-insecure-v1: not a TEE, nothing measured"

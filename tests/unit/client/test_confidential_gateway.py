@@ -117,6 +117,7 @@ def test_confidential_round_trip_through_the_gateway(fabric: Fabric) -> None:
     assert [code for _, code in fabric.gateway.blocks] == ["VALID", "VALID", "VALID"]
     asked = [function for callee, function in fabric.gateway.chaincode_calls if callee == "ercc"]
     assert len(asked) >= 2 and set(asked) <= {
+        "queryEnclave",
         "queryEnclaveCredentials",
         "queryListEnclaveCredentials",
         "queryChaincodeEncryptionKey",
