@@ -37,7 +37,11 @@ from foc.proxy.client import ProxyClient  # noqa: E402
 def start_proxy(port: int, library: str | None) -> subprocess.Popen[str]:
     """foc-proxy --tee native on 127.0.0.1:port; returns once it printed its listening line."""
     cmd = [sys.executable, "-m", "foc.proxy", "--tee", "native", "--listen", f"127.0.0.1:{port}"]
-    cmd += ["--pool", "1", "--log-level", "WARNING"] + (["--native-lib", library] if library else [])
+    if library is None:
+        from foc.deploy.native_build import build_native_core
+
+        library = str(build_native_core())
+    cmd += ["--pool", "1", "--log-level", "WARNING", "--native-lib", library]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -300,16 +300,18 @@ def network(tmp_path: Path, session: NativeSession) -> Iterator[Network]:
 
 def test_round_trip_create_register_invoke_validate_commit_query(network: Network) -> None:
     client = network.client()
-    assert network.submit(client, "create", "alice", "10").value() == b"OK"
+    # Counts long enough that finding them by chance in 40 random bytes is negligible (a two-digit
+    # count made this test fail once: the random nonce held "15").
+    assert network.submit(client, "create", "alice", "7340010").value() == b"OK"
     assert network.submit(client, "add", "alice", "5").value() == b"OK"
     pending, response = network.execute(client, "query", "alice")
     result = client.open_response(pending, response)
-    assert result.value() == b"person: alice, number of consumed coffees: 15"
+    assert result.value() == b"person: alice, number of consumed coffees: 7340015"
     assert [r.key for r in result.signed.reads] == ["alice"] and result.signed.writes == ()
 
     stored = network.state()
     assert stored["alice"].startswith(b"FCS1")
-    assert b"15" not in stored["alice"] and b"10" not in stored["alice"]
+    assert b"7340015" not in stored["alice"] and b"7340010" not in stored["alice"]
     StoredValue.decode(stored["alice"])
     assert len([k for k in stored if k.startswith("~foc/request/")]) == 2
     assert network.ledger.verify().ok

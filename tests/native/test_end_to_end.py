@@ -20,6 +20,7 @@ import scenarios  # tests/scenarios.py: the same scenarios run on real OP-TEE in
 from foc.chaincode.stub import ChaincodeStub
 from foc.cli import main as cli
 from foc.deploy.native import LocalProxy, free_port
+from foc.deploy.native_build import build_native_core
 from foc.errors import ProxyUnavailable
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
@@ -123,6 +124,7 @@ class _ProxyProcess:
 
     def __init__(self, port: int) -> None:
         cmd = [sys.executable, "-m", "foc.proxy", "--tee", "native", "--listen", f"127.0.0.1:{port}"]
+        cmd += ["--native-lib", str(build_native_core())]
         self.process = subprocess.Popen(
             [*cmd, "--pool", "1", "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True
         )

@@ -60,10 +60,10 @@ def flip(data: bytes, index: int) -> bytes:
 
 def test_invoke_commits_only_ciphertext_and_query_commits_nothing(registered: ClientNetwork) -> None:
     contract = registered.contract(devices=DeviceStore(registered.home))
-    assert contract.invoke("create", ["alice", "10"]) == b"OK"
-    assert contract.invoke("add", ["alice", "5"]) == b"15"
+    assert contract.invoke("create", ["alice", "7340010"]) == b"OK"
+    assert contract.invoke("add", ["alice", "5"]) == b"7340015"
     height = registered.net.ledger.height
-    assert contract.query("get", ["alice"]) == b"15"
+    assert contract.query("get", ["alice"]) == b"7340015"
     assert registered.net.ledger.height == height, "a query committed something"
     assert registered.recorder.calls == [
         ("query", "__invoke"),
@@ -73,7 +73,7 @@ def test_invoke_commits_only_ciphertext_and_query_commits_nothing(registered: Cl
         ("query", "__invoke"),
     ]
     values = registered.values()
-    assert values["alice"].startswith(b"FCS1") and b"15" not in values["alice"]
+    assert values["alice"].startswith(b"FCS1") and b"7340015" not in values["alice"]
     assert {k for k in values if k != "alice"} == {k for k in values if k.startswith("~foc/request/")}
     assert contract.last_enclave_id == hashlib.sha256(registered.slot.enclave.enclave_point).hexdigest()
     assert registered.net.ledger.verify().ok

@@ -103,9 +103,9 @@ def register(fabric: Fabric) -> None:
 def test_confidential_round_trip_through_the_gateway(fabric: Fabric) -> None:
     register(fabric)
     coffee = fabric.contract()
-    assert coffee.invoke("create", ["alice", "10"]) == b"OK"
-    assert coffee.invoke("add", ["alice", "5"]) == b"15"
-    assert coffee.query("get", ["alice"]) == b"15"
+    assert coffee.invoke("create", ["alice", "7340010"]) == b"OK"
+    assert coffee.invoke("add", ["alice", "5"]) == b"7340015"
+    assert coffee.query("get", ["alice"]) == b"7340015"
     with pytest.raises(ConfidentialChaincodeError) as caught:
         coffee.invoke("create", ["alice", "1"])
     assert caught.value.code == "EXISTS"
@@ -126,7 +126,7 @@ def test_confidential_round_trip_through_the_gateway(fabric: Fabric) -> None:
     assert not any(key.startswith("credentials/") for key in fabric.gateway.peers["coffee"].state)
     state = fabric.gateway.peers["coffee"].state
     StoredValue.decode(state["alice"])
-    assert b"15" not in state["alice"] and b"10" not in state["alice"]
+    assert b"7340015" not in state["alice"] and b"7340010" not in state["alice"]
     assert sorted(k for k in state if k != "alice") == sorted(
         k for k in state if k.startswith("~foc/request/")
     )

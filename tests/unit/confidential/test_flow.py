@@ -38,15 +38,15 @@ def tamper_ledger(network: Network, writes: dict[str, bytes]) -> None:
 
 def test_round_trip_create_register_invoke_validate_commit_query(registered: Network) -> None:
     client = registered.client()
-    assert registered.submit(client, "create", "alice", "10").value() == b"OK"
-    assert registered.submit(client, "add", "alice", "5").value() == b"15"
+    assert registered.submit(client, "create", "alice", "7340010").value() == b"OK"
+    assert registered.submit(client, "add", "alice", "5").value() == b"7340015"
     pending, response = registered.execute(client, "get", "alice")
-    assert client.open_response(pending, response).value() == b"15"
+    assert client.open_response(pending, response).value() == b"7340015"
 
     stored = state(registered)
     assert set(stored) == {"alice"} | {k for k in stored if k.startswith("~foc/request/")}
     assert stored["alice"].startswith(b"FCS1")
-    assert b"15" not in stored["alice"]
+    assert b"7340015" not in stored["alice"]
     assert registered.ledger.verify().ok
 
 
