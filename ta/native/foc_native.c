@@ -111,6 +111,20 @@ static uint32_t invoke_locked(struct foc_native_session *s, uint32_t cmd, const 
 	return res;
 }
 
+uint32_t foc_native_invoke_params(struct foc_native_session *s, uint32_t cmd, uint32_t param_types,
+				  union foc_param params[4])
+{
+	uint32_t res;
+
+	if (!s || !params)
+		return FOC_TEE_ERROR_BAD_PARAMETERS;
+	pthread_mutex_lock(&instance_lock);
+	res = s->instance == current_instance ? foc_command_run(s->core, cmd, param_types, params)
+					      : TEE_ERROR_TARGET_DEAD;
+	pthread_mutex_unlock(&instance_lock);
+	return res;
+}
+
 uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
 			   uint8_t *out, size_t *out_len, uint32_t *msg_type)
 {

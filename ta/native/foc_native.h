@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "foc_commands.h" /* union foc_param */
+
 struct foc_native_session;
 
 /* Open a session (like TEEC_OpenSession). Returns NULL on allocation failure. */
@@ -34,5 +36,15 @@ void foc_native_close(struct foc_native_session *s);
  */
 uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, size_t in_len,
 			   uint8_t *out, size_t *out_len, uint32_t *msg_type);
+
+/*
+ * Invoke a command exactly as OP-TEE calls TA_InvokeCommandEntryPoint: `param_types` in the
+ * TEE_PARAM_TYPES() encoding (TEE_PARAM_TYPE_* values, not TEEC_*), the four parameters as
+ * the TA receives them (union foc_param: TEE_Param's layout, foc_commands.h). The TA's command table checks the types and buffers; on return the
+ * parameters hold what the TA wrote (output values, memref sizes, also with SHORT_BUFFER).
+ * Returns a TEE_Result (TEE_ERROR_TARGET_DEAD for a session of a panicked instance).
+ */
+uint32_t foc_native_invoke_params(struct foc_native_session *s, uint32_t cmd, uint32_t param_types,
+				  union foc_param params[4]);
 
 #endif /* FOC_NATIVE_H */

@@ -4,7 +4,10 @@
  * foc.tee.libteec calls, implemented over the host-native trusted core (foc_native_*).
  * Written from the GP TEE Client API spec and OP-TEE's documented struct layouts; it lets
  * the ctypes binding (struct layouts, memrefs, value params, error codes) run on the host.
- * Not a TEE. FAKE_TEEC_MAX_OUTPUT (env) shrinks the INFO answer to force SHORT_BUFFER.
+ * Not a TEE. Every command goes through the TA's own command table with the parameters
+ * translated as libteec and the OP-TEE driver translate them, so each command's parameter
+ * layout is checked here as it is on OP-TEE (see TEEC_InvokeCommand below).
+ * FAKE_TEEC_MAX_OUTPUT (env) shrinks the INFO answer to force SHORT_BUFFER.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,10 +92,20 @@ typedef struct {
 #define ORIGIN_API 1u
 #define ORIGIN_TEE 3u
 #define ORIGIN_TA 4u
-#define TYPES(a, b, c, d) ((a) | ((b) << 4) | ((c) << 8) | ((d) << 12))
-#define VALUE_OUTPUT 0x2u
-#define PARTIAL_INPUT 0xDu
-#define PARTIAL_OUTPUT 0xEu
+#define TYPE_GET(types, i) (((types) >> (4 * (i))) & 0xfu)
+/* GP TEE Client API parameter types (TEEC_*) and what the TA sees (TEE_PARAM_TYPE_*) */
+#define TEEC_NONE 0x0u
+#define TEEC_VALUE_INPUT 0x1u
+#define TEEC_VALUE_OUTPUT 0x2u
+#define TEEC_VALUE_INOUT 0x3u
+#define TEEC_MEMREF_TEMP_INPUT 0x5u
+#define TEEC_MEMREF_TEMP_OUTPUT 0x6u
+#define TEEC_MEMREF_TEMP_INOUT 0x7u
+#define TEEC_MEMREF_PARTIAL_INPUT 0xDu
+#define TEEC_MEMREF_PARTIAL_OUTPUT 0xEu
+#define TEEC_MEMREF_PARTIAL_INOUT 0xFu
+#define TEE_NONE 0x0u
+#define TEE_MEMREF_INPUT 0x5u
 #define MEM_INPUT 1u
 #define MEM_OUTPUT 2u
 #define MAGIC_FD 4242
@@ -200,68 +213,110 @@ void TEEC_ReleaseSharedMemory(TEEC_SharedMemory *shm)
 	allocated_shm--;
 }
 
+/*
+ * TEEC_InvokeCommand as libteec and the OP-TEE driver do it, for every command: each TEEC
+ * parameter becomes the TEE parameter the TA receives (TEEC_MEMREF_PARTIAL_* and TEMP_* ->
+ * TEE_PARAM_TYPE_MEMREF_*, values as they are), a partial memref must lie inside its shared
+ * memory and match its direction (else TEEC_ERROR_BAD_PARAMETERS from the API, before the
+ * TA runs), and after the TA returns, output values and memref sizes are copied back (also
+ * with SHORT_BUFFER). Which layout a command takes is left to the TA's own command table.
+ */
 static bool memref_ok(const TEEC_RegisteredMemoryReference *m, uint32_t dir)
 {
 	return m->parent && (m->parent->flags & dir) && m->offset <= m->parent->size &&
 	       m->size <= m->parent->size - m->offset;
 }
 
+/* One TEEC parameter into the TA's parameter; false: libteec refuses it (BAD_PARAMETERS). */
+static bool to_ta_param(uint32_t type, TEEC_Parameter *in, union foc_param *out, uint32_t *ta_type)
+{
+	switch (type) {
+	case TEEC_NONE:
+		*ta_type = TEE_NONE;
+		return true;
+	case TEEC_VALUE_INPUT:
+	case TEEC_VALUE_OUTPUT:
+	case TEEC_VALUE_INOUT:
+		out->value.a = in->value.a;
+		out->value.b = in->value.b;
+		*ta_type = type; /* the same numbers on both sides */
+		return true;
+	case TEEC_MEMREF_TEMP_INPUT:
+	case TEEC_MEMREF_TEMP_OUTPUT:
+	case TEEC_MEMREF_TEMP_INOUT:
+		if (!in->tmpref.buffer && in->tmpref.size)
+			return false;
+		out->memref.buffer = in->tmpref.buffer;
+		out->memref.size = in->tmpref.size;
+		*ta_type = type; /* TEEC_MEMREF_TEMP_* == TEE_PARAM_TYPE_MEMREF_* */
+		return true;
+	case TEEC_MEMREF_PARTIAL_INPUT:
+	case TEEC_MEMREF_PARTIAL_OUTPUT:
+	case TEEC_MEMREF_PARTIAL_INOUT: {
+		uint32_t dir = type == TEEC_MEMREF_PARTIAL_INPUT    ? MEM_INPUT
+			       : type == TEEC_MEMREF_PARTIAL_OUTPUT ? MEM_OUTPUT
+								    : MEM_INPUT | MEM_OUTPUT;
+
+		if (!memref_ok(&in->memref, dir) || (in->memref.parent->flags & dir) != dir)
+			return false;
+		out->memref.buffer = (uint8_t *)in->memref.parent->buffer + in->memref.offset;
+		out->memref.size = in->memref.size;
+		*ta_type = type - TEEC_MEMREF_PARTIAL_INPUT + TEE_MEMREF_INPUT;
+		return true;
+	}
+	default: /* TEEC_MEMREF_WHOLE and unknown types: FOC never uses them */
+		return false;
+	}
+}
+
+/* Copy what the TA wrote back into the caller's operation (teec_post_process_operation). */
+static void from_ta_param(uint32_t type, const union foc_param *ta, TEEC_Parameter *out)
+{
+	switch (type) {
+	case TEEC_VALUE_OUTPUT:
+	case TEEC_VALUE_INOUT:
+		out->value.a = ta->value.a;
+		out->value.b = ta->value.b;
+		break;
+	case TEEC_MEMREF_TEMP_OUTPUT:
+	case TEEC_MEMREF_TEMP_INOUT:
+		out->tmpref.size = ta->memref.size;
+		break;
+	case TEEC_MEMREF_PARTIAL_OUTPUT:
+	case TEEC_MEMREF_PARTIAL_INOUT:
+		out->memref.size = ta->memref.size;
+		break;
+	default:
+		break;
+	}
+}
+
 TEEC_Result TEEC_InvokeCommand(TEEC_Session *session, uint32_t cmd, TEEC_Operation *op, uint32_t *origin)
 {
-	struct foc_native_session *s;
-	uint32_t types = op ? op->paramTypes : 0;
-	uint32_t msg_type = 0, res;
-	size_t out_len = 0;
+	union foc_param params[4];
+	uint32_t types = op ? op->paramTypes : 0, ta_types = 0, ta_type, res, i;
+	const char *max = getenv("FAKE_TEEC_MAX_OUTPUT");
 
 	set_origin(origin, ORIGIN_API);
 	if (!session || session->session_id >= MAX_SESSIONS || !sessions[session->session_id])
 		return BAD_STATE;
-	s = sessions[session->session_id];
+	memset(params, 0, sizeof(params));
+	for (i = 0; i < 4; i++) {
+		if (!to_ta_param(TYPE_GET(types, i), op ? &op->params[i] : NULL, &params[i], &ta_type))
+			return BAD_PARAMETERS;
+		ta_types |= ta_type << (4 * i);
+	}
 	if (op)
 		op->session = session;
 	set_origin(origin, ORIGIN_TA);
-	switch (cmd) {
-	case FOC_CMD_INVOKE:
-	case FOC_CMD_RESUME: {
-		TEEC_RegisteredMemoryReference *in = &op->params[0].memref, *out = &op->params[2].memref;
-
-		if (types != TYPES(PARTIAL_INPUT, VALUE_OUTPUT, PARTIAL_OUTPUT, 0))
-			return BAD_PARAMETERS;
-		if (!memref_ok(in, MEM_INPUT) || !memref_ok(out, MEM_OUTPUT))
-			return BAD_PARAMETERS;
-		out_len = out->size;
-		res = foc_native_invoke(s, cmd, (uint8_t *)in->parent->buffer + in->offset, in->size,
-					(uint8_t *)out->parent->buffer + out->offset, &out_len, &msg_type);
-		if (res == SHORT_BUFFER) {
-			out->size = out_len;
-			return res;
-		}
-		if (res == OK) {
-			op->params[1].value.a = msg_type;
-			op->params[1].value.b = (uint32_t)out_len;
-			out->size = out_len;
-		}
-		break;
-	}
-	case FOC_CMD_INFO: {
-		const char *max = getenv("FAKE_TEEC_MAX_OUTPUT");
-
-		if (types != TYPES(VALUE_OUTPUT, 0, 0, 0))
-			return BAD_PARAMETERS;
-		res = foc_native_invoke(s, cmd, NULL, 0, NULL, &out_len, &msg_type);
-		if (res == OK) {
-			op->params[0].value.a = msg_type;
-			op->params[0].value.b = max ? (uint32_t)strtoul(max, NULL, 10) : (uint32_t)out_len;
-		}
-		break;
-	}
-	default:
-		if (types != 0)
-			return BAD_PARAMETERS;
-		res = foc_native_invoke(s, cmd, NULL, 0, NULL, &out_len, &msg_type);
-		break;
-	}
+	res = foc_native_invoke_params(sessions[session->session_id], cmd, ta_types, params);
 	if (res == TARGET_DEAD)
 		set_origin(origin, ORIGIN_TEE);
+	if (!op || res == TARGET_DEAD)
+		return res;
+	if (cmd == FOC_CMD_INFO && max && res == OK)
+		params[0].value.b = (uint32_t)strtoul(max, NULL, 10);
+	for (i = 0; i < 4; i++)
+		from_ta_param(TYPE_GET(types, i), &params[i], &op->params[i]);
 	return res;
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
 from foc.admin.devices import DeviceStore, EnrolledDevice, enroll_device, load_public_key
@@ -59,15 +61,6 @@ ENDPOINT = "native-1:7052"
 def library() -> Path:
     env = os.environ.get("FOC_NATIVE_LIB")
     return Path(env) if env else build_native_core()  # else the cached build
-
-
-@pytest.fixture
-def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh FOC_NATIVE_STORAGE: the native build's (insecure) sealed-object directory."""
-    path = tmp_path / "sealed"
-    path.mkdir()
-    monkeypatch.setenv("FOC_NATIVE_STORAGE", str(path))
-    return path
 
 
 @pytest.fixture
@@ -449,10 +442,30 @@ def test_state_answer_limit_counts_the_ciphertext_overhead(network: Network) -> 
         assert err.code == code, err
 
 
-def test_device_key_file_is_the_published_test_key() -> None:
-    key = load_public_key(TEST_DEVICE_KEY.read_bytes())
-    assert key.key_size == 2048
-    assert key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+def published_test_private_key() -> rsa.RSAPrivateKey:
+    """The private key compiled into the native build (ta/native/insecure_device_key.c)."""
+    source = (REPO / "ta" / "native" / "insecure_device_key.c").read_text()
+    pem = "".join(re.findall(r'^\s*"([^"]*)\\n"\s*$', source, flags=re.MULTILINE))
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----") and pem.endswith("-----END PRIVATE KEY-----")
+    pem = pem.replace("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\n")
+    pem = pem.replace("-----END PRIVATE KEY-----", "\n-----END PRIVATE KEY-----\n")
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def test_device_key_file_is_the_published_test_key(session: NativeSession) -> None:
+    """The .pub.pem verifiers enroll is the public half of the key the native build signs with, and
+    the native build's evidence verifies under it (and under no other key of that size)."""
+    published = load_public_key(TEST_DEVICE_KEY.read_bytes())
+    private = published_test_private_key()
+    assert published.public_numbers() == private.public_key().public_numbers()
+    creds = create(session)
+    verify_credentials(creds, definition(), [insecure_device()], allow_insecure_native=True)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = EnrolledDevice("other", stranger.public_key())
+    with pytest.raises(AttestationError, match="does not verify"):
+        verify_credentials(creds, definition(), [other], allow_insecure_native=True)
 
 
 @pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan-ubsan"])

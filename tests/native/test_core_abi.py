@@ -346,11 +346,21 @@ def test_sessions_on_threads_are_isolated(ta: NativeTa) -> None:
         finally:
             s.close()
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    crashed: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            worker(n)
+        except BaseException as exc:  # an exception in a thread would only be a warning
+            crashed.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a worker thread hangs"
+    assert crashed == [], f"worker threads raised: {crashed!r}"
     assert errors == []
 
 

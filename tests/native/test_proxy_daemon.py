@@ -97,7 +97,7 @@ def test_daemon_reports_a_bad_configuration() -> None:
 def test_a_second_daemon_on_a_taken_address_exits_with_a_clear_error() -> None:
     """Issue 8, kind 7: gRPC's SO_REUSEPORT let a second server start on a taken port and the
     kernel split the connections between the two. foc-proxy never shares a port."""
-    from foc.tee.native_build import build_native_core
+    from foc.deploy.native_build import build_native_core
 
     lib = build_native_core()
     base = [sys.executable, "-m", "foc.proxy", "--tee", "native", "--pool", "1", "--native-lib", str(lib)]

@@ -9,6 +9,7 @@ same binding against the real libteec.so.2.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,11 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from foc.errors import TaCrashed, TeeError
+from foc.admin.definitions import ChaincodeDefinition
+from foc.admin.devices import EnrolledDevice, load_public_key
+from foc.client.confidential import ConfidentialClient
+from foc.confidential.formats import Credentials, EnclaveConfig
+from foc.errors import ChaincodeError, TaCrashed, TeeError
 from foc.protocol.result import StateWrite
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
 from foc.proxy.server import ProxyServer
+from foc.registry.attestation import verify_credentials
 from foc.tee import abi, libteec
 from foc.tee.invocation import run_invocation
 
@@ -40,7 +46,8 @@ def fake_libteec(tmp_path_factory) -> str:
     subprocess.run(
         [
             "cc", "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-            f"-I{REPO / 'ta' / 'include'}", f"-I{REPO / 'ta' / 'native'}",
+            f"-I{REPO / 'ta' / 'include'}", f"-I{REPO / 'ta' / 'native'}", f"-I{REPO / 'ta'}",
+            f"-I{REPO / 'ta' / 'core'}",
             str(Path(__file__).with_name("fake_libteec.c")),
             "-o", str(out), f"-L{core.parent}", "-lfoc_core", f"-Wl,-rpath,{core.parent}",
         ],
@@ -161,3 +168,128 @@ def test_proxy_with_the_optee_backend_keeps_its_pool(backend) -> None:
             1,
             22,
         )
+
+
+# -- the confidential commands' parameter layouts, checked by the TA's own command table ----------
+
+NATIVE_MEASUREMENT = hashlib.sha256(b"FOC native-insecure-v1: not a TEE, nothing measured").digest()
+TEST_DEVICE_KEY = REPO / "ta" / "native" / "insecure_device_key.pub.pem"
+
+
+def _shm(shm: ctypes.Structure) -> object:
+    """A TEEC_SharedMemory* to one of a session's (padded) shared buffers."""
+    return ctypes.cast(ctypes.byref(shm), ctypes.POINTER(libteec.TEEC_SharedMemory))
+
+
+def _config(force: bool = False) -> bytes:
+    return EnclaveConfig("coffee", NATIVE_MEASUREMENT.hex(), "dev", "fake:7052", force=force).encode()
+
+
+def test_confidential_commands_through_the_gp_client_api(backend, storage: Path) -> None:
+    """ENCLAVE_CREATE (MEMREF in, VALUE out, MEMREF out), ENCLAVE_CREDENTIALS (NONE, VALUE out,
+    MEMREF out) and CONFIDENTIAL_INVOKE + RESUME in the binding's layouts reach the TA's table and
+    are accepted there, as on OP-TEE."""
+    s = backend.open_session()
+    msg_type, out = s.invoke(abi.FOC_CMD_ENCLAVE_CREDENTIALS)
+    assert msg_type == abi.FOC_MSG_ERROR and abi.decode_error(out).code == "NOT_FOUND"
+    msg_type, created = s.invoke(abi.FOC_CMD_ENCLAVE_CREATE, _config())
+    assert msg_type == abi.FOC_MSG_RESPONSE, abi.decode_error(created)
+    assert s.invoke(abi.FOC_CMD_ENCLAVE_CREDENTIALS) == (abi.FOC_MSG_RESPONSE, created)
+    creds = Credentials.decode(created)
+    definition = ChaincodeDefinition("coffee", NATIVE_MEASUREMENT.hex(), "dev")
+    device = EnrolledDevice("native", load_public_key(TEST_DEVICE_KEY.read_bytes()))
+    verify_credentials(creds, definition, [device], allow_insecure_native=True)
+
+    client = ConfidentialClient(definition, _OneEnclave(creds))
+    world: dict[str, bytes] = {}
+    for args, expected in ((["create", "ann", "2"], b"OK"), (["query", "ann"], b"coffees: 2")):
+        pending = client.encrypt_request(args)
+        msg_type, out = s.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, pending.request)
+        while msg_type == abi.FOC_MSG_GET_STATE:
+            key = abi.decode_get_state(out).decode()
+            msg_type, out = s.invoke(abi.FOC_CMD_RESUME, abi.encode_state_answer(world.get(key)))
+        assert msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE, abi.decode_error(out)
+        result = client.open_response(pending, out)
+        assert result.value().endswith(expected)
+        world.update({w.key: w.stored_value for w in result.signed.writes})
+    s.close()
+
+
+class _OneEnclave:
+    """A `RegistryReader` that knows one enclave's credentials."""
+
+    def __init__(self, creds: Credentials) -> None:
+        self._creds = creds
+
+    def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
+        return self._creds.attested_data.chaincode_pub
+
+    def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
+        return self._creds
+
+
+@pytest.mark.parametrize(
+    ("cmd", "types"),
+    [
+        # ENCLAVE_CREDENTIALS with an input memref (the layout of the other message commands)
+        (abi.FOC_CMD_ENCLAVE_CREDENTIALS, (libteec.TEEC_MEMREF_PARTIAL_INPUT, libteec.TEEC_VALUE_OUTPUT,
+                                           libteec.TEEC_MEMREF_PARTIAL_OUTPUT)),
+        # ENCLAVE_CREATE without its input
+        (abi.FOC_CMD_ENCLAVE_CREATE, (libteec.TEEC_NONE, libteec.TEEC_VALUE_OUTPUT,
+                                      libteec.TEEC_MEMREF_PARTIAL_OUTPUT)),
+        # CONFIDENTIAL_INVOKE without the VALUE_OUTPUT for the message type
+        (abi.FOC_CMD_CONFIDENTIAL_INVOKE, (libteec.TEEC_MEMREF_PARTIAL_INPUT, libteec.TEEC_NONE,
+                                           libteec.TEEC_MEMREF_PARTIAL_OUTPUT)),
+        # INFO with a memref
+        (abi.FOC_CMD_INFO, (libteec.TEEC_VALUE_OUTPUT, libteec.TEEC_MEMREF_PARTIAL_OUTPUT)),
+    ],
+)  # fmt: skip
+def test_other_parameter_layouts_are_refused_by_the_tas_table(backend, storage: Path, cmd, types) -> None:
+    """The fake lays any layout out for the TA; the TA's command table refuses the wrong ones with
+    TEE_ERROR_BAD_PARAMETERS (origin TA) before touching a buffer, as OP-TEE's TA does."""
+    s = backend.open_session()
+    op = libteec.TEEC_Operation()
+    op.paramTypes = libteec.param_types(*types)
+    for i, t in enumerate(types):
+        if t in (libteec.TEEC_MEMREF_PARTIAL_INPUT, libteec.TEEC_MEMREF_PARTIAL_OUTPUT):
+            shm = s._in if t == libteec.TEEC_MEMREF_PARTIAL_INPUT else s._out
+            op.params[i].memref.parent = _shm(shm)
+            op.params[i].memref.size = 4
+    with pytest.raises(TeeError) as caught:
+        s._call(cmd, op)
+    assert "TEEC_ERROR_BAD_PARAMETERS" in str(caught.value) and "TEEC_ORIGIN_TRUSTED_APP" in str(caught.value)
+    assert list(storage.iterdir()) == []  # nothing was created
+    s.close()
+
+
+def test_a_partial_memref_outside_its_shared_memory_is_refused_by_the_api(backend) -> None:
+    s = backend.open_session()
+    op = libteec.TEEC_Operation()
+    op.paramTypes = libteec.param_types(
+        libteec.TEEC_MEMREF_PARTIAL_INPUT, libteec.TEEC_VALUE_OUTPUT, libteec.TEEC_MEMREF_PARTIAL_OUTPUT
+    )
+    op.params[0].memref.parent = _shm(s._in)
+    op.params[0].memref.offset = s._in.s.size
+    op.params[0].memref.size = 1
+    op.params[2].memref.parent = _shm(s._out)
+    op.params[2].memref.size = 16
+    with pytest.raises(TeeError) as caught:
+        s._call(abi.FOC_CMD_INVOKE, op)
+    assert "TEEC_ERROR_BAD_PARAMETERS" in str(caught.value) and "TEEC_ORIGIN_API" in str(caught.value)
+    s.close()
+
+
+def test_proxy_serves_the_confidential_calls_over_the_gp_client_api(backend, storage: Path) -> None:
+    config = ProxyConfig(listen="127.0.0.1:0", tee="optee", pool_size=1)
+    with ProxyServer(config, backend) as server, ProxyClient(server.address) as c:
+        created = c.create_enclave(_config())
+        assert c.credentials() == created
+        with pytest.raises(ChaincodeError) as caught:
+            c.create_enclave(_config())
+        assert caught.value.code == "EXISTS"
+        creds = Credentials.decode(created)
+        definition = ChaincodeDefinition("coffee", NATIVE_MEASUREMENT.hex(), "dev")
+        client = ConfidentialClient(definition, _OneEnclave(creds))
+        pending = client.encrypt_request(["create", "bo", "1"])
+        response = c.invoke_confidential(pending.request, get_state=lambda key: None, transaction_id="t1")
+        assert client.open_response(pending, response).value() == b"OK"

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import leakscan  # tests/leakscan.py
 import pytest
 import scenarios  # tests/scenarios.py, shared with tests/native
 
@@ -28,7 +32,7 @@ from foc.admin.devices import DeviceStore
 from foc.cli.main import main as foc_main
 from foc.client.confidential import ConfidentialClient, ConfidentialResult, PendingRequest
 from foc.confidential.formats import Credentials, StoredValue
-from foc.deploy import api
+from foc.deploy import api, paths
 from foc.deploy.qemu import free_port
 from foc.errors import ChaincodeError
 from foc.ledger.ledger import DevLedger
@@ -64,10 +68,15 @@ def report(config: pytest.Config, text: str) -> None:
     getattr(config, "foc_qemu_report", []).append(line)
 
 
+# Everything the FOC side printed or answered in this module, for the key-material leak scan.
+OUTPUTS: dict[str, bytes] = {}
+
+
 def foc(*argv: str) -> str:
     """Run the `foc` CLI in-process; fail with its stderr on a non-zero exit."""
     out, err = io.StringIO(), io.StringIO()
     rc = foc_main(list(argv), out=out, err=err)
+    OUTPUTS[f"foc {' '.join(argv)} #{len(OUTPUTS)}"] = (out.getvalue() + err.getvalue()).encode()
     assert rc == 0, f"foc {' '.join(argv)} -> {rc}: {err.getvalue()}"
     return out.getvalue()
 
@@ -131,6 +140,7 @@ class Network:
         assert self.peer is not None
         pending = conf.encrypt_request(list(args))
         result = self.peer.query(CHAINCODE, ["__invoke", pending.request])
+        OUTPUTS[f"__invoke {result.tx_id}"] = result.response.payload + result.response.message.encode()
         assert result.response.endorsed, result.response.message
         self.executed.append(result.tx_id)
         return pending, result.response.payload
@@ -268,6 +278,7 @@ def test_recreate_is_refused_and_bad_requests_are_structured_errors(
         with pytest.raises(ChaincodeError) as err:
             client.invoke_confidential(bad, get_state=lambda key: None, transaction_id="tx-bad")
         assert err.value.code == "BAD_REQUEST"
+        OUTPUTS[f"refusal #{len(OUTPUTS)}"] = str(err.value).encode()
     assert client.health().serving
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())  # still serving
 
@@ -396,3 +407,141 @@ def test_no_plaintext_in_the_ledger_or_any_log(guest: Guest, network: Network) -
         [SECRET_COUNT, SECRET_SUM],
         [SECRET_PERSON, SECRET_COUNT, SECRET_SUM],
     )
+
+
+# -- keys never leave the TA ---------------------------------------------------------------------
+
+
+SEALED_OBJECTS_SCRIPT = """
+import ctypes, shutil
+from foc.errors import TaCrashed, TeeError
+from foc.tee import abi
+from foc.tee import libteec as L
+
+TA, TEST_TA, SAVED, OUT, CMD = {ta!r}, {test_ta!r}, "/tmp/foc-production.ta", {out!r}, {cmd}
+
+def test_command(session):
+    # the layout the test build wants: NONE, VALUE_OUTPUT, MEMREF_OUTPUT (so a refusal is not a layout one)
+    op = L.TEEC_Operation()
+    op.paramTypes = L.param_types(L.TEEC_NONE, L.TEEC_VALUE_OUTPUT, L.TEEC_MEMREF_PARTIAL_OUTPUT)
+    op.params[2].memref.parent = ctypes.cast(ctypes.byref(session._out), ctypes.POINTER(L.TEEC_SharedMemory))
+    op.params[2].memref.size = session._out.s.size
+    try:
+        session._call(CMD, op)
+    except TeeError as exc:
+        return "refused", "0x%08x" % exc.code
+    return "answered", ctypes.string_at(session._out.s.buffer, op.params[1].value.b)
+
+def reload(backend):
+    # the TA is single-instance and keep-alive: kill the instance, so the next session loads the file
+    s = backend.open_session()
+    try:
+        s.invoke(abi.FOC_CMD_PANIC)
+    except TaCrashed:
+        pass
+    s.close()
+
+backend = L.LibteecBackend()
+s = backend.open_session()
+print("PRODUCTION", *test_command(s))
+s.close()
+shutil.copy2(TA, SAVED)
+try:
+    shutil.copy2(TEST_TA, TA)
+    reload(backend)
+    s = backend.open_session()
+    kind, data = test_command(s)
+    s.close()
+    if kind == "answered":
+        with open(OUT, "wb") as f:
+            f.write(data)
+        print("TEST answered", len(data))
+    else:
+        print("TEST", kind, data)
+finally:
+    shutil.copy2(SAVED, TA)
+    reload(backend)
+s = backend.open_session()
+print("RESTORED", *test_command(s))
+s.close()
+backend.close()
+print("DONE")
+"""
+
+
+def build_test_ta(guest: Guest, out: Path) -> Path:
+    """The TA of this checkout built with FOC_TEST_COMMANDS=y against the guest image's dev kit."""
+    image = api.booted_image("qemu", instance=guest.instance)
+    assert image is not None, f"no image recorded for instance {guest.instance}"
+    key = json.loads(image.manifest.read_text())["steps"]["optee_os"]["key"]
+    optee_os = paths.cache_root() / "steps" / "optee_os" / key  # as foc-deploy's TA step builds it
+    kit = optee_os / "export-ta_arm64"
+    assert (kit / "mk" / "ta_dev_kit.mk").is_file(), f"the image's TA dev kit is gone: {kit}"
+    build = subprocess.run(
+        [
+            "make", "-j2", "-C", str(leakscan.TA_DIR), "CROSS_COMPILE=aarch64-linux-gnu-",
+            "PYTHON3=/usr/bin/python3", f"TA_DEV_KIT_DIR={kit}", f"FOC_MBEDTLS_DIR={optee_os / 'mbedtls'}",
+            f"O={out}", "FOC_TEST_COMMANDS=y",
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    return out / f"{abi.FOC_TA_UUID_STR}.ta"
+
+
+def test_no_key_material_leaves_the_ta(
+    guest: Guest, network: Network, client: ProxyClient, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """After the confidential scenario of this module, read the sealed keys with a TEST build of the
+    TA (same UUID, so OP-TEE opens its sealed objects for it: the caveat in docs/threat-model.md),
+    and search every output, log, ledger file and answer of the scenario for them. The production
+    TA in the image refuses the test-only command (TEE_ERROR_NOT_SUPPORTED), before and after."""
+    # Everything the scenario produced, read before any key leaves the TA for the test.
+    rc, proxy_log = guest.console.run("cat /var/log/foc-proxy.log", timeout=60)
+    assert rc == 0 and "mode=confidential" in proxy_log
+    blobs = dict(OUTPUTS)
+    blobs["guest /var/log/foc-proxy.log"] = proxy_log.encode()
+    blobs["GetCredentials"] = client.credentials()
+    blobs["GetDeviceKey"] = client.device_key_info().SerializeToString()
+    logs = guest.running.logs
+    state_dir = guest.running.run_dir / "secure-storage"
+    ledger_files = network.ledger_path.parent.glob(network.ledger_path.name + "*")
+    blobs.update(leakscan.files_under([logs, network.home, *ledger_files, state_dir / "tee"]))
+    assert str(logs / "normal-world.log") in blobs and str(logs / "secure-world.log") in blobs
+    assert any(where.startswith("__invoke") for where in blobs), "the scenario recorded no enclave answer"
+
+    exchange = state_dir / "foc-test"  # the instance's 9p share, /mnt/state in the guest
+    exchange.mkdir(exist_ok=True)
+    try:
+        test_ta = build_test_ta(guest, tmp_path / "test-ta")
+        shutil.copy2(test_ta, exchange / test_ta.name)
+        script = SEALED_OBJECTS_SCRIPT.format(
+            ta=TA_PATH,
+            test_ta=f"/mnt/state/foc-test/{test_ta.name}",
+            out="/mnt/state/foc-test/objects.bin",
+            cmd=leakscan.sealed_objects_command_id(),
+        )
+        rc, text = guest.python(script, timeout=600)
+        assert rc == 0 and "DONE" in text, text[-3000:]
+        lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isupper()}
+        assert lines["PRODUCTION"] == ["refused", "0xffff000a"], "the production TA answers the test command"
+        assert lines["TEST"][0] == "answered", lines["TEST"]
+        assert lines["RESTORED"] == ["refused", "0xffff000a"], "the production TA was not restored"
+        objects = (exchange / "objects.bin").read_bytes()
+    finally:
+        shutil.rmtree(exchange, ignore_errors=True)
+    # the proxy's sessions died with the instance: absorb the TA_CRASHED, then serve again
+    first_call_settled(client, request.config)
+    assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())
+
+    keys = leakscan.KeyMaterial.from_test_command(objects)
+    assert network.ledger is not None
+    dump = network.ledger.state_dump()
+    stored = {SECRET_PERSON: dump[(CHAINCODE, SECRET_PERSON)][0]}  # written by the enclave in this module
+    keys.check_against(Credentials.decode(client.credentials()), stored)
+    secrets = keys.secrets()
+    leakscan.assert_scanner_finds_plants(secrets)
+    hits = leakscan.scan(blobs, secrets)
+    report(request.config, f"key-material leak scan: {len(blobs)} outputs, logs, files; {len(hits)} hit(s)")
+    assert hits == [], "key material left the TA:\n" + "\n".join(hits)
+

@@ -186,10 +186,12 @@ def test_optee_evidence_is_bound_to_its_attested_data_and_device(optee_enclave) 
     stranger = EnrolledDevice(
         "other", rsa.generate_private_key(public_exponent=65537, key_size=3072).public_key()
     )
-    with pytest.raises(AttestationError):
+    with pytest.raises(AttestationError, match="does not verify under any of the 1 enrolled"):
         verify_credentials(creds, optee_enclave.definition, [stranger])
     wrong = ChaincodeDefinition(CHAINCODE, "00" * 32, CHANNEL)
-    with pytest.raises(AttestationError):
+    # refused by the version check, before the measurement is compared (the measurement check
+    # with genuine OP-TEE evidence: test_a_ta_claiming_another_version_is_refused_by_its_measurement)
+    with pytest.raises(AttestationError, match="claim chaincode version"):
         verify_credentials(creds, wrong, [optee_enclave.device])
 
 
@@ -343,8 +345,11 @@ def test_confidential_invocation_round_trips_on_optee(guest, optee_enclave) -> N
     query_req, query_key = make_request(creds, (b"query", b"alice"))
     exists_req, exists_key = make_request(creds, (b"create", b"alice", b"1"))
     bob_req, _ = make_request(creds, (b"query", b"bob"))
-    [(t1, d1), (t2, d2), (t3, d3), (t4, d4)], need = guest_invoke(
-        guest, [add_req, query_req, exists_req, bob_req], {**ledger, "bob": write.stored_value}
+    reserved_req, reserved_key = make_request(creds, (b"create", b"~foc/request/00", b"1"))
+    [(t1, d1), (t2, d2), (t3, d3), (t4, d4), (t5, d5)], need = guest_invoke(
+        guest,
+        [add_req, query_req, exists_req, bob_req, reserved_req],
+        {**ledger, "bob": write.stored_value, "~foc/request/00": None},
     )
     added, added_msg = open_response(creds, add_req, add_key, d1)
     assert added.status == 200 and added_msg.reads[0].value_hash == sha256(write.stored_value)
@@ -356,6 +361,11 @@ def test_confidential_invocation_round_trips_on_optee(guest, optee_enclave) -> N
     assert t4 == abi.FOC_MSG_ERROR
     err = abi.decode_error(d4)
     assert err.code == "INCONSISTENT" and err.message == "state value for bob failed authentication"
+    # the TA's own reserved-prefix check (the validator has another): a signed refusal, no writes
+    reserved, reserved_msg = open_response(creds, reserved_req, reserved_key, d5)
+    assert reserved.status == 500
+    assert reserved.payload == b"BAD_ARGUMENT: state keys starting with ~foc/ are reserved"
+    assert reserved_msg.writes == ()
 
 
 def test_bad_client_input_is_a_structured_error_not_a_panic(guest, optee_enclave) -> None:
@@ -503,4 +513,31 @@ lib.TEEC_CloseSession(byref(sess))
     with pytest.raises(AttestationError):
         verify_credentials(relabelled, optee_enclave.definition, [optee_enclave.device])
     # The genuine enclave's credentials still verify: the refusals above are not a broken verifier.
+    verify_credentials(optee_enclave.credentials, optee_enclave.definition, [optee_enclave.device])
+
+
+def test_a_ta_claiming_another_version_is_refused_by_its_measurement(guest, optee_enclave) -> None:
+    """The measurement check with genuine OP-TEE evidence: the normal world has the TA create an
+    enclave whose config claims another chaincode version. Attested data and definition agree on
+    that version and the PTA's signature is genuine, so only the measurement comparison can refuse.
+    Last in the module: it replaces the enclave (force) that the tests above share."""
+    claimed = "00" * 32
+    config = EnclaveConfig(CHAINCODE, claimed, CHANNEL, ENDPOINT, force=True).encode()
+    lines = run_guest(
+        guest,
+        f"""
+t, data = session.invoke(abi.FOC_CMD_ENCLAVE_CREATE, bytes.fromhex({config.hex()!r}))
+out("CREATE", t, data.hex())
+""",
+    )
+    msg_type, creds_hex = lines["CREATE"]
+    assert int(msg_type) == abi.FOC_MSG_RESPONSE, abi.decode_error(bytes.fromhex(creds_hex))
+    creds = Credentials.decode(bytes.fromhex(creds_hex))
+    assert creds.attested_data.chaincode_version == claimed
+    assert creds.evidence.measurement == optee_enclave.measurement  # the PTA measured the real TA
+    lying = ChaincodeDefinition(CHAINCODE, claimed, CHANNEL)
+    refusal = f"TA measurement {optee_enclave.measurement.hex()} does not match"
+    with pytest.raises(AttestationError, match=refusal):
+        verify_credentials(creds, lying, [optee_enclave.device])
+    # control: the same device and TA, with the true version, verify
     verify_credentials(optee_enclave.credentials, optee_enclave.definition, [optee_enclave.device])

@@ -73,3 +73,20 @@ def test_budget_check_fails_above_it() -> None:
         [sys.executable, str(SCRIPT), "--max", "100"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 1 and "more than the budget of 100" in proc.stderr
+
+
+def test_test_only_commands_are_outside_the_production_build() -> None:
+    """ta/test (FOC_CMD_TEST_SEALED_OBJECTS, which reads the sealed keys) is compiled only when the
+    build sets FOC_TEST_COMMANDS=y: the production sub.mk lists it under that variable only, and
+    neither the TA Makefile nor foc-deploy's TA step sets it. So the TCB count never holds it, and
+    a production TA answers the command id as unknown (checked on OP-TEE and natively)."""
+    submk = (REPO / "ta" / "sub.mk").read_text()
+    assert "subdirs-$(FOC_TEST_COMMANDS) += test" in submk
+    assert not [line for line in submk.splitlines() if line.split()[:1] == ["subdirs-y"] and "test" in line]
+    assert "FOC_TEST_COMMANDS" not in (REPO / "ta" / "Makefile").read_text()
+    deploy = [p for p in (REPO / "foc").rglob("*.py") if "FOC_TEST_COMMANDS" in p.read_text()]
+    assert deploy == [], deploy
+    files = {f.relative_to(REPO).as_posix() for f in tcb["tcb_files"]()}
+    assert not any(f.startswith("ta/test/") for f in files)
+    assert "0x7e57" not in (REPO / "ta" / "foc_commands.c").read_text()
+    assert "FOC_CMD_TEST" not in (REPO / "ta" / "include" / "foc_ta.h").read_text()

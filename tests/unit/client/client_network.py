@@ -52,6 +52,7 @@ class RecordingContract:
 
     inner: DevLedgerContract
     calls: list[tuple[str, str]] = field(default_factory=list)  # (kind, function)
+    transients: list[Mapping[str, bytes] | None] = field(default_factory=list)  # per call
     tamper: Callable[[bytes], bytes] | None = None
     before_endorse: Callable[[], None] | None = None
     last_endorse: tuple[bytes | str, ...] = ()
@@ -60,6 +61,7 @@ class RecordingContract:
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         self.calls.append(("invoke", function))
+        self.transients.append(transient)
         self.last_endorse = tuple(args)
         if self.before_endorse is not None:
             self.before_endorse()
@@ -69,6 +71,7 @@ class RecordingContract:
         self, function: str, args: Sequence[bytes | str], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         self.calls.append(("query", function))
+        self.transients.append(transient)
         payload = self.inner.query(function, args, transient=transient)
         return self.tamper(payload) if self.tamper is not None else payload
 
@@ -108,14 +111,22 @@ class ClientNetwork:
         return {k: v for (ns, k), (v, _) in dump.items() if ns == CHAINCODE}
 
 
-def make_network(tmp_path: Path, device_key: rsa.RSAPrivateKey, *, define: bool = True) -> ClientNetwork:
+def make_network(
+    tmp_path: Path, device_key: rsa.RSAPrivateKey, *, define: bool = True, allow_insecure_native: bool = False
+) -> ClientNetwork:
     home = tmp_path / "foc-home"
     if define:
         define_chaincode(CHAINCODE, MEASUREMENT.hex(), CHANNEL, home=home)
     enroll_device("device-1", device_key.public_key(), home=home)
     secrets = ChaincodeSecrets()
     slot = EnclaveSlot(ReferenceEnclave(device_key, MEASUREMENT, secrets))
-    net = connect(ledger=tmp_path / "ledger.sqlite", enclave=slot, home=home, channel=CHANNEL)
+    net = connect(
+        ledger=tmp_path / "ledger.sqlite",
+        enclave=slot,
+        home=home,
+        channel=CHANNEL,
+        allow_insecure_native=allow_insecure_native,
+    )
     recorder = RecordingContract(net.contract(CHAINCODE, plaintext=True))
     assert DeviceStore(home).get("device-1")
     return ClientNetwork(home, net, slot, device_key, secrets, recorder)

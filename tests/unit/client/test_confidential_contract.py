@@ -18,9 +18,16 @@ from client_network import CHAINCODE, MEASUREMENT, ClientNetwork, make_network  
 from reference_enclave import ReferenceEnclave  # noqa: E402
 
 from foc.admin.devices import DeviceStore  # noqa: E402
-from foc.client.confidential import ConfidentialChaincodeError, ConfidentialContract  # noqa: E402
+from foc.client.confidential import (  # noqa: E402
+    ConfidentialChaincodeError,
+    ConfidentialClient,
+    ConfidentialContract,
+    ConfidentialResult,
+    ContractRegistry,
+)
 from foc.client.devledger import DevLedgerContract  # noqa: E402
-from foc.confidential.formats import ConfidentialResponse, SignedMessage  # noqa: E402
+from foc.confidential.formats import ConfidentialResponse, EncryptedResponse, SignedMessage  # noqa: E402
+from foc.confidential.suite import EC_P256, EcP256Suite  # noqa: E402
 from foc.errors import (  # noqa: E402
     AttestationError,
     ChaincodeError,
@@ -98,12 +105,24 @@ def test_chaincode_refusal_is_typed_with_the_tas_code_and_commits_nothing(regist
 
 
 @pytest.mark.parametrize(
-    "where",
-    ["signature", "encrypted_response", "write_value", "request_hash", "envelope"],
+    ("where", "error", "reason"),
+    [
+        ("signature", VerificationError, "enclave response: signature does not verify"),
+        ("encrypted_response", VerificationError, "enclave response: signature does not verify"),
+        ("write_value", VerificationError, "enclave response: signature does not verify"),
+        ("request_hash", VerificationError, "enclave response: signature does not verify"),
+        ("envelope", ConfidentialityError, "malformed confidential response"),
+    ],
 )
 def test_tampered_response_is_refused_before_decryption_and_nothing_is_submitted(
-    registered: ClientNetwork, where: str
+    registered: ClientNetwork,
+    where: str,
+    error: type[ConfidentialityError],
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each tampering is refused by the named check, and the response key is never used: an
+    AES-GCM failure (ConfidentialityError "failed authentication") would not pass for one."""
     contract = registered.contract()
     contract.invoke("create", ["alice", "1"])
     before = registered.values()
@@ -140,10 +159,44 @@ def test_tampered_response_is_refused_before_decryption_and_nothing_is_submitted
         return ConfidentialResponse(message.encode(), envelope.signature).encode()
 
     registered.recorder.tamper = tamper
-    with pytest.raises(ConfidentialityError):
+    decrypted: list[str] = []
+    unseal = EcP256Suite.unseal
+
+    def spy(self: EcP256Suite, *args: object, **kwargs: object) -> bytes:
+        decrypted.append(str(kwargs.get("what")))
+        return unseal(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EcP256Suite, "unseal", spy)
+    with pytest.raises(ConfidentialityError, match=reason) as caught:
         contract.invoke("add", ["alice", "1"])
+    assert type(caught.value) is error, repr(caught.value)
+    assert decrypted == [], "the response was decrypted before it was verified"
     assert registered.recorder.submitted == ["__endorse"], "a tampered response was submitted"
     assert registered.values() == before
+    registered.recorder.tamper = None
+    assert contract.query("get", ["alice"]) == b"1"
+    assert decrypted == ["response"]  # the spy does see a decryption
+
+
+def test_a_signed_response_that_fails_decryption_is_a_distinct_error(registered: ClientNetwork) -> None:
+    """The control for the test above: a response that passes every check but does not decrypt
+    under the response key fails in AES-GCM, with its own message, and is not submitted."""
+    contract = registered.contract()
+    enclave = registered.slot.enclave
+
+    def resign_with_garbage(payload: bytes) -> bytes:
+        message = ConfidentialResponse.decode(payload).message()
+        garbage = EncryptedResponse(b"\x00" * 12, b"\x00" * 32).encode()
+        resigned = SignedMessage(
+            message.enclave_id, message.request_hash, message.reads, message.writes, garbage
+        ).encode()
+        return ConfidentialResponse(resigned, EC_P256.sign(enclave.signing_key, resigned)).encode()
+
+    registered.recorder.tamper = resign_with_garbage
+    with pytest.raises(ConfidentialityError, match="response failed authentication") as caught:
+        contract.invoke("create", ["alice", "1"])
+    assert not isinstance(caught.value, VerificationError)
+    assert registered.recorder.submitted == []
 
 
 def test_a_rogue_enclave_holding_the_chaincode_key_is_not_trusted(registered: ClientNetwork) -> None:
@@ -175,9 +228,10 @@ def test_a_replayed_response_for_another_request_is_refused(registered: ClientNe
 
 def test_the_client_re_verifies_attestation_when_given_devices(registered: ClientNetwork) -> None:
     # The registry admitted the enclave; then the administrator un-enrolled its device.
+    assert registered.contract(devices=DeviceStore(registered.home)).query("create", ["x", "1"]) == b"OK"
     DeviceStore(registered.home).remove("device-1")
     assert registered.contract().query("create", ["x", "1"]) == b"OK"  # relies on the registry
-    with pytest.raises(AttestationError):
+    with pytest.raises(AttestationError, match="no device is enrolled"):
         registered.contract(devices=DeviceStore(registered.home)).query("create", ["x", "1"])
     assert registered.recorder.submitted == []
 
@@ -267,3 +321,68 @@ def test_the_registry_may_be_a_registry_reader(registered: ClientNetwork) -> Non
     assert contract.invoke("create", ["carol", "7"]) == b"OK"
     plain: DevLedgerContract = registered.recorder.inner
     assert plain.last_block == registered.net.ledger.height - 1
+
+
+def test_native_insecure_evidence_is_accepted_only_where_it_is_allowed(
+    tmp_path: Path, device_key: rsa.RSAPrivateKey
+) -> None:
+    """The host-native build's evidence (native-insecure-v1) proves nothing: a client that re-verifies
+    attestation refuses it unless it allows it itself, whatever the registry accepted."""
+    net = make_network(tmp_path, device_key, allow_insecure_native=True)  # a registry that allows it
+    try:
+        net.slot.enclave.evidence_kind = "native-insecure-v1"
+        net.register()
+        assert net.contract().query("create", ["x", "1"]) == b"OK"  # trusts the registry
+        with pytest.raises(AttestationError, match="host-native build"):
+            net.contract(devices=DeviceStore(net.home)).query("create", ["x", "1"])
+        enrolled = list(DeviceStore(net.home).devices())  # devices as a list, not a store
+        allowed = net.contract(devices=enrolled, allow_insecure_native=True)
+        assert allowed.query("create", ["x", "1"]) == b"OK"
+        client = ConfidentialClient(  # the client on its own: refuses by default too
+            allowed.definition(), ContractRegistry(net.net.contract("ercc")), devices=enrolled
+        )
+        pending = client.encrypt_request(["create", "x", "1"])
+        response = net.recorder.query("__invoke", [pending.request])
+        with pytest.raises(AttestationError, match="host-native build"):
+            client.open_response(pending, response)
+    finally:
+        net.net.close()
+
+
+def test_the_enclave_error_text_is_parsed_into_code_and_reason() -> None:
+    def value(payload: bytes) -> ConfidentialChaincodeError:
+        with pytest.raises(ConfidentialChaincodeError) as caught:
+            ConfidentialResult(500, payload, None).value()  # type: ignore[arg-type]
+        return caught.value
+
+    exists = value(b"EXISTS: person: alice")
+    assert (exists.code, exists.reason, exists.status) == ("EXISTS", "person: alice", 500)
+    assert exists.message == exists.chaincode_message == str(exists) == "EXISTS: person: alice"
+    assert (value(b"lower: case").code, value(b"lower: case").reason) == ("CHAINCODE", "lower: case")
+    broken = value(b"\xff\xfe: not utf-8")
+    assert broken.code == "CHAINCODE" and "\ufffd" in broken.reason
+    assert ConfidentialChaincodeError("X", "y").status == 500
+
+
+def test_one_registry_question_of_each_kind_per_call_and_transient_data_reaches_the_back_end(
+    registered: ClientNetwork,
+) -> None:
+    asked: list[str] = []
+    ercc = registered.net.contract("ercc")
+
+    class Counting:
+        def query(self, function, args, *, transient=None):  # type: ignore[no-untyped-def]
+            asked.append(function)
+            return ercc.query(function, args, transient=transient)
+
+        def invoke(self, function, args, *, transient=None):  # type: ignore[no-untyped-def]
+            raise AssertionError("the client never writes to the registry")
+
+    contract = registered.contract()
+    contract._registry = ContractRegistry(Counting())  # type: ignore[arg-type]
+    assert contract.last_enclave_id is None
+    secret = {"note": b"only for the chaincode"}
+    assert contract.invoke("create", ["alice", "1"], transient=secret) == b"OK"
+    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclaveCredentials"]
+    assert contract.query("get", ["alice"], transient=secret) == b"1"
+    assert registered.recorder.transients == [secret, secret, secret]

@@ -46,12 +46,25 @@ ERCC_PACKAGE = "ercc_1.0:" + "ef" * 32
 WRAPPER_PACKAGE = "foc_1.0:" + "ab" * 32
 
 
+class CrashableRegistry(EnclaveRegistry):
+    """The real registry chaincode, which can be made to crash (an unexpected exception: its CaaS
+    server then answers the peer with ERROR, as any chaincode's shim does)."""
+
+    crash = False
+
+    def invoke(self, stub):  # type: ignore[no-untyped-def]
+        if self.crash:
+            raise RuntimeError("registry bug")
+        return super().invoke(stub)
+
+
 @dataclass
 class Fabric:
     home: Path
     gateway: FakeGateway
     client: GatewayClient
     slot: EnclaveSlot
+    registry: CrashableRegistry
 
     def contract(self) -> ConfidentialContract:
         return ConfidentialContract(
@@ -73,8 +86,9 @@ def fabric(tmp_path: Path) -> Iterator[Fabric]:
     definitions, devices = DefinitionStore(home), DeviceStore(home)
     slot = EnclaveSlot(ReferenceEnclave(device_key, MEASUREMENT, ChaincodeSecrets()))
     identity = Identity.generate_for_tests("Org1MSP", "User1")
+    registry = CrashableRegistry(definitions, devices)
     with (
-        ChaincodeServer(EnclaveRegistry(definitions, devices), ERCC_PACKAGE, request_timeout=20) as ercc,
+        ChaincodeServer(registry, ERCC_PACKAGE, request_timeout=20) as ercc,
         ChaincodeServer(
             ConfidentialChaincode("coffee", slot, definitions), COFFEE_PACKAGE, request_timeout=20
         ) as coffee,
@@ -89,7 +103,7 @@ def fabric(tmp_path: Path) -> Iterator[Fabric]:
         ) as gateway,
         GatewayClient(gateway.address, identity, timeout=20, commit_timeout=20) as client,
     ):
-        yield Fabric(home, gateway, client, slot)
+        yield Fabric(home, gateway, client, slot, registry)
 
 
 def register(fabric: Fabric) -> None:
@@ -178,3 +192,37 @@ def test_the_plaintext_wrapper_answers_on_the_same_endpoint(fabric: Fabric) -> N
     assert "bob" not in fabric.gateway.peers["ercc"].state
     with pytest.raises(GatewayError, match="has been successfully defined"):
         GatewayContract(fabric.client, CHANNEL, "nosuch").query("query", ["bob"])
+
+
+def test_a_registry_that_fails_inside_endorse_refuses_the_commit_with_its_reason(fabric: Fabric) -> None:
+    """`__endorse` asks `ercc` over INVOKE_CHAINCODE; when `ercc` crashes, a real peer hands the
+    callee's ERROR back inside the RESPONSE. FOC must treat it as "no registered enclave", refuse
+    the transaction with the callee's text, and commit nothing."""
+    register(fabric)
+    coffee = fabric.contract()
+    assert coffee.invoke("create", ["alice", "1"]) == b"OK"  # control: the registry answers
+
+    class CrashBeforeEndorse:
+        """The coffee contract; the registry crashes once the client has verified the answer."""
+
+        def __init__(self, inner: GatewayContract) -> None:
+            self.inner = inner
+
+        def query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return self.inner.query(*args, **kwargs)
+
+        def invoke(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            fabric.registry.crash = True
+            return self.inner.invoke(*args, **kwargs)
+
+    crashing = fabric.contract()
+    crashing.contract = CrashBeforeEndorse(crashing.contract)  # type: ignore[assignment]
+    blocks = len(fabric.gateway.blocks)
+    with pytest.raises(EndorsementFailure) as caught:
+        crashing.invoke("add", ["alice", "1"])
+    message = caught.value.chaincode_message
+    assert "is not registered" in message and "chaincode failed with RuntimeError" in message, message
+    assert len(fabric.gateway.blocks) == blocks  # nothing was ordered
+    assert ("ercc", "queryEnclaveCredentials") in fabric.gateway.chaincode_calls
+    fabric.registry.crash = False
+    assert coffee.query("get", ["alice"]) == b"1"

@@ -38,6 +38,12 @@ def other_device_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@pytest.fixture(scope="session")
+def same_size_stranger_key() -> rsa.RSAPrivateKey:
+    """A device key that is not enrolled, of the enrolled key's size (RSA-3072)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+
 class _EnclaveSlot:
     """Lets tests swap which reference enclave the chaincode forwards to."""
 

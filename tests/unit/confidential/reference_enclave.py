@@ -6,6 +6,10 @@ requests, runs a tiny key/value chaincode, encrypts state values and the respons
 read/write set exactly as the contract says the TA does. It is deliberately independent from the
 client/validator code paths it tests: it uses `cryptography` directly, only sharing the message
 encoders (whose strictness has its own tests).
+
+Like the TA, it refuses writes under FOC's reserved prefix `~foc/` (BAD_ARGUMENT inside the signed,
+encrypted response). `reserved_prefix_check=False` plays a TA without that check, so that the
+validator's own check (`validate_and_apply`) can be tested against a signed write set that has one.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from foc.errors import ChaincodeError
 
 GetState = Callable[[str], bytes | None]
 
+RESERVED_PREFIX = "~foc/"  # the TA's check_write (ta/confidential/foc_confidential.c)
+
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
@@ -69,12 +75,16 @@ class ReferenceEnclave:
         device_key: rsa.RSAPrivateKey,
         measurement: bytes,
         secrets: ChaincodeSecrets | None = None,
+        *,
+        reserved_prefix_check: bool = True,
     ) -> None:
         self.device_key = device_key
+        self.reserved_prefix_check = reserved_prefix_check
         self.measurement = measurement
         self.secrets = secrets or ChaincodeSecrets()
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
         self.config: EnclaveConfig | None = None
+        self.evidence_kind = EVIDENCE_KIND_TA_MEMORY  # "native-insecure-v1" plays the native build
 
     @property
     def enclave_point(self) -> bytes:
@@ -103,7 +113,7 @@ class ReferenceEnclave:
             padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
             Prehashed(hashes.SHA256()),
         )
-        evidence = Evidence(EVIDENCE_KIND_TA_MEMORY, used_measurement, signature).encode()
+        evidence = Evidence(self.evidence_kind, used_measurement, signature).encode()
         return Credentials(attested, evidence).encode()
 
     # -- FOC_CMD_CONFIDENTIAL_INVOKE ------------------------------------------------------------
@@ -150,13 +160,18 @@ class ReferenceEnclave:
             except Exception as exc:
                 raise ChaincodeError("INCONSISTENT", f"state value for {key} failed authentication") from exc
 
+        def delete(key: str) -> None:
+            writes[key] = WriteRecord(key, True, b"")
+
         def write(key: str, value: bytes) -> None:
+            if self.reserved_prefix_check and key.startswith(RESERVED_PREFIX):
+                raise ChaincodeError("BAD_ARGUMENT", "state keys starting with ~foc/ are reserved")
             nonce = os.urandom(12)
             ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
 
         try:
-            status, payload = 200, _run_chaincode(body.args, read, write)
+            status, payload = 200, _run_chaincode(body.args, read, write, delete)
         except ChaincodeError as exc:
             if exc.code == "INCONSISTENT":
                 raise  # not a chaincode answer: the TA refuses to run on tampered state
@@ -177,9 +192,12 @@ class ReferenceEnclave:
 
 
 def _run_chaincode(
-    args: tuple[bytes, ...], read: Callable[[str], bytes | None], write: Callable[[str, bytes], None]
+    args: tuple[bytes, ...],
+    read: Callable[[str], bytes | None],
+    write: Callable[[str, bytes], None],
+    delete: Callable[[str], None],
 ) -> bytes:
-    """A small key/value chaincode: create, get, add (integers), put (blind write)."""
+    """A small key/value chaincode: create, get, add (integers), put (blind write), del."""
     function = args[0].decode()
     params = [a.decode() for a in args[1:]]
     if function == "create" and len(params) == 2:
@@ -199,6 +217,9 @@ def _run_chaincode(
         total = int(value) + int(params[1])
         write(params[0], str(total).encode())
         return str(total).encode()
+    if function == "del" and len(params) == 1:
+        delete(params[0])
+        return b"OK"
     if function == "put" and len(params) == 2:
         write(params[0], params[1].encode())
         return b"OK"

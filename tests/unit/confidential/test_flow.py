@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 from confidential_network import CHAINCODE, CHANNEL, MEASUREMENT, Network
-from reference_enclave import ReferenceEnclave
+from cryptography.hazmat.primitives.asymmetric import rsa
+from reference_enclave import ChaincodeSecrets, ReferenceEnclave
 
+from foc.admin.definitions import define_chaincode
+from foc.admin.devices import EnrolledDevice
 from foc.confidential.formats import ConfidentialResponse, SignedMessage
-from foc.errors import ChaincodeError, ConfidentialityError, VerificationError
+from foc.confidential.suite import EC_P256, enclave_id
+from foc.errors import AttestationError, ChaincodeError, ConfidentialityError, VerificationError
 from foc.ledger.rwset import KeyWrite, ReadWriteSet
 from foc.registry.validation import request_marker_key
 
@@ -50,9 +54,22 @@ def test_round_trip_create_register_invoke_validate_commit_query(registered: Net
     assert registered.ledger.verify().ok
 
 
-def test_client_re_verifies_attestation_when_given_devices(registered: Network) -> None:
-    client = registered.client(devices=list(registered.devices.devices()))
-    assert registered.submit(client, "create", "bob", "1").value() == b"OK"
+def test_client_re_verifies_attestation_when_given_devices(
+    registered: Network, other_device_key: rsa.RSAPrivateKey
+) -> None:
+    """With `devices`, the client checks the signing enclave's evidence itself, not only the
+    registry's word: against a device list that does not hold the signing device it refuses
+    (before decrypting), while the registry-only client and the right device list accept."""
+    assert registered.submit(registered.client(), "create", "bob", "1").value() == b"OK"
+    enrolled = list(registered.devices.devices())
+    assert registered.submit(registered.client(devices=enrolled), "add", "bob", "1").value() == b"2"
+    stranger = [EnrolledDevice("device-2", other_device_key.public_key())]
+    client = registered.client(devices=stranger)
+    pending, response = registered.execute(client, "get", "bob")
+    with pytest.raises(AttestationError, match="does not verify under any of the 1 enrolled"):
+        client.open_response(pending, response)
+    with pytest.raises(AttestationError, match="no device is enrolled"):
+        registered.client(devices=[]).open_response(pending, response)
 
 
 def test_chaincode_errors_arrive_encrypted_and_signed_with_no_writes(registered: Network) -> None:
@@ -67,7 +84,13 @@ def test_chaincode_errors_arrive_encrypted_and_signed_with_no_writes(registered:
     assert result.signed.writes == ()
 
 
-def test_bit_flip_in_request_is_refused_by_the_enclave(registered: Network) -> None:
+def test_an_enclave_refusal_of_a_tampered_request_is_an_unendorsed_invoke_with_its_reason(
+    registered: Network,
+) -> None:
+    """What this checks is FOC's side: `__invoke` turns the enclave's refusal into an unendorsed
+    response that carries the reason. The refusal itself comes from the reference enclave (test
+    code); the TA's own: tests/native/test_confidential.py::test_tampered_request_is_refused_before_running
+    and tests/qemu/test_confidential_ta.py::test_bad_client_input_is_a_structured_error_not_a_panic."""
     client = registered.client()
     pending = client.encrypt_request(["create", "alice", "1"])
     result = registered.peer.query(CHAINCODE, ["__invoke", flip(pending.request, len(pending.request) - 3)])
@@ -105,7 +128,13 @@ def test_bit_flip_in_response_or_signature_is_refused(registered: Network, where
     assert state(registered) == {}
 
 
-def test_bit_flip_in_a_state_value_is_detected_by_the_enclave(registered: Network) -> None:
+def test_an_enclave_refusal_of_a_tampered_state_value_is_an_unendorsed_invoke_naming_the_key(
+    registered: Network,
+) -> None:
+    """FOC's side: a ledger value tampered by the peer operator reaches the enclave as stored, and
+    the enclave's INCONSISTENT refusal comes back unendorsed with the key. The detection here is the
+    reference enclave's; the TA's own: test_tampered_state_value_is_inconsistent in
+    tests/native/test_confidential.py (and the swapped-value cases there and on OP-TEE)."""
     client = registered.client()
     registered.submit(client, "create", "alice", "1")
     before = state(registered)
@@ -116,7 +145,13 @@ def test_bit_flip_in_a_state_value_is_detected_by_the_enclave(registered: Networ
     assert "state value for alice failed authentication" in result.response.message
 
 
-def test_state_value_swapped_between_keys_fails_authentication(registered: Network) -> None:
+def test_state_values_swapped_between_keys_reach_the_enclave_and_are_refused_per_key(
+    registered: Network,
+) -> None:
+    """FOC relays each key's stored bytes unchanged and reports the enclave's per-key refusal. The
+    binding of a value to its key name is checked by the TA in
+    tests/native/test_confidential.py::test_value_copied_to_another_key_fails_authentication_naming_the_key
+    and on OP-TEE in tests/qemu/test_confidential_ta.py::test_confidential_invocation_round_trips_on_optee."""
     client = registered.client()
     registered.submit(client, "create", "alice", "1")
     registered.submit(client, "create", "bob", "2")
@@ -211,3 +246,162 @@ def test_ledger_and_logs_hold_no_plaintext(
             assert form not in blob, f"plaintext {secret!r} found in the ledger files"
         assert secret not in caplog.text
     registered.ledger = type(registered.ledger)(tmp_path / "ledger.sqlite", channel=CHANNEL)
+
+
+# -- checks of verify_response / validate_and_apply / open_response: each test below fails when
+# -- its check is removed, and runs the same flow once without the attack as a positive control.
+
+
+def test_response_of_an_enclave_registered_under_an_older_definition_is_refused(registered: Network) -> None:
+    """The administrator moved the chaincode to a new TA build (new version = measurement). The
+    enclave registered for the old build is still in the registry; its answers must no longer count."""
+    client = registered.client()
+    pending, response = registered.execute(client, "put", "counter", "7")
+    assert client.open_response(pending, response).value() == b"OK"  # control: old definition
+    newer = define_chaincode(CHAINCODE, "ab" * 32, CHANNEL, home=registered.home)
+    current = registered.client()
+    current.definition = newer
+    with pytest.raises(VerificationError, match="registered, but not for the current definition") as caught:
+        current.open_response(pending, response)
+    assert "claim chaincode version" in str(caught.value)
+    refused = registered.endorse(pending.request, response)  # __endorse reads the new definition
+    assert not refused.committed
+    assert "not for the current definition" in refused.response.message
+    assert state(registered) == {}
+
+
+def test_a_signed_write_under_the_reserved_prefix_is_refused_at_validation(registered: Network) -> None:
+    """A TA without its own `~foc/` check (or a compromised one) signs a write of a replay marker:
+    the validator refuses it, so no enclave can pre-commit markers that block other requests."""
+    unchecked = ReferenceEnclave(
+        registered.enclave.device_key, MEASUREMENT, registered.enclave.secrets, reserved_prefix_check=False
+    )
+    unchecked.signing_key = registered.enclave.signing_key  # the registered enclave, minus its check
+    unchecked.config = registered.enclave.config
+    registered.slot.enclave = unchecked  # type: ignore[attr-defined]
+    client = registered.client()
+    victim = client.encrypt_request(["put", "counter", "1"])
+    marker = request_marker_key(victim.request_hash)
+    pending, response = registered.execute(client, "put", marker, "x")
+    assert client.open_response(pending, response).value() == b"OK"  # signed by a registered enclave
+    refused = registered.endorse(pending.request, response)
+    assert not refused.committed
+    assert "reserved key prefix '~foc/'" in refused.response.message
+    assert state(registered) == {}
+    pending, response = registered.execute(client, "put", "counter", "2")  # control
+    assert registered.endorse(pending.request, response).committed
+    # the honest reference enclave, like the TA, refuses the write itself (signed 500, no writes)
+    registered.slot.enclave = registered.enclave  # type: ignore[attr-defined]
+    pending, response = registered.execute(client, "put", marker, "x")
+    result = client.open_response(pending, response)
+    assert result.status == 500 and result.signed.writes == ()
+
+
+def test_registry_credentials_of_another_enclave_under_the_claimed_id_are_refused(
+    registered: Network,
+) -> None:
+    """The registry's entry for the registered enclave A was overwritten (the peer operator owns the
+    registry's storage) with the genuine credentials of an unregistered enclave B, which then signs
+    as A. The validator and the client must notice that the credentials' key is not A's."""
+    client = registered.client()
+    pending, response = registered.execute(client, "put", "counter", "1")
+    assert client.open_response(pending, response).ok  # control: the honest registry entry
+    rogue = ReferenceEnclave(registered.enclave.device_key, MEASUREMENT, registered.enclave.secrets)
+    rogue_credentials = rogue.create(registered.config())
+    victim_id = enclave_id(registered.enclave.enclave_point)
+    registry_key = f"credentials/{CHAINCODE}/{victim_id}"
+    rwset = ReadWriteSet(writes=(KeyWrite("ercc", registry_key, rogue_credentials),))
+    registered.ledger.commit("tamper-ercc", "ercc", rwset)
+    registered.slot.enclave = rogue  # type: ignore[attr-defined]
+    pending, genuine = registered.execute(client, "put", "counter", "2")
+    envelope = ConfidentialResponse.decode(genuine)
+    message = SignedMessage.decode(envelope.signed_message)
+    as_victim = SignedMessage(
+        victim_id, message.request_hash, message.reads, message.writes, message.encrypted_response
+    ).encode()
+    forged = ConfidentialResponse(as_victim, EC_P256.sign(rogue.signing_key, as_victim)).encode()
+    with pytest.raises(VerificationError, match=f"credentials for enclave {victim_id} carry a different key"):
+        client.open_response(pending, forged)
+    refused = registered.endorse(pending.request, forged)
+    assert not refused.committed and "carry a different key" in refused.response.message
+    assert "counter" not in state(registered)
+
+
+class _KeySwappingRegistry:
+    """A registry reader whose chaincode-key answer was replaced (a lying peer or registry)."""
+
+    def __init__(self, inner, chaincode_key: bytes) -> None:  # type: ignore[no-untyped-def]
+        self._inner = inner
+        self._key = chaincode_key
+
+    def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
+        return self._key
+
+    def enclave_credentials(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
+        return self._inner.enclave_credentials(chaincode_id, enclave_id)
+
+
+def test_an_answer_to_a_request_encrypted_to_an_unattested_chaincode_key_is_refused(
+    registered: Network,
+) -> None:
+    """The client encrypted to a key the registry handed it; it accepts an answer only from an
+    enclave whose attested data hold that very key. Here a registered enclave also holds a second,
+    unattested chaincode key (the one the lying registry gave out): its answer is signed and
+    decryptable, and still refused, because whoever holds that key was never attested."""
+    client = registered.client()
+    pending, response = registered.execute(client, "put", "counter", "1")
+    assert client.open_response(pending, response).ok  # control: the attested key
+    unattested = ChaincodeSecrets(state_key=registered.enclave.secrets.state_key)
+    registered.enclave.secrets = unattested  # same signing key (registered), other chaincode key
+    swapped = registered.client()
+    swapped._registry = _KeySwappingRegistry(  # type: ignore[attr-defined]
+        registered.registry(), EC_P256.encode_point(unattested.chaincode_key)
+    )
+    pending, response = registered.execute(swapped, "put", "counter", "2")
+    with pytest.raises(VerificationError, match="holds a different chaincode key"):
+        swapped.open_response(pending, response)
+
+
+def _resigned(network: Network, response: bytes, **changes: object) -> bytes:
+    """The response with fields of its signed message replaced, signed again by the registered enclave."""
+    message = ConfidentialResponse.decode(response).message()
+    fields = {f: getattr(message, f) for f in ("enclave_id", "request_hash", "reads", "writes")}
+    fields["encrypted_response"] = message.encrypted_response
+    fields.update(changes)
+    encoded = SignedMessage(**fields).encode()  # type: ignore[arg-type]
+    return ConfidentialResponse(encoded, EC_P256.sign(network.enclave.signing_key, encoded)).encode()
+
+
+def test_a_signed_write_that_is_not_a_stored_value_is_refused_and_deletes_commit(registered: Network) -> None:
+    """Validation parses every written value as a stored_value (the TA always writes FCS1) and
+    applies deletes as deletes; a registered enclave that signs anything else is refused."""
+    client = registered.client()
+    registered.submit(client, "put", "counter", "1")
+    pending, response = registered.execute(client, "put", "counter", "2")
+    (write,) = ConfidentialResponse.decode(response).message().writes
+    garbage = _resigned(registered, response, writes=(type(write)(write.key, False, b"not FCS1"),))
+    refused = registered.endorse(pending.request, garbage)
+    assert not refused.committed and "malformed stored state value" in refused.response.message
+    assert client.open_response(pending, garbage).ok  # the client does not parse writes; the validator does
+    assert registered.endorse(pending.request, response).committed  # control: the genuine write
+    deleted = registered.submit(client, "del", "counter")
+    assert deleted.ok and deleted.signed.writes[0].is_delete
+    assert "counter" not in state(registered)
+
+
+def test_validation_asks_the_registry_chaincode_ercc_by_default(registered: Network) -> None:
+    from foc.chaincode.memory import MemoryStub
+    from foc.registry.validation import validate_and_apply
+
+    client = registered.client()
+    pending, response = registered.execute(client, "put", "counter", "1")
+    asked: list[str] = []
+    stub = MemoryStub([], channel_id=CHANNEL, tx_id="tx-1")
+
+    def invoke_chaincode(name: str, args, channel: str = ""):  # type: ignore[no-untyped-def]
+        asked.append(name)
+        return registered.peer.query(name, list(args)).response
+
+    stub.invoke_chaincode = invoke_chaincode  # type: ignore[method-assign]
+    validate_and_apply(stub, registered.definition, pending.request, response)
+    assert asked and set(asked) == {"ercc"}

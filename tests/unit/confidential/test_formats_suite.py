@@ -145,3 +145,31 @@ def test_signed_message_rejects_inconsistent_write_and_read_sets() -> None:
     )
     with pytest.raises(ConfidentialityError, match="lowercase hex"):
         SignedMessage.decode(upper.encode())
+
+
+def test_zero_signature_halves_are_refused_before_verification() -> None:
+    key = EC_P256.generate_private_key()
+    good = EC_P256.sign(key, b"m")
+    point = EC_P256.encode_point(key)
+    for bad in (bytes(32) + good[32:], good[:32] + bytes(32)):
+        with pytest.raises(VerificationError, match="signature is invalid"):
+            EC_P256.verify(point, b"m", bad, what="t")
+    EC_P256.verify(point, b"m", good, what="t")  # control
+
+
+def test_points_must_be_uncompressed_sec1_and_keys_select_a_suite_by_their_encoding() -> None:
+    key = EC_P256.generate_private_key()
+    point = EC_P256.encode_point(key)
+    assert EC_P256.encode_point(key.public_key()) == point  # a public key encodes the same
+    x_only = point[:33]  # 0x04 || X: the right prefix, the wrong length
+    with pytest.raises(ConfidentialityError, match="not an uncompressed P-256 point"):
+        EC_P256.decode_point(x_only)
+    with pytest.raises(ConfidentialityError, match="unsupported chaincode key type"):
+        suite_for_chaincode_key(x_only)
+
+
+def test_an_empty_plaintext_seals_and_opens() -> None:
+    key = bytes(range(32))
+    sealed = EC_P256.seal(key, b"", b"aad")
+    assert len(sealed.ciphertext) == 16  # the tag only
+    assert EC_P256.unseal(key, sealed.nonce, sealed.ciphertext, b"aad", what="t") == b""

@@ -14,6 +14,7 @@ from foc.admin.definitions import define_chaincode
 from foc.admin.devices import enroll_device
 from foc.confidential.formats import Credentials, Evidence
 from foc.confidential.suite import enclave_id
+from foc.errors import AttestationError
 
 NOT_ENROLLED = "does not verify under any of the"
 
@@ -45,8 +46,12 @@ def test_registration_stores_credentials_and_answers_queries(registered: Network
     assert missing.status == 404 and "no enclave is registered" in missing.message
 
 
-def test_unenrolled_device_is_refused(network: Network, other_device_key: rsa.RSAPrivateKey) -> None:
-    stranger = ReferenceEnclave(other_device_key, MEASUREMENT)
+def test_unenrolled_device_is_refused(network: Network, same_size_stranger_key: rsa.RSAPrivateKey) -> None:
+    """The stranger's key has the enrolled key's size, so only the PSS verification can refuse it
+    (a 2048-bit signature would already fail the length filter in front of it)."""
+    enrolled = network.devices.get("device-1").public_key
+    assert same_size_stranger_key.key_size == enrolled.key_size
+    stranger = ReferenceEnclave(same_size_stranger_key, MEASUREMENT)
     refused(network, stranger.create(network.config()), NOT_ENROLLED)
 
 
@@ -171,3 +176,69 @@ def test_native_insecure_evidence_is_refused_unless_allowed(network: Network) ->
         native, network.definition, network.devices.devices(), allow_insecure_native=True
     )
     assert verified.device.name == "device-1"
+
+
+def test_verify_credentials_refuses_native_evidence_by_default_and_returns_what_it_checked(
+    network: Network,
+) -> None:
+    from foc.registry.attestation import verify_credentials
+
+    credentials = Credentials.decode(network.enclave.create(network.config()))
+    verified = verify_credentials(credentials, network.definition, network.devices.devices())
+    assert verified.credentials == credentials and verified.evidence == credentials.evidence
+    assert verified.attested == credentials.attested_data and verified.device.name == "device-1"
+    evidence = credentials.evidence
+    native = Credentials(
+        credentials.attested_data_bytes,
+        Evidence("native-insecure-v1", evidence.measurement, evidence.signature).encode(),
+    )
+    with pytest.raises(AttestationError, match="host-native build"):
+        verify_credentials(native, network.definition, network.devices.devices())
+
+
+def test_every_enrolled_key_is_tried_until_one_verifies(
+    network: Network, other_device_key: rsa.RSAPrivateKey, same_size_stranger_key: rsa.RSAPrivateKey
+) -> None:
+    """A device whose key has another size, or whose same-size key does not verify, is skipped: the
+    search goes on to the device that signed."""
+    enroll_device("a-first-device", other_device_key.public_key(), home=network.home)  # RSA-2048
+    enroll_device("b-second-device", same_size_stranger_key.public_key(), home=network.home)  # RSA-3072
+    names = [d.name for d in network.devices.devices()]
+    assert names.index("a-first-device") < names.index("b-second-device") < names.index("device-1")
+    assert network.register(network.enclave.create(network.config())).committed
+
+
+def test_queries_for_a_chaincode_see_only_its_own_enclaves(network: Network) -> None:
+    """Registry keys are `credentials/<chaincode>/<enclave>`: the range for `coffee` must not reach
+    `coffee0/...` or `coffeea/...` (ids that sort just after `coffee/`)."""
+    for other in ("coffee0", "coffeea"):
+        define_chaincode(other, MEASUREMENT.hex(), "dev", home=network.home)
+        enclave = ReferenceEnclave(network.enclave.device_key, MEASUREMENT)
+        assert network.register(enclave.create(network.config(chaincode_id=other))).committed
+    own = network.enclave.create(network.config())
+    assert network.register(own).committed
+    answer = network.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response
+    listed = json.loads(answer.payload)
+    assert [base64.b64decode(c) for c in listed] == [own]
+    key = network.peer.query("ercc", ["queryChaincodeEncryptionKey", CHAINCODE]).response.payload
+    assert base64.b64decode(key) == Credentials.decode(own).attested_data.chaincode_pub
+
+
+def test_registry_answers_that_are_not_strict_base64_are_refused() -> None:
+    from foc.chaincode.stub import Response
+    from foc.errors import ConfidentialityError
+    from foc.registry.ercc import RegistryQuery
+
+    good = base64.b64encode(b"\x04" + bytes(64))
+    reader = RegistryQuery(lambda args: Response.success(b"!" + good))
+    with pytest.raises(ConfidentialityError, match="not base64"):
+        reader.chaincode_encryption_key(CHAINCODE)
+    with pytest.raises(ConfidentialityError, match="not base64"):
+        reader.enclave_credentials(CHAINCODE, "e" * 64)
+
+
+def test_registration_needs_strict_base64(network: Network) -> None:
+    credentials = base64.b64encode(network.enclave.create(network.config())).decode()
+    result = network.peer.invoke("ercc", ["registerEnclave", "!" + credentials])
+    assert not result.committed and "credentials in base64" in result.response.message
+    assert network.register(base64.b64decode(credentials)).committed  # control

@@ -8,7 +8,10 @@ What it reproduces (see /work/shared/notes/fabric-chaincode-protocol.md):
   COMPLETED (reads see committed state only), or, with `auto_commit=False`, left for the caller
   to validate and `commit_writes` (the fake gateway does, with MVCC versions: every GET_STATE
   records the version it read in `FakeTransaction.reads`); range queries in pages of 100 with query ids,
-  QUERY_STATE_NEXT and QUERY_STATE_CLOSE; INVOKE_CHAINCODE to registered Python callables;
+  QUERY_STATE_NEXT and QUERY_STATE_CLOSE; INVOKE_CHAINCODE to registered Python callables,
+  answered as Fabric's handler does: RESPONSE whose payload is the callee's ChaincodeMessage,
+  COMPLETED(peer.Response) or the callee's ERROR (a callable returns either), and a top-level
+  ERROR when the callee does not exist;
 * ERROR "no ledger context" for requests naming no live transaction;
 * the silent drop of a second request for a txid that already has one pending (logged in
   `dropped` so tests can assert on it);
@@ -47,7 +50,9 @@ V3_READY_PARAMS = chaincode_pb2.ChaincodeAdditionalParams(
 )
 
 Version = tuple[int, int]  # (block number, tx number) of the write that produced a value
-InvokedChaincode = Callable[[list[bytes]], proposal_response_pb2.Response]
+# An INVOKE_CHAINCODE target: the callee's peer.Response (the peer received COMPLETED), or the
+# callee's own ChaincodeMessage (COMPLETED or ERROR) as the peer received it from the callee.
+InvokedChaincode = Callable[[list[bytes]], "proposal_response_pb2.Response | Msg"]
 
 
 def make_signed_proposal(
@@ -435,11 +440,16 @@ class FakePeer:
             if target is None:
                 return self._error(msg, f"chaincode {spec.chaincode_id.name} not found")
             result = target([bytes(a) for a in spec.input.args])
-            inner = Msg(
-                type=Msg.COMPLETED,
-                txid=msg.txid,
-                channel_id=msg.channel_id,
-                payload=result.SerializeToString(),
-            )
+            if isinstance(result, Msg):  # the callee's own reply, COMPLETED or ERROR, passed on as is
+                inner = Msg(
+                    type=result.type, txid=msg.txid, channel_id=msg.channel_id, payload=result.payload
+                )
+            else:
+                inner = Msg(
+                    type=Msg.COMPLETED,
+                    txid=msg.txid,
+                    channel_id=msg.channel_id,
+                    payload=result.SerializeToString(),
+                )
             return self._response(msg, inner.SerializeToString())
         return self._error(msg, f"fake peer does not support {Msg.Type.Name(kind)}")

@@ -157,6 +157,25 @@ def test_invoke_chaincode_returns_the_callee_response(server: ChaincodeServer) -
         fake.close()
 
 
+def test_a_callees_error_reaches_the_calling_chaincode_as_a_500_response(server: ChaincodeServer) -> None:
+    """A real peer answers INVOKE_CHAINCODE with RESPONSE(ChaincodeMessage ERROR) when the callee
+    failed (e.g. its shim sent ERROR): the caller's shim must give the chaincode a status-500
+    Response with the callee's text, as Fabric's Go shim does, and the transaction goes on."""
+
+    def crashed(args: list[bytes]) -> Msg:
+        return Msg(type=Msg.ERROR, payload=b"chaincode failed with RuntimeError")
+
+    fake = FakePeer(f"127.0.0.1:{server.port}", PACKAGE_ID, chaincodes={"registry": crashed})
+    try:
+        fake.connect()
+        reply = fake.invoke("call", "registry", "lookup", "e1")
+        assert reply.type == Msg.COMPLETED, reply  # the calling chaincode itself did not fail
+        response = FakePeer.response_of(reply)
+        assert (response.status, response.message) == (500, "chaincode failed with RuntimeError")
+    finally:
+        fake.close()
+
+
 # -- failures ---------------------------------------------------------------------------------------
 def test_peer_error_reply_surfaces_as_the_transaction_error(peer: FakePeer) -> None:
     peer.error_on_get["k"] = "GET_STATE failed: ledger is closed"

@@ -5,8 +5,9 @@ channel, and hosts several chaincodes behind that one endpoint, as a real peer's
 (`chaincodes={"coffee": (address, package_id), "ercc": ..., "foc": ...}`): each is a `FakePeer`
 stream to its own CaaS server with its own namespace (world state). INVOKE_CHAINCODE from one
 to another (the confidential chaincode's `__endorse` asking `ercc`) runs the callee on its own
-stream over its committed state and returns its response, as the peer does for a same-channel
-call; the callee's reads are not MVCC-checked and its writes are dropped (FOC's callees only read).
+stream over its committed state and hands back the callee's reply, COMPLETED or ERROR, as the
+peer does for a same-channel call; the callee's reads are not MVCC-checked and its writes are
+dropped (FOC's callees only read).
 
 * **Evaluate / Endorse**: unpack the SignedProposal (INVALID_ARGUMENT if it does not parse),
   check it like the endorser's preProcess (creator MSP known, ECDSA P-256 signature valid *and
@@ -31,6 +32,14 @@ call; the callee's reads are not MVCC-checked and its writes are dropped (FOC's 
 * **CommitStatus**: PERMISSION_DENIED unless the request is signed by its `identity`; waits for
   the transaction's block, then returns its validation code and block number.
 
+* **A misbehaving gateway** (`rewrite_evaluate`, `rewrite_endorse`): tests of the checks FOC's
+  client makes of the gateway's answers replace an honest answer with a wrong one.
+
+The refusals above are the fake's own checks, made the way the peer makes them, so that FOC's
+proposals and envelopes meet an independent verifier. A test that triggers one checks FOC's
+side of it: that what FOC signs is accepted (the control) and that the refusal reaches the
+caller as a typed error with the peer's detail.
+
 Not modelled: lifecycle (`peer lifecycle chaincode ...`: the chaincodes are "committed" by
 naming them), the ordering service and Raft, discovery and several endorsers, endorsement
 policies, range-query phantom checks, chaincode events, private data. Logs never carry arguments or values.
@@ -42,7 +51,7 @@ import hashlib
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,20 +240,22 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         self.blocks: list[tuple[str, str]] = []  # (tx_id, validation code) per block, from block 1
         self.statuses: dict[str, tuple[int, int]] = {}  # tx_id -> (TxValidationCode, block)
         self.chaincode_calls: list[tuple[str, str]] = []  # (callee, function) of INVOKE_CHAINCODE
+        # A hostile or broken gateway, for tests of FOC's own checks of the answers: each rewrites
+        # what Evaluate / Endorse would have returned (None: the honest answer).
+        self.rewrite_evaluate: Callable[[Any], Any] | None = None  # EvaluateResponse -> same
+        self.rewrite_endorse: Callable[[Any], Any] | None = None  # prepared Envelope -> same
         self._commit = threading.Condition()
         self._server: grpc.Server | None = None
         self.port = 0
 
     def _called_chaincode(self, name: str) -> Any:
-        """INVOKE_CHAINCODE target: run `name` on its own stream, return its peer.Response."""
+        """INVOKE_CHAINCODE target: run `name` on its own stream and hand back the callee's reply,
+        COMPLETED or ERROR, as Fabric's peer does (the caller's shim sees the callee's ERROR)."""
 
-        def call(args: list[bytes]) -> proposal_response_pb2.Response:
+        def call(args: list[bytes]) -> Any:
             function = args[0].decode("utf-8", errors="replace") if args else ""
             self.chaincode_calls.append((name, function))
-            reply = self.peers[name].start(*args, channel_id=self.channel_id).wait(self.execute_timeout)
-            if reply.type == FakePeer.Msg.ERROR:
-                return proposal_response_pb2.Response(status=500, message="called chaincode failed")
-            return proposal_response_pb2.Response.FromString(reply.payload)
+            return self.peers[name].start(*args, channel_id=self.channel_id).wait(self.execute_timeout)
 
         return call
 
@@ -371,7 +382,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
                 )
         except Refused as refused:
             self._abort(context, refused)
-        return gateway_pb2.EvaluateResponse(result=result.response)
+        answer = gateway_pb2.EvaluateResponse(result=result.response)
+        return self.rewrite_evaluate(answer) if self.rewrite_evaluate else answer
 
     def Endorse(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         self.calls.append("Endorse")
@@ -395,7 +407,10 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
                 raise Refused(grpc.StatusCode.ABORTED, failure, detail)
         except Refused as refused:
             self._abort(context, refused)
-        return gateway_pb2.EndorseResponse(prepared_transaction=self._prepare(signed, unpacked, result))
+        prepared = self._prepare(signed, unpacked, result)
+        if self.rewrite_endorse is not None:
+            prepared = self.rewrite_endorse(prepared)
+        return gateway_pb2.EndorseResponse(prepared_transaction=prepared)
 
     def _prepare(self, signed: Any, unpacked: Unpacked, result: Endorsed) -> common_pb2.Envelope:
         kv = kv_rwset_pb2.KVRWSet(

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import chaincode_pb2, proposal_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 from fake_gateway import CHAINCODE, CHANNEL, PACKAGE_ID, FakeGateway
 from fake_proxy import FakeProxyClient
 
@@ -216,8 +216,12 @@ def test_concurrent_submits_of_one_key_never_lose_an_update(
     assert outcomes.count("VALID") >= 1
 
 
-# -- signatures are really checked ----------------------------------------------------------------
-def test_forged_proposal_signature_is_refused_before_the_chaincode_runs(
+# -- refusals by the (fake) peer and orderer ---------------------------------------------------------
+# These refusals are the fake gateway's own checks (it verifies FOC's signatures as the endorser and
+# the orderer do). What each test checks of FOC: what FOC signs is accepted (the honest control in
+# the test or in every other test), and a refusal reaches the caller as a typed error carrying the
+# peer's detail. FOC's own checks of the gateway's answers are in the next section.
+def test_a_peer_refusal_of_a_forged_signature_reaches_the_caller_with_the_peer_detail(
     fake_gateway: FakeGateway, identity: Identity
 ) -> None:
     forging = ForgingIdentity(identity, Identity.generate_for_tests("Org1MSP", "Mallory"))
@@ -230,7 +234,7 @@ def test_forged_proposal_signature_is_refused_before_the_chaincode_runs(
     assert fake_gateway.executions() == 0 and fake_gateway.peer.state == {}
 
 
-def test_high_s_signature_is_refused_and_the_client_never_makes_one(fake_gateway: FakeGateway) -> None:
+def test_the_client_never_signs_high_s_which_a_peer_would_refuse(fake_gateway: FakeGateway) -> None:
     honest = Identity.generate_for_tests("Org1MSP", "User2")
     high = HighSIdentity(honest.mspid, honest.certificate_pem, honest._key)
     with GatewayClient(fake_gateway.address, high, timeout=10) as client:
@@ -242,14 +246,16 @@ def test_high_s_signature_is_refused_and_the_client_never_makes_one(fake_gateway
         assert s <= P256_ORDER // 2
 
 
-def test_unknown_msp_is_refused(fake_gateway: FakeGateway) -> None:
+def test_a_peer_refusal_of_an_unknown_msp_reaches_the_caller_with_the_peer_detail(
+    fake_gateway: FakeGateway,
+) -> None:
     with GatewayClient(fake_gateway.address, Identity.generate_for_tests("Org9MSP"), timeout=10) as client:
         with pytest.raises(GatewayError) as caught:
             client.evaluate(CHANNEL, CHAINCODE, "query", _args("alice"))
     assert "creator org unknown" in caught.value.details[0][2]
 
 
-def test_envelope_signed_by_another_identity_is_not_ordered(
+def test_an_orderer_refusal_of_a_foreign_envelope_signature_is_a_gateway_error(
     client: GatewayClient, fake_gateway: FakeGateway
 ) -> None:
     prepared = client.endorse(client.propose(CHANNEL, CHAINCODE, "create", _args("alice", "0")))
@@ -262,7 +268,7 @@ def test_envelope_signed_by_another_identity_is_not_ordered(
     assert client.submit_prepared(prepared).status == "VALID"  # the creator's own signature is fine
 
 
-def test_commit_status_must_be_signed_by_the_requesting_identity(
+def test_a_refused_commit_status_request_is_a_gateway_error(
     client: GatewayClient, fake_gateway: FakeGateway, identity: Identity
 ) -> None:
     tx_id = client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0")).tx_id
@@ -273,10 +279,87 @@ def test_commit_status_must_be_signed_by_the_requesting_identity(
     assert caught.value.grpc_code == "PERMISSION_DENIED"
 
 
-def test_wrong_channel_is_refused_with_the_peer_detail(client: GatewayClient) -> None:
+def test_a_peer_refusal_of_an_unknown_channel_reaches_the_caller_with_the_peer_detail(
+    client: GatewayClient,
+) -> None:
     with pytest.raises(GatewayError) as caught:
         client.evaluate("otherchannel", CHAINCODE, "query", _args("alice"))
     assert "channel 'otherchannel' not found" in caught.value.details[0][2]
+
+
+# -- FOC's own checks of the gateway's answers (a misbehaving gateway) --------------------------------
+def test_a_prepared_transaction_for_another_tx_id_is_refused_and_not_submitted(
+    client: GatewayClient, fake_gateway: FakeGateway
+) -> None:
+    other = client.endorse(client.propose(CHANNEL, CHAINCODE, "create", _args("bob", "0")))
+
+    def swap(envelope: common_pb2.Envelope) -> common_pb2.Envelope:
+        return common_pb2.Envelope(payload=other.envelope.payload)  # someone else's transaction
+
+    fake_gateway.rewrite_endorse = swap
+    with pytest.raises(GatewayError, match="prepared transaction for another transaction id"):
+        client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0"))
+    assert "Submit" not in fake_gateway.calls and fake_gateway.peer.state == {}
+    fake_gateway.rewrite_endorse = None
+    assert client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0")).status == "VALID"  # control
+
+
+def test_a_prepared_transaction_that_is_not_an_envelope_is_refused(
+    client: GatewayClient, fake_gateway: FakeGateway
+) -> None:
+    fake_gateway.rewrite_endorse = lambda envelope: common_pb2.Envelope(payload=b"\xff\x00 not a payload")
+    with pytest.raises(GatewayError, match="not a valid envelope"):
+        client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0"))
+    assert "Submit" not in fake_gateway.calls
+
+
+def test_an_evaluate_answer_carrying_a_failure_status_is_not_returned_as_data(
+    client: GatewayClient, fake_gateway: FakeGateway
+) -> None:
+    """A real gateway turns a chaincode status >= 400 into a gRPC error; one that returns it as
+    a result instead must not have its payload taken for the chaincode's answer."""
+
+    def as_data(answer):  # type: ignore[no-untyped-def]
+        answer.result.status, answer.result.message = 500, "refused"
+        answer.result.payload = b"looks like data"
+        return answer
+
+    client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0"))
+    assert client.evaluate(CHANNEL, CHAINCODE, "query", _args("alice")).endswith(b": 0")  # control
+    fake_gateway.rewrite_evaluate = as_data
+    with pytest.raises(EndorsementFailure) as caught:
+        client.evaluate(CHANNEL, CHAINCODE, "query", _args("alice"))
+    assert (caught.value.status, caught.value.chaincode_message) == (500, "refused")
+
+
+def test_a_transaction_the_committer_invalidates_is_an_error_not_a_result(
+    client: GatewayClient, fake_gateway: FakeGateway
+) -> None:
+    """The committer refuses an endorsement that does not cover the payload (here: the gateway
+    changed the chaincode's result after the peer signed it): FOC raises TransactionInvalid with
+    the validation code and never reports the tampered result as committed."""
+
+    def change_result(envelope: common_pb2.Envelope) -> common_pb2.Envelope:
+        payload = common_pb2.Payload.FromString(envelope.payload)
+        tx = transaction_pb2.Transaction.FromString(payload.data)
+        action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+        prp = proposal_response_pb2.ProposalResponsePayload.FromString(
+            action.action.proposal_response_payload
+        )
+        chaincode_action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
+        chaincode_action.response.payload = b"KO"  # the endorser signed "OK"
+        prp.extension = chaincode_action.SerializeToString()
+        action.action.proposal_response_payload = prp.SerializeToString()
+        tx.actions[0].payload = action.SerializeToString()
+        payload.data = tx.SerializeToString()
+        return common_pb2.Envelope(payload=payload.SerializeToString())
+
+    fake_gateway.rewrite_endorse = change_result
+    with pytest.raises(TransactionInvalid) as caught:
+        client.submit(CHANNEL, CHAINCODE, "create", _args("alice", "0"))
+    assert caught.value.validation_code == "ENDORSEMENT_POLICY_FAILURE"
+    assert not isinstance(caught.value, MvccConflict)
+    assert fake_gateway.peer.state == {}
 
 
 # -- deadlines and transport ----------------------------------------------------------------------
