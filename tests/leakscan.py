@@ -3,7 +3,8 @@
 The TA seals two objects (ta/confidential/foc_enclave.c, docs/confidential-protocol.md "Keys"):
   foc.enclave.v1   := u32 version(1) bytes sign_priv(32) bytes sign_pub(65) bytes chaincode_id
                       bytes version bytes channel_id bytes host_endpoint bytes credentials
-  foc.chaincode.v1 := u32 version(1) bytes chaincode_priv(32) bytes chaincode_pub(65) bytes state_key(32)
+  foc.chaincode.v1 := u32 version(1 or 2) bytes chaincode_priv(32) bytes chaincode_pub(65) bytes state_key(32)
+                      [version 2: bytes key_policy]
 (`bytes` = u32 little-endian length + data, as everywhere in the TA's encoding). The secrets are
 the two private scalars and the state key. `KeyMaterial.check_against` proves that the bytes
 read are the keys in use (public halves equal the credentials, the state key opens a stored
@@ -35,6 +36,7 @@ TEST_COMMANDS_HEADER = TA_DIR / "test" / "foc_test_commands.h"
 ENCLAVE_OBJECT = "foc.enclave.v1"
 CHAINCODE_OBJECT = "foc.chaincode.v1"
 SEALED_VERSION = 1
+CHAINCODE_VERSIONS = (1, 2)  # 2: + the key policy (key distribution between enclaves)
 STATE_LABEL = b"FOC/v1/state"
 
 
@@ -84,9 +86,12 @@ class KeyMaterial:
         credentials = e.bytes()
         e.end()
         c = _Reader(chaincode_object, CHAINCODE_OBJECT)
-        if c.u32() != SEALED_VERSION:
-            raise ValueError(f"{CHAINCODE_OBJECT}: unknown version")
+        chaincode_version = c.u32()
+        if chaincode_version not in CHAINCODE_VERSIONS:
+            raise ValueError(f"{CHAINCODE_OBJECT}: unknown version {chaincode_version}")
         chaincode_priv, chaincode_pub, state_key = c.bytes(32), c.bytes(65), c.bytes(32)
+        if chaincode_version == 2:
+            c.bytes()  # key policy (public: device key ids)
         c.end()
         return cls(sign_priv, sign_pub, chaincode_priv, chaincode_pub, state_key, credentials)
 

@@ -341,10 +341,18 @@ class ConfidentialContract:
     def query(
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
-        """Execute on one enclave (the next endorser each call), verify, decrypt; nothing is committed."""
+        """Execute on one enclave (the next endorser each call; the one after if it fails or does
+        not verify, e.g. revoked), verify, decrypt; nothing is committed."""
         client, pending = self._prepare(function, args)
-        org, contract = self._rotation()[0]
-        return self._run(client, pending, contract, transient)[1].value()
+        rotation = self._rotation()
+        for i, (org, contract) in enumerate(rotation):
+            try:
+                return self._run(client, pending, contract, transient)[1].value()
+            except (EndorsementFailure, ProxyUnavailable, VerificationError) as exc:
+                if i == len(rotation) - 1:
+                    raise
+                log.info("endorser %s failed: %s", org or "the peer", exc)
+        raise AssertionError("unreachable: the rotation is never empty")
 
     # -- pieces --------------------------------------------------------------------------------
     def definition(self) -> ChaincodeDefinition:

@@ -274,13 +274,20 @@ class Network:
         """True when the back end is a Fabric network."""
         return isinstance(self._backend, _FabricBackend)
 
-    def contract(self, name: str, *, plaintext: bool = False) -> Contract:
+    def contract(self, name: str, *, plaintext: bool = False, organisation: str | None = None) -> Contract:
         """The chaincode `name`: confidential (verified, decrypted) unless `plaintext`.
 
         ``plaintext=True`` gives the chaincode as the ledger sees it (FOC's plaintext wrapper is
-        ``foc``, the registry ``ercc``). A confidential contract raises ConfigError on first use if
-        the chaincode has no definition in FOC home or no registered enclave.
+        ``foc``, the registry ``ercc``), at the peer of `organisation` (default: the first one),
+        e.g. to run a confidential chaincode's ``__invoke`` on that organisation's enclave. A
+        confidential contract raises ConfigError on first use if the chaincode has no definition in
+        FOC home or no registered enclave. UsageError for an organisation not in this network.
         """
+        if organisation is not None:
+            self._member(organisation)  # UsageError when unknown
+            if not plaintext:
+                raise UsageError("organisation= picks a peer for plaintext=True contracts only")
+            return self._backend.contract(name, organisation)
         raw = self._backend.contract(name)
         if name == WRAPPER_NAME:
             return WrapperContract(raw)  # its requests are checked against the TA's limits first

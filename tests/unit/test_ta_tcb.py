@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "ta-tcb"
 # Code lines of the TCB at main f457f55, before the plaintext core and the confidential layer
 # were split (docs/ta.md). Raise it only on purpose, with the reason and the new figure there.
-TCB_BUDGET = 2610  # 2221 after the split + UTF-8 key validation + the TA's P-256 and bench_rw (docs/ta.md)
+TCB_BUDGET = 3160  # 2221 after the split, + UTF-8 keys, P-256, bench_rw, key distribution (docs/ta.md)
 
 tcb = runpy.run_path(str(SCRIPT))
 

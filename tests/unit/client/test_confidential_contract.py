@@ -383,6 +383,6 @@ def test_one_registry_question_of_each_kind_per_call_and_transient_data_reaches_
     assert contract.last_enclave_id is None
     secret = {"note": b"only for the chaincode"}
     assert contract.invoke("create", ["alice", "1"], transient=secret) == b"OK"
-    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclaveCredentials"]
+    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclave"]
     assert contract.query("get", ["alice"], transient=secret) == b"1"
     assert registered.recorder.transients == [secret, secret, secret]

@@ -223,6 +223,6 @@ def test_a_registry_that_fails_inside_endorse_refuses_the_commit_with_its_reason
     message = caught.value.chaincode_message
     assert "is not registered" in message and "chaincode failed with RuntimeError" in message, message
     assert len(fabric.gateway.blocks) == blocks  # nothing was ordered
-    assert ("ercc", "queryEnclaveCredentials") in fabric.gateway.chaincode_calls
+    assert ("ercc", "queryEnclave") in fabric.gateway.chaincode_calls
     fabric.registry.crash = False
     assert coffee.query("get", ["alice"]) == b"1"

@@ -1,0 +1,321 @@
+"""Several devices endorse one confidential chaincode (issue 13), on the host-native build (NOT a
+TEE): three foc-proxy processes, each a simulated device with its own sealed storage and its own
+"device key" (a plain RSA key file, $FOC_NATIVE_DEVICE_KEY), one organisation each, over one dev
+ledger with one peer per organisation.
+
+Org1's enclave creates the chaincode keys; Org2's and Org3's enclaves join by attested key
+transfer (ENCLAVE_JOIN / KEY_EXPORT / KEY_IMPORT between the TAs); every enclave is registered.
+Then: transactions commit under "2 of 3" and "all of 2"; enclaves whose results differ make the
+transaction invalid (at the client and at the validator); a revoked enclave's signatures are
+refused; a join is refused when the joining device is not in the chaincode's key policy or when
+the normal world swaps the attested transfer key; and no key byte appears anywhere outside the
+sealed objects (logs, ledger, FOC home, every message of the transfer).
+
+The TA's own checks, one by one, are in ta/native/tests/test_confidential.c
+(test_key_distribution); the same scenario on real OP-TEE is tests/qemu/test_keydist.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import leakscan  # tests/leakscan.py
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from foc import connect
+from foc.client.confidential import ConfidentialContract
+from foc.client.devledger import DevLedgerContract
+from foc.client.network import Network, Organisation
+from foc.confidential.formats import Credentials, JoinData, KeyExport, KeyImport, KeyRequest, StoredValue
+from foc.deploy.native import LocalProxy
+from foc.errors import (
+    ChaincodeError,
+    EndorsementFailure,
+    EndorsementPolicyFailure,
+    VerificationError,
+)
+from foc.ledger.ledger import DevLedger
+from foc.ledger.peer import DevPeer
+from foc.proxy.client import ProxyClient
+from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
+from foc.wrapper.catalogue import Catalogue
+from foc.wrapper.confidential import ENDORSE, INVOKE, ProxyEnclave
+
+pytestmark = pytest.mark.native
+
+CHAINCODE = "coffee"
+ORGS = ("Org1", "Org2", "Org3")
+TWO_OF_THREE = "OutOf(2, 'Org1', 'Org2', 'Org3')"
+SECRET_COUNT = "730519"
+
+
+@dataclass
+class Device:
+    """One simulated native device: its proxy, sealed-object directory and key file."""
+
+    proxy: LocalProxy
+    storage: Path
+    key_file: Path
+
+
+def _start_device(root: Path, storage: Path | None = None, key_file: Path | None = None) -> Device:
+    """Start a simulated device's proxy (a new one under `root`, or the given storage and key)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if storage is None:
+        storage = root / "sealed"
+        storage.mkdir()
+    key_file = key_file or write_simulated_device_key(root / "device-key.pem")
+    env = {"FOC_NATIVE_STORAGE": str(storage), NATIVE_DEVICE_KEY_ENV: str(key_file)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # inherited by the proxy process only
+    try:
+        proxy = LocalProxy("native", pool=2, log_path=root / "proxy.log").start()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
+    return Device(proxy, storage, key_file)
+
+
+@pytest.fixture(scope="module")
+def devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Device]]:
+    started: dict[str, Device] = {}
+    try:
+        for org in ORGS:
+            started[org] = _start_device(tmp_path_factory.mktemp(org.lower()))
+        yield started
+    finally:
+        for device in started.values():
+            device.proxy.stop()
+
+
+def _connect(tmp_path: Path, devices: dict[str, Device], orgs: tuple[str, ...] = ORGS) -> Network:
+    return connect(
+        ledger=tmp_path / "dev.sqlite",
+        home=tmp_path / "home",
+        organisations=[Organisation(org, proxy=devices[org].proxy.address) for org in orgs],
+        allow_insecure_native=True,
+    )
+
+
+def _request(net: Network, args: list[str]) -> bytes:
+    """A confidential request (encrypted to the chaincode key) as the client builds it."""
+    contract = net.contract(CHAINCODE)
+    assert isinstance(contract, ConfidentialContract)
+    _, pending = contract._prepare(args[0], args[1:])
+    return pending.request
+
+
+@contextmanager
+def _stale_peer(net: Network, tmp_path: Path, device: Device) -> Iterator[DevLedgerContract]:
+    """A peer of one organisation whose ledger is a copy taken now: its enclave will execute
+    later requests against this old state (what a peer operator can always do)."""
+    copy = tmp_path / "stale.sqlite"
+    with sqlite3.connect(tmp_path / "dev.sqlite") as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with ProxyClient(device.proxy.address) as proxy, DevLedger(copy, channel=net.channel) as ledger:
+        catalogue = Catalogue(net.home, proxy=proxy, allow_insecure_native=True)
+        yield DevLedgerContract(DevPeer(ledger, resolve=catalogue.resolve), CHAINCODE)
+
+
+def test_two_of_three_organisations_share_the_keys_by_attested_transfer(
+    tmp_path: Path, devices: dict[str, Device], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with _connect(tmp_path, devices) as net:
+        setups = net.set_up_enclaves(CHAINCODE, endorsement_policy=TWO_OF_THREE, rekey=True)
+
+        # three enclaves on three devices of three organisations, each with its own signing key,
+        # all holding one chaincode key (and, in the sealed objects, one state key)
+        records = net.enclaves(CHAINCODE)
+        assert sorted(r.organisation for r in records) == list(ORGS)
+        assert len({r.device for r in records}) == 3 and not any(r.revoked for r in records)
+        creds = [Credentials.decode(s.enclave.credentials) for s in setups]
+        assert len({c.attested_data.enclave_pub for c in creds}) == 3
+        assert len({c.attested_data.chaincode_pub for c in creds}) == 1
+        keys = [leakscan.KeyMaterial.from_directory(devices[org].storage) for org in ORGS]
+        assert len({k.chaincode_priv for k in keys}) == 1 and len({k.state_key for k in keys}) == 1
+        assert len({k.sign_priv for k in keys}) == 3
+
+        contract = net.contract(CHAINCODE)
+        assert contract.invoke("create", ["alice", SECRET_COUNT]) == b"OK"
+        assert "validated 2 endorsement(s)" in caplog.text
+        assert contract.invoke("add", ["alice", "1"]) == b"OK"
+        expected = f"person: alice, number of consumed coffees: {int(SECRET_COUNT) + 1}".encode()
+        for _ in ORGS:  # each query goes to the next organisation's enclave
+            assert contract.query("query", ["alice"]) == expected
+        # any one enclave's write decrypts with the shared state key
+        stored = net.ledger.read(CHAINCODE, "alice")
+        assert stored is not None
+        keys[0].check_against(creds[0], {"alice": stored[0]})
+
+        # one enclave down: two of three still endorse
+        devices["Org3"].proxy.stop()
+        try:
+            assert contract.invoke("add", ["alice", "1"]) == b"OK"
+        finally:
+            old = devices["Org3"]
+            devices["Org3"] = _start_device(old.storage.parent / "restarted", old.storage, old.key_file)
+
+
+def test_all_of_two_disagreeing_results_and_revocation_are_refused(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    with _connect(tmp_path, devices, ("Org1", "Org2")) as net:
+        net.set_up_enclaves(CHAINCODE, endorsement_policy="AND('Org1', 'Org2')", rekey=True)
+        contract = net.contract(CHAINCODE)
+        assert contract.invoke("create", ["bob", "10"]) == b"OK"
+        peers = {org: net.contract(CHAINCODE, plaintext=True, organisation=org) for org in ("Org1", "Org2")}
+        submit = net.contract(CHAINCODE, plaintext=True)
+
+        # Both enclaves endorse one request by hand: the validator commits it.
+        request = _request(net, ["add", "bob", "1"])
+        r1, r2 = (peers[org].query(INVOKE, [request]) for org in ("Org1", "Org2"))
+        assert submit.invoke(ENDORSE, [request, r1, r2]) == b"OK"
+        # One endorsement is not enough under AND('Org1', 'Org2').
+        lonely = _request(net, ["add", "bob", "1"])
+        with pytest.raises(EndorsementFailure, match="endorsement policy .* is not satisfied"):
+            submit.invoke(ENDORSE, [lonely, peers["Org1"].query(INVOKE, [lonely])])
+        # The same enclave twice is not two organisations.
+        with pytest.raises(EndorsementFailure, match="same enclave endorsed the transaction twice"):
+            r = peers["Org1"].query(INVOKE, [lonely])
+            submit.invoke(ENDORSE, [lonely, r, r])
+
+        # Org2's enclave executes against older state than Org1's: their results differ.
+        with _stale_peer(net, tmp_path, devices["Org2"]) as stale:
+            assert contract.invoke("add", ["bob", "5"]) == b"OK"  # Org2's copy does not have it
+            request = _request(net, ["add", "bob", "1"])
+            current, old = peers["Org1"].query(INVOKE, [request]), stale.query(INVOKE, [request])
+            before = net.ledger.read(CHAINCODE, "bob")
+            with pytest.raises(EndorsementFailure, match="endorsing enclaves disagree"):
+                submit.invoke(ENDORSE, [request, current, old])
+            with pytest.raises(EndorsementFailure, match="endorsing enclaves disagree"):
+                submit.invoke(ENDORSE, [request, old, current])
+            assert net.ledger.read(CHAINCODE, "bob") == before
+            # the client checks agreement itself before submitting anything
+            client_side = net.contract(CHAINCODE)
+            assert isinstance(client_side, ConfidentialContract)
+            client_side.endorsers = {"Org1": peers["Org1"], "Org2": stale}
+            with pytest.raises(VerificationError, match="endorsing enclaves disagree"):
+                client_side.invoke("add", ["bob", "1"])
+            assert net.ledger.read(CHAINCODE, "bob") == before
+        expected = b"person: bob, number of consumed coffees: 16"
+        assert contract.query("query", ["bob"]) == expected
+
+        # Revoke Org2's enclave: its signatures are refused from then on, even alongside Org1's.
+        org2 = next(r for r in net.enclaves(CHAINCODE) if r.organisation == "Org2")
+        request = _request(net, ["add", "bob", "1"])
+        r1, r2 = (peers[org].query(INVOKE, [request]) for org in ("Org1", "Org2"))
+        net.revoke_enclave(CHAINCODE, org2.enclave_id)
+        with pytest.raises(EndorsementFailure, match="was revoked"):
+            submit.invoke(ENDORSE, [request, r1, r2])
+        with pytest.raises(EndorsementPolicyFailure, match="not satisfied"):
+            contract.invoke("add", ["bob", "1"])
+        assert [r.revoked for r in net.enclaves(CHAINCODE) if r.organisation == "Org2"] == [True]
+        assert contract.query("query", ["bob"]) == expected  # Org1's enclave still answers queries
+        assert net.ledger.read(CHAINCODE, "bob") == before
+
+
+def test_a_join_is_refused_outside_the_key_policy_or_with_a_swapped_transfer_key(
+    tmp_path: Path, devices: dict[str, Device]
+) -> None:
+    with _connect(tmp_path, devices) as net:
+        # Only Org1's and Org2's devices are the chaincode's devices (its key policy).
+        for org in ("Org1", "Org2", "Org3"):
+            net.enroll_device(org.lower(), replace=True, organisation=org)
+        net.define_chaincode(CHAINCODE, devices={"org1": "Org1", "org2": "Org2"})
+        created = net.create_enclave(CHAINCODE, force=True, rekey=True, organisation="Org1")
+        net.register_enclave(CHAINCODE, credentials=created.credentials)
+        before = {org: sorted(p.name for p in devices[org].storage.iterdir()) for org in ORGS}
+
+        # An enrolled device that is not one of the chaincode's devices never receives the keys.
+        with pytest.raises(ChaincodeError) as caught:
+            net.join_enclave(CHAINCODE, organisation="Org3", source="Org1", rekey=True)
+        assert caught.value.code == "UNTRUSTED"
+        assert "not in this chaincode's key policy" in caught.value.reason
+
+        # The normal world relays a key request with a transfer key of its own choosing: the
+        # evidence was over the TA's transfer key, so the holder refuses.
+        joining, holder = ProxyEnclave(net._device("Org2")), ProxyEnclave(net._device("Org1"))
+        config = net._enclave_config(CHAINCODE, None, "Org2", force=False, rekey=True)
+        genuine = KeyRequest.decode(joining.join(config))
+        data = genuine.join_data
+        chosen = JoinData(
+            data.chaincode_id, data.chaincode_version, data.channel_id, data.host_endpoint,
+            data.enclave_pub, ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+                Encoding.X962, PublicFormat.UncompressedPoint
+            ),
+            data.key_policy_digest,
+        )  # fmt: skip
+        forged = KeyRequest(chosen.encode(), genuine.evidence_bytes).encode()
+        with pytest.raises(ChaincodeError) as caught:
+            holder.export_keys(KeyExport(forged, net.device_key_der("Org2")).encode())
+        assert caught.value.code == "UNTRUSTED" and "does not verify" in caught.value.reason
+        # ... and with another (enrolled, in-policy) device's key named as the requester's
+        with pytest.raises(ChaincodeError) as caught:
+            holder.export_keys(KeyExport(genuine.encode(), net.device_key_der("Org1")).encode())
+        assert caught.value.code == "UNTRUSTED"
+        assert {org: sorted(p.name for p in devices[org].storage.iterdir()) for org in ORGS} == before
+
+        # The honest join of an in-policy device works, and registers.
+        info = net.join_enclave(CHAINCODE, organisation="Org2", source="Org1", rekey=True)
+        net.register_enclave(CHAINCODE, credentials=info.credentials)
+        assert sorted(r.organisation for r in net.enclaves(CHAINCODE)) == ["Org1", "Org2"]
+        # Org3's own enclave with its own keys is refused by the registry (other device, other key).
+        own = net.create_enclave(CHAINCODE, force=True, rekey=True, organisation="Org3")
+        with pytest.raises(VerificationError, match="not one of the devices of chaincode"):
+            net.register_enclave(CHAINCODE, credentials=own.credentials)
+
+
+def test_no_key_material_leaves_the_tas_during_the_transfer(
+    tmp_path: Path, devices: dict[str, Device], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leak scan of tests/native/test_key_leak_scan.py, over a key transfer: every message
+    relayed between the TAs, both proxies' logs, the log records, the ledger and FOC home."""
+    caplog.set_level(logging.DEBUG)
+    messages: dict[str, bytes] = {}
+    with _connect(tmp_path, devices, ("Org1", "Org2")) as net:
+        for org in ("Org1", "Org2"):
+            net.enroll_device(org.lower(), replace=True, organisation=org)
+        net.define_chaincode(CHAINCODE, devices={"org1": "Org1", "org2": "Org2"})
+        created = net.create_enclave(CHAINCODE, force=True, rekey=True, organisation="Org1")
+        net.register_enclave(CHAINCODE, credentials=created.credentials)
+        joining, holder = ProxyEnclave(net._device("Org2")), ProxyEnclave(net._device("Org1"))
+        config = net._enclave_config(CHAINCODE, None, "Org2", force=False, rekey=True)
+        messages["key_request"] = joining.join(config)
+        export = KeyExport(messages["key_request"], net.device_key_der("Org2")).encode()
+        messages["key_package"] = holder.export_keys(export)
+        imported = KeyImport(messages["key_package"], net.device_key_der("Org1")).encode()
+        messages["credentials of the joined enclave"] = joining.import_keys(imported)
+        net.register_enclave(CHAINCODE, credentials=messages["credentials of the joined enclave"])
+        assert net.contract(CHAINCODE).invoke("create", ["carol", SECRET_COUNT]) == b"OK"
+        stored = net.ledger.read(CHAINCODE, "carol")
+        assert stored is not None
+        StoredValue.decode(stored[0])
+
+    secrets: dict[str, bytes] = {}
+    for org in ("Org1", "Org2"):
+        keys = leakscan.KeyMaterial.from_directory(devices[org].storage)
+        keys.check_against(Credentials.decode(keys.credentials), {"carol": stored[0]})
+        secrets.update({f"{org} {name}": value for name, value in keys.secrets().items()})
+    leakscan.assert_scanner_finds_plants(secrets)
+    # positive control: the sealed objects do hold them
+    assert leakscan.scan(leakscan.files_under([devices["Org2"].storage]), secrets)
+
+    blobs = dict(messages)
+    blobs["log records of this process"] = caplog.text.encode()
+    logs = [devices[org].proxy.log_path for org in ("Org1", "Org2")]
+    blobs.update(leakscan.files_under([*logs, tmp_path / "home", *tmp_path.glob("dev.sqlite*")]))
+    assert all(str(log) in blobs for log in logs)
+    hits = leakscan.scan(blobs, secrets)
+    assert hits == [], "key material left the TAs:\n" + "\n".join(hits)
