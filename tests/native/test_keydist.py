@@ -17,6 +17,7 @@ The TA's own checks, one by one, are in ta/native/tests/test_confidential.c
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sqlite3
@@ -319,3 +320,46 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     assert all(str(log) in blobs for log in logs)
     hits = leakscan.scan(blobs, secrets)
     assert hits == [], "key material left the TAs:\n" + "\n".join(hits)
+
+
+def test_the_admin_cli_joins_lists_and_revokes(
+    tmp_path: Path, devices: dict[str, Device], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`foc device enroll`, `foc chaincode define --device --policy`, `foc enclave create --rekey`,
+    `foc enclave join --from-proxy`, `foc enclave register`, `list`, `revoke`: the same flow by hand."""
+    from foc.cli.main import main as foc_main
+
+    monkeypatch.setenv("FOC_HOME", str(tmp_path / "home"))
+
+    def foc(*argv: str, expect: int = 0) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        rc = foc_main(list(argv), out=out, err=err)
+        assert rc == expect, f"foc {' '.join(argv)} -> {rc}: {err.getvalue()}"
+        return out.getvalue() + err.getvalue()
+
+    a, b = devices["Org1"].proxy.address, devices["Org2"].proxy.address
+    foc("device", "enroll", "dev-a", "--from-proxy", a, "--replace")
+    foc("device", "enroll", "dev-b", "--from-proxy", b, "--replace")
+    foc(
+        "chaincode", "define", "--id", CHAINCODE, "--native-insecure", "--channel", "dev",
+        "--device", "dev-a:Org1", "--device", "dev-b:Org2", "--policy", "AND('Org1', 'Org2')",
+    )  # fmt: skip
+    channel = ("--channel", "dev")
+    target = ("--chaincode", CHAINCODE, *channel)
+    created = foc("enclave", "create", "--rekey", *target, "--endpoint", "a:7052", "--proxy", a)
+    join = ("enclave", "join", "--rekey", *target, "--endpoint", "b:7052", "--proxy", b, "--from-proxy", a)
+    joined = foc(*join)
+    assert "attested transfer" in joined
+    ids = [created.split()[2], joined.split()[2]]
+    ledger, insecure = ("--ledger", str(tmp_path / "dev.sqlite")), "--allow-insecure-native"
+    for eid in ids:
+        foc("enclave", "register", "--chaincode", CHAINCODE, "--enclave", eid, *ledger, insecure)
+    listed = foc("enclave", "list", "--chaincode", CHAINCODE, *ledger)
+    assert all(eid[:16] in listed for eid in ids) and "Org1" in listed and "Org2" in listed
+    foc("enclave", "revoke", "--chaincode", CHAINCODE, "--enclave", ids[1], *ledger)
+    assert "revoked" in foc("enclave", "list", "--chaincode", CHAINCODE, *ledger)
+    # a device outside the definition's devices: the holder's TA refuses, exit code of ChaincodeError
+    foc("chaincode", "define", "--id", CHAINCODE, "--native-insecure", *channel, "--device", "dev-a:Org1")
+    foc("enclave", "create", "--rekey", *target, "--endpoint", "a:7052", "--proxy", a)
+    refused = foc(*join, expect=9)
+    assert "UNTRUSTED" in refused and "key policy" in refused
