@@ -20,20 +20,17 @@ from __future__ import annotations
 import io
 import logging
 import os
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import leakscan  # tests/leakscan.py
+import multidevice  # tests/multidevice.py
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from foc import connect
-from foc.client.confidential import ConfidentialContract
-from foc.client.devledger import DevLedgerContract
 from foc.client.network import Network, Organisation
 from foc.confidential.formats import Credentials, JoinData, KeyExport, KeyImport, KeyRequest, StoredValue
 from foc.deploy.native import LocalProxy
@@ -43,11 +40,7 @@ from foc.errors import (
     EndorsementPolicyFailure,
     VerificationError,
 )
-from foc.ledger.ledger import DevLedger
-from foc.ledger.peer import DevPeer
-from foc.proxy.client import ProxyClient
 from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
-from foc.wrapper.catalogue import Catalogue
 from foc.wrapper.confidential import ENDORSE, INVOKE, ProxyEnclave
 
 pytestmark = pytest.mark.native
@@ -109,26 +102,6 @@ def _connect(tmp_path: Path, devices: dict[str, Device], orgs: tuple[str, ...] =
     )
 
 
-def _request(net: Network, args: list[str]) -> bytes:
-    """A confidential request (encrypted to the chaincode key) as the client builds it."""
-    contract = net.contract(CHAINCODE)
-    assert isinstance(contract, ConfidentialContract)
-    _, pending = contract._prepare(args[0], args[1:])
-    return pending.request
-
-
-@contextmanager
-def _stale_peer(net: Network, tmp_path: Path, device: Device) -> Iterator[DevLedgerContract]:
-    """A peer of one organisation whose ledger is a copy taken now: its enclave will execute
-    later requests against this old state (what a peer operator can always do)."""
-    copy = tmp_path / "stale.sqlite"
-    with sqlite3.connect(tmp_path / "dev.sqlite") as src, sqlite3.connect(copy) as dst:
-        src.backup(dst)
-    with ProxyClient(device.proxy.address) as proxy, DevLedger(copy, channel=net.channel) as ledger:
-        catalogue = Catalogue(net.home, proxy=proxy, allow_insecure_native=True)
-        yield DevLedgerContract(DevPeer(ledger, resolve=catalogue.resolve), CHAINCODE)
-
-
 def test_two_of_three_organisations_share_the_keys_by_attested_transfer(
     tmp_path: Path, devices: dict[str, Device], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -180,11 +153,11 @@ def test_all_of_two_disagreeing_results_and_revocation_are_refused(
         submit = net.contract(CHAINCODE, plaintext=True)
 
         # Both enclaves endorse one request by hand: the validator commits it.
-        request = _request(net, ["add", "bob", "1"])
+        request = multidevice.confidential_request(net, CHAINCODE, ["add", "bob", "1"])
         r1, r2 = (peers[org].query(INVOKE, [request]) for org in ("Org1", "Org2"))
         assert submit.invoke(ENDORSE, [request, r1, r2]) == b"OK"
         # One endorsement is not enough under AND('Org1', 'Org2').
-        lonely = _request(net, ["add", "bob", "1"])
+        lonely = multidevice.confidential_request(net, CHAINCODE, ["add", "bob", "1"])
         with pytest.raises(EndorsementFailure, match="endorsement policy .* is not satisfied"):
             submit.invoke(ENDORSE, [lonely, peers["Org1"].query(INVOKE, [lonely])])
         # The same enclave twice is not two organisations.
@@ -193,29 +166,19 @@ def test_all_of_two_disagreeing_results_and_revocation_are_refused(
             submit.invoke(ENDORSE, [lonely, r, r])
 
         # Org2's enclave executes against older state than Org1's: their results differ.
-        with _stale_peer(net, tmp_path, devices["Org2"]) as stale:
+        with multidevice.stale_peer(net, tmp_path / "dev.sqlite", devices["Org2"].proxy.address, CHAINCODE,
+                                    allow_insecure_native=True) as stale:  # fmt: skip
             assert contract.invoke("add", ["bob", "5"]) == b"OK"  # Org2's copy does not have it
-            request = _request(net, ["add", "bob", "1"])
-            current, old = peers["Org1"].query(INVOKE, [request]), stale.query(INVOKE, [request])
-            before = net.ledger.read(CHAINCODE, "bob")
-            with pytest.raises(EndorsementFailure, match="endorsing enclaves disagree"):
-                submit.invoke(ENDORSE, [request, current, old])
-            with pytest.raises(EndorsementFailure, match="endorsing enclaves disagree"):
-                submit.invoke(ENDORSE, [request, old, current])
-            assert net.ledger.read(CHAINCODE, "bob") == before
-            # the client checks agreement itself before submitting anything
-            client_side = net.contract(CHAINCODE)
-            assert isinstance(client_side, ConfidentialContract)
-            client_side.endorsers = {"Org1": peers["Org1"], "Org2": stale}
-            with pytest.raises(VerificationError, match="endorsing enclaves disagree"):
-                client_side.invoke("add", ["bob", "1"])
-            assert net.ledger.read(CHAINCODE, "bob") == before
+            multidevice.assert_disagreeing_enclaves_refused(
+                net, CHAINCODE, ("Org1", peers["Org1"]), ("Org2", stale), ["add", "bob", "1"], "bob"
+            )
+        before = net.ledger.read(CHAINCODE, "bob")
         expected = b"person: bob, number of consumed coffees: 16"
         assert contract.query("query", ["bob"]) == expected
 
         # Revoke Org2's enclave: its signatures are refused from then on, even alongside Org1's.
         org2 = next(r for r in net.enclaves(CHAINCODE) if r.organisation == "Org2")
-        request = _request(net, ["add", "bob", "1"])
+        request = multidevice.confidential_request(net, CHAINCODE, ["add", "bob", "1"])
         r1, r2 = (peers[org].query(INVOKE, [request]) for org in ("Org1", "Org2"))
         net.revoke_enclave(CHAINCODE, org2.enclave_id)
         with pytest.raises(EndorsementFailure, match="was revoked"):
