@@ -10,9 +10,9 @@ other's PTA evidence); both are registered; a transaction endorsed by both under
 signatures are refused; and B never receives the keys when its device is not in the chaincode's
 key policy, when the normal world swaps the attested transfer key, or when B runs another TA
 (a TEST build of our TA under the same UUID: another measurement); no key byte appears in any
-relayed message, log, ledger file or FOC home (the leak scan, with B's imported keys). Latencies go to the "qemu
-tier timings" summary, never asserted. The same scenario runs on three simulated devices in
-tests/native/test_keydist.py.
+relayed message, log, ledger file or FOC home (the leak scan, with B's imported keys).
+Latencies go to the "qemu tier timings" summary, never asserted. The same scenario runs on three
+simulated devices in tests/native/test_keydist.py.
 """
 
 from __future__ import annotations
