@@ -1,5 +1,5 @@
 """Helpers for the several-devices tests (issue 13), shared by tests/native/test_keydist.py (simulated
-devices on the host-native build) and tests/qemu/test_keydist.py (two OP-TEE instances)."""
+devices on the host-native build) and tests/qemu/test_keydist_optee.py (two OP-TEE instances)."""
 
 from __future__ import annotations
 

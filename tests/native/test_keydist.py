@@ -12,7 +12,7 @@ the normal world swaps the attested transfer key; and no key byte appears anywhe
 sealed objects (logs, ledger, FOC home, every message of the transfer).
 
 The TA's own checks, one by one, are in ta/native/tests/test_confidential.c
-(test_key_distribution); the same scenario on real OP-TEE is tests/qemu/test_keydist.py.
+(test_key_distribution); the same scenario on real OP-TEE is tests/qemu/test_keydist_optee.py.
 """
 
 from __future__ import annotations
@@ -267,6 +267,11 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
         assert stored is not None
         StoredValue.decode(stored[0])
 
+    # A dump of this process (the peers, wrappers, registry and client of both organisations),
+    # taken before the test reads any key. The proxies are not dumped here: the native build runs
+    # the "TA" inside the proxy process (the qemu tier dumps the guests' proxies).
+    memory = leakscan.process_memory()
+    assert messages["key_package"] in memory  # control: what passed through is in the dump
     secrets: dict[str, bytes] = {}
     for org in ("Org1", "Org2"):
         keys = leakscan.KeyMaterial.from_directory(devices[org].storage)
@@ -277,6 +282,7 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     assert leakscan.scan(leakscan.files_under([devices["Org2"].storage]), secrets)
 
     blobs = dict(messages)
+    blobs["memory of this process (peers, wrappers, client)"] = memory
     blobs["log records of this process"] = caplog.text.encode()
     logs = [devices[org].proxy.log_path for org in ("Org1", "Org2")]
     blobs.update(leakscan.files_under([*logs, tmp_path / "home", *tmp_path.glob("dev.sqlite*")]))

@@ -17,6 +17,7 @@ simulated devices in tests/native/test_keydist.py.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import time
@@ -251,6 +252,38 @@ def test_an_enclave_running_another_ta_gets_no_keys(
     assert Credentials.decode(info.credentials).evidence.measurement == measurement
 
 
+DUMP_SCRIPT = """
+import glob, os
+{function}
+for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+    try:
+        argv = open(cmdline, "rb").read().split(b"\\0")
+    except OSError:
+        continue
+    if b"foc.proxy" not in argv:
+        continue
+    pid = cmdline.split("/")[2]
+    with open(os.path.join({out!r}, "proxy-%s.mem" % pid), "wb") as f:
+        f.write(process_memory(pid))
+    print("DUMPED", pid)
+"""
+
+
+def _dump_proxies(g: Guest) -> dict[str, bytes]:
+    """Memory dumps of every foc-proxy process in guest `g` (leakscan.process_memory run there)."""
+    exchange = g.running.run_dir / "secure-storage" / "foc-dump"  # /mnt/state/foc-dump in the guest
+    exchange.mkdir(exist_ok=True)
+    try:
+        script = DUMP_SCRIPT.format(
+            function=inspect.getsource(leakscan.process_memory), out="/mnt/state/foc-dump"
+        )
+        rc, text = g.python(script, timeout=600)
+        assert rc == 0 and "DUMPED" in text, text[-2000:]
+        return {f"foc-proxy memory, pid {f.stem[6:]}": f.read_bytes() for f in exchange.glob("proxy-*.mem")}
+    finally:
+        shutil.rmtree(exchange, ignore_errors=True)
+
+
 def test_no_key_material_leaves_the_tas_during_the_transfer(
     guest: Guest,
     device_b: Guest,
@@ -260,7 +293,8 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     request: pytest.FixtureRequest,
 ) -> None:
     """The key-material leak scan over a transfer between two OP-TEE devices: every message the
-    normal worlds relayed, both guests' proxy logs, both instances' console logs, the ledger and
+    normal worlds relayed, memory dumps of both guests' foc-proxy processes and of this process
+    (peers, wrappers, client), both guests' proxy logs, both instances' console logs, the ledger and
     FOC home are searched for the keys B's TA imported (read afterwards with a TEST build of the
     TA on B, as tests/qemu/test_confidential_proxy.py does on A)."""
     from test_confidential_proxy import SEALED_OBJECTS_SCRIPT, build_test_ta
@@ -283,10 +317,19 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     stored = net.ledger.read(CHAINCODE, "erin")
     assert stored is not None
 
+    # Memory dumps, taken before the test reads any key: this process (both organisations' peers,
+    # wrappers, the registry and the client) and each guest's foc-proxy (through the 9p share).
+    blobs["memory of this process (peers, wrappers, client)"] = leakscan.process_memory()
     for name, g in (("A", guest), ("B", device_b)):
         rc, log = g.console.run("cat /var/log/foc-proxy.log", timeout=60)
         assert rc == 0
         blobs[f"guest {name} /var/log/foc-proxy.log"] = log.encode()
+        dumps = _dump_proxies(g)
+        assert dumps, f"no foc-proxy process found in guest {name}"
+        blobs.update({f"guest {name} {where}": data for where, data in dumps.items()})
+    assert any(
+        blobs["key_package"] in data for where, data in blobs.items() if "guest A" in where and "pid" in where
+    )
     ledger_files = list(tmp_path.glob("dev.sqlite*"))
     blobs.update(leakscan.files_under([guest.running.logs, device_b.running.logs, net.home, *ledger_files]))
 
@@ -313,7 +356,10 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     secrets = keys.secrets()
     leakscan.assert_scanner_finds_plants(secrets)
     hits = leakscan.scan(blobs, secrets)
+    dumped = sum(len(v) for k, v in blobs.items() if "memory" in k) / 1e6
     report(
-        request.config, f"leak scan over the transfer: {len(blobs)} messages, logs, files; {len(hits)} hit(s)"
+        request.config,
+        f"leak scan over the transfer: {len(blobs)} messages, logs, files, memory dumps ({dumped:.0f} MB); "
+        f"{len(hits)} hit(s)",
     )
     assert hits == [], "key material left the TAs:\n" + "\n".join(hits)
