@@ -17,6 +17,7 @@ The TA's own checks, one by one, are in ta/native/tests/test_confidential.c
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -27,12 +28,23 @@ from pathlib import Path
 import leakscan  # tests/leakscan.py
 import multidevice  # tests/multidevice.py
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from foc import connect
 from foc.client.network import Network, Organisation
-from foc.confidential.formats import Credentials, JoinData, KeyExport, KeyImport, KeyRequest, StoredValue
+from foc.confidential.formats import (
+    ConfidentialResponse,
+    Credentials,
+    JoinData,
+    KeyExport,
+    KeyImport,
+    KeyRequest,
+    StoredValue,
+)
 from foc.deploy.native import LocalProxy
 from foc.errors import (
     ChaincodeError,
@@ -155,7 +167,16 @@ def test_all_of_two_disagreeing_results_and_revocation_are_refused(
         # Both enclaves endorse one request by hand: the validator commits it.
         request = multidevice.confidential_request(net, CHAINCODE, ["add", "bob", "1"])
         r1, r2 = (peers[org].query(INVOKE, [request]) for org in ("Org1", "Org2"))
+        w1, w2 = (ConfidentialResponse.decode(r).message().writes for r in (r1, r2))
+        assert w1 == w2 and len(w1) == 1  # two enclaves, byte-identical encrypted writes
         assert submit.invoke(ENDORSE, [request, r1, r2]) == b"OK"
+        # ... because the TA derives a written value's nonce (docs/confidential-protocol.md):
+        state_key = leakscan.KeyMaterial.from_directory(devices["Org1"].storage).state_key
+        sealed = StoredValue.decode(w1[0].stored_value)
+        value = AESGCM(state_key).decrypt(sealed.nonce, sealed.ciphertext, b"FOC/v1/state" + b"bob")
+        info = b"FOC/v1/state-nonce" + hashlib.sha256(request).digest()
+        info += hashlib.sha256(b"bob").digest() + hashlib.sha256(value).digest()
+        assert sealed.nonce == HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(state_key)[:12]
         # One endorsement is not enough under AND('Org1', 'Org2').
         lonely = multidevice.confidential_request(net, CHAINCODE, ["add", "bob", "1"])
         with pytest.raises(EndorsementFailure, match="endorsement policy .* is not satisfied"):
