@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,14 +44,14 @@ from foc.confidential.formats import (
     KeyRequest,
     StoredValue,
 )
-from foc.deploy.native import LocalProxy
+from foc.deploy.native import LocalProxy, simulated_device
 from foc.errors import (
     ChaincodeError,
     EndorsementFailure,
     EndorsementPolicyFailure,
     VerificationError,
 )
-from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
+from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV
 from foc.wrapper.confidential import ENDORSE, INVOKE, ProxyEnclave
 
 pytestmark = pytest.mark.native
@@ -74,23 +73,9 @@ class Device:
 
 def _start_device(root: Path, storage: Path | None = None, key_file: Path | None = None) -> Device:
     """Start a simulated device's proxy (a new one under `root`, or the given storage and key)."""
-    root.mkdir(parents=True, exist_ok=True)
-    if storage is None:
-        storage = root / "sealed"
-        storage.mkdir()
-    key_file = key_file or write_simulated_device_key(root / "device-key.pem")
-    env = {"FOC_NATIVE_STORAGE": str(storage), NATIVE_DEVICE_KEY_ENV: str(key_file)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # inherited by the proxy process only
-    try:
-        proxy = LocalProxy("native", pool=2, log_path=root / "proxy.log").start()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
-    return Device(proxy, storage, key_file)
+    proxy = simulated_device(root, storage=storage, key_file=key_file)
+    env = proxy.env
+    return Device(proxy.start(), Path(env["FOC_NATIVE_STORAGE"]), Path(env[NATIVE_DEVICE_KEY_ENV]))
 
 
 @pytest.fixture(scope="module")
