@@ -132,7 +132,7 @@ def print_summary(outcomes: Sequence[StepOutcome], ledger: DevLedger, out: TextI
     for block in ledger.blocks():
         print("  " + describe_block(block), file=out)
     report = ledger.verify()
-    verdict = "verified" if report.ok else "; ".join(report.problems)
+    verdict = "verified" if report.ok else "; ".join(shown(p) for p in report.problems)
     print(f"  hash chain and world state: {verdict}", file=out)
     out.flush()
 

@@ -108,8 +108,11 @@ def plot(report: BenchReport, path: Path) -> None:
             rw = sorted(
                 (r.cell.reads, r.p50_ms)
                 for r in report.results
-                if r.cell.system == system and r.cell.mode == mode and r.cell.workload == "rw"
-                and r.cell.writes == 1 and r.cell.value_size == 16
+                if r.cell.system == system
+                and r.cell.mode == mode
+                and r.cell.workload == "rw"
+                and r.cell.writes == 1
+                and r.cell.value_size == 16
             )
             if rw:
                 ax2.plot(*zip(*rw, strict=True), styles[mode], marker="o", color=colors.get(system),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -31,12 +32,18 @@ from typing import Any, TextIO
 
 from foc.chaincode.stub import Response
 from foc.cli import admin
-from foc.cli.options import CliParser, add_gateway_options, add_ledger_option, gateway_arguments
+from foc.cli.options import (
+    CliParser,
+    add_gateway_options,
+    add_ledger_option,
+    check_text_options,
+    gateway_arguments,
+)
 from foc.client.contract import Contract
 from foc.client.network import connect, default_ledger_path
 from foc.deploy.paths import cache_root
 from foc.errors import EndorsementFailure, FocError, LedgerError, MvccConflict, UsageError
-from foc.text import shown, shown_key
+from foc.text import configure_logging, shown, shown_key
 from foc.wrapper.catalogue import DeviceProxy
 from foc.wrapper.config import load_config
 from foc.wrapper.plaintext import ClientFactory, default_client_factory, error_from_response
@@ -162,12 +169,10 @@ def payload_text(payload: bytes) -> str:
 
 
 @contextlib.contextmanager
-def device_proxy(
-    address: str | None, *, tls_ca: Path | None = None, tls_server_name: str | None = None
-) -> Iterator[DeviceProxy]:
-    """The device's proxy client from the wrapper configuration (and --proxy, or the pinned TLS
-    certificate of a target the demo brought up); closed afterwards."""
-    config = load_config(proxy_address=address, tls_ca=tls_ca, tls_server_name=tls_server_name)
+def device_proxy(address: str | None, **tls: Any) -> Iterator[DeviceProxy]:
+    """The device's proxy client from the wrapper configuration (and --proxy, or the TLS keywords of
+    `load_config` for a target the demo brought up: `RunningTarget.proxy_tls`); closed afterwards."""
+    config = load_config(proxy_address=address, **tls)
     client = client_factory(config)
     try:
         yield client  # type: ignore[misc]
@@ -328,10 +333,10 @@ def _fresh_demo_home(ledger_path: Path) -> Path:
 
 def _demo_device(
     args: argparse.Namespace, out: TextIO, stack: contextlib.ExitStack
-) -> tuple[str, str, bytes | None, Path | None, str | None]:
-    """Where the demo's proxy is: (address, device name, expected TA measurement or None, the
-    proxy's pinned TLS certificate or None, its server name). The target's runtime brings it up:
-    qemu, rpi3 (a board named by FOC_BOARD_HOST, else its raspi3b emulation) or native."""
+) -> tuple[str, str, bytes | None, dict[str, Any]]:
+    """Where the demo's proxy is: (address, device name, expected TA measurement or None, the TLS
+    keywords of `load_config`: pinned certificate, server name, client pair). The target's runtime
+    brings it up: qemu, rpi3 (a board named by FOC_BOARD_HOST, else its raspi3b emulation) or native."""
     from foc.deploy.api import expected_ta_measurement
     from foc.deploy.runtime import get_runtime
     from foc.errors import TargetError
@@ -343,7 +348,7 @@ def _demo_device(
             measurement: bytes | None = expected_ta_measurement(image_target, proxy_address=args.proxy)
         except TargetError:
             measurement = None
-        return args.proxy, "device", measurement, None, None
+        return args.proxy, "device", measurement, {}
     runtime = get_runtime(args.target, args.instance)
 
     def progress(name: str, state: str, detail: str = "") -> None:
@@ -359,10 +364,10 @@ def _demo_device(
         f"{args.target}: proxy at {target.proxy_address}{tls} (logs in {target.logs})", file=out, flush=True
     )
     if args.target == "native":
-        return target.proxy_address, "native-insecure", None, None, None
+        return target.proxy_address, "native-insecure", None, {}
     measurement = None if args.plaintext else expected_ta_measurement(args.target, instance=args.instance)
     device = f"{args.target}-{args.instance}"
-    return target.proxy_address, device, measurement, target.tls_ca, target.tls_server_name
+    return target.proxy_address, device, measurement, target.proxy_tls()
 
 
 def _board_options(target: str) -> dict[str, Any]:
@@ -380,8 +385,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     ledger_path = _fresh_demo_ledger(args.ledger)
     clean = True
     with contextlib.ExitStack() as stack:
-        address, device, measurement, tls_ca, tls_name = _demo_device(args, out, stack)
-        proxy = stack.enter_context(device_proxy(address, tls_ca=tls_ca, tls_server_name=tls_name))
+        address, device, measurement, tls = _demo_device(args, out, stack)
+        proxy = stack.enter_context(device_proxy(address, **tls))
         if args.plaintext:
             net = stack.enter_context(connect(ledger=ledger_path, proxy=proxy))
             outcomes = run_plaintext_demo(net, out)
@@ -460,6 +465,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Entry point of the `foc` script; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if not logging.getLogger().handlers:  # warnings of the libraries: escaped, one line each
+        configure_logging(logging.WARNING, "foc: %(levelname)s: %(name)s: %(message)s")
     try:
         parser = build_parser()
         if argv is None:
@@ -474,6 +481,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             except SystemExit as exc:
                 return int(exc.code or 0)
         args = parser.parse_args(argv)
+        check_text_options(args)
         if args.command in ("invoke", "query"):
             return cmd_transaction(args, out, err)
         if args.command == "ledger":

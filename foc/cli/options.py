@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from foc.errors import UsageError
+from foc.text import shown
 
 
 class CliParser(argparse.ArgumentParser):
@@ -64,3 +65,41 @@ def gateway_arguments(args: argparse.Namespace, channel: str | None) -> dict[str
         "server_name": args.server_name,
         "channel": channel,
     }
+
+
+#: Options that name something on a network or ledger (ids, addresses, MSP ids): Fabric and FOC carry
+#: them as UTF-8 text. File paths are not here: any bytes the file system takes are fine.
+TEXT_OPTIONS = {
+    "chaincode": "--chaincode",
+    "chaincode_id": "--id",
+    "channel": "--channel",
+    "mspid": "--mspid",
+    "gateway": "--gateway",
+    "server_name": "--server-name",
+    "proxy": "--proxy",
+    "from_proxy": "--from-proxy",
+    "endpoint": "--endpoint",
+    "enclave": "--enclave",
+    "name": "NAME",
+    "version": "--version",
+    "workloads": "--workloads",
+}
+
+
+def check_text_options(args: argparse.Namespace) -> None:
+    """UsageError (exit 2) for a name-like option the shell gave as bytes that are not UTF-8.
+
+    Arguments decoded by Python with surrogateescape hold lone surrogates; encoding them later, deep in
+    a protobuf or a ledger key, would be an internal error.
+    """
+    for dest, option in TEXT_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"{option} {shown(value)} is not valid UTF-8 text",
+                hint="ids, channels, MSP ids and addresses are text",
+            ) from None

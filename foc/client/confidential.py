@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
 from foc.admin.devices import DeviceStore, EnrolledDevice
 from foc.chaincode.stub import Response
-from foc.client.contract import Arg, Contract, encode_args
+from foc.client.contract import Contract
 from foc.confidential.formats import (
     ConfidentialRequest,
     Credentials,
@@ -67,6 +67,7 @@ from foc.errors import (
     ProxyUnavailable,
     VerificationError,
 )
+from foc.protocol.args import Arg, encode_args
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 from foc.registry.validation import verify_response

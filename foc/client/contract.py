@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from foc.errors import UsageError
 from foc.protocol import sizes
-
-Arg = bytes | str
+from foc.protocol.args import Arg, encode_arg, encode_args
 
 
 class Contract(Protocol):
@@ -39,27 +37,6 @@ class Contract(Protocol):
         ...
 
 
-def encode_args(args: Sequence[Arg]) -> list[bytes]:
-    """Arguments as bytes (text is UTF-8 encoded; bytes pass unchanged).
-
-    Raises UsageError for text that cannot be UTF-8 encoded (a lone surrogate, e.g. from a file
-    name decoded with surrogateescape): pass such an argument as bytes.
-    """
-    out = []
-    for i, arg in enumerate(args):
-        if isinstance(arg, str):
-            try:
-                out.append(arg.encode("utf-8"))
-            except UnicodeEncodeError:
-                raise UsageError(
-                    f"argument {i} is not valid text (it holds a lone surrogate)",
-                    hint="pass arguments that are not UTF-8 as bytes",
-                ) from None
-        else:
-            out.append(bytes(arg))
-    return out
-
-
 class WrapperContract:
     """FOC's plaintext wrapper (chaincode ``foc``) as a `Contract`: the request is checked against
     the TA's limits (`foc.protocol.sizes.check_request`) before anything is sent, so a request of
@@ -78,12 +55,12 @@ class WrapperContract:
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Check the request, then submit it; the chaincode's payload."""
-        sizes.check_request(encode_args([function, *args]))
+        sizes.check_request([encode_arg(function, "function name"), *encode_args(args)])
         return self.contract.invoke(function, args, transient=transient)
 
     def query(
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
         """Check the request, then evaluate it; the chaincode's payload."""
-        sizes.check_request(encode_args([function, *args]))
+        sizes.check_request([encode_arg(function, "function name"), *encode_args(args)])
         return self.contract.query(function, args, transient=transient)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from foc.client.contract import Arg, encode_args
 from foc.errors import EndorsementFailure
 from foc.ledger.peer import DevPeer
+from foc.protocol.args import Arg, encode_arg, encode_args
 
 if TYPE_CHECKING:
     pass
@@ -37,7 +37,10 @@ class DevLedgerContract:
     ) -> bytes:
         """Simulate and commit; the chaincode's payload, or `EndorsementFailure` (nothing committed)."""
         result = self.peer.invoke(
-            self.chaincode_name, [function, *encode_args(args)], creator=self.creator, transient=transient
+            self.chaincode_name,
+            [encode_arg(function, "function name"), *encode_args(args)],
+            creator=self.creator,
+            transient=transient,
         )
         if not result.response.endorsed:
             raise EndorsementFailure(result.response.status, result.response.message)
@@ -50,7 +53,10 @@ class DevLedgerContract:
     ) -> bytes:
         """Simulate only; the chaincode's payload, or `EndorsementFailure`."""
         result = self.peer.query(
-            self.chaincode_name, [function, *encode_args(args)], creator=self.creator, transient=transient
+            self.chaincode_name,
+            [encode_arg(function, "function name"), *encode_args(args)],
+            creator=self.creator,
+            transient=transient,
         )
         if not result.response.endorsed:
             raise EndorsementFailure(result.response.status, result.response.message)

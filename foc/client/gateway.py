@@ -49,7 +49,6 @@ from fabric_protos.peer import proposal_response_pb2, transaction_pb2
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 from google.protobuf.message import DecodeError
 
-from foc.client.contract import Arg, encode_args
 from foc.client.identity import Identity
 from foc.errors import (
     ConfigError,
@@ -62,6 +61,7 @@ from foc.errors import (
 )
 from foc.fabric.protos import chaincode, common, proposal
 from foc.protocol import transport
+from foc.protocol.args import Arg, encode_arg, encode_args
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,9 @@ class GatewayClient:
         invocation = chaincode.ChaincodeInvocationSpec(
             chaincode_spec=chaincode.ChaincodeSpec(
                 chaincode_id=chaincode_id,
-                input=chaincode.ChaincodeInput(args=[*encode_args([function]), *[bytes(a) for a in args]]),
+                input=chaincode.ChaincodeInput(
+                    args=[encode_arg(function, "function name"), *[bytes(a) for a in args]]
+                ),
             )
         )
         payload = proposal.ChaincodeProposalPayload(

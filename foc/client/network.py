@@ -678,8 +678,7 @@ def _open_member(
             org.target, org.instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
         )
         address = running.proxy_address
-        if running.tls_ca is not None:
-            tls = {"tls_ca": running.tls_ca, "tls_server_name": running.tls_server_name}
+        tls = running.proxy_tls()
     elif isinstance(org.proxy, str):
         address = org.proxy
     elif org.proxy is not None:

@@ -692,10 +692,15 @@ class QemuRuntime(ImageRuntime):
 
 
 def proxy_status(
-    address: str, *, tls_ca: Path | None = None, server_name: str | None = None
+    address: str,
+    *,
+    tls_ca: Path | None = None,
+    server_name: str | None = None,
+    client: tuple[Path, Path] | None = None,
 ) -> dict[str, object]:
-    """`proxy_serving` and the Health counters of the proxy at `address` (for `status`)."""
-    health = proxy_health(address, timeout=3.0, tls_ca=tls_ca, server_name=server_name)
+    """`proxy_serving` and the Health counters of the proxy at `address` (for `status`); TLS as in
+    `foc.deploy.health.proxy_health`."""
+    health = proxy_health(address, timeout=3.0, tls_ca=tls_ca, server_name=server_name, client=client)
     out: dict[str, object] = {"proxy_serving": bool(health is not None and getattr(health, "serving", False))}
     if health is not None:
         out["proxy"] = {

@@ -66,8 +66,9 @@ class RunningTarget:
     """A target that is up: where its proxy answers, how to reach its console, how long it took.
 
     `tls_ca` (PEM file) and `tls_server_name` are set when the proxy serves TLS (rpi3): a client
-    pins that certificate. `console_socket` (QEMU chardev) or `serial_port` (a tty: a board's
-    USB-UART or the pty of an emulated one) is the normal-world console.
+    pins that certificate; `tls_client_cert`/`tls_client_key` (PEM files) when it requires mutual
+    TLS. `console_socket` (QEMU chardev) or `serial_port` (a tty: a board's USB-UART or the pty of an
+    emulated one) is the normal-world console.
     """
 
     target: str
@@ -83,6 +84,26 @@ class RunningTarget:
     tls_server_name: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # build_s, boot_s, ready_s, total_s
     reused: bool = False
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+
+    @property
+    def tls_client(self) -> tuple[Path, Path] | None:
+        """(key, certificate) this host presents to a proxy that requires mutual TLS, or None."""
+        from foc.wrapper.config import client_pair
+
+        return client_pair(self.tls_client_cert, self.tls_client_key)
+
+    def proxy_tls(self) -> dict[str, Any]:
+        """The TLS keywords of `foc.wrapper.config.load_config` for this proxy ({} for plaintext)."""
+        if self.tls_ca is None:
+            return {}
+        return {
+            "tls_ca": self.tls_ca,
+            "tls_server_name": self.tls_server_name,
+            "tls_client_cert": self.tls_client_cert,
+            "tls_client_key": self.tls_client_key,
+        }
 
     def console(self, **kwargs: Any) -> Console:
         """A (not yet opened) console on the device's normal-world UART."""
@@ -117,6 +138,8 @@ class RunningTarget:
             serial_port=str(data["serial_port"]) if data.get("serial_port") else None,
             tls_ca=path("tls_ca"),
             tls_server_name=str(data["tls_server_name"]) if data.get("tls_server_name") else None,
+            tls_client_cert=path("tls_client_cert"),
+            tls_client_key=path("tls_client_key"),
             timings={str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},
             reused=reused,
         )
@@ -216,7 +239,11 @@ class TargetRuntime(ABC):
         if running.ready != READY_PROXY:
             return running.ready == READY_TEE
         health = proxy_health(
-            running.proxy_address, timeout=5.0, tls_ca=running.tls_ca, server_name=running.tls_server_name
+            running.proxy_address,
+            timeout=5.0,
+            tls_ca=running.tls_ca,
+            server_name=running.tls_server_name,
+            client=running.tls_client,
         )
         return bool(health is not None and getattr(health, "serving", False))
 

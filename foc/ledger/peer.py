@@ -18,6 +18,7 @@ from foc.errors import UsageError
 from foc.ledger.blocks import Block
 from foc.ledger.ledger import DevLedger
 from foc.ledger.simulator import TransactionSimulator
+from foc.protocol.args import encode_arg
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class DevPeer:
         target = self.chaincode(chaincode)
         if target is None:
             raise UsageError(f"chaincode {chaincode!r} is not installed on the dev ledger")
-        raw = [a.encode("utf-8") if isinstance(a, str) else bytes(a) for a in args]
+        raw = [encode_arg(a, "function name" if i == 0 else f"argument {i - 1}") for i, a in enumerate(args)]
         stub = TransactionSimulator(
             self.ledger,
             chaincode,

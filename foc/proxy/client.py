@@ -43,6 +43,7 @@ from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, Pro
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
+from foc.protocol.args import encode_arg, encode_args
 from foc.protocol.legacy import LegacyProtocolError, WrapperSide
 from foc.protocol.limits import CONFIDENTIAL, PLAINTEXT, Limits
 from foc.protocol.result import InvocationResult
@@ -57,7 +58,20 @@ GetState = Callable[[str], bytes | None]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
+#: how long past a stream's deadline the client cancels it itself (see `_transaction`), seconds
+WATCHDOG_GRACE_S = 2.0
 T = TypeVar("T")
+
+
+def _read_client_pair(pair: tuple[str | Path, str | Path]) -> tuple[bytes, bytes]:
+    """(key PEM, certificate chain PEM) read from their files; ConfigError names the one that failed."""
+    out = []
+    for what, path in zip(("key", "certificate"), pair, strict=True):
+        try:
+            out.append(Path(path).read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"cannot read the proxy client {what} {path}: {exc.strerror}") from None
+    return out[0], out[1]
 
 
 class ProxyClient:
@@ -69,9 +83,15 @@ class ProxyClient:
         *,
         tls_ca: str | Path | bytes | None = None,
         tls_server_name: str | None = None,
+        tls_client: tuple[str | Path, str | Path] | None = None,
         default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS."""
+        """``address`` is HOST:PORT. With ``tls_ca`` (PEM file path, or PEM bytes) the channel uses TLS.
+
+        ``tls_client`` = (key, certificate chain) PEM file paths: the client certificate a proxy that
+        requires mutual TLS (`foc-proxy --tls-client-ca`) checks. ConfigError: a file cannot be read,
+        or a client certificate without ``tls_ca``.
+        """
         self.address = address
         self.default_timeout = default_timeout
         keepalive = [("grpc.keepalive_time_ms", 30_000)]
@@ -88,7 +108,13 @@ class ProxyClient:
                     ) from None
             if tls_server_name:
                 options.append(("grpc.ssl_target_name_override", tls_server_name))
-            self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(ca), options=options)
+            key, chain = _read_client_pair(tls_client) if tls_client else (None, None)
+            credentials = grpc.ssl_channel_credentials(ca, key, chain)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        elif tls_client is not None:
+            raise ConfigError(
+                "a client certificate for the proxy needs TLS: give the proxy's CA certificate as well"
+            )
         else:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.InvocationStub(self._channel)
@@ -151,12 +177,8 @@ class ProxyClient:
         if legacy and put_state is None:
             raise ValueError("legacy transactions (empty transaction_id) need a put_state callback")
         try:
-            sizes.check_request(
-                [
-                    function.encode(),
-                    *(bytes(a) if isinstance(a, bytes | bytearray) else a.encode() for a in args),
-                ]
-            )
+            raw = [encode_arg(function, "function name"), *encode_args(args)]
+            sizes.check_request(raw)
         except LimitExceeded as exc:
             return InvocationResult.failure("LIMIT", exc.reason)
         request = pb.InvocationRequest(
@@ -166,9 +188,7 @@ class ProxyClient:
             channel_id=channel_id,
         )
         if any(isinstance(a, bytes | bytearray) for a in args):
-            request.binary_arguments.extend(
-                a if isinstance(a, bytes | bytearray) else a.encode() for a in args
-            )
+            request.binary_arguments.extend(raw[1:])
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
         return self._transaction(request, get_state, put_state, timeout, PLAINTEXT)
@@ -301,10 +321,21 @@ class ProxyClient:
             while (msg := outbox.get()) is not _END:
                 yield msg  # type: ignore[misc]
 
-        call = self._stub.TransactionInvocation(
-            requests(), timeout=self._deadline(self.default_timeout if timeout is None else timeout)
-        )
+        budget = self._deadline(self.default_timeout if timeout is None else timeout)
+        call = self._stub.TransactionInvocation(requests(), timeout=budget)
         finished = threading.Event()
+        # gRPC Python can leave a stream's reader waiting past the call's deadline (grpc/grpc#20562:
+        # `__next__` waits without a timeout; seen here once under heavy load, after the proxy had gone).
+        # The watchdog enforces the deadline from this side: cancelled, the reader wakes with CANCELLED.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            call.cancel()
+
+        watchdog = threading.Timer(budget + WATCHDOG_GRACE_S, expire)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             for msg in call:
                 kind = msg.WhichOneof("type")
@@ -337,6 +368,12 @@ class ProxyClient:
         except LimitExceeded as exc:  # a state answer over the mode's limit: nothing more is sent
             return InvocationResult.failure("LIMIT", exc.reason)
         except grpc.RpcError as exc:
+            if expired.is_set():
+                self._readiness.lost()
+                raise ProxyUnavailable(
+                    f"proxy {self.address} did not finish the transaction within its {budget:.1f} s deadline",
+                    hint="is the proxy (or the device) overloaded or hung? `foc-deploy TARGET status`",
+                ) from None
             structured = WrapperSide.structured_error(exc) if legacy else None
             if structured is not None:
                 return InvocationResult(status=500, error=structured)
@@ -345,6 +382,7 @@ class ProxyClient:
                 return InvocationResult.failure("LIMIT", error.reason)
             raise error from None
         finally:
+            watchdog.cancel()
             outbox.put(_END)
             if not finished.is_set():
                 call.cancel()

@@ -7,6 +7,8 @@ Environment variables:
   FOC_PROXY_ADDRESS   host:port of foc.proxy (e.g. 127.0.0.1:50051)
   FOC_PROXY_TLS_CA    PEM file of the CA that signed the proxy's certificate (enables TLS)
   FOC_PROXY_TLS_NAME  server name to check in the proxy's certificate (default: the host)
+  FOC_PROXY_TLS_CERT, FOC_PROXY_TLS_KEY  this client's certificate and key (PEM), for a proxy that
+                      requires mutual TLS (`foc-proxy --tls-client-ca`, `foc-deploy rpi3 up --mutual-tls`)
   FOC_PROXY_ALLOW_PLAINTEXT=1  talk plaintext to a proxy that is not on this host's loopback
   FOC_TA_UUID         the chaincode TA's uuid (default: FOC's coffee TA)
   FOC_PROXY_TIMEOUT   seconds one invocation may take (default 30)
@@ -18,6 +20,8 @@ Config file (TOML)::
   address = "127.0.0.1:50051"
   tls_ca = "/etc/foc/proxy-ca.pem"     # a board's pinned proxy certificate
   tls_server_name = "foc-proxy"
+  tls_cert = "/etc/foc/client.crt"     # mutual TLS only, with tls_key
+  tls_key = "/etc/foc/client.key"
   ta_uuid = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
   timeout = 30
 """
@@ -48,11 +52,24 @@ class WrapperConfig:
     tls_ca: Path | None = None
     tls_server_name: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+
+    @property
+    def tls_client(self) -> tuple[Path, Path] | None:
+        """(key, certificate) for mutual TLS, or None."""
+        return client_pair(self.tls_client_cert, self.tls_client_key)
 
     @property
     def tls(self) -> bool:
         """True if the channel to the proxy is TLS-protected."""
         return self.tls_ca is not None
+
+
+def client_pair(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """(key, certificate) PEM files a client presents to a proxy that requires mutual TLS, or None
+    unless both are set (the order of `ProxyClient`'s `tls_client` and `proxy_health`'s `client`)."""
+    return None if cert is None or key is None else (key, cert)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -128,6 +145,8 @@ def load_config(
     tls_server_name: str | None = None,
     timeout_s: float | None = None,
     allow_plaintext: bool | None = None,
+    tls_client_cert: str | Path | None = None,
+    tls_client_key: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> WrapperConfig:
@@ -155,6 +174,18 @@ def load_config(
     ca_path = Path(str(ca)).expanduser() if ca else None
     if ca_path is not None and not ca_path.is_file():
         raise ConfigError(f"proxy TLS CA file {ca_path} does not exist")
+    client_cert = _existing(pick(tls_client_cert, "FOC_PROXY_TLS_CERT", "tls_cert"), "client certificate")
+    client_key = _existing(pick(tls_client_key, "FOC_PROXY_TLS_KEY", "tls_key"), "client key")
+    if (client_cert is None) != (client_key is None):
+        raise ConfigError(
+            "mutual TLS to the proxy needs both the client certificate and its key",
+            hint="set FOC_PROXY_TLS_CERT and FOC_PROXY_TLS_KEY ([proxy] tls_cert and tls_key), or neither",
+        )
+    if client_cert is not None and ca_path is None:
+        raise ConfigError(
+            "a client certificate for the proxy needs TLS",
+            hint="pin the proxy's certificate as well (FOC_PROXY_TLS_CA / [proxy] tls_ca)",
+        )
     timeout = pick(timeout_s, "FOC_PROXY_TIMEOUT", "timeout")
     timeout_value = _parse_timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT_S
     address = parse_address(str(address))
@@ -172,4 +203,15 @@ def load_config(
         tls_ca=ca_path,
         tls_server_name=pick(tls_server_name, "FOC_PROXY_TLS_NAME", "tls_server_name") or None,
         timeout_s=timeout_value,
+        tls_client_cert=client_cert,
+        tls_client_key=client_key,
     )
+
+
+def _existing(value: Any, what: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"proxy TLS {what} file {path} does not exist")
+    return path

@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 GetStateCallback = Callable[[str], bytes | None]
 
 
-
 class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
@@ -81,6 +80,7 @@ def default_client_factory(config: WrapperConfig) -> ProxyInvoker:
         config.proxy_address,
         tls_ca=config.tls_ca,
         tls_server_name=config.tls_server_name,
+        tls_client=config.tls_client,
         default_timeout=config.timeout_s,
     )
 

@@ -544,4 +544,3 @@ def test_no_key_material_leaves_the_ta(
     hits = leakscan.scan(blobs, secrets)
     report(request.config, f"key-material leak scan: {len(blobs)} outputs, logs, files; {len(hits)} hit(s)")
     assert hits == [], "key material left the TA:\n" + "\n".join(hits)
-

@@ -17,6 +17,7 @@ import hashlib
 import importlib.metadata
 import inspect
 import json
+import logging
 import os
 import re
 import shlex
@@ -31,8 +32,10 @@ from pathlib import Path
 
 from foc.deploy.build.apt import AptArchive, sha256_file
 from foc.deploy.build.cache import tree_digest
-from foc.deploy.targets.base import Target
+from foc.deploy.targets.base import DebPackage, Target
 from foc.errors import BuildError
+
+log = logging.getLogger(__name__)
 
 CROSS_COMPILE = "aarch64-linux-gnu-"
 BUILD_PYTHON = "/usr/bin/python3"
@@ -485,26 +488,19 @@ class Rootfs(Step):
     def run(self, ctx: StepContext, out: Path) -> None:
         r = ctx.target.rootfs
         rootfs = out / "rootfs"
-        include = ",".join(f"{p.name}={p.version}" for p in r.packages)
         try:
-            ctx.sh(
-                [
-                    "mmdebstrap", "--variant=extract", "--arch=arm64", "--mode=root", "--format=directory",
-                    f"--include={include}", "--skip=cleanup/apt/cache", "--skip=check/empty",
-                    "--aptopt=Acquire::Retries=3", r.suite, str(rootfs), ctx.apt.mirrors.url_for(r.suite),
-                ]
-            )  # fmt: skip
+            self._mmdebstrap(ctx, rootfs, [f"{p.name}={p.version}" for p in r.packages])
         except BuildError as e:
             missing = [
                 p for p in r.packages if re.search(rf"'{re.escape(p.version)}' for '{p.name}'", str(e.hint))
             ]
-            if missing:
-                raise BuildError(
-                    "pinned rootfs package(s) no longer on the mirror: "
-                    + ", ".join(f"{p.name} {p.version} ({p.suite})" for p in missing),
-                    hint=f"update the pins in foc/deploy/targets/{ctx.target.name}.py",
-                ) from e
-            raise
+            if not missing:
+                raise
+            log.info(
+                "rootfs: the mirror no longer offers %s; fetching the pinned files",
+                ", ".join(f"{p.name} {p.version}" for p in missing),
+            )
+            self._mmdebstrap(ctx, rootfs, self._with_pinned_files(ctx, rootfs, missing))
         packages = []
         archives = rootfs / "var" / "cache" / "apt" / "archives"
         for deb in sorted(archives.glob("*.deb")):
@@ -520,6 +516,7 @@ class Rootfs(Step):
             )
         if not packages:
             raise BuildError("mmdebstrap left no package record in var/cache/apt/archives")
+        _check_pinned_files(r.packages, packages)
         for rel in r.drop:
             p = rootfs / rel
             if p.is_dir() and not p.is_symlink():
@@ -531,6 +528,65 @@ class Rootfs(Step):
         if not sh.exists():
             sh.symlink_to("busybox")  # xtest's system() and our /init need /bin/sh
         write_record(out, {"debian_packages": packages})
+
+    @staticmethod
+    def _mmdebstrap(ctx: StepContext, rootfs: Path, include: list[str]) -> None:
+        r = ctx.target.rootfs
+        ctx.sh(
+            [
+                "mmdebstrap", "--variant=extract", "--arch=arm64", "--mode=root", "--format=directory",
+                *(f"--include={i}" for i in include),  # one each: mmdebstrap does not split a path
+                "--skip=cleanup/apt/cache", "--skip=check/empty",
+                "--aptopt=Acquire::Retries=3", r.suite, str(rootfs), ctx.apt.mirrors.url_for(r.suite),
+            ]
+        )  # fmt: skip
+
+    @staticmethod
+    def _with_pinned_files(ctx: StepContext, rootfs: Path, missing: list[DebPackage]) -> list[str]:
+        """The --include list with each of `missing` as the path of its pinned file.
+
+        Each file comes from `AptArchive.deb` (the cache, the mirror, then Debian's snapshot archive,
+        checked against the pin's sha256) and is placed in the new root's apt archive directory, where
+        mmdebstrap extracts it like a download (a path inside the root needs no bind mount, mmdebstrap(1)
+        on --include) and where the manifest records it. Their dependencies still come from the mirror.
+        BuildError: a pin that neither the mirror nor the snapshot archive has, named with its target file.
+        """
+        r = ctx.target.rootfs
+        if rootfs.exists():
+            shutil.rmtree(rootfs)
+        archives = rootfs / "var" / "cache" / "apt" / "archives"
+        archives.mkdir(parents=True)
+        local: dict[str, str] = {}
+        for p in missing:
+            try:
+                deb, _record = ctx.apt.deb(p)
+            except BuildError as e:
+                raise BuildError(
+                    f"pinned rootfs package {p.name} {p.version} ({p.suite}) is on neither the mirror nor "
+                    f"the snapshot archive: {e.message}",
+                    hint=f"update the pins in foc/deploy/targets/{ctx.target.name}.py",
+                ) from e
+            placed = archives / deb.name
+            shutil.copyfile(deb, placed)
+            local[p.name] = str(placed)
+        return [local.get(p.name, f"{p.name}={p.version}") for p in r.packages]
+
+
+def _check_pinned_files(pins: Sequence[DebPackage], packages: list[dict[str, str]]) -> None:
+    """Each pin's file among mmdebstrap's `packages` (name, version, sha256 records) has the pin's sha256.
+
+    BuildError: a pin missing from the set, or a file that differs from its pin (names both hashes).
+    """
+    got = {(p["name"], p["version"]): p["sha256"] for p in packages}
+    for pin in pins:
+        actual = got.get((pin.name, pin.version))
+        if actual is None:
+            raise BuildError(f"mmdebstrap did not install the pinned {pin.name} {pin.version} ({pin.suite})")
+        if pin.sha256 and actual != pin.sha256:
+            raise BuildError(
+                f"{pin.name} {pin.version} in the rootfs has sha256 {actual}, the pin says {pin.sha256}",
+                hint="a mirror served a file Debian did not publish under that version; check the mirror",
+            )
 
 
 class OpteeClient(Step):

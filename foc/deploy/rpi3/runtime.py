@@ -159,6 +159,8 @@ class Rpi3Runtime(ImageRuntime):
                 serial_port=pty,
                 tls_ca=identity.proxy_cert,
                 tls_server_name=PROXY_SERVER_NAME,
+                tls_client_cert=identity.client_cert if mutual_tls else None,
+                tls_client_key=identity.client_key if mutual_tls else None,
             )
             self._provision_and_wait(
                 running, identity, "127.0.0.1", inst.ssh_port, None, image, progress, timings, t_boot,
@@ -212,6 +214,8 @@ class Rpi3Runtime(ImageRuntime):
             serial_port=serial,
             tls_ca=identity.proxy_cert,
             tls_server_name=PROXY_SERVER_NAME,
+            tls_client_cert=identity.client_cert if mutual_tls else None,
+            tls_client_key=identity.client_key if mutual_tls else None,
         )
         running.logs.mkdir(parents=True, exist_ok=True)
         self._provision_and_wait(
@@ -370,7 +374,10 @@ class Rpi3Runtime(ImageRuntime):
             )
             out.update(
                 proxy_status(
-                    running.proxy_address, tls_ca=running.tls_ca, server_name=running.tls_server_name
+                    running.proxy_address,
+                    tls_ca=running.tls_ca,
+                    server_name=running.tls_server_name,
+                    client=running.tls_client,
                 )
             )
         return out

@@ -25,6 +25,10 @@ PYTHON_FOC = tree.PACKAGES / "python-foc"
 # OP-TEE 4.10 core/arch/arm/plat-rpi3/conf.mk: static SHM and the secure DRAM OP-TEE runs in.
 RPI3_SHMEM = (0x08000000, 0x00400000)
 RPI3_TZDRAM = (0x10100000, 0x00F00000)
+# TF-A docs/plat/rpi3.rst: BL1 (the secondary cores' hold pen, 128 KiB at 0) and BL2/BL31's "secure SRAM",
+# which TF-A reserves itself with a /memreserve/ (a second reservation of it would overlap).
+RPI3_BL1 = (0x0, 0x20000)
+RPI3_TFA_SRAM = (0x10000000, 0x00100000)
 
 
 def need(command: str, package: str) -> str:
@@ -93,15 +97,25 @@ def test_rpi3_overlay_reserves_optee_memory_and_adds_the_optee_node(tmp_path: Pa
     assert fdtget(out, "/psci", "method") == "smc"
     for cpu in range(4):
         assert fdtget(out, f"/cpus/cpu@{cpu}", "enable-method") == "psci"
-    # Reserved (no-map) ranges cover OP-TEE's static SHM and all of its secure DRAM.
+    # Reserved (no-map) ranges: BL1's hold pen, OP-TEE's static SHM and all of its secure DRAM, the same
+    # map as foc-deploy's rpi3 target; none overlaps TF-A's own reservation of BL2/BL31.
     regions = []
-    for node in ("optee_shm@8000000", "secure_world@10000000"):
+    for node in ("atf_bl1@0", "optee_shm@8000000", "optee_core@10100000"):
         base, size = (int(x) for x in fdtget(out, f"/reserved-memory/{node}", "reg", "u").split())
         fdtget(out, f"/reserved-memory/{node}", "no-map", "x")
         regions.append((base, base + size))
-    for start, length in (RPI3_SHMEM, RPI3_TZDRAM):
+    for start, length in (RPI3_BL1, RPI3_SHMEM, RPI3_TZDRAM):
         assert any(lo <= start and start + length <= hi for lo, hi in regions), hex(start)
+    tfa_lo, tfa_hi = RPI3_TFA_SRAM[0], RPI3_TFA_SRAM[0] + RPI3_TFA_SRAM[1]
+    assert all(hi <= tfa_lo or lo >= tfa_hi for lo, hi in regions), regions
     assert fdtget(out, "/reserved-memory/linux,cma", "compatible") == "shared-dma-pool"  # untouched
+
+
+def test_rpi3_overlay_memory_map_is_foc_deploys() -> None:
+    """The Buildroot overlay and foc-deploy's rpi3 image reserve the same BL1 region."""
+    from foc.deploy.targets.rpi3 import BL1_SIZE
+
+    assert RPI3_BL1 == (0x0, BL1_SIZE)
 
 
 def test_rpi3_sd_card_has_the_boot_files_the_overlay_and_the_rootfs(tmp_path: Path) -> None:

@@ -192,3 +192,70 @@ def test_arguments_that_are_not_utf8_go_as_bytes_and_never_crash(fake: FakeProxy
     assert rc == 2 and "UTF-8" in err and "internal error" not in err
     rc, _, err = run("query", "--plaintext", "query", "caf\u00e9")  # valid non-ASCII text is fine
     assert rc == 9 and "NOT_FOUND" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("invoke", "--chaincode", "co\udcffee", "create", "a"),
+        ("query", "--gateway", "127.0.0.1:1", "--channel", "ch\udcff", "query", "a"),
+        ("query", "--gateway", "127.0.0.1:1", "--mspid", "Org1\udcffMSP", "query", "a"),
+        ("enclave", "list", "--chaincode", "\udcff"),
+        ("chaincode", "show", "--id", "\udcffx"),
+    ],
+)
+def test_name_options_that_are_not_utf8_are_a_usage_error(argv: tuple[str, ...]) -> None:
+    """Issue 8, kind 2, everywhere: ids, channels and MSP ids from the shell that are not UTF-8 are
+    exit 2 naming the option (they used to reach a protobuf or a ledger key: "internal error")."""
+    rc, out, err = run(*argv)
+    assert rc == 2 and out == "", err
+    assert "is not valid UTF-8 text" in err and "\\xff" in err and "internal error" not in err
+
+
+def test_the_cli_logs_library_warnings_escaped_one_line_each() -> None:
+    """Issue 8, kind 6: the `foc` process's own log records (warnings of the libraries it runs) follow
+    the escaping rule like foc-proxy's and foc serve's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, logging; from foc.cli.main import main; "
+        "main(['ledger', 'show', '--ledger', '/nonexistent/x'], out=io.StringIO(), err=io.StringIO()); "
+        "logging.getLogger('foc.x').warning('key %s', 'k\\n2026 INFO verified\\x1b[2J')"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines == ["foc: WARNING: foc.x: key k\\n2026 INFO verified\\x1b[2J"]
+
+
+def test_retry_runs_a_conflicting_transaction_again_up_to_n_times(
+    fake: FakeProxyClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, kind 3: `--retry N` re-runs the whole transaction after an MVCC read conflict (exit 10
+    without it), says so on stderr, and gives up after N more attempts."""
+    from foc.errors import MvccConflict
+
+    conflicts = {"left": 0}
+    real_call = cli._call
+
+    def flaky(contract, args, name):  # type: ignore[no-untyped-def]
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            raise MvccConflict("a key it read changed before commit")
+        return real_call(contract, args, name)
+
+    monkeypatch.setattr(cli, "_call", flaky)
+    conflicts["left"] = 2
+    rc, out, err = run("invoke", "--plaintext", "--retry", "3", "create", "r1", "0")
+    assert (rc, out) == (0, "OK\n"), err
+    assert "running the transaction again (1/3)" in err and "(2/3)" in err and "(3/3)" not in err
+    conflicts["left"] = 2
+    rc, _, err = run("invoke", "--plaintext", "--retry", "1", "create", "r2", "0")
+    assert rc == 10 and "(1/1)" in err and "changed before commit" in err
+    conflicts["left"] = 1
+    assert (
+        run("invoke", "--plaintext", "create", "r3", "0")[0] == 10
+    )  # no --retry: the conflict is the answer
+    for bad in ("-1", "101", "x"):
+        assert run("invoke", "--plaintext", "--retry", bad, "create", "r4", "0")[0] == 2

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -352,25 +355,126 @@ def test_cpio_archive_is_reproducible(tmp_path: Path) -> None:
     assert (tmp_path / "a.cpio.gz").read_bytes() == (tmp_path / "b.cpio.gz").read_bytes()
 
 
-def test_rootfs_pin_gone_from_the_mirror_names_the_pin(tmp_path: Path) -> None:
+def _deb_bytes(name: str) -> bytes:
+    return f"the .deb of {name}".encode()
+
+
+def _rootfs_ctx(tmp_path: Path) -> tuple[StepContext, tuple[DebPackage, ...]]:
+    """The qemu target with two rootfs pins whose sha256 are those of the fake files below."""
+    base = get_target("qemu")
+    pins = tuple(
+        DebPackage(n, v, "trixie", sha256=hashlib.sha256(_deb_bytes(n)).hexdigest())
+        for n, v in (("busybox-static", "1:1.37.0-6+b9"), ("libffi8", "3.4.8-2"))
+    )
+    return _ctx(tmp_path, replace(base, rootfs=replace(base.rootfs, packages=pins))), pins
+
+
+def _fake_mmdebstrap(
+    calls: list[list[str]], seen: dict[str, bytes], *, dropped: DebPackage | None = None, wrong: str = ""
+) -> Callable[..., None]:
+    """mmdebstrap as far as the step sees it: fails as apt does on the first call when the mirror no longer
+    offers `dropped`; else "downloads" each `name=version` include (as apt-get names the file; `wrong`'s
+    content differs from the published file) and a dependency. Records every argv, and what each included
+    file held when it ran."""
+
+    def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        calls.append(argv)
+        includes = [a[len("--include=") :] for a in argv if a.startswith("--include=")]
+        if dropped is not None and f"{dropped.name}={dropped.version}" in includes:
+            raise BuildError(
+                "step rootfs: `mmdebstrap ...` failed",
+                hint=f"E: Version '{dropped.version}' for '{dropped.name}' was not found",
+            )
+        root = Path(argv[-2])
+        archives = root / "var" / "cache" / "apt" / "archives"
+        archives.mkdir(parents=True, exist_ok=True)
+        for inc in includes:
+            if inc.startswith("/"):
+                seen[inc] = Path(inc).read_bytes()
+                continue
+            name, version = inc.split("=", 1)
+            data = b"tampered" if name == wrong else _deb_bytes(name)
+            (archives / f"{name}_{version.replace(':', '%3a')}_arm64.deb").write_bytes(data)
+        (archives / "dep_1_arm64.deb").write_bytes(b"a dependency from the mirror")
+        (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+
+    return run
+
+
+def test_rootfs_pins_are_checked_against_their_sha256(tmp_path: Path) -> None:
     from foc.deploy.build.steps import Rootfs
 
-    ctx = _ctx(tmp_path)
-    pkg = ctx.target.rootfs.packages[0]
+    ctx, pins = _rootfs_ctx(tmp_path)
+    calls: list[list[str]] = []
+    ctx.run_command = _fake_mmdebstrap(calls, {})
+    (tmp_path / "ok").mkdir()
+    Rootfs().run(ctx, tmp_path / "ok")
+    includes = [a for a in calls[0] if a.startswith("--include=")]
+    assert includes == [f"--include={p.name}={p.version}" for p in pins]  # one option each
 
-    def mmdebstrap_fails(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-        raise BuildError(
-            "step rootfs: `mmdebstrap ...` failed",
-            hint=f"E: Version '{pkg.version}' for '{pkg.name}' was not found",
-        )
+    ctx.run_command = _fake_mmdebstrap(calls, {}, wrong="libffi8")
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(BuildError) as exc:
+        Rootfs().run(ctx, tmp_path / "bad")
+    assert (
+        f"libffi8 3.4.8-2 in the rootfs has sha256 {hashlib.sha256(b'tampered').hexdigest()}"
+        in exc.value.message
+    )
+    assert pins[1].sha256 in exc.value.message
 
-    ctx.run_command = mmdebstrap_fails
+
+def test_rootfs_pin_gone_from_the_mirror_is_built_from_the_pinned_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8: a rootfs pin the mirror dropped comes from AptArchive.deb (cache, mirror, snapshot
+    archive, sha256-checked) and is handed to mmdebstrap as a file inside the new root."""
+    from foc.deploy.build.steps import Rootfs
+
+    ctx, pins = _rootfs_ctx(tmp_path)
+    pkg = pins[0]
+    fetched = tmp_path / "dl" / f"{pkg.name}_{pkg.version.replace(':', '%3a')}_arm64.deb"
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(_deb_bytes(pkg.name))
+    asked: list[DebPackage] = []
+    monkeypatch.setattr(ctx.apt, "deb", lambda p: (asked.append(p), (fetched, {"origin": "snapshot"}))[1])
+    calls: list[list[str]] = []
+    seen: dict[str, bytes] = {}
+    ctx.run_command = _fake_mmdebstrap(calls, seen, dropped=pkg)
+    out = tmp_path / "out"
+    out.mkdir()
+    Rootfs().run(ctx, out)
+
+    assert asked == [pkg] and len(calls) == 2
+    placed = out / "rootfs" / "var" / "cache" / "apt" / "archives" / fetched.name
+    includes = [a for a in calls[1] if a.startswith("--include=")]
+    assert includes == [f"--include={placed}", f"--include={pins[1].name}={pins[1].version}"]
+    assert seen == {str(placed): _deb_bytes(pkg.name)}
+    record = json.loads((out / "record.json").read_text())
+    assert {d["name"] for d in record["debian_packages"]} == {pkg.name, pins[1].name, "dep"}
+
+
+def test_rootfs_pin_on_neither_mirror_nor_snapshot_names_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foc.deploy.build.steps import Rootfs
+
+    ctx, pins = _rootfs_ctx(tmp_path)
+    pkg = pins[0]
+
+    def nowhere(p: DebPackage) -> tuple[Path, dict[str, str]]:
+        raise BuildError(f"package {p.name} {p.version} is not in the snapshot archive either")
+
+    monkeypatch.setattr(ctx.apt, "deb", nowhere)
+    calls: list[list[str]] = []
+    ctx.run_command = _fake_mmdebstrap(calls, {}, dropped=pkg)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BuildError) as exc:
         Rootfs().run(ctx, out)
-    assert f"{pkg.name} {pkg.version} (trixie)" in exc.value.message
+    assert f"{pkg.name} {pkg.version} (trixie) is on neither the mirror nor the snapshot" in exc.value.message
+    assert "not in the snapshot archive either" in exc.value.message
     assert exc.value.hint == "update the pins in foc/deploy/targets/qemu.py"
+    assert len(calls) == 1
 
 
 def test_current_image_is_the_published_one_only_while_inputs_are_unchanged(

@@ -79,9 +79,7 @@ class FakeTaSession:
             self.cache = {}
         elif cmd == abi.FOC_CMD_RESUME:
             if self.pending is None or self.args is None:
-                return abi.FOC_MSG_ERROR, abi.encode_error(
-                    InvocationError("SEQUENCE", "nothing pending")
-                )
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("SEQUENCE", "nothing pending"))
             self.cache[self.pending] = abi.decode_state_answer(data)
             self.pending = None
         else:
@@ -105,9 +103,7 @@ class FakeTaSession:
             elif fn == b"copy" and len(rest) == 2:
                 value = self._read(rest[0])
                 if value is None:
-                    return abi.FOC_MSG_ERROR, abi.encode_error(
-                        InvocationError("NOT_FOUND", "source missing")
-                    )
+                    return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("NOT_FOUND", "source missing"))
                 write = StateWrite(rest[1].decode(), value)
                 resp = InvocationResult(200, b"OK", (rest[0].decode(),), (write,))
             elif fn == b"badout":

@@ -13,6 +13,7 @@ The real process is restarted in tests/native/test_end_to_end.py; here the serve
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -70,3 +71,42 @@ def test_an_invocation_while_the_proxy_is_down_fails_as_unavailable_not_at_its_d
         with pytest.raises(ProxyUnavailable) as caught:
             client.invoke("get", ["k"], transaction_id="tx", get_state=lambda key: None)
         assert "UNAVAILABLE" in caught.value.message and "DEADLINE_EXCEEDED" not in caught.value.message
+
+
+class _StuckBackend(FakeTaBackend):
+    """A TA whose every invocation blocks until released (a hung device)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def open_session(self):  # type: ignore[no-untyped-def]
+        session = super().open_session()
+        real = session.invoke
+
+        def stuck(cmd: int, data: bytes = b"") -> tuple[int, bytes]:
+            self.release.wait(30)
+            return real(cmd, data)
+
+        session.invoke = stuck  # type: ignore[method-assign]
+        return session
+
+
+def test_a_stream_past_its_deadline_is_cancelled_by_the_client_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gRPC Python can leave a stream's reader waiting past the deadline (grpc/grpc#20562; it hung
+    this suite once, after the proxy had gone): the client's watchdog cancels the call and says so.
+    The watchdog is moved before gRPC's own deadline here, so only it can end the call."""
+    import foc.proxy.client as client_module
+
+    backend = _StuckBackend()
+    server = _serve(0, backend)
+    monkeypatch.setattr(client_module, "WATCHDOG_GRACE_S", -4.5)  # fires 0.5 s into a 5 s deadline
+    try:
+        with ProxyClient(server.address) as client:
+            with pytest.raises(ProxyUnavailable, match="did not finish the transaction within its"):
+                client.invoke("get", ["k"], transaction_id="tx", get_state=lambda key: b"v", timeout=5.0)
+    finally:
+        backend.release.set()
+        server.stop(grace=0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
@@ -122,14 +124,26 @@ def _other_board_cert(tmp_path, name):
     return identity.proxy_cert
 
 
-def test_mutual_tls_accepts_only_certified_clients(tmp_path) -> None:
-    identity, cert, key, name = _board_tls(tmp_path)
+@contextlib.contextmanager
+def _mutual_tls_proxy(tmp_path, identity) -> Iterator[ProxyServer]:
+    """A proxy with the board's certificate that requires a client certificate from its client CA."""
     client_ca = tmp_path / "client-ca.crt"
     client_ca.write_bytes(identity.make_client_tls())
     config = ProxyConfig(
-        listen="127.0.0.1:0", tee="native", pool_size=1, tls_cert=cert, tls_key=key, tls_client_ca=client_ca
+        listen="127.0.0.1:0",
+        tee="native",
+        pool_size=1,
+        tls_cert=identity.proxy_cert,
+        tls_key=tmp_path / "proxy.key",
+        tls_client_ca=client_ca,
     )
     with ProxyServer(config, FakeTaBackend()) as server:
+        yield server
+
+
+def test_mutual_tls_accepts_only_certified_clients(tmp_path) -> None:
+    identity, cert, _key, name = _board_tls(tmp_path)
+    with _mutual_tls_proxy(tmp_path, identity) as server:
         ok = proxy_health(
             server.address,
             timeout=3,
@@ -159,3 +173,43 @@ def test_mutual_tls_needs_the_servers_own_certificate(tmp_path) -> None:
     (tmp_path / "ca.crt").write_text("pem")
     with pytest.raises(ConfigError, match="mutual TLS"):
         ProxyConfig(listen="127.0.0.1:0", tee="native", tls_client_ca=tmp_path / "ca.crt")
+
+
+def test_the_wrappers_client_presents_its_certificate_to_a_mutual_tls_proxy(tmp_path) -> None:
+    """Issue 10: mutual TLS as an option, end to end from the wrapper's configuration to the proxy."""
+    from foc.wrapper.config import load_config
+    from foc.wrapper.plaintext import default_client_factory
+
+    identity, cert, _key, name = _board_tls(tmp_path)
+    with _mutual_tls_proxy(tmp_path, identity) as server:
+        env = {
+            "FOC_PROXY_ADDRESS": server.address,
+            "FOC_PROXY_TLS_CA": str(cert),
+            "FOC_PROXY_TLS_NAME": name,
+            "FOC_PROXY_TLS_CERT": str(identity.client_cert),
+            "FOC_PROXY_TLS_KEY": str(identity.client_key),
+        }
+        wrapper = load_config(env=env, path=tmp_path / "none.toml")
+        assert wrapper.tls_client == (identity.client_key, identity.client_cert)
+        client = default_client_factory(wrapper)
+        try:
+            r = client.invoke("copy", ["a", "b"], transaction_id="t", get_state={"a": b"1"}.get)
+            assert r.ok and r.writes[0].value == b"1"
+        finally:
+            client.close()  # type: ignore[attr-defined]
+        without = {k: v for k, v in env.items() if k not in ("FOC_PROXY_TLS_CERT", "FOC_PROXY_TLS_KEY")}
+        client = default_client_factory(load_config(env=without, path=tmp_path / "none.toml"))
+        try:
+            with pytest.raises(ProxyUnavailable):
+                client.health(timeout=2)  # type: ignore[attr-defined]
+        finally:
+            client.close()  # type: ignore[attr-defined]
+
+
+def test_a_client_certificate_needs_tls_and_readable_files(tmp_path) -> None:
+    identity, cert, _key, _name = _board_tls(tmp_path)
+    identity.make_client_tls()
+    with pytest.raises(ConfigError, match="needs TLS"):
+        ProxyClient("127.0.0.1:1", tls_client=(identity.client_key, identity.client_cert))
+    with pytest.raises(ConfigError, match="client key"):
+        ProxyClient("127.0.0.1:1", tls_ca=cert, tls_client=(tmp_path / "missing.key", identity.client_cert))

@@ -99,3 +99,33 @@ def test_importing_every_device_module_loads_no_host_tooling() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, check=True
     )
     assert proc.stdout.strip() == "", proc.stdout
+
+
+def test_a_running_targets_tls_survives_its_state_file_and_reaches_the_wrapper(tmp_path) -> None:
+    """The TLS a target's proxy needs (pinned certificate, server name, mutual TLS client pair) is
+    kept in the instance's state and handed to `load_config` as is (`foc.connect(target=...)`)."""
+    from foc.deploy.runtime import RunningTarget
+
+    running = RunningTarget(
+        target="rpi3",
+        proxy_address="127.0.0.1:5",
+        ready="proxy",
+        run_dir=tmp_path,
+        logs=tmp_path / "logs",
+        tls_ca=tmp_path / "proxy.crt",
+        tls_server_name="foc-proxy",
+        tls_client_cert=tmp_path / "client.crt",
+        tls_client_key=tmp_path / "client.key",
+    )
+    again = RunningTarget.from_json(running.to_json())
+    assert again == running
+    assert again.proxy_tls() == {
+        "tls_ca": tmp_path / "proxy.crt",
+        "tls_server_name": "foc-proxy",
+        "tls_client_cert": tmp_path / "client.crt",
+        "tls_client_key": tmp_path / "client.key",
+    }
+    plain = RunningTarget(
+        target="qemu", proxy_address="127.0.0.1:5", ready="proxy", run_dir=tmp_path, logs=tmp_path
+    )
+    assert plain.proxy_tls() == {} and plain.tls_client is None

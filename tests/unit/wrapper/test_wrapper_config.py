@@ -113,3 +113,33 @@ def test_response_status_meaning() -> None:
     assert not Response(404, "nope").endorsed
     with pytest.raises(ValueError):
         Response.error("m", status=200)
+
+
+def test_mutual_tls_client_pair_from_env_and_file(tmp_path: Path) -> None:
+    """FOC_PROXY_TLS_CERT/KEY ([proxy] tls_cert/tls_key): both, with the proxy's CA, and files that exist."""
+    ca, crt, key = (tmp_path / n for n in ("ca.pem", "client.crt", "client.key"))
+    for f in (ca, crt, key):
+        f.write_text("pem")
+    base = {"FOC_PROXY_ADDRESS": "192.0.2.7:50051", "FOC_PROXY_TLS_CA": str(ca)}
+    none = tmp_path / "none.toml"
+    config = load_config(
+        env={**base, "FOC_PROXY_TLS_CERT": str(crt), "FOC_PROXY_TLS_KEY": str(key)}, path=none
+    )
+    assert config.tls_client == (key, crt)
+    assert load_config(env=base, path=none).tls_client is None
+    toml = tmp_path / "foc.toml"
+    toml.write_text(f'[proxy]\ntls_cert = "{crt}"\ntls_key = "{key}"\n')
+    assert load_config(env=base, path=toml).tls_client == (key, crt)
+    with pytest.raises(ConfigError, match="both the client certificate and its key"):
+        load_config(env={**base, "FOC_PROXY_TLS_CERT": str(crt)}, path=none)
+    with pytest.raises(ConfigError, match="client key file .* does not exist"):
+        load_config(
+            env={**base, "FOC_PROXY_TLS_CERT": str(crt), "FOC_PROXY_TLS_KEY": str(tmp_path / "x")}, path=none
+        )
+    plain = {
+        "FOC_PROXY_ADDRESS": "127.0.0.1:50051",
+        "FOC_PROXY_TLS_CERT": str(crt),
+        "FOC_PROXY_TLS_KEY": str(key),
+    }
+    with pytest.raises(ConfigError, match="needs TLS"):
+        load_config(env=plain, path=none)
