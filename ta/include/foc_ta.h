@@ -137,6 +137,6 @@
 #define FOC_ERR_NO_MEMORY 10
 #define FOC_ERR_INTERNAL 11
 #define FOC_ERR_INCONSISTENT 12    /* state answer does not fit the request (e.g. found=0 with a value) */
-#define FOC_ERR_UNTRUSTED 13       /* key distribution: the other enclave's evidence or key policy does not verify */
+#define FOC_ERR_UNTRUSTED 14       /* key distribution: the other enclave's evidence or key policy does not verify (13 is FOC_ERR_DENIED of the chaincode API, issue 12) */
 
 #endif /* FOC_TA_H */
