@@ -83,6 +83,7 @@ for i in range(N):
     t0 = time.perf_counter()
     req = conf_request([b"create", f"p{i}".encode(), b"5"])
     enc_ms.append((time.perf_counter() - t0) * 1000)
+    req = abi.encode_confidential_invocation(req, None)  # FCI1, as the proxy sends it
     mt, out, ms, steps = run(abi.FOC_CMD_CONFIDENTIAL_INVOKE, req, world)
     assert mt == abi.FOC_MSG_CONFIDENTIAL_RESPONSE, (mt, out[:100])
     msg = ConfidentialResponse.decode(out).message()
@@ -98,6 +99,7 @@ stats("conf create RESUME", resume)
 tot = []
 for i in range(N):
     req = conf_request([b"query", f"p{i}".encode()])
+    req = abi.encode_confidential_invocation(req, None)  # FCI1, as the proxy sends it
     mt, out, ms, steps = run(abi.FOC_CMD_CONFIDENTIAL_INVOKE, req, world)
     assert mt == abi.FOC_MSG_CONFIDENTIAL_RESPONSE
     tot.append(ms)

@@ -5,7 +5,15 @@
 
 #include <foc_ta.h>
 
+/* The build names the TA (ta/Makefile: BINARY, FOC_CHAINCODE_NAME); FOC's coffee TA otherwise. */
+#ifdef FOC_CHAINCODE_TA_UUID
+#define TA_UUID FOC_CHAINCODE_TA_UUID
+#else
 #define TA_UUID FOC_TA_UUID
+#endif
+#ifndef FOC_CHAINCODE_NAME
+#define FOC_CHAINCODE_NAME "coffee"
+#endif
 
 /*
  * One instance serves every session (the proxy keeps a pool of persistent sessions)
@@ -17,6 +25,6 @@
 #define TA_DATA_SIZE (2 * 1024 * 1024)
 
 #define TA_VERSION "1.0"
-#define TA_DESCRIPTION "FOC chaincode TA (coffee tracking)"
+#define TA_DESCRIPTION "FOC chaincode TA: " FOC_CHAINCODE_NAME
 
 #endif /* USER_TA_HEADER_DEFINES_H */

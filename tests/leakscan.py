@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from foc.confidential.formats import Credentials, StoredValue
+from foc.tee.abi import FOC_TA_UUID_STR
 
 TA_DIR = Path(__file__).resolve().parents[1] / "ta"
 TEST_COMMANDS_HEADER = TA_DIR / "test" / "foc_test_commands.h"
@@ -104,10 +105,12 @@ class KeyMaterial:
         return cls.from_objects(enclave_object, chaincode_object)
 
     @classmethod
-    def from_directory(cls, storage: Path) -> KeyMaterial:
-        """The native build's sealed objects: plain files in $FOC_NATIVE_STORAGE (not secure storage)."""
+    def from_directory(cls, storage: Path, ta_uuid: str = FOC_TA_UUID_STR) -> KeyMaterial:
+        """The native build's sealed objects of one TA: plain files in $FOC_NATIVE_STORAGE/<ta_uuid>/
+        (not secure storage; each TA's objects apart, as OP-TEE's storage; default the coffee TA)."""
+        directory = storage / ta_uuid
         return cls.from_objects(
-            (storage / ENCLAVE_OBJECT).read_bytes(), (storage / CHAINCODE_OBJECT).read_bytes()
+            (directory / ENCLAVE_OBJECT).read_bytes(), (directory / CHAINCODE_OBJECT).read_bytes()
         )
 
     def secrets(self) -> dict[str, bytes]:

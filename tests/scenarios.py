@@ -88,6 +88,17 @@ def coffee_scenario_and_error_cases(peer: DevPeer) -> None:
     assert peer.ledger.height == 3 and peer.ledger.verify().ok
 
 
+def arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer: DevPeer) -> None:
+    """Issue 8, kind 2: arguments are the bytes Fabric carries. The TA's stub refuses a state key that is
+    not UTF-8 (as a Fabric peer does) and the chaincode refuses a count that is not a number, both with
+    BAD_ARGUMENT; nothing commits; valid non-ASCII text is an ordinary key."""
+    message = expect_error(peer, [b"create", b"\xff\xfe", b"1"], "BAD_ARGUMENT")  # type: ignore[list-item]
+    assert "UTF-8" in message, message
+    expect_error(peer, [b"create", b"bytes-person", b"1\xff"], "BAD_ARGUMENT")  # type: ignore[list-item]
+    assert peer.invoke("foc", [b"create", "caf\u00e9".encode(), b"2"]).committed
+    assert peer.ledger.read("foc", "caf\u00e9")[0] == b"2"  # type: ignore[index]
+
+
 def count_overflow_is_refused(peer: DevPeer) -> None:
     """A count at 2**64-1 commits; adding one more is OVERFLOW and leaves it unchanged."""
     assert peer.invoke("foc", ["create", "max", str(2**64 - 1)]).committed

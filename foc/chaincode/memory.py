@@ -18,6 +18,7 @@ from foc.chaincode.stub import (
     decode_text_args,
 )
 from foc.errors import UsageError
+from foc.protocol import keys
 
 
 class MemoryStub:
@@ -75,11 +76,11 @@ class MemoryStub:
         self.writes[key] = None
 
     def get_state_by_range(self, start: str, end: str) -> Iterator[StateEntry]:
+        keys.check_range(start, end)
+        start = start or keys.EMPTY_START_SUBSTITUTE
         self.range_queries.append((start, end))
-        start_b, end_b = start.encode(), end.encode()
         for key in sorted(self.state, key=lambda k: k.encode()):
-            kb = key.encode()
-            if kb >= start_b and (not end_b or kb < end_b):
+            if keys.in_range(key, start, end):
                 yield StateEntry(key, self.state[key])
 
     def get_creator(self) -> bytes:

@@ -13,7 +13,10 @@ Semantics follow Fabric's shim (see docs/architecture.md):
   validated and committed. Writing an empty value is a delete (Fabric records it with
   IsDelete = true).
 * `get_state_by_range` iterates committed keys in ``[start, end)`` in byte order of the UTF-8
-  key; an empty ``end`` means "no upper bound".
+  key; an empty ``end`` means "no upper bound", an empty ``start`` the first simple key (Fabric's
+  shims send U+0001, so composite keys are never in a simple range). The bounds are simple keys, or
+  those of a partial composite key query (`foc.protocol.keys.partial_key_range`).
+* Composite keys (`foc.protocol.keys.create_composite_key`) are read and written like other keys.
 * `Response.status` has Fabric's meaning: below 400 the transaction is endorsed and its write set
   committed; 400..499 is returned to the client without endorsement; 500 and above is a failure.
 """
@@ -22,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from foc.errors import UsageError
+from foc.protocol import keys
+from foc.protocol.context import Creator
 
 OK = 200
 ERROR_THRESHOLD = 400
@@ -66,13 +71,15 @@ class StateEntry:
 
 
 def check_key(key: str) -> None:
-    """Reject keys Fabric rejects: empty, not text, or in the composite-key namespace (leading NUL)."""
+    """Reject keys Fabric rejects: empty, not text, or starting with NUL without being a well-formed
+    composite key (`foc.protocol.keys`: Fabric's CreateCompositeKey form is allowed)."""
     if not isinstance(key, str):
         raise UsageError(f"a state key must be text, not {type(key).__name__}")
     if not key:
         raise UsageError("a state key must not be empty")
-    if key.startswith("\x00"):
-        raise UsageError("a state key must not start with NUL (reserved for composite keys)")
+    if keys.is_composite(key):
+        keys.check_composite_key(key)
+        return
     try:
         key.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -125,7 +132,10 @@ class ChaincodeStub(Protocol):
         ...
 
     def get_state_by_range(self, start: str, end: str) -> Iterator[StateEntry]:
-        """Committed entries with start <= key < end (end "" = unbounded), in key order."""
+        """Committed entries with start <= key < end (end "" = unbounded), in key order.
+
+        UsageError for bounds `foc.protocol.keys.check_range` refuses.
+        """
         ...
 
     def get_creator(self) -> bytes:
@@ -162,3 +172,45 @@ def decode_text_args(args: Sequence[bytes]) -> tuple[str, list[str]]:
     except UnicodeDecodeError as exc:
         raise UsageError("invocation arguments must be valid UTF-8 text") from exc
     return texts[0], texts[1:]
+
+
+def parse_creator(serialized: bytes) -> Creator | None:
+    """The creator `ChaincodeStub.get_creator` returns, as its MSP id and certificate.
+
+    `serialized` is Fabric's msp.SerializedIdentity{mspid=1, id_bytes=2}; empty means no creator
+    (None). UsageError for bytes that are not a SerializedIdentity with both fields.
+    """
+    if not serialized:
+        return None
+    from fabric_protos.msp import identities_pb2  # the official generated message (no type stubs)
+    from google.protobuf.message import DecodeError
+
+    messages: Any = identities_pb2
+    try:
+        identity = messages.SerializedIdentity.FromString(bytes(serialized))
+    except DecodeError:
+        raise UsageError("the transaction's creator is not an msp.SerializedIdentity") from None
+    if not identity.mspid or not identity.id_bytes:
+        raise UsageError("the transaction's creator lacks its MSP id or its certificate")
+    return Creator(identity.mspid, bytes(identity.id_bytes))
+
+
+def read_range(stub: ChaincodeStub, start: str, end: str, max_entries: int) -> list[tuple[str, bytes]]:
+    """The entries of a range as (key, value) pairs, from the stub (which records the range read).
+
+    Reads at most `max_entries` + 1 entries (the shim pages through the peer's results), so a caller
+    sees a range over its limit without reading all of it, and closes the query as Fabric's shims
+    do. UsageError for bounds `foc.protocol.keys.check_range` refuses.
+    """
+    iterator = stub.get_state_by_range(start, end)
+    entries: list[tuple[str, bytes]] = []
+    try:
+        for entry in iterator:
+            entries.append((entry.key, entry.value))
+            if len(entries) > max_entries:
+                break
+    finally:
+        closer = getattr(iterator, "close", None)
+        if callable(closer):
+            closer()
+    return entries

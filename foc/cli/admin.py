@@ -2,7 +2,11 @@
 
     foc device enroll NAME (--from-proxy HOST:PORT | --key PEM) [--replace]
     foc device list
-    foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure) --channel CH
+    foc chaincode new NAME [--dir DIR]              a chaincode project (C on foc_chaincode.h, own TA uuid)
+    foc chaincode build DIR [--target qemu|rpi3] [--native-only]
+                                                    its signed .ta and host-native library
+    foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure | --target qemu|rpi3)
+                         --channel CH [--ta-uuid U] [--instance NAME]
                          [--device NAME:ORG ...] [--policy "OutOf(2, 'Org1', 'Org2', 'Org3')"]
     foc chaincode show --id ID [--field version]
     foc enclave create [--force | --rekey] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
@@ -54,6 +58,26 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     chaincode = sub.add_parser("chaincode", help="confidential chaincode definitions")
     csub = chaincode.add_subparsers(dest="chaincode_command", metavar="ACTION", parser_class=CliParser)
     csub.required = True
+    new = csub.add_parser(
+        "new",
+        help="write a new chaincode project: C source, Makefile, README, host-native test, fresh TA uuid",
+    )
+    new.add_argument("name", help="chaincode name (letters, digits, '-', '_'; starts with a letter)")
+    new.add_argument("--dir", type=Path, help="where to write it (default ./NAME; never inside FOC's tree)")
+    new.add_argument("--uuid", help="the TA's uuid (default: a fresh random one, uuid4)")
+    build = csub.add_parser(
+        "build", help="build a chaincode project: its signed .ta and its host-native library for the tests"
+    )
+    build.add_argument("directory", type=Path, help="the project directory (foc chaincode new)")
+    build.add_argument(
+        "--target",
+        choices=("qemu", "rpi3"),
+        default="qemu",
+        help="whose OP-TEE TA dev kit to use: the last image build of this target (default %(default)s)",
+    )
+    build.add_argument(
+        "--native-only", action="store_true", help="only the host-native library (no dev kit needed)"
+    )
     define = csub.add_parser("define", help="define (or upgrade) a confidential chaincode")
     define.add_argument("--id", required=True, dest="chaincode_id", help="chaincode id, e.g. coffee")
     version = define.add_mutually_exclusive_group(required=True)
@@ -66,7 +90,17 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the host-native build's fixed native-insecure-v1 measurement (NOT a TEE: development only)",
     )
+    version.add_argument(
+        "--target",
+        choices=("qemu", "rpi3"),
+        help="measure the TA (--ta-uuid, default coffee) of the image this target's running instance booted",
+    )
+    define.add_argument("--instance", default="default", help="--target: its instance (default %(default)s)")
     define.add_argument("--channel", required=True, help="channel id")
+    define.add_argument(
+        "--ta-uuid",
+        help="the chaincode's TA on the device (default: the --ta file's uuid, else FOC's coffee TA)",
+    )
     define.add_argument(
         "--device",
         action="append",
@@ -86,7 +120,7 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--id", required=True, dest="chaincode_id", help="chaincode id, e.g. coffee")
     show.add_argument(
         "--field",
-        choices=("chaincode_id", "version", "channel_id", "endorsement_policy"),
+        choices=("chaincode_id", "version", "channel_id", "ta_uuid", "endorsement_policy"),
         help="print only this field's value",
     )
 
@@ -150,6 +184,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "chaincode":
         if args.chaincode_command == "show":
             return cmd_chaincode_show(args, out)
+        if args.chaincode_command == "new":
+            return cmd_chaincode_new(args, out)
+        if args.chaincode_command == "build":
+            return cmd_chaincode_build(args, out)
         return cmd_chaincode_define(args, out)
     action = args.enclave_command
     if action in ("create", "join"):
@@ -221,6 +259,10 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
             from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
 
             version = NATIVE_INSECURE_MEASUREMENT.hex()
+        if args.target is not None:
+            from foc.deploy.api import expected_ta_measurement
+
+            version = expected_ta_measurement(args.target, instance=args.instance, ta_uuid=args.ta_uuid).hex()
         devices = {}
         for item in args.device:
             name, sep, org = item.partition(":")
@@ -232,11 +274,14 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
             version=version,
             ta=args.ta,
             channel=args.channel,
+            ta_uuid=args.ta_uuid,
             devices=devices,
             endorsement_policy=args.policy,
         )
         path = net.definitions.path(definition.chaincode_id)
-    if args.ta is not None:
+    if args.target is not None:
+        source = f"measured offline from the TA of the image {args.target} ({args.instance}) booted"
+    elif args.ta is not None:
         source = f"measured offline from {args.ta}"
     else:
         source = "native-insecure-v1: the host-native build, NOT a TEE" if args.native_insecure else "given"
@@ -245,11 +290,45 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
         f"version (TA measurement, {source}) {definition.version}",
         file=out,
     )
+    print(f"  TA {definition.ta_uuid}", file=out)
     for device in definition.devices:
         print(f"  device {device.fingerprint} of organisation {device.organisation}", file=out)
     if definition.endorsement_policy:
         print(f"  endorsement policy {definition.endorsement_policy}", file=out)
     print(f"  stored in {path}", file=out)
+    return 0
+
+
+def cmd_chaincode_new(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc chaincode new NAME`: a chaincode project outside FOC's tree, with a fresh TA uuid."""
+    import uuid
+
+    from foc.errors import UsageError
+    from foc.sdk.project import new_project
+
+    try:
+        ta_uuid = uuid.UUID(args.uuid) if args.uuid else None
+    except ValueError:
+        raise UsageError(f"--uuid {args.uuid!r} is not a uuid") from None
+    project = new_project(args.name, args.dir, ta_uuid=ta_uuid)
+    print(f"created chaincode project {project.name} in {project.root}", file=out)
+    print(f"  TA uuid {project.ta_uuid}", file=out)
+    for path in project.files:
+        print(f"  {path.relative_to(project.root)}", file=out)
+    print(f"next: foc chaincode build {shown(str(project.root))}", file=out)
+    return 0
+
+
+def cmd_chaincode_build(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc chaincode build DIR`: the signed .ta (OP-TEE's TA dev kit) and the host-native library."""
+    from foc.sdk.project import build_project
+
+    built = build_project(args.directory, target=args.target, native_only=args.native_only)
+    print(f"built chaincode {built.name} (TA {built.ta_uuid})", file=out)
+    if built.ta is not None and built.measurement is not None:
+        print(f"  {built.ta}", file=out)
+        print(f"  measurement {built.measurement.hex()}", file=out)
+    print(f"  {built.native_lib} (host-native, NOT a TEE: for the tests)", file=out)
     return 0
 
 

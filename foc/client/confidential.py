@@ -11,18 +11,23 @@
 
 One transaction (FPC's client flow, docs/confidential-protocol.md):
 
-1. encrypt function + arguments to the chaincode key from the registry, with a fresh ephemeral key
-   and a fresh response key (`foc.client.confidential.ConfidentialClient`);
+1. encrypt function + arguments, the client's identity (the creator of the transactions it sends,
+   which the chaincode sees with foc_get_creator) and its transient data to the chaincode key from
+   the registry, with a fresh ephemeral key and a fresh response key
+   (`foc.client.confidential.ConfidentialClient`); transient data never travels in clear (it is not
+   passed to the ledger back end as Fabric transient data);
 2. `__invoke(request)` as a query: the enclave runs it and returns its signed response; nothing is
    ordered or committed;
 3. VERIFY before trusting anything: the signing enclave is registered for this chaincode
    definition (id, version = TA measurement, channel), its attestation evidence verifies under an
    enrolled device key (when `devices` is given), its signature is valid, the signed request hash
-   is that of our request, and it holds the chaincode key we encrypted to;
+   is that of our request, the signed creator hash that of our identity, and it holds the
+   chaincode key we encrypted to;
 4. decrypt; a chaincode failure (EXISTS, NOT_FOUND, ...) raises `ConfidentialChaincodeError` with
    the TA's code, and nothing is submitted;
 5. `invoke` only: submit `__endorse(request, response, ...)`; the ledger side validates it again
-   (`validate_and_apply`) and commits the enclave's encrypted writes; the payload is returned once
+   (`validate_and_apply`: also that the `__endorse` transaction's creator is the signed one) and
+   commits the enclave's encrypted writes; the payload is returned once
    that transaction is committed. `query` stops after step 4.
 
 Several devices (``endorsers={"Org1": contract_at_org1_peer, ...}``, docs/confidential.md): `invoke`
@@ -47,7 +52,7 @@ from dataclasses import dataclass, field
 
 from foc.admin.definitions import ChaincodeDefinition, DefinitionStore
 from foc.admin.devices import DeviceStore, EnrolledDevice
-from foc.chaincode.stub import Response
+from foc.chaincode.stub import Response, parse_creator
 from foc.client.contract import Contract
 from foc.confidential.formats import (
     ConfidentialRequest,
@@ -68,6 +73,7 @@ from foc.errors import (
     VerificationError,
 )
 from foc.protocol.args import Arg, encode_args
+from foc.protocol.context import Creator, creator_hash
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 from foc.registry.validation import verify_response
@@ -106,12 +112,14 @@ class ConfidentialChaincodeError(EndorsementFailure, ChaincodeError):
 
 @dataclass(frozen=True)
 class PendingRequest:
-    """A request on its way: the bytes to send, their hash, and the secret response key."""
+    """A request on its way: the bytes to send, their hash, the secret response key, and the
+    creator the request names (None: none)."""
 
     request: bytes
     request_hash: bytes
     chaincode_key: bytes
     response_key: bytes = field(repr=False)
+    creator: Creator | None = None
 
 
 @dataclass(frozen=True)
@@ -173,8 +181,16 @@ class ConfidentialClient:
         self._devices = list(devices) if devices is not None else None
         self._allow_insecure_native = allow_insecure_native
 
-    def encrypt_request(self, args: Sequence[Arg]) -> PendingRequest:
-        """Encrypt function + arguments to the chaincode key, with fresh ephemeral/response keys."""
+    def encrypt_request(
+        self,
+        args: Sequence[Arg],
+        *,
+        creator: Creator | None = None,
+        transient: Mapping[str, bytes] | None = None,
+    ) -> PendingRequest:
+        """Encrypt function + arguments, `creator` (the identity that will send the transactions:
+        the TA refuses the request from anyone else) and `transient` data to the chaincode key, with
+        fresh ephemeral/response keys. LimitExceeded for a request over the TA's limits."""
         chaincode_key = self._registry.chaincode_encryption_key(self.definition.chaincode_id)
         suite = suite_for_chaincode_key(chaincode_key)
         ephemeral = suite.generate_private_key()
@@ -188,10 +204,12 @@ class ConfidentialClient:
             self.definition.chaincode_id,
             tuple(encode_args(args)),
             response_key,
+            creator,
+            dict(transient or {}),
         ).encode()
         sealed = suite.seal(request_key, plaintext, REQUEST_LABEL)
         request = ConfidentialRequest(ephemeral_point, sealed.nonce, sealed.ciphertext).encode()
-        return PendingRequest(request, sha256(request), chaincode_key, response_key)
+        return PendingRequest(request, sha256(request), chaincode_key, response_key, creator)
 
     def open_response(self, pending: PendingRequest, response: bytes) -> ConfidentialResult:
         """Verify the enclave's signed response for `pending` (once), then decrypt it.
@@ -200,6 +218,10 @@ class ConfidentialClient:
         nothing is decrypted before every check has passed.
         """
         verified = verify_response(response, pending.request, self.definition, self._registry)
+        if verified.message.creator_hash != creator_hash(pending.creator):
+            raise VerificationError(
+                f"enclave {verified.message.enclave_id} signed another creator than the one in this request"
+            )
         attested = verified.credentials.attested_data
         if attested.chaincode_pub != pending.chaincode_key:
             raise VerificationError(
@@ -323,7 +345,8 @@ class ConfidentialContract:
         request, responses, result = self._endorse(function, args, transient)
         payload = result.value()
         try:
-            self.contract.invoke(ENDORSE, [request, *responses], transient=transient)
+            # transient data stays inside the request
+            self.contract.invoke(ENDORSE, [request, *responses])
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == STALE_READ:
                 raise MvccConflict(
@@ -344,11 +367,11 @@ class ConfidentialContract:
     ) -> bytes:
         """Execute on one enclave (the next endorser each call; the one after if it fails or does
         not verify, e.g. revoked), verify, decrypt; nothing is committed."""
-        client, pending = self._prepare(function, args)
+        client, pending = self._prepare(function, args, transient)
         rotation = self._rotation()
         for i, (org, contract) in enumerate(rotation):
             try:
-                return self._run(client, pending, contract, transient)[1].value()
+                return self._run(client, pending, contract)[1].value()
             except (EndorsementFailure, ProxyUnavailable, VerificationError) as exc:
                 if i == len(rotation) - 1:
                     raise
@@ -373,6 +396,11 @@ class ConfidentialContract:
             )
         return found
 
+    def creator(self) -> Creator | None:
+        """The identity the contract beneath sends transactions as (its `creator`: serialized
+        msp.SerializedIdentity bytes; none: None), which the request names as its creator."""
+        return parse_creator(getattr(self.contract, "creator", b"") or b"")
+
     def chaincode_key(self, registry: RegistryReader | None = None) -> bytes:
         """The chaincode's encryption key from the registry; ConfigError if no enclave is registered."""
         try:
@@ -384,7 +412,9 @@ class ConfidentialContract:
                 hint=ENCLAVE_HINT,
             ) from exc
 
-    def _prepare(self, function: Arg, args: Sequence[Arg]) -> tuple[ConfidentialClient, PendingRequest]:
+    def _prepare(
+        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
+    ) -> tuple[ConfidentialClient, PendingRequest]:
         definition = self.definition()
         lookups = _Lookups(self._registry)
         self.chaincode_key(lookups)
@@ -395,7 +425,8 @@ class ConfidentialContract:
         client = ConfidentialClient(
             definition, lookups, devices=devices, allow_insecure_native=self._allow_insecure_native
         )
-        return client, client.encrypt_request([function, *args])
+        pending = client.encrypt_request([function, *args], creator=self.creator(), transient=transient)
+        return client, pending
 
     def _rotation(self) -> list[tuple[str, Contract]]:
         """The endorsers, starting with a different one each call (spreads the load)."""
@@ -404,18 +435,14 @@ class ConfidentialContract:
         return items[start:] + items[:start]
 
     def _run(
-        self,
-        client: ConfidentialClient,
-        pending: PendingRequest,
-        contract: Contract,
-        transient: Mapping[str, bytes] | None,
+        self, client: ConfidentialClient, pending: PendingRequest, contract: Contract
     ) -> tuple[bytes, ConfidentialResult]:
         """`__invoke` on one peer, then verify and decrypt its enclave's response."""
         # A refusal here comes from the peer or the proxy before any enclave signed anything:
         # it is reported as the back end's EndorsementFailure, unauthenticated (an unreachable
         # proxy as ProxyUnavailable, as on the plaintext path).
         try:
-            response = contract.query(INVOKE, [pending.request], transient=transient)
+            response = contract.query(INVOKE, [pending.request])  # never transient data in clear
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == PROXY_UNAVAILABLE:
                 raise ProxyUnavailable(exc.chaincode_message.partition(": ")[2]) from None
@@ -429,13 +456,13 @@ class ConfidentialContract:
         self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
     ) -> tuple[bytes, list[bytes], ConfidentialResult]:
         """Endorsements from enough organisations' enclaves for the policy, checked to agree."""
-        client, pending = self._prepare(function, args)
+        client, pending = self._prepare(function, args, transient)
         policy = client.definition.policy
         collected: list[tuple[bytes, ConfidentialResult]] = []
         failures: list[str] = []
         for org, contract in self._rotation():
             try:
-                response, result = self._run(client, pending, contract, transient)
+                response, result = self._run(client, pending, contract)
             except (EndorsementFailure, ProxyUnavailable, VerificationError) as exc:
                 if len(self.endorsers) == 1:
                     raise

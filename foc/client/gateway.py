@@ -488,6 +488,11 @@ class GatewayContract:
         self.last_tx_id: str | None = None
         self.last_block: int | None = None
 
+    @property
+    def creator(self) -> bytes:
+        """The creator of this contract's transactions: the client identity's msp.SerializedIdentity."""
+        return self.client.identity.serialized()
+
     def invoke(
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:

@@ -60,7 +60,7 @@ from foc.confidential.suite import enclave_id
 from foc.errors import ConfigError, EndorsementFailure, UsageError, VerificationError
 from foc.registry.ercc import REGISTRY_NAME, RegisteredEnclave
 from foc.wrapper.catalogue import WRAPPER_NAME, Catalogue, DeviceProxy
-from foc.wrapper.confidential import ConfidentialEnclave
+from foc.wrapper.confidential import ConfidentialEnclave, ProxyEnclave
 from foc.wrapper.config import WrapperConfig
 
 if TYPE_CHECKING:
@@ -157,10 +157,13 @@ class _DevBackend:
     (enroll, define, create) never creates a ledger.
     """
 
-    def __init__(self, path: Path, channel: str | None, catalogues: dict[str, Catalogue]) -> None:
+    def __init__(
+        self, path: Path, channel: str | None, catalogues: dict[str, Catalogue], creator: bytes = b""
+    ) -> None:
         self.path = path
         self._channel = channel
         self._catalogues = catalogues
+        self._creator = creator  # the msp.SerializedIdentity every contract's transactions carry
         self._ledger: DevLedger | None = None
         self._peers: dict[str, DevPeer] = {}
 
@@ -186,7 +189,7 @@ class _DevBackend:
     def contract(self, name: str, organisation: str = "") -> Contract:
         from foc.client.devledger import DevLedgerContract
 
-        return DevLedgerContract(self._open(organisation), name)
+        return DevLedgerContract(self._open(organisation), name, creator=self._creator)
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -362,27 +365,37 @@ class Network:
         channel: str | None = None,
         devices: dict[str, str] | None = None,
         endorsement_policy: str = "",
+        ta_uuid: str | None = None,
     ) -> ChaincodeDefinition:
         """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
 
         The measurement is `version` (64 hex characters), computed offline from the signed `ta`
-        file, or, with neither, the one the device's target expects (the `.ta` of the image it
-        booted; the native-insecure-v1 value for the host-native build). `devices` maps enrolled
-        device names to their organisations: the devices that may host its enclaves and receive its
-        keys; `endorsement_policy` (Fabric syntax, e.g. "OutOf(2, 'Org1', 'Org2', 'Org3')") says
-        whose enclaves must agree. ConfigError for a device that is not enrolled.
+        file, or, with neither, the one the device's target expects for TA `ta_uuid` (the `.ta` of
+        the image it booted; the native-insecure-v1 value for the host-native build). The
+        definition names its TA: `ta_uuid`, else the uuid the `ta` file declares, else FOC's coffee
+        TA; a `ta` file that declares another uuid than `ta_uuid` is refused. `devices` maps
+        enrolled device names to their organisations: the devices that may host its enclaves and
+        receive its keys; `endorsement_policy` (Fabric syntax, e.g. "OutOf(2, 'Org1', 'Org2',
+        'Org3')") says whose enclaves must agree. ConfigError for a device that is not enrolled.
         """
+        if ta is not None:
+            from foc.confidential.measurement import ta_uuid as declared_uuid
+
+            if not Path(ta).is_file():
+                raise UsageError(f"TA file {ta} does not exist")
+            declared = str(declared_uuid(Path(ta)))
+            if ta_uuid is not None and str(ta_uuid).lower() != declared:
+                raise UsageError(f"TA file {ta} is TA {declared}, not {ta_uuid}")
+            ta_uuid = declared
         if version is None:
             if ta is not None:
                 from foc.confidential.measurement import ta_measurement
 
-                if not Path(ta).is_file():
-                    raise UsageError(f"TA file {ta} does not exist")
                 version = ta_measurement(Path(ta)).hex()
             elif self.insecure_native:
                 version = NATIVE_INSECURE_MEASUREMENT.hex()
             elif (runtime := self._member(None).runtime) is not None and (
-                expected := runtime.expected_measurement()
+                expected := runtime.expected_measurement(*([ta_uuid] if ta_uuid else []))
             ) is not None:
                 version = expected.hex()
             else:
@@ -400,6 +413,7 @@ class Network:
             home=self.home,
             devices=defined,
             endorsement_policy=endorsement_policy,
+            ta_uuid=ta_uuid,
         )
 
     def _enclave_config(
@@ -426,6 +440,11 @@ class Network:
         endpoint = credentials.attested_data.host_endpoint
         return EnclaveInfo(eid, chaincode_id, endpoint, evidence.kind, evidence.measurement.hex(), raw, path)
 
+    def _ta_enclave(self, chaincode_id: str, organisation: str | None) -> ProxyEnclave:
+        """The enclave commands of `chaincode_id`'s TA (its definition's uuid) on `organisation`'s device."""
+        uuid_bytes = self.definitions.get(chaincode_id).ta_uuid_bytes
+        return ProxyEnclave(self._device(organisation), chaincode_uuid=uuid_bytes)
+
     def create_enclave(
         self,
         chaincode_id: str,
@@ -444,10 +463,8 @@ class Network:
         ChaincodeError EXISTS without `force`, BAD_REQUEST when the TA's keys are bound to other
         devices than the definition's.
         """
-        from foc.wrapper.confidential import ProxyEnclave
-
         config = self._enclave_config(chaincode_id, endpoint, organisation, force=force, rekey=rekey)
-        raw = ProxyEnclave(self._device(organisation)).create(config)
+        raw = self._ta_enclave(chaincode_id, organisation).create(config)
         return self._enclave_info(chaincode_id, raw)
 
     def join_enclave(
@@ -466,14 +483,13 @@ class Network:
         evidence (its device in the chaincode's key policy, the same TA measurement, the same
         definition and policy) and seals the keys to it (KEY_EXPORT); the joining TA checks the
         source's evidence the same way and opens them (KEY_IMPORT). This side only relays the
-        messages and the two device public keys. `rekey` lets the joining TA replace chaincode
-        keys it already holds. Returns the new enclave (credentials stored, not yet registered).
-        Raises ChaincodeError UNTRUSTED when either TA refuses the other's evidence.
+        messages and the two device public keys; each step goes to the chaincode's TA (its
+        definition's uuid) on the device. `rekey` lets the joining TA replace chaincode keys it
+        already holds. Returns the new enclave (credentials stored, not yet registered). Raises
+        ChaincodeError UNTRUSTED when either TA refuses the other's evidence.
         """
-        from foc.wrapper.confidential import ProxyEnclave
-
-        joining = ProxyEnclave(self._device(organisation))
-        holder = ProxyEnclave(self._device(source))
+        joining = self._ta_enclave(chaincode_id, organisation)
+        holder = self._ta_enclave(chaincode_id, source)
         config = self._enclave_config(chaincode_id, endpoint, organisation, force=False, rekey=rekey)
         request = joining.join(config)
         package = holder.export_keys(KeyExport(request, self.device_key_der(organisation)).encode())
@@ -539,8 +555,10 @@ class Network:
         ta: Path | None = None,
         endpoint: str | None = None,
         progress: Callable[[str], None] | None = None,
+        ta_uuid: str | None = None,
     ) -> EnclaveSetup:
-        """Enroll the device, define the chaincode, create its enclave (force) and register it."""
+        """Enroll the device, define the chaincode (in TA `ta_uuid`, default: the `ta` file's, else
+        FOC's coffee TA), create its enclave (force) and register it."""
         say = progress or (lambda line: None)
         device = self.enroll_device(device_name, replace=True)
         say(
@@ -548,7 +566,10 @@ class Network:
             f"SHA-256 fingerprint {device.fingerprint[:16]}...)"
         )
         definition = self.define_chaincode(
-            chaincode_id, version=measurement.hex() if measurement is not None else None, ta=ta
+            chaincode_id,
+            version=measurement.hex() if measurement is not None else None,
+            ta=ta,
+            ta_uuid=ta_uuid,
         )
         say(
             f"chaincode {chaincode_id} defined on channel {definition.channel_id}: version = expected TA "
@@ -728,7 +749,9 @@ def connect(
     Back end: ``gateway=HOST:PORT`` (with ``identity`` or ``msp_dir``/``mspid``, ``channel``,
     optionally ``tls_root_cert``/``server_name``) for Fabric, else the dev ledger at ``ledger``
     (default $FOC_LEDGER or ~/.cache/foc/ledger/dev.sqlite) on ``channel`` (default: the ledger's,
-    ``dev`` for a new one). Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
+    ``dev`` for a new one); there ``identity``, if given, is the creator of every transaction (the
+    dev ledger checks no signature: chaincodes see it with foc_get_creator).
+    Device: ``target`` (a `foc.deploy.runtime` name: "qemu", "rpi3" or
     "native", and its ``instance``, default $FOC_INSTANCE or "default"; brought up if needed, built
     if ``build``; "native" is a host-native proxy, NOT a TEE; a TLS proxy's pinned certificate comes
     from the target) or ``proxy`` (HOST:PORT or a
@@ -778,6 +801,7 @@ def connect(
                 Path(ledger) if ledger is not None else default_ledger_path(),
                 channel,
                 {m.organisation.name: m.catalogue for m in members},
+                identity.serialized() if identity is not None else b"",
             )
         return Network(
             backend=backend,

@@ -9,17 +9,18 @@ consume the buffer exactly (trailing bytes are an error). Every failure is a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from foc import wire
 from foc.confidential.suite import HASH_SIZE, NONCE_SIZE, POINT_SIZE, SIGNATURE_SIZE, TAG_SIZE
-from foc.errors import ConfidentialityError
-from foc.protocol import limits, sizes
+from foc.errors import ConfidentialityError, UsageError
+from foc.protocol import keys, limits, sizes
+from foc.protocol.context import Creator, creator_hash, decode_context, encode_context
 
-MAGIC_REQUEST = 0x31524346  # "FCR1"
+MAGIC_REQUEST = 0x32524346  # "FCR2" (v2: the plaintext carries the creator and transient data)
 MAGIC_STATE = 0x31534346  # "FCS1"
-MAGIC_SIGNED_RWSET = 0x31525346  # "FSR1"
+MAGIC_SIGNED_RWSET = 0x32525346  # "FSR2" (v2: the creator hash and the ranges read)
 MAGIC_ATTESTED_DATA = 0x32444146  # "FAD2" (v2: + key policy digest)
 MAGIC_EVIDENCE = 0x31564546  # "FEV1"
 MAGIC_CREDENTIALS = 0x31444346  # "FCD1"
@@ -49,6 +50,7 @@ STORED_VALUE_OVERHEAD = 4 + 4 + NONCE_SIZE + 4 + TAG_SIZE
 MAX_STORED_VALUE = limits.CONFIDENTIAL.state_value
 MAX_PAYLOAD = limits.FOC_MAX_PAYLOAD
 MAX_READS = limits.FOC_MAX_READS
+MAX_RANGES = limits.FOC_MAX_RANGES
 MAX_WRITES = limits.FOC_MAX_WRITES
 MAX_EVIDENCE_KIND = 64
 MAX_EVIDENCE_SIGNATURE = 512  # RSA-4096, CFG_ATTESTATION_PTA_KEY_SIZE's maximum
@@ -82,8 +84,14 @@ def _check_len(what: str, value: bytes, max_len: int) -> None:
 
 
 def _key_text(reader: _Reader, field: str) -> str:
+    """A state key: a simple key without NUL, or a composite key (`foc.protocol.keys`)."""
     key = reader.text(field, max_len=MAX_KEY)
-    if "\x00" in key:
+    if keys.is_composite(key):
+        try:
+            keys.check_composite_key(key)
+        except UsageError:
+            raise reader.fail(f"{field} starts with NUL but is not a composite key") from None
+    elif "\x00" in key:
         raise reader.fail(f"{field} contains NUL")
     return key
 
@@ -93,22 +101,27 @@ def _key_text(reader: _Reader, field: str) -> str:
 
 @dataclass(frozen=True)
 class RequestPlaintext:
-    """What the client encrypts: channel, chaincode, arguments (function first), response key."""
+    """What the client encrypts: channel, chaincode, arguments (function first), the context (the
+    client's own identity as the transaction's creator, transient data), response key."""
 
     channel_id: str
     chaincode_id: str
     args: tuple[bytes, ...]
     response_key: bytes
+    creator: Creator | None = None
+    transient: Mapping[str, bytes] = field(default_factory=dict)
 
     def encode(self) -> bytes:
-        """The encoding; LimitExceeded (naming the TA's limit) for arguments the TA would refuse."""
+        """The encoding; LimitExceeded (naming the TA's limit) for a request the TA would refuse."""
         if not self.args:
             raise ConfidentialityError("a request needs the function name")
-        sizes.check_request(self.args, limits.CONFIDENTIAL)
+        if any(not k for k in self.transient):
+            raise ConfidentialityError("a transient key must not be empty")
+        sizes.check_request(self.args, limits.CONFIDENTIAL, creator=self.creator, transient=self.transient)
         w = _Writer().text(self.channel_id).text(self.chaincode_id).u32(len(self.args))
         for arg in self.args:
             w.blob(arg)
-        return w.blob(self.response_key).done()
+        return w.done() + encode_context(self.creator, self.transient) + wire.blob(self.response_key)
 
     @classmethod
     def decode(cls, data: bytes) -> RequestPlaintext:
@@ -119,9 +132,10 @@ class RequestPlaintext:
         if nargs == 0:
             raise r.fail("nargs is 0 (the function name is required)")
         args = tuple(r.blob(f"argument {i}", max_len=MAX_ARG) for i in range(nargs))
+        creator, transient = decode_context(r)
         key = r.blob("response_key", size=32)
         r.end()
-        return cls(channel, chaincode, args, key)
+        return cls(channel, chaincode, args, key, creator, transient)
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,23 @@ class ReadRecord:
 
 
 @dataclass(frozen=True)
+class RangeRecord:
+    """A range the enclave read: its bounds and `range_results_hash` of what it returned."""
+
+    start: str
+    end: str
+    results_hash: bytes
+
+
+def range_results_hash(entries: Sequence[tuple[str, bytes]]) -> bytes:
+    """SHA-256(u32 n { bytes key bytes SHA-256(stored value) }) of a range's entries (stored bytes)."""
+    w = _Writer().u32(len(entries))
+    for key, stored in entries:
+        w.text(key).blob(hashlib.sha256(stored).digest())
+    return hashlib.sha256(w.done()).digest()
+
+
+@dataclass(frozen=True)
 class WriteRecord:
     """A key the enclave wrote: the encrypted `stored_value`, or a deletion (empty value)."""
 
@@ -251,26 +282,38 @@ class WriteRecord:
 
 @dataclass(frozen=True)
 class SignedMessage:
-    """`signed_message`: what the enclave signs for the validator and the client."""
+    """`signed_message`: what the enclave signs for the validator and the client.
+
+    `creator_hash` is `foc.protocol.context.creator_hash` of the creator inside the request (the
+    default: no creator); `ranges` the ranges the chaincode read.
+    """
 
     enclave_id: str
     request_hash: bytes
     reads: tuple[ReadRecord, ...]
     writes: tuple[WriteRecord, ...]
     encrypted_response: bytes
+    creator_hash: bytes = creator_hash(None)
+    ranges: tuple[RangeRecord, ...] = ()
 
     def encode(self) -> bytes:
-        if len(self.reads) > MAX_READS or len(self.writes) > MAX_WRITES:
-            raise ConfidentialityError(f"a read/write set is limited to {MAX_READS} reads and writes")
+        if len(self.reads) > MAX_READS or len(self.writes) > MAX_WRITES or len(self.ranges) > MAX_RANGES:
+            raise ConfidentialityError(
+                f"a read/write set is limited to {MAX_READS} reads and writes and {MAX_RANGES} ranges"
+            )
         w = (
             _Writer()
             .u32(MAGIC_SIGNED_RWSET)
             .text(self.enclave_id)
             .blob(self.request_hash)
+            .blob(self.creator_hash)
             .u32(len(self.reads))
         )
         for read in self.reads:
             w.text(read.key).u8(int(read.found)).blob(read.value_hash)
+        w.u32(len(self.ranges))
+        for bounds in self.ranges:
+            w.text(bounds.start).text(bounds.end).blob(bounds.results_hash)
         w.u32(len(self.writes))
         for write in self.writes:
             w.text(write.key).u8(int(write.is_delete)).blob(write.stored_value)
@@ -286,6 +329,7 @@ class SignedMessage:
         if len(eid) != ENCLAVE_ID_SIZE or any(c not in "0123456789abcdef" for c in eid):
             raise r.fail("enclave_id must be 64 lowercase hex characters")
         request_hash = r.blob("request_hash", size=HASH_SIZE)
+        signed_creator = r.blob("creator_hash", size=HASH_SIZE)
         reads = []
         seen: set[str] = set()
         for i in range(r.count("nreads", MAX_READS)):
@@ -295,6 +339,17 @@ class SignedMessage:
             if key in seen:
                 raise r.fail(f"read {i} repeats an earlier key")
             seen.add(key)
+        ranges = []
+        for i in range(r.count("nranges", MAX_RANGES)):
+            start = r.text(f"range {i} start", max_len=MAX_KEY)
+            end = r.text(f"range {i} end", max_len=MAX_KEY, allow_empty=True)
+            try:
+                keys.check_range(start, end)
+            except UsageError as exc:
+                raise r.fail(f"range {i}: {exc}") from None
+            ranges.append(RangeRecord(start, end, r.blob(f"range {i} results_hash", size=HASH_SIZE)))
+            if (start, end) in {(x.start, x.end) for x in ranges[:-1]}:
+                raise r.fail(f"range {i} repeats an earlier range")
         writes = []
         seen.clear()
         for i in range(r.count("nwrites", MAX_WRITES)):
@@ -311,7 +366,9 @@ class SignedMessage:
             writes.append(WriteRecord(key, is_delete, value))
         encrypted_response = r.blob("encrypted_response", max_len=MAX_ENCRYPTED_RESPONSE)
         r.end()
-        return cls(eid, request_hash, tuple(reads), tuple(writes), encrypted_response)
+        return cls(
+            eid, request_hash, tuple(reads), tuple(writes), encrypted_response, signed_creator, tuple(ranges)
+        )
 
 
 @dataclass(frozen=True)

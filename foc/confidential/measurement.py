@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import uuid as _uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,3 +273,39 @@ def ta_measurement(ta: bytes | str | Path) -> bytes:
     """The expected `PTA_ATTESTATION_HASH_TA_MEMORY` measurement of a signed `.ta` (path or bytes)."""
     data = Path(ta).read_bytes() if isinstance(ta, str | Path) else bytes(ta)
     return elf_measurement(parse_signed_ta(data).elf)
+
+
+_ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")  # e_ident ... e_shstrndx
+_ELF64_SECTION = struct.Struct("<IIQQQQIIQQ")  # sh_name sh_type sh_flags sh_addr sh_offset sh_size ...
+
+
+def ta_uuid(ta: bytes | str | Path) -> _uuid.UUID:
+    """The uuid a signed `.ta` (path or bytes) declares: the TEE_UUID at the start of its `.ta_head`
+    section (OP-TEE's `struct ta_head`, the uuid ldelf checks against the one it was asked to load).
+
+    Raises MeasurementError when the file is not a signed 64-bit little-endian TA with a `.ta_head`.
+    """
+    data = Path(ta).read_bytes() if isinstance(ta, str | Path) else bytes(ta)
+    elf = parse_signed_ta(data).elf
+    try:
+        header = _ELF64_HEADER.unpack_from(elf, 0)
+        if header[0][:4] != b"\x7fELF" or header[0][4] != 2 or header[0][5] != 1:
+            raise MeasurementError("the TA's image is not a 64-bit little-endian ELF")
+        shoff, shentsize, shnum, shstrndx = header[6], header[11], header[12], header[13]
+        if shentsize != _ELF64_SECTION.size or shstrndx >= shnum:
+            raise MeasurementError("the TA's ELF has no usable section headers")
+        sections = [_ELF64_SECTION.unpack_from(elf, shoff + i * shentsize) for i in range(shnum)]
+        names = sections[shstrndx]
+        for section in sections:
+            start = names[4] + section[0]
+            name = elf[start : elf.index(b"\0", start)]
+            if name == b".ta_head":
+                offset, size = section[4], section[5]
+                if size < 16 or offset + 16 > len(elf):
+                    break
+                time_low, time_mid, time_hi = struct.unpack_from("<IHH", elf, offset)
+                node = elf[offset + 8 : offset + 16]
+                return _uuid.UUID(bytes=struct.pack(">IHH", time_low, time_mid, time_hi) + node)
+    except (struct.error, ValueError, IndexError):
+        raise MeasurementError("the TA's ELF section headers are malformed") from None
+    raise MeasurementError("the TA has no .ta_head section: it names no uuid")

@@ -33,7 +33,7 @@ NONCE_SIZE = 12  # AES-GCM nonce
 TAG_SIZE = 16  # AES-GCM tag, appended to the ciphertext
 HASH_SIZE = 32  # SHA-256
 
-REQUEST_LABEL = b"FOC/v1/request"
+REQUEST_LABEL = b"FOC/v2/request"  # v2: the request carries its creator and transient data
 STATE_LABEL = b"FOC/v1/state"
 
 

@@ -11,6 +11,7 @@ name (`native`, `qemu`, `rpi3`) and instance, then delegates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,16 @@ __all__ = [
 
 
 def build(
-    target: str = "qemu", *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+    target: str = "qemu",
+    *,
+    progress: Progress | None = None,
+    verbose: bool = False,
+    refresh: bool = False,
+    tas: Sequence[str | Path] = (),
 ) -> BuildResult:
-    """Build (or fetch from the cache) what `target` runs."""
-    return get_runtime(target).build(progress=progress, verbose=verbose, refresh=refresh)
+    """Build (or fetch from the cache) what `target` runs, with the chaincode TAs `tas` (signed `.ta`
+    files of chaincode projects) beside FOC's own."""
+    return get_runtime(target).build(progress=progress, verbose=verbose, refresh=refresh, tas=tas)
 
 
 def up(
@@ -119,9 +126,14 @@ def booted_image(
 
 
 def expected_ta_measurement(
-    target: str = "qemu", *, instance: str | None = None, proxy_address: str | None = None
+    target: str = "qemu",
+    *,
+    instance: str | None = None,
+    proxy_address: str | None = None,
+    ta_uuid: str | None = None,
 ) -> bytes:
-    """The measurement FOC's TA must have on `target`, computed offline from the image's `.ta` file.
+    """The measurement TA `ta_uuid` (default FOC's coffee TA) must have on `target`, computed
+    offline from the image's `.ta` file.
 
     What `foc chaincode define` pins as the chaincode version (FPC pins MRENCLAVE the same way).
     The image is the one a running instance booted (named by `instance`, or found by the
@@ -143,4 +155,4 @@ def expected_ta_measurement(
             f"no {target} image has been built from this checkout's sources",
             hint=f"`foc-deploy {target} build`",
         )
-    return image_ta_measurement(image)
+    return image_ta_measurement(image, ta_uuid)

@@ -1,8 +1,8 @@
 """`foc-deploy`: a thin command line over `foc.deploy.api` (build, boot and inspect targets).
 
     foc-deploy doctor [--target qemu|rpi3]
-    foc-deploy TARGET build [--refresh]                 TARGET: native, qemu, rpi3
-    foc-deploy TARGET up [--port N] [--no-build] [--instance NAME]
+    foc-deploy TARGET build [--refresh] [--ta FILE.ta ...]   TARGET: native, qemu, rpi3
+    foc-deploy TARGET up [--port N] [--no-build] [--instance NAME] [--ta FILE.ta ...]
     foc-deploy TARGET down | status | console
     foc-deploy TARGET logs [--follow] [--secure]
     foc-deploy rpi3 up [--host ADDR] [--serial DEV]     a board (SSH/UART) or, without --host, raspi3b
@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console as RichConsole
@@ -65,12 +66,18 @@ def _target_parser(commands: Any, name: str, description: str, sub_globals: _Arg
     what = "the native library" if name == "native" else "the image"
     build = actions.add_parser("build", help=f"build (or fetch from the cache) {what}", parents=[sub_globals])
     build.add_argument("--refresh", action="store_true", help="rebuild every step, ignoring the cache")
+    ta_help = (
+        "a chaincode TA to install beside coffee and the examples (`foc chaincode build` output; repeat "
+        "for several; native: the host-native library built beside it)"
+    )
+    build.add_argument("--ta", action="append", default=[], type=Path, metavar="FILE.ta", help=ta_help)
     inst = _instance_option()
     up = actions.add_parser(
         "up", help="start in the background and wait until the proxy answers", parents=[sub_globals, inst]
     )
     up.add_argument("--port", type=int, default=None, help="host port of the proxy (default: the target's)")
     up.add_argument("--no-build", dest="build", action="store_false", help="use the last build")
+    up.add_argument("--ta", action="append", default=[], type=Path, metavar="FILE.ta", help=ta_help)
     actions.add_parser("down", help="stop what `up` started", parents=[sub_globals, inst])
     actions.add_parser("status", help="is it running, is the proxy serving", parents=[sub_globals, inst])
     actions.add_parser(
@@ -213,7 +220,9 @@ def _build(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy import api
 
     with out.progress() as progress:
-        built = api.build(args.command, progress=progress, verbose=args.verbose, refresh=args.refresh)
+        built = api.build(
+            args.command, progress=progress, verbose=args.verbose, refresh=args.refresh, tas=args.ta
+        )
     out.result(
         built.to_json(),
         f"{escape(args.command)} build ready in {escape(str(built.root))}\nbuild time: {built.seconds:.1f} s",
@@ -238,6 +247,7 @@ def _up(args: argparse.Namespace, out: Output) -> int:
             verbose=args.verbose,
             instance=args.instance,
             **options,
+            **({"tas": args.ta} if args.ta else {}),
         )
     pid = f"pid {running.pid}, " if running.pid is not None else ""
     tls = " (TLS, pinned certificate " + escape(str(running.tls_ca)) + ")" if running.tls_ca else ""
@@ -273,6 +283,10 @@ def _status(args: argparse.Namespace, out: Output) -> int:
             serving = st.get("proxy_serving")
             health = "" if serving is None else (" serving" if serving else " NOT answering")
             lines.append(f"proxy {st['proxy_address']}{health}")
+        proxy = st.get("proxy")
+        if isinstance(proxy, dict) and proxy.get("tas"):
+            served = ", ".join(f"{t['name']} ({t['uuid']})" for t in proxy["tas"])
+            lines.append(f"chaincode TAs: {served}")
         if st.get("uptime_s") is not None:
             lines.append(f"up {st['uptime_s']} s; {_fmt_timings(st.get('timings') or {})}")  # type: ignore[arg-type]
         if st.get("logs"):

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -43,7 +44,8 @@ def simulated_device(
     root: Path, *, pool: int = 2, storage: Path | None = None, key_file: Path | None = None
 ) -> LocalProxy:
     """A (not yet started) host-native foc-proxy playing one device of a multi-device network:
-    its own "sealed" objects (`storage`, default root/sealed) and its own simulated attestation key
+    its own "sealed" objects (`storage`, default root/sealed: its FOC_NATIVE_STORAGE, each TA's
+    objects in storage/<ta uuid>/) and its own simulated attestation key
     (`key_file`, default root/device-key.pem, created once), log in root/proxy.log. Plain files:
     NOT a device, NOT a TEE (tests and `foc bench --devices` only)."""
     from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
@@ -67,6 +69,7 @@ class LocalProxy:
         log_path: Path | None = None,
         native_library: Path | None = None,
         env: dict[str, str] | None = None,
+        extra_libraries: Sequence[Path] = (),
     ) -> None:
         self.tee = tee
         #: variables added to the daemon's environment (e.g. FOC_NATIVE_STORAGE, FOC_NATIVE_DEVICE_KEY:
@@ -77,6 +80,7 @@ class LocalProxy:
         self.pool = pool
         self.log_path = log_path or paths.cache_root() / "run" / "local-proxy" / f"proxy-{self.port}.log"
         self.native_library = native_library
+        self.extra_libraries = list(extra_libraries)  # more TAs: chaincode projects' native builds
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -101,6 +105,8 @@ class LocalProxy:
                 self.native_library = build_native_core()
             if self.native_library is not None:
                 cmd += ["--native-lib", str(self.native_library)]
+            for lib in self.extra_libraries:
+                cmd += ["--native-lib", str(lib)]
         return cmd
 
     def start(self, timeout: float = START_TIMEOUT_S) -> LocalProxy:
@@ -200,9 +206,16 @@ class NativeRuntime(TargetRuntime):
         return self.run_dir / "device-key.pem"
 
     def build(
-        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+        self,
+        *,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        refresh: bool = False,
+        tas: Sequence[str | Path] = (),
     ) -> BuildResult:
         from foc.deploy.native_build import build_native_core, native_build_dir
+
+        libraries = _native_libraries(tas)  # UsageError before building anything
 
         if progress:
             progress("native", "start", "make -C ta/native lib")
@@ -211,7 +224,8 @@ class NativeRuntime(TargetRuntime):
         seconds = time.monotonic() - t0
         if progress:
             progress("native", "done", f"{seconds:.1f}s")
-        return BuildResult(self.name, native_build_dir(), {"libfoc_core.so": lib}, seconds)
+        files = {"libfoc_core.so": lib, **{f"{uuid}.so": path for uuid, path in libraries.items()}}
+        return BuildResult(self.name, native_build_dir(), files, seconds)
 
     def up(
         self,
@@ -220,16 +234,22 @@ class NativeRuntime(TargetRuntime):
         port: int | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        tas: Sequence[str | Path] = (),
     ) -> RunningTarget:
+        """Start a local proxy on the native build of coffee and, for each chaincode TA in `tas`, the
+        host-native library its build made beside it (`foc chaincode build`)."""
         if self.running() is not None:
             raise TargetError(
                 f"native ({self.instance}) is already up", hint="`foc-deploy native down` first"
             )
         t0 = time.monotonic()
         lib = self.build(progress=progress).files["libfoc_core.so"] if build else None
+        extra = list(_native_libraries(tas).values())
         self.storage.mkdir(parents=True, exist_ok=True)
         logs = self.run_dir / "logs"
-        proxy = LocalProxy("native", port=port, log_path=logs / "proxy.log", native_library=lib)
+        proxy = LocalProxy(
+            "native", port=port, log_path=logs / "proxy.log", native_library=lib, extra_libraries=extra
+        )
         if progress:
             progress("proxy", "start", proxy.address)
         from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
@@ -305,10 +325,41 @@ class NativeRuntime(TargetRuntime):
     def console(self, **kwargs: Any) -> Console:
         raise TargetError("the native target has no device console: it is a process on this host")
 
-    def expected_measurement(self) -> bytes | None:
+    def serves_tas(self, tas: Sequence[str | Path]) -> bool:
+        """True if the running proxy was started with each TA's native library."""
+        if not tas:
+            return True
+        running = self.running()
+        if running is None or running.pid is None:
+            return False
+        try:
+            argv = Path(f"/proc/{running.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return all(str(lib).encode() in argv for lib in _native_libraries(tas).values())
+
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
         return None  # nothing is measured: the host build is not a TEE
 
     def log_path(self, *, secure: bool = False) -> Path:
         if secure:
             raise TargetError("the native target has no secure world (it is not a TEE)")
         return self.run_dir / "logs" / "proxy.log"
+
+
+def _native_libraries(tas: Sequence[str | Path]) -> dict[str, Path]:
+    """uuid -> host-native library of each chaincode TA (from the chaincode.json beside the .ta)."""
+    from foc.deploy.chaincodes import chaincode_ta, check_distinct
+    from foc.errors import UsageError
+
+    resolved = [chaincode_ta(t) for t in tas]
+    check_distinct(resolved)
+    out = {}
+    for ta in resolved:
+        if ta.native_lib is None:
+            raise UsageError(
+                f"{ta.path} has no host-native library beside it (the native target runs that, not the TA)",
+                hint="`foc chaincode build DIR` builds both",
+            )
+        out[str(ta.uuid)] = ta.native_lib
+    return out

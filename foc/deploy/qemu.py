@@ -22,6 +22,8 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -556,8 +558,10 @@ class QemuRuntime(ImageRuntime):
         boot_timeout: float = BOOT_TIMEOUT,
         proxy_timeout: float = PROXY_TIMEOUT,
         kernel_args: tuple[str, ...] | list[str] = (),
+        tas: Sequence[str | Path] = (),
     ) -> RunningTarget:
-        """Build (if asked), boot in the background and wait until ready.
+        """Build (if asked, with the chaincode TAs `tas` beside FOC's own), boot in the background
+        and wait until ready.
 
         ``kernel_args`` are appended to the guest kernel command line, e.g. ``("foc.persist=0",)``
         (see qemu/README.md for the options). Raises TargetError if the target is already running
@@ -573,7 +577,7 @@ class QemuRuntime(ImageRuntime):
             raise TargetError(
                 f"{self.name} is already up (pid {running_pid})", hint=f"`foc-deploy {self.name} down` first"
             )
-        image = self.image_for_up(build, progress, verbose, timings)
+        image = self.image_for_up(build, progress, verbose, timings, tas)
         machine = with_kernel_args(self.machine(), kernel_args)
         inst = QemuInstance(image, run_dir=run_dir, port=port or DEFAULT_PORT, machine=machine)
         _step(progress, "boot", "start", " ".join(inst.command_line()) if verbose else "")
@@ -708,6 +712,17 @@ def proxy_status(
             "version": getattr(health, "version", ""),
             "sessions_open": getattr(health, "sessions_open", 0),
             "transactions_total": getattr(health, "transactions_total", 0),
+            # every chaincode TA the proxy serves, with its own pool
+            "tas": [
+                {
+                    "name": ta.name,
+                    "uuid": str(uuid.UUID(bytes=bytes(ta.uuid))) if len(ta.uuid) == 16 else "",
+                    "default": ta.is_default,
+                    "sessions_open": ta.sessions_open,
+                    "transactions_total": ta.transactions_total,
+                }
+                for ta in getattr(health, "tas", ())
+            ],
         }
     return out
 

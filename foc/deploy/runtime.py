@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -185,9 +185,15 @@ class TargetRuntime(ABC):
 
     @abstractmethod
     def build(
-        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+        self,
+        *,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        refresh: bool = False,
+        tas: Sequence[str | Path] = (),
     ) -> BuildResult:
-        """Build (or reuse from the cache) what the target runs."""
+        """Build (or reuse from the cache) what the target runs, with the chaincode TAs `tas`
+        (signed `.ta` files, `foc chaincode build`) beside FOC's own."""
 
     @abstractmethod
     def up(
@@ -217,8 +223,9 @@ class TargetRuntime(ABC):
         """An open console on the device's normal-world shell (close it when done)."""
 
     @abstractmethod
-    def expected_measurement(self) -> bytes | None:
-        """The TA measurement a verifier must expect (computed offline from the built .ta).
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
+        """The measurement a verifier must expect of TA `ta_uuid` (default FOC's coffee TA),
+        computed offline from the built .ta.
 
         None when nothing is measured (the native build: not a TEE).
         """
@@ -259,12 +266,22 @@ class TargetRuntime(ABC):
         """Reuse a running healthy instance (on `port` if given), else (re)start one with `up`
         (`options`: the target's own `up` options)."""
         running = self.running()
-        if running is not None and (port is None or running.port == port) and self.healthy(running):
+        wanted = options.get("tas") or ()
+        if (
+            running is not None
+            and (port is None or running.port == port)
+            and self.serves_tas(wanted)
+            and self.healthy(running)
+        ):
             if progress:
                 progress("reuse", "done", f"{running.ready} at {running.proxy_address}")
             return running
         self.down()
         return self.up(build=build, port=port, progress=progress, verbose=verbose, **options)
+
+    def serves_tas(self, tas: Sequence[str | Path]) -> bool:
+        """True if the running instance carries each of these TA files, byte for byte."""
+        return not tas
 
     def action(self, name: str, **options: Any) -> dict[str, object]:
         """Run one of `extra_actions` (the CLI passes its parsed options)."""
@@ -275,36 +292,70 @@ class ImageRuntime(TargetRuntime):
     """A target that boots an image built by `foc.deploy.build` (qemu, rpi3)."""
 
     def build(
-        self, *, progress: Progress | None = None, verbose: bool = False, refresh: bool = False
+        self,
+        *,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        refresh: bool = False,
+        tas: Sequence[str | Path] = (),
     ) -> BuildResult:
         from foc.deploy.build import build_image
+        from foc.deploy.chaincodes import chaincode_ta
         from foc.deploy.host import require_host
 
+        resolved = [chaincode_ta(t) for t in tas]  # UsageError before anything is built
         require_host(self.name)
         t0 = time.monotonic()
-        image = build_image(self.name, progress=progress, verbose=verbose, refresh=refresh)
+        image = build_image(self.name, progress=progress, verbose=verbose, refresh=refresh, tas=resolved)
         files = {p.name: p for p in (image.bios, image.kernel, image.initrd, image.manifest, *image.ta_files)}
         if image.sd_image is not None:
             files[image.sd_image.name] = image.sd_image
         return BuildResult(image.target, image.root, files, time.monotonic() - t0, {"image": image.to_json()})
 
     def image_for_up(
-        self, build: bool, progress: Progress | None, verbose: bool, timings: dict[str, float]
+        self,
+        build: bool,
+        progress: Progress | None,
+        verbose: bool,
+        timings: dict[str, float],
+        tas: Sequence[str | Path] = (),
     ) -> ImageSet:
-        """The image `up` boots: built now (timed into `timings`), or the last one (`build=False`)."""
+        """The image `up` boots: built now with the chaincode TAs `tas` (timed into `timings`), or the
+        last one (`build=False`, which cannot add TAs)."""
         from foc.deploy.image import ImageSet
 
         if not build:
+            if tas:
+                raise UsageError("--ta installs TAs into a new image: it needs a build (drop --no-build)")
             from foc.deploy.host import require_host
 
             require_host(self.name)
             return last_image(self.name)
-        built = self.build(progress=progress, verbose=verbose)
+        built = self.build(progress=progress, verbose=verbose, tas=tas)
         timings["build_s"] = built.seconds
         image = ImageSet.from_json(built.details["image"])  # type: ignore[arg-type]
         if "cold_build_seconds" in image.extra:  # the builder's last measured cold build
             timings["cold_build_s"] = float(image.extra["cold_build_seconds"])
         return image
+
+    def serves_tas(self, tas: Sequence[str | Path]) -> bool:
+        """True if the image the running instance booted carries each TA file, byte for byte."""
+        import hashlib
+
+        if not tas:
+            return True
+        image = self.booted_image()
+        if image is None:
+            return False
+        carried = {p.name: p for p in image.ta_files}
+        for ta in tas:
+            path = Path(ta)
+            mine = carried.get(path.name)
+            if mine is None or not mine.is_file() or not path.is_file():
+                return False
+            if hashlib.sha256(mine.read_bytes()).digest() != hashlib.sha256(path.read_bytes()).digest():
+                return False
+        return True
 
     def booted_image(self) -> ImageSet | None:
         """The image the running instance booted (recorded by `up`), or None."""
@@ -317,10 +368,11 @@ class ImageRuntime(TargetRuntime):
         except (KeyError, TypeError, ValueError):
             return None
 
-    def expected_measurement(self) -> bytes | None:
-        """FOC's TA measurement, computed offline from the `.ta` of the image the running instance
-        booted, else of the image built from this checkout's current inputs (what `foc chaincode
-        define` pins as the version). TargetError if there is neither."""
+    def expected_measurement(self, ta_uuid: str | None = None) -> bytes | None:
+        """The measurement of TA `ta_uuid` (default FOC's coffee TA), computed offline from its
+        `.ta` in the image the running instance booted, else in the image built from this
+        checkout's current inputs (what `foc chaincode define` pins as the version). TargetError if
+        there is neither, or the image has no such TA."""
         from foc.deploy.build import current_image
 
         image = self.booted_image() or current_image(self.name)
@@ -329,20 +381,22 @@ class ImageRuntime(TargetRuntime):
                 f"no {self.name} image has been built from this checkout's sources",
                 hint=f"`foc-deploy {self.name} build`",
             )
-        return image_ta_measurement(image)
+        return image_ta_measurement(image, ta_uuid)
 
 
-def image_ta_measurement(image: ImageSet) -> bytes:
-    """The measurement of FOC's TA in `image` (foc.confidential.measurement); TargetError if absent."""
+def image_ta_measurement(image: ImageSet, ta_uuid: str | None = None) -> bytes:
+    """The measurement of TA `ta_uuid` (default FOC's coffee TA) in `image`
+    (foc.confidential.measurement); TargetError if the image has no such TA."""
     from foc.confidential.measurement import ta_measurement
     from foc.tee.abi import FOC_TA_UUID_STR
 
+    name = f"{(ta_uuid or FOC_TA_UUID_STR).lower()}.ta"
     for path in image.ta_files:
-        if path.name == f"{FOC_TA_UUID_STR}.ta":
+        if path.name == name:
             return ta_measurement(path)
     raise TargetError(
-        f"the {image.target} image has no {FOC_TA_UUID_STR}.ta",
-        hint=f"rebuild it: `foc-deploy {image.target} build`",
+        f"the {image.target} image has no {name}",
+        hint=f"rebuild it with that TA: `foc-deploy {image.target} build --ta FILE.ta`",
     )
 
 

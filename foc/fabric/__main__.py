@@ -5,7 +5,13 @@
                                [--tls-cert server.pem --tls-key server.key [--client-ca peer-ca.pem]]
     python -m foc.fabric package --label foc_1.0 --address host:9999 [--tls-root-cert ca.pem
                                [--client-cert peer.pem --client-key peer.key]] -o foc.tar.gz
+    python -m foc.fabric package --label coffee_1.0 --launch --kind confidential --name coffee
+                               [--proxy HOST:PORT] [--home DIR] ... -o coffee.tar.gz
     python -m foc.fabric package-id foc.tar.gz
+
+`package` makes either kind of package: chaincode-as-a-service (`--address`: the peer's ccaas builder
+dials `serve`) or peer-launched (`--launch`: FOC's external builder, foc/fabric/builder, and the peer
+starts the chaincode itself, which dials the peer; see foc.fabric.external).
 
 `--kind` picks the chaincode: `wrapper` (default; FOC's plaintext wrapper), `confidential` (the
 confidential chaincode `--name`: FPC's `__invoke` / `__endorse`, the TA behind the proxy as its
@@ -82,14 +88,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (never payloads)")
 
-    package = commands.add_parser("package", help="build the ccaas package and print its package id")
+    package = commands.add_parser(
+        "package", help="build a chaincode package (ccaas, or peer-launched with --launch) and print its id"
+    )
     package.add_argument("--label", required=True, help="package label, e.g. foc_1.0")
-    package.add_argument("--address", required=True, help="host:port the peer dials (connection.json)")
+    package.add_argument("--address", help="ccaas: host:port the peer dials (connection.json)")
     package.add_argument("--dial-timeout", default="10s", help="Go duration (default 10s)")
     package.add_argument("--tls-root-cert", help="PEM CA that signed the server certificate (enables TLS)")
     package.add_argument("--client-cert", help="PEM certificate the peer presents (enables mutual TLS)")
     package.add_argument("--client-key", help="PEM key for --client-cert")
     package.add_argument("-o", "--output", type=Path, required=True, help="package file to write")
+    launch = package.add_argument_group(
+        "peer-launched (--launch): the peer starts the chaincode through FOC's external builder"
+    )
+    launch.add_argument("--launch", action="store_true", help="a peer-launched package (type foc)")
+    launch.add_argument("--kind", choices=KINDS, default="wrapper", help="which chaincode (default wrapper)")
+    launch.add_argument(
+        "--name", default="coffee", help="--kind confidential: the chaincode id (default coffee)"
+    )
+    launch.add_argument("--proxy", help="foc-proxy host:port, as the peer's host reaches it")
+    launch.add_argument(
+        "--proxy-tls-ca", type=Path, help="the proxy's pinned certificate (PEM), carried inline"
+    )
+    launch.add_argument("--proxy-tls-name", help="server name in the proxy's certificate")
+    launch.add_argument("--ta-uuid", help="--kind wrapper: the TA it forwards to (default FOC's coffee TA)")
+    launch.add_argument("--home", type=Path, help="FOC home on the peer's host (absolute; default $FOC_HOME)")
+    launch.add_argument("--registry", default="ercc", help="--kind confidential: the registry's name")
+    launch.add_argument(
+        "--allow-insecure-native",
+        action="store_true",
+        help="--kind ercc: accept the host-native build's evidence",
+    )
 
     package_id = commands.add_parser("package-id", help="print the package id of a package file")
     package_id.add_argument("file", type=Path)
@@ -129,25 +158,26 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _chaincode(args: argparse.Namespace) -> tuple[Chaincode, Callable[[], None]]:
-    """The chaincode `--kind` names (foc.wrapper.catalogue), and how to release the proxy channel."""
-    from foc.wrapper.catalogue import Catalogue
+    """The chaincode `--kind` names (foc.fabric.hosted, over foc.wrapper.catalogue), and how to
+    release the proxy channel."""
+    from foc.fabric.hosted import HostedSettings, hosted_chaincode
 
-    if args.kind == "ercc":
-        catalogue = Catalogue(allow_insecure_native=args.allow_insecure_native, registry_name=args.registry)
-        return catalogue.registry(), lambda: None
-    from foc.admin.definitions import DefinitionStore
-    from foc.wrapper.config import load_config
-    from foc.wrapper.plaintext import default_client_factory
-
-    if args.kind == "confidential":
-        DefinitionStore().get(args.name)  # fail at start naming the missing file, not at the first tx
-    config = load_config(proxy_address=args.proxy)
-    client = default_client_factory(config)
-    catalogue = Catalogue(proxy=client, config=config, registry_name=args.registry)  # type: ignore[arg-type]
-    return catalogue.chaincode(args.kind, args.name), getattr(client, "close", lambda: None)
+    return hosted_chaincode(
+        HostedSettings(
+            kind=args.kind,
+            name=args.name,
+            proxy=args.proxy,
+            registry=args.registry,
+            allow_insecure_native=args.allow_insecure_native,
+        )
+    )
 
 
 def _package(args: argparse.Namespace) -> int:
+    if args.launch:
+        return _launch_package(args)
+    if not args.address:
+        raise UsageError("a package needs --address (chaincode-as-a-service) or --launch (peer-launched)")
     if bool(args.client_cert) != bool(args.client_key):
         raise UsageError("mutual TLS needs both --client-cert and --client-key")
     if args.client_cert and not args.tls_root_cert:
@@ -162,6 +192,29 @@ def _package(args: argparse.Namespace) -> int:
         client_key=_read_pem(args.client_key, "client key"),
     )
     print(write_package(args.output, args.label, connection))
+    return 0
+
+
+def _launch_package(args: argparse.Namespace) -> int:
+    from foc.fabric.hosted import HostedSettings
+    from foc.fabric.package import write_launch_package
+
+    if args.address or args.tls_root_cert or args.client_cert:
+        raise UsageError(
+            "--launch packages have no --address or TLS of their own: the chaincode dials the peer"
+        )
+    settings = HostedSettings(
+        kind=args.kind,
+        name=args.name,
+        proxy=args.proxy,
+        proxy_tls_name=args.proxy_tls_name,
+        ta_uuid=args.ta_uuid,
+        home=args.home.expanduser().resolve() if args.home else None,
+        registry=args.registry,
+        allow_insecure_native=args.allow_insecure_native,
+    )
+    ca = _read_pem(str(args.proxy_tls_ca) if args.proxy_tls_ca else None, "proxy CA certificate")
+    print(write_launch_package(args.output, args.label, settings.to_json(proxy_tls_ca_pem=ca)))
     return 0
 
 

@@ -1,11 +1,19 @@
-"""The `ccaas` chaincode package for Fabric's chaincode-as-a-service builder, and its package id.
+"""FOC's two chaincode packages for a Fabric peer, and their package id.
 
-Layout (what `peer lifecycle chaincode install` accepts):
+Chaincode-as-a-service, for Fabric's `ccaas` builder (the peer dials `foc serve`):
 
     <label>.tar.gz
       metadata.json   {"type": "ccaas", "label": "<label>"}
       code.tar.gz
         connection.json  {"address": ..., "dial_timeout": ..., "tls_required": <bool>, ...}
+
+Peer-launched, for FOC's external builder (`foc/fabric/builder`, `foc.fabric.external`: the peer runs
+the chaincode itself and it dials the peer):
+
+    <label>.tar.gz
+      metadata.json   {"type": "foc", "label": "<label>"}
+      code.tar.gz
+        foc.json         {"foc_launch": 1, "kind": ..., "name": ..., "proxy": ..., "home": ..., ...}
 
 The package id is `<label>:<sha256 of the package file>`, so the archive is built reproducibly
 (fixed order, mtimes, owners and gzip header): the same inputs always give the same id.
@@ -31,6 +39,8 @@ from foc.errors import UsageError
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _FIXED_MTIME = 0
+LAUNCH_TYPE = "foc"  # metadata.json type FOC's external builder detects
+LAUNCH_FILE = "foc.json"
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,23 @@ def build_package(label: str, connection: ConnectionInfo) -> bytes:
     return _tar_gz([("metadata.json", metadata), ("code.tar.gz", code)])
 
 
+def build_launch_package(label: str, launch: dict[str, Any]) -> bytes:
+    """A peer-launched package (type "foc") with `launch` as foc.json (foc.fabric.hosted's
+    `HostedSettings.to_json`, validated by `from_json` first); deterministic like `build_package`."""
+    from foc.fabric.hosted import HostedSettings
+
+    check_label(label)
+    HostedSettings.from_json(launch)
+    code = _tar_gz([(LAUNCH_FILE, _json_bytes(launch))])
+    metadata = _json_bytes({"type": LAUNCH_TYPE, "label": label})
+    return _tar_gz([("metadata.json", metadata), ("code.tar.gz", code)])
+
+
+def write_launch_package(path: Path, label: str, launch: dict[str, Any]) -> str:
+    """Write a peer-launched package to `path` and return its package id."""
+    return _write(path, label, build_launch_package(label, launch))
+
+
 def package_id(label: str, package: bytes) -> str:
     """`label:sha256(package)`, as `peer lifecycle chaincode calculatepackageid` prints it."""
     return f"{label}:{hashlib.sha256(package).hexdigest()}"
@@ -126,7 +153,10 @@ def package_id(label: str, package: bytes) -> str:
 
 def write_package(path: Path, label: str, connection: ConnectionInfo) -> str:
     """Write the package to `path` and return its package id."""
-    data = build_package(label, connection)
+    return _write(path, label, build_package(label, connection))
+
+
+def _write(path: Path, label: str, data: bytes) -> str:
     try:
         path.write_bytes(data)
     except OSError as exc:

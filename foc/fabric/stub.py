@@ -30,13 +30,14 @@ from foc.chaincode.stub import (
 from foc.errors import PeerProtocolError, PeerRequestError
 from foc.fabric.proposal import TransactionContext
 from foc.fabric.protos import ChaincodeMessage, chaincode, proposal_response, queryresult, shim
+from foc.protocol import keys
 
 log = logging.getLogger(__name__)
 
 Msg: Any = ChaincodeMessage
 
-# The peer reads an empty start key as "no range"; the shims substitute the smallest key.
-_EMPTY_START_KEY = "\x01"
+# The peer reads an empty start key as "no range"; the shims substitute the smallest simple key.
+_EMPTY_START_KEY = keys.EMPTY_START_SUBSTITUTE
 
 
 class ShimRequester(Protocol):
@@ -207,10 +208,12 @@ class FabricStub:
         self._request(Msg.DEL_STATE, shim.DelState(key=key))
 
     def get_state_by_range(self, start: str, end: str) -> StateRangeIterator:
-        """Committed entries with start <= key < end (end "" = unbounded), in key order."""
-        for bound in (start, end):
-            if not isinstance(bound, str):
-                raise PeerProtocolError("range bounds must be text")  # pragma: no cover - typed API
+        """Committed entries with start <= key < end (end "" = unbounded), in key order.
+
+        The bounds are simple keys, or those of a partial composite key query (sent as Fabric's
+        Go shim's GetStateByPartialCompositeKey sends them: the same GET_STATE_BY_RANGE).
+        """
+        keys.check_range(start, end)
         first = self._query_page(
             Msg.GET_STATE_BY_RANGE,
             shim.GetStateByRange(startKey=start or _EMPTY_START_KEY, endKey=end),

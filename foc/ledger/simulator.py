@@ -15,6 +15,7 @@ from foc.chaincode.stub import Response, StateEntry, check_key, check_value, dec
 from foc.errors import UsageError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.rwset import KeyRead, KeyWrite, RangeRead, ReadWriteSet, Version
+from foc.protocol import keys
 
 ChaincodeLookup = Callable[[str], object | None]
 
@@ -92,10 +93,8 @@ class TransactionSimulator:
         self._recorder.writes[(self.namespace, key)] = None
 
     def get_state_by_range(self, start: str, end: str) -> Iterator[StateEntry]:
-        if start:
-            check_key(start)
-        if end:
-            check_key(end)
+        keys.check_range(start, end)
+        start = start or keys.EMPTY_START_SUBSTITUTE  # as Fabric's shims: no composite keys
         entries = self._ledger.range(self.namespace, start, end)
         self._recorder.ranges.append(
             RangeRead(self.namespace, start, end, tuple((k, ver) for k, _, ver in entries))

@@ -91,9 +91,9 @@ LIMITS_BODY = '''
 class Limits:
     """The bounds one mode of invocation puts on what crosses the wrapper <-> proxy <-> TA path.
 
-    Sizes are in bytes. `state_value` is what a GetState answer may carry (the stored value);
-    in confidential mode that is the ciphertext, FOC_CONF_STATE_OVERHEAD bytes more than the
-    plaintext bound `value`.
+    Sizes are in bytes. `state_value` is what a GetState answer (or a range entry) may carry (the
+    stored value); in confidential mode that is the ciphertext, FOC_CONF_STATE_OVERHEAD bytes more
+    than the plaintext bound `value`.
     """
 
     mode: str
@@ -109,6 +109,12 @@ class Limits:
     write_bytes: int = FOC_MAX_WRITE_BYTES
     output: int = FOC_MAX_OUTPUT
     identifier: int = FOC_MAX_IDENTIFIER
+    msp_id: int = FOC_MAX_MSP_ID
+    certificate: int = FOC_MAX_CERTIFICATE
+    transient: int = FOC_MAX_TRANSIENT
+    ranges: int = FOC_MAX_RANGES
+    range_entries: int = FOC_MAX_RANGE_ENTRIES
+    range_bytes: int = FOC_MAX_RANGE_BYTES
     state_value: int = FOC_MAX_VALUE
     #: the header's name for `state_value`, as the errors quote it
     state_value_name: str = "FOC_MAX_VALUE"

@@ -7,8 +7,9 @@ two conversions) and handed to the wrapper by `foc.proxy.client.ProxyClient` as 
 Field meanings follow invocation.proto's `InvocationResponse`: `status` is Fabric's (200 success,
 500 failure), `error` is set iff the transaction failed (`code` is an `ErrorCode` name such as
 ``EXISTS``, ``LIMIT`` or ``TA_CRASHED``), `reads` are the distinct keys the chaincode read (first-read
-order), `writes` the write batch (last write per key), `confidential_response` the enclave's signed,
-encrypted answer (confidential mode only). Keys are text: Fabric state keys are strings.
+order), `ranges` the ranges it read (`KeyRange`, first-read order), `writes` the write batch (last
+write per key), `confidential_response` the enclave's signed, encrypted answer (confidential mode
+only). Keys are text: Fabric state keys are strings (composite keys start with U+0000).
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class StateWrite:
 
 
 @dataclass(frozen=True)
+class KeyRange:
+    """A range the chaincode read: start <= key < end (end "" = no upper bound)."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
 class InvocationError:
     """A structured error: `code` is the ErrorCode name (e.g. ``"EXISTS"``, ``"TA_CRASHED"``)."""
 
@@ -71,6 +80,8 @@ class InvocationResult:
     confidential_response: bytes = b""
     #: TA invocations this transaction took (1 + distinct reads); known on the proxy side only
     round_trips: int = 0
+    #: the ranges the chaincode read (first-read order)
+    ranges: tuple[KeyRange, ...] = ()
 
     @classmethod
     def failure(cls, code: str, message: str, *, round_trips: int = 0) -> InvocationResult:
@@ -100,6 +111,7 @@ class InvocationResult:
             confidential_response=self.confidential_response,
             reads=[pb.KeyRead(key=k) for k in self.reads],
             writes=[pb.KeyWrite(key=w.key, value=w.value, is_delete=w.is_delete) for w in self.writes],
+            ranges=[pb.RangeRead(start_key=r.start, end_key=r.end) for r in self.ranges],
         )
         if self.error is not None:
             out.error.code = error_code_value(self.error.code)  # type: ignore[assignment]
@@ -119,4 +131,5 @@ class InvocationResult:
             writes=tuple(StateWrite(w.key, w.value, w.is_delete) for w in resp.writes),
             error=error,
             confidential_response=resp.confidential_response,
+            ranges=tuple(KeyRange(r.start_key, r.end_key) for r in resp.ranges),
         )

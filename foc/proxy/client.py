@@ -16,8 +16,12 @@ Error contract:
     ``LIMIT`` error found here, before anything is sent, and returned like the proxy's own;
     a gRPC RESOURCE_EXHAUSTED (a message over a transport cap) is a ``LIMIT`` error too, never
     "unavailable" (the unary RPCs raise ``foc.errors.LimitExceeded``);
-  * an exception raised by the caller's ``get_state``/``put_state`` cancels the stream
-    (the proxy aborts the TA invocation) and propagates unchanged.
+  * an exception raised by the caller's ``get_state``/``get_state_by_range``/``put_state`` cancels
+    the stream (the proxy aborts the TA invocation) and propagates unchanged.
+
+A range read of the chaincode (``get_state_by_range_request``) is answered with
+``get_state_by_range(start, end)``: every entry of the range, ascending; over the TA's limits
+(FOC_MAX_RANGE_ENTRIES, FOC_MAX_RANGE_BYTES, ...) it is a ``LIMIT`` error found here.
 
 Example::
 
@@ -44,6 +48,7 @@ from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
 from foc.protocol.args import encode_arg, encode_args
+from foc.protocol.context import Creator, Transient
 from foc.protocol.legacy import LegacyProtocolError, WrapperSide
 from foc.protocol.limits import CONFIDENTIAL, PLAINTEXT, Limits
 from foc.protocol.result import InvocationResult
@@ -55,6 +60,8 @@ ADMIN_TIMEOUT = 180.0
 
 
 GetState = Callable[[str], bytes | None]
+#: (start, end) -> every entry of the range, ascending: (key, value) pairs
+GetStateByRange = Callable[[str, str], Sequence[tuple[str, bytes]]]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
@@ -160,25 +167,31 @@ class ProxyClient:
         *,
         get_state: GetState,
         put_state: PutState | None = None,
+        get_state_by_range: GetStateByRange | None = None,
         transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
+        transient: Transient | None = None,
         timeout: float | None = None,
     ) -> InvocationResult:
         """Run one transaction.
 
         ``args`` exclude the function name; all ``str`` goes as text ``arguments``, any
         ``bytes`` sends all as ``binary_arguments``. ``get_state(key)`` returns the value or
-        None. An empty ``transaction_id`` selects FOC's legacy mode, where writes arrive as
-        ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
-        A request over the TA's limits is refused here (a LIMIT result), before anything is sent.
+        None; ``get_state_by_range(start, end)`` the entries of a range (without it a range read
+        fails the transaction). An empty ``transaction_id`` selects FOC's legacy mode, where writes
+        arrive as ``put_state(key, value)`` calls (required then) instead of ``result.writes``.
+        ``creator`` and ``transient`` are the transaction's (the chaincode's foc_get_creator and
+        foc_get_transient). A request over the TA's limits is refused here (a LIMIT result), before
+        anything is sent.
         """
         legacy = not transaction_id
         if legacy and put_state is None:
             raise ValueError("legacy transactions (empty transaction_id) need a put_state callback")
         try:
             raw = [encode_arg(function, "function name"), *encode_args(args)]
-            sizes.check_request(raw)
+            sizes.check_request(raw, creator=creator, transient=transient)
         except LimitExceeded as exc:
             return InvocationResult.failure("LIMIT", exc.reason)
         request = pb.InvocationRequest(
@@ -186,29 +199,35 @@ class ProxyClient:
             function_name=function,
             transaction_id=transaction_id,
             channel_id=channel_id,
+            transient=[pb.TransientEntry(key=k, value=bytes(v)) for k, v in (transient or {}).items()],
         )
+        _set_creator(request, creator)
         if any(isinstance(a, bytes | bytearray) for a in args):
             request.binary_arguments.extend(raw[1:])
         else:
             request.arguments.extend(args)  # type: ignore[arg-type]
-        return self._transaction(request, get_state, put_state, timeout, PLAINTEXT)
+        return self._transaction(request, get_state, put_state, timeout, PLAINTEXT, get_state_by_range)
 
     def invoke_confidential(
         self,
         request: bytes,
         *,
         get_state: GetState,
+        get_state_by_range: GetStateByRange | None = None,
         transaction_id: str,
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
         timeout: float | None = None,
     ) -> bytes:
         """Run one confidential request (FOC_CMD_CONFIDENTIAL_INVOKE); return the confidential_response.
 
-        ``get_state(key)`` returns the *stored* (encrypted) value or None. Refusals by the TA
-        (malformed or tampered request, wrong channel/chaincode, no enclave) and by the proxy raise
-        ``ChaincodeError`` with the structured code; chaincode errors (e.g. EXISTS) are inside the
-        encrypted response. Transport failures raise ``ProxyUnavailable``.
+        ``get_state(key)`` returns the *stored* (encrypted) value or None, ``get_state_by_range``
+        the stored entries of a range. ``creator`` is the transaction's creator as the peer reports
+        it: the TA refuses a request whose encrypted creator is another identity. Refusals by the TA
+        (malformed or tampered request, wrong channel/chaincode/creator, no enclave) and by the proxy
+        raise ``ChaincodeError`` with the structured code; chaincode errors (e.g. EXISTS) are inside
+        the encrypted response. Transport failures raise ``ProxyUnavailable``.
         """
         if not transaction_id:
             raise ValueError("a confidential request needs a transaction_id")
@@ -219,7 +238,10 @@ class ProxyClient:
             channel_id=channel_id,
             confidential_request=request,
         )
-        result = self._transaction(message, get_state, None, timeout, CONFIDENTIAL).raise_for_error()
+        _set_creator(message, creator)
+        result = self._transaction(
+            message, get_state, None, timeout, CONFIDENTIAL, get_state_by_range
+        ).raise_for_error()
         if not result.confidential_response:
             raise ProxyUnavailable(
                 f"proxy {self.address} answered a confidential request without a confidential_response",
@@ -306,6 +328,7 @@ class ProxyClient:
         put_state: PutState | None,
         timeout: float | None,
         limits: Limits,
+        get_state_by_range: GetStateByRange | None = None,
     ) -> InvocationResult:
         """One TransactionInvocation stream; `limits` are the mode's (what a state answer may carry)."""
         legacy = not request.transaction_id
@@ -324,6 +347,7 @@ class ProxyClient:
         budget = self._deadline(self.default_timeout if timeout is None else timeout)
         call = self._stub.TransactionInvocation(requests(), timeout=budget)
         finished = threading.Event()
+        range_bytes = 0
         # gRPC Python can leave a stream's reader waiting past the call's deadline (grpc/grpc#20562:
         # `__next__` waits without a timeout; seen here once under heavy load, after the proxy had gone).
         # The watchdog enforces the deadline from this side: cancelled, the reader wakes with CANCELLED.
@@ -348,6 +372,17 @@ class ProxyClient:
                     else:
                         answer = pb.GetStateResponse(raw_value=value or b"", found=value is not None)
                     outbox.put(pb.ChaincodeWrapperMessage(get_state_response=answer))
+                elif kind == "get_state_by_range_request":
+                    asked = msg.get_state_by_range_request
+                    if get_state_by_range is None:
+                        why = "the chaincode reads a range and this caller cannot answer range reads"
+                        return InvocationResult.failure("PROTOCOL", why)
+                    entries = list(get_state_by_range(asked.start_key, asked.end_key))
+                    range_bytes = sizes.check_range_answer(entries, limits, range_bytes)  # cancelled below
+                    ranged = pb.GetStateByRangeResponse(
+                        entries=[pb.StateEntry(key=k, value=bytes(v)) for k, v in entries]
+                    )
+                    outbox.put(pb.ChaincodeWrapperMessage(get_state_by_range_response=ranged))
                 elif kind == "put_state_request":
                     if put_state is None:
                         raise ProxyUnavailable(
@@ -365,7 +400,7 @@ class ProxyClient:
             raise ProxyUnavailable(f"proxy {self.address} ended the transaction stream without a response")
         except LegacyProtocolError as exc:
             return InvocationResult.failure(exc.code, exc.message)
-        except LimitExceeded as exc:  # a state answer over the mode's limit: nothing more is sent
+        except LimitExceeded as exc:  # a state or range answer over the mode's limits: nothing more is sent
             return InvocationResult.failure("LIMIT", exc.reason)
         except grpc.RpcError as exc:
             if expired.is_set():
@@ -386,6 +421,12 @@ class ProxyClient:
             outbox.put(_END)
             if not finished.is_set():
                 call.cancel()
+
+
+def _set_creator(request: pb.InvocationRequest, creator: Creator | None) -> None:
+    if creator is not None:
+        request.creator_msp_id = creator.msp_id
+        request.creator_id_bytes = creator.certificate
 
 
 def _credentials(answer: pb.EnclaveCredentialsResponse) -> bytes:

@@ -6,6 +6,8 @@ One ``TransactionInvocation`` stream = one transaction:
     invocation_request  ───────────►  validate, lease a session  ─────► FOC_CMD_INVOKE
                         ◄─────────── get_state_request(key)     ◄───── GET_STATE key
     get_state_response  ───────────►                            ─────► FOC_CMD_RESUME
+                        ◄─────────── get_state_by_range_request ◄───── GET_STATE_BY_RANGE start end
+    get_state_by_range_response ───►  (sizes checked)           ─────► FOC_CMD_RESUME (range answer)
                         ...
                         ◄─────────── [legacy: put_state_request per write, wait for "OK"]
                         ◄─────────── invocation_response        ◄───── RESPONSE | ERROR
@@ -16,15 +18,22 @@ end with gRPC status UNKNOWN, details ``"<CODE>: <message>"`` and trailing metad
 ``foc-error-code``. If the stream breaks mid-transaction the TA invocation is aborted
 (FOC_CMD_ABORT) and the session goes back to the pool.
 
-A confidential transaction (``invocation_request.confidential_request`` set, no function or
-arguments in clear) runs FOC_CMD_CONFIDENTIAL_INVOKE with the same GetState relay (the answers
-are stored ciphertext) and ends with ``invocation_response.confidential_response``.
+The request's creator and transient data (``creator_msp_id``, ``creator_id_bytes``, ``transient``)
+reach the TA in the request's context (a FOC2 request). A confidential transaction
+(``invocation_request.confidential_request`` set, no function, arguments or transient data in clear)
+runs FOC_CMD_CONFIDENTIAL_INVOKE with the transaction's creator beside the request (the TA refuses
+a request whose encrypted creator is another identity) and the same relay (the answers are stored
+ciphertext), and ends with ``invocation_response.confidential_response``. Range reads need a
+transaction id: FOC's legacy protocol has no message for them.
 
 Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEnclave ->
 FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
 device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and caches it.
 KeyTransfer relays one key-distribution step (FOC_CMD_ENCLAVE_JOIN / _KEY_EXPORT / _KEY_IMPORT):
 opaque messages, the keys inside sealed to an attested TA.
+
+Several TAs (`foc.proxy.tas`): each request's ``chaincode_uuid`` picks the TA (empty = the default
+TA), and with it that TA's session pool and checkout limit; Health lists every TA.
 
 Logs carry the transaction id, outcome code and round trips; never arguments, keys or values.
 """
@@ -35,7 +44,7 @@ import logging
 import threading
 import time
 import uuid as _uuid
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import cast
 
 import grpc
@@ -45,15 +54,17 @@ from foc.errors import FocError, LimitExceeded, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
+from foc.protocol.context import Creator
 from foc.protocol.legacy import LegacyProtocolError, ProxySide, is_legacy
 from foc.protocol.limits import Limits
 from foc.protocol.result import InvocationResult, error_code_name, error_code_value
 from foc.proxy.config import ProxyConfig, parse_listen
 from foc.proxy.pool import PoolBusy, SessionPool
+from foc.proxy.tas import ServedTa, TaTable, UnknownTa
 from foc.tee import abi
 from foc.tee.api import DeviceKeySource, TeeBackend, TeeSession
 from foc.tee.device_key import DeviceKey
-from foc.tee.invocation import NeedState, TaInvocation
+from foc.tee.invocation import NeedRange, NeedState, RangeEntries, TaInvocation
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +90,27 @@ _code_name = error_code_name
 
 
 class InvocationService(pb_grpc.InvocationServicer):
-    """Implements TransactionInvocation and Health over a SessionPool."""
+    """Implements TransactionInvocation and Health over the TAs' session pools.
+
+    `tas` is a `TaTable`, or one SessionPool for a single-TA proxy (then `ta_uuid` names its TA).
+    """
 
     def __init__(
         self,
-        pool: SessionPool,
+        tas: TaTable | SessionPool,
         *,
-        ta_uuid: _uuid.UUID,
+        ta_uuid: _uuid.UUID | None = None,
         tee_name: str,
         checkout_timeout: float = 10.0,
         device_keys: DeviceKeySource | None = None,
     ) -> None:
-        self.pool = pool
-        self.ta_uuid = ta_uuid
+        if isinstance(tas, SessionPool):
+            if ta_uuid is None:
+                raise ValueError("a single pool needs the uuid of its TA")
+            tas = TaTable([ServedTa(ta_uuid, str(ta_uuid), tas, checkout_timeout)])
+        self.tas = tas
+        self.ta_uuid = tas.default.uuid
         self.tee_name = tee_name
-        self.checkout_timeout = checkout_timeout
         self.ta_abi_version = abi.FOC_ABI_VERSION
         self.serving = True
         self._device_keys = device_keys
@@ -102,10 +119,16 @@ class InvocationService(pb_grpc.InvocationServicer):
 
     # --- Health ---------------------------------------------------------------------------
 
+    @property
+    def pool(self) -> SessionPool:
+        """The default TA's pool (a single-TA proxy's only pool)."""
+        return self.tas.default.pool
+
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthResponse:  # noqa: N802
-        c = self.pool.counters()
+        each = [(ta, ta.counters()) for ta in self.tas]
+        c = self.tas.counters()
         return pb.HealthResponse(
-            serving=self.serving and c.sessions_open > 0,
+            serving=self.serving and all(counters.sessions_open > 0 for _, counters in each),
             tee=self.tee_name,
             version=foc.__version__ if hasattr(foc, "__version__") else "",
             sessions_open=c.sessions_open,
@@ -113,6 +136,18 @@ class InvocationService(pb_grpc.InvocationServicer):
             transactions_total=c.transactions_total,
             ta_restarts_total=c.ta_restarts_total,
             ta_abi_version=self.ta_abi_version,
+            tas=[
+                pb.TaHealth(
+                    uuid=ta.uuid.bytes,
+                    name=ta.name,
+                    is_default=ta is self.tas.default,
+                    sessions_open=counters.sessions_open,
+                    sessions_opened_total=counters.sessions_opened_total,
+                    transactions_total=counters.transactions_total,
+                    ta_restarts_total=counters.ta_restarts_total,
+                )
+                for ta, counters in each
+            ],
         )
 
     # --- enclave lifecycle and device key ---------------------------------------------------
@@ -180,16 +215,17 @@ class InvocationService(pb_grpc.InvocationServicer):
     ) -> tuple[bytes, pb.Error | None]:
         """One message command of the enclave lifecycle: (its output, None) or (b"", the error)."""
         started = time.monotonic()
-        outcome = "OK"
+        outcome, name = "OK", "-"
         try:
-            self._check_uuid(uuid_bytes)
+            ta = self._select(uuid_bytes)
+            name = ta.name
             if need_input and not data:
                 raise _Refusal(pb.BAD_REQUEST, f"the input of enclave {what} is empty")
             if len(data) > abi.FOC_MAX_REQUEST:
                 raise _Refusal(
                     pb.LIMIT, f"the input of enclave {what} is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}"
                 )
-            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context)
+            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context, ta)
             if msg_type == abi.FOC_MSG_ERROR:
                 try:
                     err = abi.decode_error(out)
@@ -206,10 +242,11 @@ class InvocationService(pb_grpc.InvocationServicer):
             outcome = _code_name(refusal.code)
             return b"", pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
         finally:
-            log.info("enclave %s outcome=%s %.1f ms", what, outcome, (time.monotonic() - started) * 1000)
+            ms = (time.monotonic() - started) * 1000
+            log.info("enclave %s ta=%s outcome=%s %.1f ms", what, name, outcome, ms)
 
     def _on_pooled_session(
-        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext
+        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext, ta: ServedTa
     ) -> tuple[int, bytes]:
         """Run one enclave command on a pooled session, mapping failures to refusals.
 
@@ -220,9 +257,9 @@ class InvocationService(pb_grpc.InvocationServicer):
         """
         for attempt in range(2):
             remaining = context.time_remaining()
-            timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+            timeout = ta.checkout_timeout if remaining is None else min(remaining, ta.checkout_timeout)
             try:
-                with self.pool.lease(max(timeout, 0.0)) as lease:
+                with ta.pool.lease(max(timeout, 0.0)) as lease:
                     return call(lease.session)
             except PoolBusy as exc:
                 raise _Refusal(pb.BUSY, str(exc)) from None
@@ -270,7 +307,7 @@ class InvocationService(pb_grpc.InvocationServicer):
         self, request_iterator: Iterator[pb.ChaincodeWrapperMessage], context: grpc.ServicerContext
     ) -> Iterator[pb.ChaincodeProxyMessage]:
         started = time.monotonic()
-        txid, legacy, outcome, round_trips, mode = "", True, "OK", 0, ""
+        txid, legacy, outcome, round_trips, mode, name = "", True, "OK", 0, "", "-"
         try:
             first = _receive(request_iterator)
             kind = first.WhichOneof("message_oneof")
@@ -280,19 +317,28 @@ class InvocationService(pb_grpc.InvocationServicer):
                 )
             req = first.invocation_request
             txid, legacy = req.transaction_id, is_legacy(req)
+            ta = self._select(req.chaincode_uuid)
+            name = ta.name
+            creator = _creator(req)
             if req.confidential_request:
                 mode = "confidential"
                 request = self._confidential_request(req)
                 result = yield from self._run(
-                    lambda session: TaInvocation.confidential(session, request),
+                    lambda session: TaInvocation.confidential(session, request, creator),
                     legacy,
                     request_iterator,
                     context,
+                    ta,
                 )
             else:
                 args = self._arguments(req)
+                transient = _transient(req, creator, args)
                 result = yield from self._run(
-                    lambda session: TaInvocation(session, args), legacy, request_iterator, context
+                    lambda session: TaInvocation(session, args, creator=creator, transient=transient),
+                    legacy,
+                    request_iterator,
+                    context,
+                    ta,
                 )
             round_trips = result.round_trips
             yield from self._finish(result, legacy, request_iterator)
@@ -310,36 +356,34 @@ class InvocationService(pb_grpc.InvocationServicer):
             outcome = "CANCELLED"
         finally:
             log.info(
-                "tx %s mode=%s outcome=%s round_trips=%d %.1f ms",
+                "tx %s ta=%s mode=%s outcome=%s round_trips=%d %.1f ms",
                 txid[:64] or "-",
+                name,
                 mode or ("legacy" if legacy else "batch"),
                 outcome,
                 round_trips,
                 (time.monotonic() - started) * 1000,
             )
 
-    def _check_uuid(self, uuid_bytes: bytes) -> None:
-        if len(uuid_bytes) not in (0, 16):
-            raise _Refusal(pb.BAD_REQUEST, f"chaincode_uuid must be 16 bytes or empty, got {len(uuid_bytes)}")
-        if uuid_bytes and uuid_bytes != self.ta_uuid.bytes:
-            raise _Refusal(
-                pb.UNKNOWN_CHAINCODE,
-                f"this proxy serves TA {self.ta_uuid}, not {_uuid.UUID(bytes=bytes(uuid_bytes))}",
-            )
+    def _select(self, uuid_bytes: bytes) -> ServedTa:
+        """The TA a request names (empty = the default TA); BAD_REQUEST / UNKNOWN_CHAINCODE refusals."""
+        try:
+            return self.tas.select(uuid_bytes)
+        except UnknownTa as exc:
+            raise _Refusal(pb.BAD_REQUEST if exc.malformed else pb.UNKNOWN_CHAINCODE, exc.message) from None
 
     def _confidential_request(self, req: pb.InvocationRequest) -> bytes:
         """The opaque confidential_request, after refusing anything sent in clear beside it."""
-        self._check_uuid(req.chaincode_uuid)
         if not req.transaction_id:
             raise _Refusal(
                 pb.BAD_REQUEST,
                 "a confidential request needs a transaction_id (legacy FOC transactions cannot carry one)",
             )
-        if req.function_name or req.arguments or req.binary_arguments:
+        if req.function_name or req.arguments or req.binary_arguments or req.transient:
             raise _Refusal(
                 pb.BAD_REQUEST,
-                "a confidential request carries its function and arguments encrypted; "
-                "function_name, arguments and binary_arguments must be empty",
+                "a confidential request carries its function, arguments and transient data encrypted; "
+                "function_name, arguments, binary_arguments and transient must be empty",
             )
         try:
             sizes.check_confidential_request(req.confidential_request)
@@ -348,7 +392,6 @@ class InvocationService(pb_grpc.InvocationServicer):
         return bytes(req.confidential_request)
 
     def _arguments(self, req: pb.InvocationRequest) -> list[bytes]:
-        self._check_uuid(req.chaincode_uuid)
         if req.arguments and req.binary_arguments:
             raise _Refusal(pb.BAD_REQUEST, "set either arguments (text) or binary_arguments, not both")
         if not req.function_name:
@@ -367,31 +410,47 @@ class InvocationService(pb_grpc.InvocationServicer):
         legacy: bool,
         request_iterator: Iterator[pb.ChaincodeWrapperMessage],
         context: grpc.ServicerContext,
+        ta: ServedTa,
     ) -> Generator[pb.ChaincodeProxyMessage, None, InvocationResult]:
-        """Generator: lease a session, run the TA, relay GetState. Returns the TA's result."""
+        """Generator: lease a session of `ta`, run it, relay GetState. Returns the TA's result."""
+        pool = ta.pool
         remaining = context.time_remaining()
-        timeout = self.checkout_timeout if remaining is None else min(remaining, self.checkout_timeout)
+        timeout = ta.checkout_timeout if remaining is None else min(remaining, ta.checkout_timeout)
         try:
-            lease = self.pool.checkout(max(timeout, 0.0))
+            lease = pool.checkout(max(timeout, 0.0))
         except PoolBusy as exc:
             raise _Refusal(pb.BUSY, str(exc)) from None
         except TeeError as exc:
             raise _Refusal(pb.TEE_FAILURE, str(exc)) from None
         inv: TaInvocation | None = None
         crashed = False
+        range_bytes = 0
         try:
             inv = start(lease.session)
             step = inv.start()
-            while isinstance(step, NeedState):
-                yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=step.key))
-                msg = _receive(request_iterator)
-                kind = msg.WhichOneof("message_oneof")
-                if kind != "get_state_response":
+            while isinstance(step, NeedState | NeedRange):
+                if isinstance(step, NeedState):
+                    yield pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=step.key))
+                    answer = _expect(request_iterator, "get_state_response").get_state_response
+                    step = inv.answer(_state_value(answer, legacy, inv.limits))
+                    continue
+                if legacy:
                     raise _Refusal(
-                        pb.PROTOCOL,
-                        f"expected get_state_response while the TA waits for state, got {kind or 'empty'}",
-                    )
-                step = inv.answer(_state_value(msg.get_state_response, legacy, inv.limits))
+                        pb.PROTOCOL, "the chaincode reads a range: FOC's legacy protocol (no transaction id) "
+                        "has no message for it",
+                    )  # fmt: skip
+                request = pb.GetStateByRangeRequest(start_key=step.bounds.start, end_key=step.bounds.end)
+                yield pb.ChaincodeProxyMessage(get_state_by_range_request=request)
+                ranged = _expect(request_iterator, "get_state_by_range_response").get_state_by_range_response
+                entries, range_bytes = _range_entries(ranged, inv.limits, range_bytes)
+                try:
+                    step = inv.answer_range(entries)
+                except abi.KeyNotText:
+                    raise
+                except abi.AbiError as exc:
+                    if not inv.finished:  # refused before it was sent: the wrapper's answer
+                        raise _Refusal(pb.PROTOCOL, f"the wrapper's {exc.message}") from None
+                    raise
             return step
         except abi.KeyNotText as exc:  # the chaincode's key, not an ABI break: keep the session
             raise _Refusal(pb.BAD_ARGUMENT, exc.message) from None
@@ -418,7 +477,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                 except TeeError as exc:
                     log.warning("FOC_CMD_ABORT failed, replacing the session: %s", exc)
                     lease.mark_broken()
-            self.pool.release(lease, crashed=crashed)
+            pool.release(lease, crashed=crashed)
 
     def _finish(
         self, result: InvocationResult, legacy: bool, request_iterator: Iterator[pb.ChaincodeWrapperMessage]
@@ -459,6 +518,54 @@ def _receive(request_iterator: Iterator[pb.ChaincodeWrapperMessage]) -> pb.Chain
         raise _StreamGone() from None
 
 
+def _expect(request_iterator: Iterator[pb.ChaincodeWrapperMessage], kind: str) -> pb.ChaincodeWrapperMessage:
+    """The wrapper's next message, which must be `kind` (the answer the TA waits for)."""
+    msg = _receive(request_iterator)
+    got = msg.WhichOneof("message_oneof")
+    if got != kind:
+        raise _Refusal(pb.PROTOCOL, f"expected {kind} while the TA waits for state, got {got or 'empty'}")
+    return msg
+
+
+def _creator(req: pb.InvocationRequest) -> Creator | None:
+    """The transaction's creator the wrapper reports (None: none), checked against the limits."""
+    if not req.creator_msp_id and not req.creator_id_bytes:
+        return None
+    if not req.creator_msp_id or not req.creator_id_bytes:
+        raise _Refusal(pb.BAD_REQUEST, "a creator needs both creator_msp_id and creator_id_bytes")
+    creator = Creator(req.creator_msp_id, bytes(req.creator_id_bytes))
+    try:
+        sizes.check_context(creator, None)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
+    return creator
+
+
+def _transient(req: pb.InvocationRequest, creator: Creator | None, args: list[bytes]) -> dict[str, bytes]:
+    """The request's transient data (distinct, non-empty keys), checked with the whole request's size."""
+    transient: dict[str, bytes] = {}
+    for entry in req.transient:
+        if not entry.key or entry.key in transient:
+            raise _Refusal(pb.BAD_REQUEST, "transient keys must be non-empty and distinct")
+        transient[entry.key] = bytes(entry.value)
+    try:
+        sizes.check_request(args, creator=creator, transient=transient)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
+    return transient
+
+
+def _range_entries(
+    answer: pb.GetStateByRangeResponse, limits: Limits, bytes_so_far: int
+) -> tuple[RangeEntries, int]:
+    """A range answer's entries and the range bytes used so far, checked against the mode's limits."""
+    entries = [(e.key, bytes(e.value)) for e in answer.entries]
+    try:
+        return entries, sizes.check_range_answer(entries, limits, bytes_so_far)
+    except LimitExceeded as exc:
+        raise _Refusal(pb.LIMIT, exc.reason) from None
+
+
 def _state_value(answer: pb.GetStateResponse, legacy: bool, limits: Limits) -> bytes | None:
     """The value a GetState answer carries, checked against the invocation mode's `limits`."""
     if legacy:
@@ -479,25 +586,38 @@ def _state_value(answer: pb.GetStateResponse, legacy: bool, limits: Limits) -> b
 
 
 class ProxyServer:
-    """foc-proxy: a SessionPool on a TeeBackend behind a gRPC server.
+    """foc-proxy: one SessionPool per TA (`config.tas`) on its TeeBackend, behind a gRPC server.
 
-    ``start()`` opens the pool and binds; ``stop()`` drains streams, closes the sessions and
-    the backend. Also a context manager.
+    `backend` is the TeeBackend of a single-TA proxy, or one backend per TA uuid (every TA of
+    `config.tas` needs one). ``start()`` binds and opens the pools; ``stop()`` drains streams, closes
+    the sessions and the backends. Also a context manager.
     """
 
-    def __init__(self, config: ProxyConfig, backend: TeeBackend) -> None:
+    def __init__(self, config: ProxyConfig, backend: TeeBackend | Mapping[_uuid.UUID, TeeBackend]) -> None:
         self.config = config
-        self.backend = backend
-        self.pool = SessionPool(backend, config.pool_size)
-        self.service = InvocationService(
-            self.pool,
-            ta_uuid=config.ta_uuid,
-            tee_name=backend.name,
-            checkout_timeout=config.checkout_timeout,
-            device_keys=backend if isinstance(backend, DeviceKeySource) else None,
-        )
+        backends = dict(backend) if isinstance(backend, Mapping) else {config.default_ta.uuid: backend}
+        missing = [str(ta.uuid) for ta in config.tas if ta.uuid not in backends]
+        if missing:
+            raise ValueError(f"no backend for TA {', '.join(missing)}")
+        self.backends = [backends[ta.uuid] for ta in config.tas]
+        self.backend = backends[config.default_ta.uuid]
+        self.tas = TaTable(
+            [
+                ServedTa(ta.uuid, ta.name, SessionPool(backends[ta.uuid], ta.pool_size or config.pool_size),
+                         ta.checkout_timeout or config.checkout_timeout)
+                for ta in config.tas
+            ],
+            default=config.default_ta.uuid,
+        )  # fmt: skip
+        keys = next((b for b in self.backends if isinstance(b, DeviceKeySource)), None)
+        self.service = InvocationService(self.tas, tee_name=self.backend.name, device_keys=keys)
         self._server: grpc.Server | None = None
         self.port: int | None = None
+
+    @property
+    def pool(self) -> SessionPool:
+        """The default TA's pool (a single-TA proxy's only pool)."""
+        return self.tas.default.pool
 
     @property
     def address(self) -> str:
@@ -527,11 +647,11 @@ class ProxyServer:
             )
         port = transport.bind(server, self.config.listen, creds)  # before the pool: fail fast, touch no TA
         try:
-            self.pool.start()
+            self.tas.start()
             server.start()
         except BaseException:
             server.stop(None)
-            self.pool.close()
+            self.tas.close()
             raise
         self._server, self.port = server, port
         return port
@@ -542,8 +662,9 @@ class ProxyServer:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
-        self.pool.close()
-        self.backend.close()
+        self.tas.close()
+        for backend in self.backends:
+            backend.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops."""

@@ -6,12 +6,15 @@ definition, the signature must verify, and the signed request hash must be the h
 request in hand.
 
 `verify_endorsements` checks several enclaves' responses to one request: each verifies, the
-enclaves are distinct, their read/write sets are identical (a disagreeing enclave makes the
-transaction invalid), and their organisations satisfy the definition's endorsement policy.
+enclaves are distinct, their signed creator hash, read/write sets and range reads are identical (a
+disagreeing enclave makes the transaction invalid), and their organisations satisfy the
+definition's endorsement policy.
 
-`validate_and_apply` then re-checks, on the transaction's stub, that every value the enclaves read
-is still the current one and that this request was never committed before, and only then buffers
-the writes. Any failure raises before the first write, so nothing is written.
+`validate_and_apply` then re-checks, on the transaction's stub, that the transaction's creator is
+the one the enclaves signed (the creator inside the request), that every value the enclaves read is
+still the current one, that every range they read still holds the same keys and values (no
+phantom), and that this request was never committed before, and only then buffers the writes. Any
+failure raises before the first write, so nothing is written.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from foc.admin.definitions import ChaincodeDefinition
-from foc.chaincode.stub import ChaincodeStub
+from foc.chaincode.stub import ChaincodeStub, parse_creator, read_range
 from foc.confidential.formats import (
     ConfidentialResponse,
     Credentials,
     SignedMessage,
     StoredValue,
+    range_results_hash,
 )
 from foc.confidential.suite import EC_P256, enclave_id, sha256
 from foc.errors import AttestationError, MvccConflict, VerificationError
+from foc.protocol.context import creator_hash
+from foc.protocol.limits import CONFIDENTIAL
 from foc.registry.attestation import check_attested_data
 from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 
@@ -101,10 +107,11 @@ def verify_endorsements(
 ) -> list[VerifiedResponse]:
     """Verify several enclaves' responses to one request (at least one).
 
-    Each must pass `verify_response`; the enclaves must be distinct; every read/write set must be
-    identical to the first (a disagreeing enclave makes the whole transaction invalid, whatever the
-    others say); the endorsing enclaves' organisations must satisfy the definition's endorsement
-    policy (none: any one enclave). Raises VerificationError naming the failed check.
+    Each must pass `verify_response`; the enclaves must be distinct; every signed creator hash,
+    read/write set and range read must be identical to the first (a disagreeing enclave makes the
+    whole transaction invalid, whatever the others say); the endorsing enclaves' organisations must
+    satisfy the definition's endorsement policy (none: any one enclave). Raises VerificationError
+    naming the failed check.
     """
     if not responses:
         raise VerificationError("a confidential transaction needs at least one enclave's response")
@@ -114,10 +121,17 @@ def verify_endorsements(
         raise VerificationError("the same enclave endorsed the transaction twice")
     first = verified[0].message
     for other in verified[1:]:
-        if other.message.reads != first.reads or other.message.writes != first.writes:
+        theirs = other.message
+        if (
+            theirs.creator_hash != first.creator_hash
+            or theirs.reads != first.reads
+            or theirs.ranges != first.ranges
+            or theirs.writes != first.writes
+        ):
             raise VerificationError(
-                f"the endorsing enclaves disagree: enclave {other.message.enclave_id[:16]}...'s read/write "
-                f"set differs from enclave {first.enclave_id[:16]}...'s; the transaction is invalid",
+                f"the endorsing enclaves disagree: enclave {theirs.enclave_id[:16]}...'s creator, read/write "
+                f"set or range reads differ from enclave {first.enclave_id[:16]}...'s; the transaction is "
+                "invalid",
                 hint="an enclave saw other state or ran other code; nothing was committed",
             )
     policy = definition.policy
@@ -151,15 +165,22 @@ def validate_and_apply(
 
     Steps (docs/confidential-protocol.md, "Validation before commit"): every signature by a live
     enclave registered for `definition`; request hash = SHA-256(`request`); the endorsements agree
-    and satisfy the endorsement policy (`verify_endorsements`); the request was not committed
-    before; every read value unchanged; writes well-formed and outside the reserved prefix; then
-    the writes and the request marker are buffered. The registry is queried through
+    and satisfy the endorsement policy (`verify_endorsements`); the signed creator hash is that of
+    the transaction's creator (`stub.get_creator()`), else VerificationError; the request was not
+    committed before; every read value unchanged and every range read the same (else MvccConflict,
+    MVCC_READ_CONFLICT); writes well-formed and outside the reserved prefix; then the writes and the
+    request marker are buffered. The registry is queried through
     `stub.invoke_chaincode(registry_name, ...)` unless `registry` is given.
     """
     reader = registry or RegistryQuery(lambda args: stub.invoke_chaincode(registry_name, args))
     responses = [response] if isinstance(response, bytes | bytearray) else list(response)
     verified = verify_endorsements(responses, request, definition, reader)[0]
     message = verified.message
+    if message.creator_hash != creator_hash(parse_creator(stub.get_creator())):
+        raise VerificationError(
+            "the enclave ran this request for another creator than this transaction's; nothing was written",
+            hint="the identity that sends __invoke must also send __endorse",
+        )
     marker = request_marker_key(message.request_hash)
     if stub.get_state(marker) is not None:
         raise VerificationError(
@@ -171,6 +192,14 @@ def validate_and_apply(
         if (current is not None) != read.found or sha256(current or b"") != read.value_hash:
             raise MvccConflict(
                 f"read value of {read.key} changed since execution; nothing was written",
+                hint="run the transaction again",
+            )
+    for bounds in message.ranges:
+        entries = read_range(stub, bounds.start, bounds.end, CONFIDENTIAL.range_entries)
+        if len(entries) > CONFIDENTIAL.range_entries or range_results_hash(entries) != bounds.results_hash:
+            raise MvccConflict(
+                "a range the enclave read changed since execution (a key was added, changed or removed: "
+                "phantom read); nothing was written",
                 hint="run the transaction again",
             )
     for write in message.writes:
@@ -185,10 +214,11 @@ def validate_and_apply(
             stub.put_state(write.key, write.stored_value)
     stub.put_state(marker, stub.tx_id.encode("utf-8"))
     log.info(
-        "validated %d endorsement(s), enclave %s first: %d read(s), %d write(s)",
+        "validated %d endorsement(s), enclave %s first: %d read(s), %d range(s), %d write(s)",
         len(responses),
         message.enclave_id,
         len(message.reads),
+        len(message.ranges),
         len(message.writes),
     )
     return verified

@@ -19,21 +19,35 @@ import uuid as _uuid
 from collections.abc import Sequence
 
 from foc import wire
-from foc.errors import LimitExceeded, TeeError
-from foc.protocol import sizes
+from foc.errors import LimitExceeded, TeeError, UsageError
+from foc.protocol import keys, sizes
+from foc.protocol.context import (
+    Creator,
+    Transient,
+    decode_context,
+    decode_creator,
+    encode_context,
+    encode_creator,
+)
 from foc.protocol.limits import (  # the limits, generated from the header once (per mode: PLAINTEXT...)
     CONFIDENTIAL,
     FOC_CONF_STATE_OVERHEAD,
     FOC_MAX_ARGS,
     FOC_MAX_CACHE_BYTES,
+    FOC_MAX_CERTIFICATE,
     FOC_MAX_DEVICE_KEY,
     FOC_MAX_FUNCTION,
     FOC_MAX_IDENTIFIER,
     FOC_MAX_KEY,
+    FOC_MAX_MSP_ID,
     FOC_MAX_OUTPUT,
     FOC_MAX_PAYLOAD,
+    FOC_MAX_RANGE_BYTES,
+    FOC_MAX_RANGE_ENTRIES,
+    FOC_MAX_RANGES,
     FOC_MAX_READS,
     FOC_MAX_REQUEST,
+    FOC_MAX_TRANSIENT,
     FOC_MAX_TRUSTED_DEVICES,
     FOC_MAX_VALUE,
     FOC_MAX_WRITE_BYTES,
@@ -41,22 +55,28 @@ from foc.protocol.limits import (  # the limits, generated from the header once 
     PLAINTEXT,
     Limits,
 )
-from foc.protocol.result import InvocationError, InvocationResult, StateWrite
+from foc.protocol.result import InvocationError, InvocationResult, KeyRange, StateWrite
 
 __all__ = [  # re-exported: the header's limits are part of the ABI this module mirrors
     "CONFIDENTIAL",
     "FOC_CONF_STATE_OVERHEAD",
     "FOC_MAX_ARGS",
     "FOC_MAX_CACHE_BYTES",
+    "FOC_MAX_CERTIFICATE",
     "FOC_MAX_FUNCTION",
     "FOC_MAX_DEVICE_KEY",
     "FOC_MAX_IDENTIFIER",
     "FOC_MAX_TRUSTED_DEVICES",
     "FOC_MAX_KEY",
+    "FOC_MAX_MSP_ID",
     "FOC_MAX_OUTPUT",
     "FOC_MAX_PAYLOAD",
+    "FOC_MAX_RANGES",
+    "FOC_MAX_RANGE_BYTES",
+    "FOC_MAX_RANGE_ENTRIES",
     "FOC_MAX_READS",
     "FOC_MAX_REQUEST",
+    "FOC_MAX_TRANSIENT",
     "FOC_MAX_VALUE",
     "FOC_MAX_WRITE_BYTES",
     "FOC_MAX_WRITES",
@@ -66,7 +86,7 @@ __all__ = [  # re-exported: the header's limits are part of the ABI this module 
 
 FOC_TA_UUID_STR = "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9"
 FOC_TA_UUID = _uuid.UUID(FOC_TA_UUID_STR)
-FOC_ABI_VERSION = 1
+FOC_ABI_VERSION = 2  # 2: FOC2 requests, ranges, FCI1 confidential invocations
 
 # Commands
 FOC_CMD_INVOKE = 0
@@ -85,12 +105,15 @@ FOC_CMD_PANIC = 0x7F
 FOC_MSG_RESPONSE = 0
 FOC_MSG_GET_STATE = 1
 FOC_MSG_CONFIDENTIAL_RESPONSE = 3
+FOC_MSG_GET_STATE_BY_RANGE = 4
 FOC_MSG_ERROR = 100
 
 FOC_REQ_MAGIC = 0x31434F46  # "FOC1" little-endian
-FOC_CONF_REQUEST_MAGIC = 0x31524346  # "FCR1" confidential_request
+FOC_REQ2_MAGIC = 0x32434F46  # "FOC2": FOC1 followed by the context (creator, transient data)
+FOC_CONF_INVOKE_MAGIC = 0x31494346  # "FCI1" confidential_invocation
+FOC_CONF_REQUEST_MAGIC = 0x32524346  # "FCR2" confidential_request (v2)
 FOC_CONF_STATE_MAGIC = 0x31534346  # "FCS1" stored_value
-FOC_CONF_SIGNED_MAGIC = 0x31525346  # "FSR1" signed_message
+FOC_CONF_SIGNED_MAGIC = 0x32525346  # "FSR2" signed_message (v2)
 FOC_CONF_ATTESTED_MAGIC = 0x32444146  # "FAD2" attested_data
 FOC_CONF_EVIDENCE_MAGIC = 0x31564546  # "FEV1" evidence
 FOC_CONF_CREDENTIALS_MAGIC = 0x31444346  # "FCD1" credentials
@@ -116,6 +139,7 @@ FOC_ERR_SEQUENCE = 9
 FOC_ERR_NO_MEMORY = 10
 FOC_ERR_INTERNAL = 11
 FOC_ERR_INCONSISTENT = 12
+FOC_ERR_DENIED = 13
 FOC_ERR_UNTRUSTED = 14
 
 
@@ -125,6 +149,7 @@ class MsgType(enum.IntEnum):
     RESPONSE = FOC_MSG_RESPONSE
     GET_STATE = FOC_MSG_GET_STATE
     CONFIDENTIAL_RESPONSE = FOC_MSG_CONFIDENTIAL_RESPONSE
+    GET_STATE_BY_RANGE = FOC_MSG_GET_STATE_BY_RANGE
     ERROR = FOC_MSG_ERROR
 
 
@@ -187,6 +212,7 @@ class TaErrorCode(enum.IntEnum):
     NO_MEMORY = FOC_ERR_NO_MEMORY
     INTERNAL = FOC_ERR_INTERNAL
     INCONSISTENT = FOC_ERR_INCONSISTENT
+    DENIED = FOC_ERR_DENIED
     UNTRUSTED = FOC_ERR_UNTRUSTED
 
 
@@ -226,12 +252,19 @@ def _reader(buf: bytes, what: str) -> wire.Reader:
 _blob = wire.blob
 
 
+_MAX_RUNE = keys.MAX_RUNE.encode("utf-8")
+
+
 def _check_key(key: bytes, what: str) -> None:
+    """The TA's key rules (foc_ta.h): a simple key without NUL, or a composite key."""
     if not key:
         raise AbiError(f"{what}: empty state key")
     if len(key) > FOC_MAX_KEY:
         raise AbiError(f"{what}: state key is {len(key)} bytes, limit {FOC_MAX_KEY}")
-    if b"\x00" in key:
+    if key[0] == 0:
+        if len(key) < 2 or key[-1] != 0 or _MAX_RUNE in key:
+            raise AbiError(f"{what}: state key starts with NUL but is not a composite key")
+    elif b"\x00" in key:
         raise AbiError(f"{what}: state key contains a NUL byte")
 
 
@@ -246,8 +279,14 @@ def key_text(key: bytes, what: str) -> str:
 # --- request (proxy -> TA, FOC_CMD_INVOKE) ---------------------------------------------------
 
 
-def encode_request(args: Sequence[bytes]) -> bytes:
-    """Encode an invocation request; ``args[0]`` is the function name."""
+def encode_request(
+    args: Sequence[bytes], *, creator: Creator | None = None, transient: Transient | None = None
+) -> bytes:
+    """Encode an invocation request; ``args[0]`` is the function name.
+
+    With a `creator` or `transient` data it is a FOC2 request carrying that context (foc_ta.h),
+    else FOC1 (the TA reads both; FOC1 has no creator and no transient data).
+    """
     if not 1 <= len(args) <= FOC_MAX_ARGS:
         raise AbiError(
             f"request: {len(args)} arguments including the function name, allowed 1..{FOC_MAX_ARGS}"
@@ -257,20 +296,28 @@ def encode_request(args: Sequence[bytes]) -> bytes:
     for i, arg in enumerate(args):
         if not isinstance(arg, bytes | bytearray):
             raise AbiError(f"request: argument {i} is {type(arg).__name__}, expected bytes")
+    for key in transient or {}:
+        if not key:
+            raise AbiError("request: an empty transient key")
     try:
-        sizes.check_request(args)
+        sizes.check_request(args, creator=creator, transient=transient)
     except LimitExceeded as exc:
         raise AbiError(exc.reason) from None
-    return b"".join([_U32.pack(FOC_REQ_MAGIC), _U32.pack(len(args)), *(_blob(bytes(a)) for a in args)])
+    with_context = creator is not None or bool(transient)
+    magic = FOC_REQ2_MAGIC if with_context else FOC_REQ_MAGIC
+    parts = [_U32.pack(magic), _U32.pack(len(args)), *(_blob(bytes(a)) for a in args)]
+    if with_context:
+        parts.append(encode_context(creator, transient))
+    return b"".join(parts)
 
 
-def decode_request(buf: bytes) -> list[bytes]:
-    """Decode an invocation request (the TA's side; used by fakes and tests)."""
+def decode_request_context(buf: bytes) -> tuple[list[bytes], Creator | None, dict[str, bytes]]:
+    """Decode a FOC1 or FOC2 request: (arguments, creator, transient data). The TA's side (fakes, tests)."""
     if len(buf) > FOC_MAX_REQUEST:
         raise AbiError(f"request: {len(buf)} bytes, limit {FOC_MAX_REQUEST}")
     r = _reader(buf, "request")
     magic = r.u32("magic")
-    if magic != FOC_REQ_MAGIC:
+    if magic not in (FOC_REQ_MAGIC, FOC_REQ2_MAGIC):
         raise AbiError(f"request: bad magic 0x{magic:08x}")
     n = r.u32("nargs")
     if not 1 <= n <= FOC_MAX_ARGS:
@@ -278,8 +325,40 @@ def decode_request(buf: bytes) -> list[bytes]:
     args = [r.blob(f"argument {i}", max_len=FOC_MAX_FUNCTION if i == 0 else FOC_MAX_VALUE) for i in range(n)]
     if not args[0]:
         raise AbiError("request: empty function name")
+    creator, transient = decode_context(r) if magic == FOC_REQ2_MAGIC else (None, {})
     r.end()
-    return args
+    return args, creator, transient
+
+
+def decode_request(buf: bytes) -> list[bytes]:
+    """Decode an invocation request's arguments (the TA's side; used by fakes and tests)."""
+    return decode_request_context(buf)[0]
+
+
+def encode_confidential_invocation(request: bytes, creator: Creator | None) -> bytes:
+    """FOC_CMD_CONFIDENTIAL_INVOKE's input: FCI1, the confidential_request, the peer's creator."""
+    if not request:
+        raise AbiError("confidential request: empty")
+    try:
+        sizes.check_confidential_request(request)
+        sizes.check_context(creator, None)
+    except LimitExceeded as exc:
+        raise AbiError(exc.reason) from None
+    return _U32.pack(FOC_CONF_INVOKE_MAGIC) + _blob(bytes(request)) + encode_creator(creator)
+
+
+def decode_confidential_invocation(buf: bytes) -> tuple[bytes, Creator | None]:
+    """Decode FCI1 (`encode_confidential_invocation`): (confidential_request, creator). The TA's
+    side (fakes, tests); AbiError for anything the TA would refuse as malformed."""
+    r = _reader(buf, "confidential invocation")
+    if r.u32("magic") != FOC_CONF_INVOKE_MAGIC:
+        raise AbiError("confidential invocation: bad magic (FCI1 expected)")
+    request = r.blob("confidential_request", max_len=FOC_MAX_REQUEST)
+    if not request:
+        raise AbiError("confidential invocation: empty confidential_request")
+    creator = decode_creator(r)
+    r.end()
+    return request, creator
 
 
 # --- state answer (proxy -> TA, FOC_CMD_RESUME) ----------------------------------------------
@@ -333,12 +412,81 @@ def decode_get_state(buf: bytes) -> bytes:
     return key
 
 
+def encode_get_state_by_range(start: bytes, end: bytes) -> bytes:
+    """Encode FOC_MSG_GET_STATE_BY_RANGE output (the TA's side; used by fakes and tests)."""
+    if not start or len(start) > FOC_MAX_KEY or len(end) > FOC_MAX_KEY:
+        raise AbiError(f"get_state_by_range: bounds of 1..{FOC_MAX_KEY} and 0..{FOC_MAX_KEY} bytes")
+    return _blob(start) + _blob(end)
+
+
+def decode_get_state_by_range(buf: bytes) -> KeyRange:
+    """Decode FOC_MSG_GET_STATE_BY_RANGE output: the range the TA needs, checked like Fabric's shim.
+
+    AbiError for bounds the TA must never send; KeyNotText for bounds that are not UTF-8.
+    """
+    r = _reader(buf, "get_state_by_range")
+    start = r.blob("start", max_len=FOC_MAX_KEY)
+    end = r.blob("end", max_len=FOC_MAX_KEY)
+    r.end()
+    if not start:
+        raise AbiError("get_state_by_range: empty start (the TA sends U+0001 for an open start)")
+    bounds = KeyRange(key_text(start, "get_state_by_range"), key_text(end, "get_state_by_range"))
+    try:
+        keys.check_range(bounds.start, bounds.end)
+    except UsageError as exc:
+        raise AbiError(f"get_state_by_range: {exc}") from None
+    return bounds
+
+
+def encode_range_answer(
+    entries: Sequence[tuple[str, bytes]], bounds: KeyRange, limits: Limits = PLAINTEXT
+) -> bytes:
+    """Encode the answer to a GET_STATE_BY_RANGE: ``u32 n { bytes key bytes value }``.
+
+    Refuses what the TA would refuse: over the mode's limits (FOC_MAX_RANGE_ENTRIES, FOC_MAX_KEY,
+    the state value bound, FOC_MAX_RANGE_BYTES for this answer alone), keys that are not valid, not
+    strictly ascending in byte order or outside `bounds`.
+    """
+    try:
+        sizes.check_range_answer(entries, limits)
+    except LimitExceeded as exc:
+        raise AbiError(f"range answer: {exc.reason}") from None
+    parts = [_U32.pack(len(entries))]
+    previous = b""
+    for i, (key, value) in enumerate(entries):
+        raw = key.encode("utf-8")
+        _check_key(raw, f"range answer entry {i}")
+        if not keys.in_range(key, bounds.start, bounds.end):
+            raise AbiError(f"range answer: entry {i} is outside the range")
+        if i and raw <= previous:
+            raise AbiError(f"range answer: entry {i} is not after the one before (keys strictly ascending)")
+        previous = raw
+        parts += [_blob(raw), _blob(bytes(value))]
+    return b"".join(parts)
+
+
+def decode_range_answer(buf: bytes, limits: Limits = PLAINTEXT) -> list[tuple[str, bytes]]:
+    """Decode a range answer of the mode `limits` (the TA's side; used by fakes and tests)."""
+    r = _reader(buf, "range answer")
+    n = r.count("nentries", FOC_MAX_RANGE_ENTRIES)
+    out = []
+    for i in range(n):
+        key = r.blob(f"entry {i} key", max_len=FOC_MAX_KEY)
+        _check_key(key, f"range answer entry {i}")
+        value = r.blob(f"entry {i} value", max_len=limits.state_value)
+        out.append((key_text(key, f"range answer entry {i}"), value))
+    r.end()
+    return out
+
+
 def encode_response(resp: InvocationResult) -> bytes:
     """Encode FOC_MSG_RESPONSE output (the TA's side; used by fakes and tests)."""
     if len(resp.payload) > FOC_MAX_PAYLOAD:
         raise AbiError(f"response: payload is {len(resp.payload)} bytes, limit {FOC_MAX_PAYLOAD}")
     if len(resp.reads) > FOC_MAX_READS:
         raise AbiError(f"response: {len(resp.reads)} reads, limit {FOC_MAX_READS}")
+    if len(resp.ranges) > FOC_MAX_RANGES:
+        raise AbiError(f"response: {len(resp.ranges)} ranges, limit {FOC_MAX_RANGES}")
     if len(resp.writes) > FOC_MAX_WRITES:
         raise AbiError(f"response: {len(resp.writes)} writes, limit {FOC_MAX_WRITES}")
     if not 0 <= resp.status <= 0xFFFFFFFF:
@@ -348,6 +496,9 @@ def encode_response(resp: InvocationResult) -> bytes:
         key = read.encode("utf-8")
         _check_key(key, "response read")
         parts.append(_blob(key))
+    parts.append(_U32.pack(len(resp.ranges)))
+    for bounds in resp.ranges:
+        parts += [_blob(bounds.start.encode("utf-8")), _blob(bounds.end.encode("utf-8"))]
     parts.append(_U32.pack(len(resp.writes)))
     for w in resp.writes:
         key = w.key.encode("utf-8")
@@ -385,6 +536,16 @@ def decode_response(buf: bytes, *, round_trips: int = 0) -> InvocationResult:
             raise AbiError(f"response: read {i} repeats an earlier key")
         seen.add(key)
         raw_reads.append(key)
+    nranges = r.u32("nranges")
+    if nranges > FOC_MAX_RANGES:
+        raise AbiError(f"response: {nranges} ranges, limit {FOC_MAX_RANGES}")
+    ranges = []
+    for i in range(nranges):
+        start = r.blob(f"range {i} start", max_len=FOC_MAX_KEY)
+        end = r.blob(f"range {i} end", max_len=FOC_MAX_KEY)
+        if not start:
+            raise AbiError(f"response: range {i} has an empty start")
+        ranges.append(KeyRange(key_text(start, f"response range {i}"), key_text(end, f"response range {i}")))
     nwrites = r.u32("nwrites")
     if nwrites > FOC_MAX_WRITES:
         raise AbiError(f"response: {nwrites} writes, limit {FOC_MAX_WRITES}")
@@ -413,6 +574,7 @@ def decode_response(buf: bytes, *, round_trips: int = 0) -> InvocationResult:
         payload,
         tuple(key_text(k, f"response read {i}") for i, k in enumerate(raw_reads)),
         tuple(StateWrite(key_text(k, f"response write {i}"), v, d) for i, (k, v, d) in enumerate(raw_writes)),
+        ranges=tuple(ranges),
         round_trips=round_trips,
     )
 

@@ -15,7 +15,8 @@ import ctypes
 import logging
 import os
 import threading
-from ctypes import POINTER, byref, c_size_t, c_uint8, c_uint32, c_void_p
+import uuid as _uuid
+from ctypes import POINTER, byref, c_char_p, c_size_t, c_uint8, c_uint32, c_void_p
 from pathlib import Path
 
 from foc.errors import HostSetupError, TeeError
@@ -66,6 +67,10 @@ def load_native_core(path: str | os.PathLike[str]) -> ctypes.CDLL:
             POINTER(c_uint32),
         ]
         lib.foc_native_invoke.restype = c_uint32
+        for name in ("foc_native_ta_uuid", "foc_native_chaincode_name"):
+            if hasattr(lib, name):  # libraries built before a device served several TAs lack them
+                getattr(lib, name).argtypes = []
+                getattr(lib, name).restype = c_char_p
         _loaded[key] = lib
         return lib
 
@@ -94,6 +99,24 @@ class NativeBackend:
         self.library_path = Path(library) if library is not None else default_native_core()
         self._lib = load_native_core(self.library_path)
         self._closed = False
+
+    @property
+    def ta_uuid(self) -> _uuid.UUID:
+        """The uuid of the TA this library was built as (FOC's coffee TA for an older library)."""
+        if not hasattr(self._lib, "foc_native_ta_uuid"):
+            return abi.FOC_TA_UUID
+        text = self._lib.foc_native_ta_uuid().decode("ascii", "replace")
+        try:
+            return _uuid.UUID(text)
+        except ValueError:
+            raise TeeError(f"{self.library_path} reports TA uuid {text!r}, which is not a uuid") from None
+
+    @property
+    def chaincode_name(self) -> str:
+        """The name of the chaincode linked into the library (its `struct foc_chaincode`), or ""."""
+        if not hasattr(self._lib, "foc_native_chaincode_name"):
+            return ""
+        return str(self._lib.foc_native_chaincode_name().decode("utf-8", "replace"))
 
     def open_session(self) -> NativeSession:
         """foc_native_open (the analogue of TEEC_OpenSession)."""

@@ -81,14 +81,16 @@ class Catalogue:
         return FocWrapper(self.config, client=self.proxy)
 
     def confidential(self, chaincode_id: str) -> ConfidentialChaincode:
-        """The confidential chaincode `chaincode_id`; its enclave is the TA behind the proxy."""
+        """The confidential chaincode `chaincode_id`; its enclave is the TA its definition names
+        (`ta_uuid`) behind the proxy, so chaincodes on one device never share a TA."""
         enclave = self.enclave
         if enclave is None:
             if self.proxy is None:
                 raise UsageError(
                     f"confidential chaincode {chaincode_id!r} needs an enclave or the device's proxy"
                 )
-            enclave = ProxyEnclave(self.proxy)
+            definition = self.definitions.get(chaincode_id)
+            enclave = ProxyEnclave(self.proxy, chaincode_uuid=definition.ta_uuid_bytes)
         return ConfidentialChaincode(
             chaincode_id, enclave, self.definitions, registry_name=self.registry_name
         )

@@ -28,8 +28,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from foc.chaincode.stub import ChaincodeStub, Response, check_key
+from foc.chaincode.stub import ChaincodeStub, Response, check_key, parse_creator, read_range
 from foc.errors import ChaincodeError, ConfigError, ProxyUnavailable, UsageError
+from foc.protocol.context import Creator, Transient
+from foc.protocol.limits import PLAINTEXT
 from foc.protocol.result import InvocationResult, StateWrite
 from foc.wrapper.config import WrapperConfig, load_config, parse_ta_uuid
 from foc.wrapper.errors import (  # noqa: F401 - error_from_response is part of this module's API
@@ -43,13 +45,16 @@ from foc.wrapper.errors import (  # noqa: F401 - error_from_response is part of 
 log = logging.getLogger(__name__)
 
 GetStateCallback = Callable[[str], bytes | None]
+GetStateByRangeCallback = Callable[[str, str], Sequence[tuple[str, bytes]]]
 
 
 class ProxyInvoker(Protocol):
     """What the wrapper needs from `foc.proxy.client.ProxyClient` (and what test fakes implement).
 
     `invoke` runs one transaction on the proxy, calling `get_state(key)` for every key the TA
-    reads (None = absent). It returns a `foc.protocol.result.InvocationResult` (status, payload,
+    reads (None = absent) and `get_state_by_range(start, end)` for every range it reads (the
+    entries, ascending); `creator` and `transient` are the transaction's. It returns a
+    `foc.protocol.result.InvocationResult` (status, payload,
     error with a `code` name and `message`, write batch `writes`) or raises `ProxyUnavailable` if
     the proxy cannot be reached or drops the stream. `put_state` is only used by FOC's legacy mode (empty
     `transaction_id`), where writes arrive one by one instead of in the batch.
@@ -62,9 +67,12 @@ class ProxyInvoker(Protocol):
         *,
         get_state: GetStateCallback,
         put_state: Callable[[str, bytes], None] | None = None,
+        get_state_by_range: GetStateByRangeCallback | None = None,
         transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
+        transient: Transient | None = None,
         timeout: float | None = None,
     ) -> InvocationResult: ...
 
@@ -173,14 +181,20 @@ class FocWrapper:
         def get_state(key: str) -> bytes | None:
             return stub.get_state(key)
 
+        def get_state_by_range(start: str, end: str) -> list[tuple[str, bytes]]:
+            return read_range(stub, start, end, PLAINTEXT.range_entries)
+
         result = client.invoke(
             function,
             list(params),
             get_state=get_state,
             put_state=stub.put_state,
+            get_state_by_range=get_state_by_range,
             transaction_id=stub.tx_id,
             channel_id=stub.channel_id,
             chaincode_uuid=ta_uuid.bytes if ta_uuid else b"",
+            creator=parse_creator(stub.get_creator()),
+            transient=dict(stub.get_transient()),
             timeout=timeout,
         )
         if not result.ok:
@@ -203,3 +217,4 @@ class FocWrapper:
                 stub.del_state(write.key)
             else:
                 stub.put_state(write.key, write.value)
+

@@ -6,6 +6,7 @@
  *   add(person, n)     person must exist; stores old + n            -> "OK"
  *   query(person)      -> "person: <person>, number of consumed coffees: <n>"
  *   bench_rw(...)      the benchmark's synthetic function (bench.c), not part of FOC's chaincode
+ *   probe_*(...)       the chaincode API's probes for FOC's tests (probe.c), not part of it either
  *
  * State: key = person (1..FOC_MAX_KEY bytes, no NUL), value = the count as ASCII decimal
  * (as FOC stored it). As in FOC, an empty stored value counts as "does not exist".
@@ -18,6 +19,7 @@
 #include <foc_chaincode.h>
 
 #include "bench.h"
+#include "probe.h"
 
 #define COUNT_MAX_DIGITS 20
 
@@ -180,6 +182,12 @@ static const struct foc_chaincode_function coffee_functions[] = {
 	{ "add", add },
 	{ "query", query },
 	{ "bench_rw", foc_bench_rw }, /* `foc bench`'s synthetic reads/writes (bench.c) */
+	/* the chaincode API's probes for FOC's tests (probe.c) */
+	{ "probe_creator", foc_probe_creator },
+	{ "probe_transient", foc_probe_transient },
+	{ "probe_range", foc_probe_range },
+	{ "probe_partial", foc_probe_partial },
+	{ "probe_put_composite", foc_probe_put_composite },
 };
 
 const struct foc_chaincode foc_chaincode = {

@@ -1,2 +1,3 @@
 srcs-y += coffee.c
 srcs-y += bench.c
+srcs-y += probe.c

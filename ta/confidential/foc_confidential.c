@@ -3,11 +3,14 @@
  * The confidential envelope (docs/confidential-protocol.md) around the plaintext core. The
  * chaincode and the stub only ever see plaintext; this layer
  *   - opens the confidential_request once per invocation (ECDH + HKDF to the chaincode key,
- *     AES-GCM), checks its channel and chaincode, keeps the request hash and response key;
- *   - opens each stored_value once, when its state answer arrives, bound to its key name,
- *     and keeps the SHA-256 of the stored bytes for the read set;
+ *     AES-GCM), checks its channel and chaincode and that its creator is the one the peer
+ *     reports for the transaction, keeps the request hash, creator hash and response key;
+ *   - opens each stored_value once, when its state or range answer arrives, bound to its key
+ *     name, and keeps the SHA-256 of the stored bytes for the read set;
  *   - refuses writes under ~foc/ (the validator's replay markers);
- *   - seals the final write set, seals the response to the client's key and signs both.
+ *   - seals the final write set, seals the response to the client's key and signs both with
+ *     the read set (keys with value hashes, ranges with the hash of their results) and the
+ *     creator hash.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +18,7 @@
 #include "foc_confidential.h"
 #include "foc_platform.h"
 
-#define REQUEST_LABEL "FOC/v1/request"
+#define REQUEST_LABEL "FOC/v2/request"
 #define STATE_LABEL "FOC/v1/state"
 #define STATE_NONCE_LABEL "FOC/v1/state-nonce"
 #define RESERVED_PREFIX "~foc/"
@@ -25,14 +28,59 @@
 struct confidential {
 	struct foc_enclave_keys keys;
 	uint8_t request_hash[FOC_HASH_SIZE];
+	uint8_t creator_hash[FOC_HASH_SIZE]; /* SHA-256(bytes msp_id bytes certificate) of the request's creator */
 	uint8_t response_key[FOC_AES_KEY_SIZE];
-	uint8_t read_hash[FOC_MAX_READS][FOC_HASH_SIZE]; /* SHA-256 of each stored value as read */
-	char message[FOC_MAX_KEY + 64];                  /* error messages naming a key */
+	char message[FOC_MAX_KEY + 64];      /* error messages naming a key */
 };
 
+_Static_assert(FOC_DIGEST_SIZE == FOC_HASH_SIZE, "the read digest is the confidential layer's SHA-256");
+
+/* SHA-256 of what a writer callback produces (sized first, then written): a creator or a range's results. */
+static bool hash_encoded(void (*encode)(struct foc_writer *w, const void *arg), const void *arg,
+			 uint8_t out[FOC_HASH_SIZE])
+{
+	struct foc_writer w;
+	uint8_t *buf;
+	bool ok;
+
+	foc_writer_init(&w, NULL, 0);
+	encode(&w, arg);
+	buf = foc_platform_alloc(w.len ? w.len : 1);
+	if (!buf)
+		return false;
+	foc_writer_init(&w, buf, w.len);
+	encode(&w, arg);
+	ok = foc_crypto_sha256(buf, w.len, out);
+	foc_platform_free(buf);
+	return ok;
+}
+
+static void encode_creator(struct foc_writer *w, const void *arg)
+{
+	const struct foc_request *req = arg;
+
+	foc_write_bytes(w, req->creator_msp_id.data, req->creator_msp_id.len);
+	foc_write_bytes(w, req->creator_certificate.data, req->creator_certificate.len);
+}
+
+/* u32 n { bytes key bytes value_hash }: what a range returned, as results_hash covers it. */
+static void encode_results(struct foc_writer *w, const void *arg)
+{
+	const struct foc_range_read *range = arg;
+	uint32_t i;
+
+	foc_write_u32(w, range->nentries);
+	for (i = 0; i < range->nentries; i++) {
+		foc_write_bytes(w, range->entries[i].key.data, range->entries[i].key.len);
+		foc_write_bytes(w, range->entries[i].digest, FOC_HASH_SIZE);
+	}
+}
+
 /*
- * confidential_request := u32 FCR1 bytes client_pub bytes nonce bytes ciphertext. On success
- * inv->request_bytes holds the plaintext and inv->request.args point into it.
+ * confidential_invocation := u32 FCI1 bytes confidential_request bytes creator_msp_id bytes
+ * creator_certificate (the transaction's creator as the peer reports it), with
+ * confidential_request := u32 FCR2 bytes client_pub bytes nonce bytes ciphertext. On success
+ * inv->request_bytes holds the plaintext and inv->request points into it.
  */
 static foc_status open_request(struct foc_invocation *inv, const char **message)
 {
@@ -40,16 +88,25 @@ static foc_status open_request(struct foc_invocation *inv, const char **message)
 	uint8_t key[FOC_AES_KEY_SIZE];
 	const uint8_t *point = NULL, *nonce = NULL, *ct = NULL, *rkey = NULL;
 	uint32_t ct_len = 0, magic = 0;
-	struct foc_slice channel, chaincode;
-	struct foc_blob plain;
+	struct foc_slice channel, chaincode, request = { NULL, 0 }, peer_msp = { NULL, 0 }, peer_cert = { NULL, 0 };
+	struct foc_blob plain, outer = inv->request_bytes; /* freed at the end: peer_* point into it */
 	struct confidential *c;
 	struct foc_reader r;
 	foc_status rc;
 	bool opened;
 
-	foc_reader_init(&r, inv->request_bytes.data, inv->request_bytes.len);
+	foc_reader_init(&r, outer.data, outer.len);
+	if (foc_read_u32(&r, &magic) != FOC_READ_OK || magic != FOC_CONF_INVOKE_MAGIC ||
+	    foc_read_bytes(&r, FOC_MAX_REQUEST, &request.data, &request.len) != FOC_READ_OK ||
+	    foc_read_bytes(&r, FOC_MAX_MSP_ID, &peer_msp.data, &peer_msp.len) != FOC_READ_OK ||
+	    foc_read_bytes(&r, FOC_MAX_CERTIFICATE, &peer_cert.data, &peer_cert.len) != FOC_READ_OK ||
+	    !foc_reader_at_end(&r)) {
+		*message = "malformed confidential invocation (FCI1, request, creator MSP id and certificate)";
+		return FOC_ERR_BAD_REQUEST;
+	}
+	foc_reader_init(&r, request.data, request.len);
 	if (foc_read_u32(&r, &magic) != FOC_READ_OK || magic != FOC_CONF_REQUEST_MAGIC) {
-		*message = "confidential request does not start with the FCR1 magic";
+		*message = "confidential request does not start with the FCR2 magic (FCR1 is protocol v1)";
 		return FOC_ERR_BAD_REQUEST;
 	}
 	if (!foc_read_exact(&r, FOC_EC_POINT_SIZE, &point) || !foc_read_exact(&r, FOC_GCM_NONCE_SIZE, &nonce) ||
@@ -67,7 +124,7 @@ static foc_status open_request(struct foc_invocation *inv, const char **message)
 	rc = foc_enclave_load(&c->keys, message);
 	if (rc != FOC_OK)
 		return rc;
-	if (!foc_crypto_sha256(inv->request_bytes.data, inv->request_bytes.len, c->request_hash)) {
+	if (!foc_crypto_sha256(request.data, request.len, c->request_hash)) {
 		*message = "SHA-256 failed";
 		return FOC_ERR_INTERNAL;
 	}
@@ -88,34 +145,51 @@ static foc_status open_request(struct foc_invocation *inv, const char **message)
 	opened = foc_crypto_gcm_open(key, nonce, (const uint8_t *)REQUEST_LABEL, LABEL_LEN(REQUEST_LABEL), ct, ct_len,
 				     plain.data);
 	foc_wipe(key, sizeof(key));
-	foc_blob_free(&inv->request_bytes); /* the ciphertext: from here on the arguments point into plain */
-	inv->request_bytes = plain;
+	inv->request_bytes = plain; /* from here on the arguments point into the plaintext */
+	rc = FOC_ERR_BAD_REQUEST;
 	if (!opened) {
 		*message = "confidential request failed authentication (altered, or not for this chaincode key)";
-		return FOC_ERR_BAD_REQUEST;
+		goto out;
 	}
 	foc_reader_init(&r, plain.data, plain.len);
 	if (!foc_read_identifier(&r, &channel) || !foc_read_identifier(&r, &chaincode)) {
 		*message = "request plaintext: malformed channel or chaincode id";
-		return FOC_ERR_BAD_REQUEST;
+		goto out;
 	}
 	rc = foc_decode_args(&r, &inv->request, message);
+	if (rc == FOC_OK)
+		rc = foc_decode_context(&r, &inv->request, message);
 	if (rc != FOC_OK)
-		return rc;
+		goto out;
+	rc = FOC_ERR_BAD_REQUEST;
 	if (!foc_read_exact(&r, FOC_AES_KEY_SIZE, &rkey) || !foc_reader_at_end(&r)) {
 		*message = "request plaintext: response key must be 32 bytes, then nothing";
-		return FOC_ERR_BAD_REQUEST;
+		goto out;
 	}
 	if (channel.len != c->keys.channel_id_len || memcmp(channel.data, c->keys.channel_id, channel.len) != 0) {
 		*message = "confidential request is for another channel than this enclave's";
-		return FOC_ERR_BAD_REQUEST;
+		goto out;
 	}
 	if (chaincode.len != c->keys.chaincode_id_len || memcmp(chaincode.data, c->keys.chaincode_id, chaincode.len)) {
 		*message = "confidential request is for another chaincode than this enclave's";
-		return FOC_ERR_BAD_REQUEST;
+		goto out;
+	}
+	/* the identity inside the request must be the one that signed this transaction's proposal */
+	if (!foc_slice_equals(inv->request.creator_msp_id, peer_msp) ||
+	    !foc_slice_equals(inv->request.creator_certificate, peer_cert)) {
+		*message = "the confidential request's creator is not the transaction's creator";
+		goto out;
+	}
+	rc = FOC_ERR_INTERNAL;
+	if (!hash_encoded(encode_creator, &inv->request, c->creator_hash)) {
+		*message = "SHA-256 failed";
+		goto out;
 	}
 	memcpy(c->response_key, rkey, FOC_AES_KEY_SIZE);
-	return FOC_OK;
+	rc = FOC_OK;
+out:
+	foc_blob_free(&outer);
+	return rc;
 }
 
 /* "FOC/v1/state" || key, the associated data binding a stored_value to its key; returns its length. */
@@ -131,25 +205,24 @@ static size_t state_aad(uint8_t aad[LABEL_LEN(STATE_LABEL) + FOC_MAX_KEY], const
  * value, "FOC/v1/state" || key). Any failure (malformed, wrong key name, altered) is
  * FOC_ERR_INCONSISTENT naming the key.
  */
-static foc_status open_state(struct foc_invocation *inv, uint32_t index, struct foc_slice stored,
+static foc_status open_state(struct foc_invocation *inv, struct foc_read *read, struct foc_blob *stored,
 			     const char **message)
 {
 	struct confidential *c = inv->ctx;
-	struct foc_read *read = &inv->cache[index];
 	const struct foc_blob *key = &read->key;
 	uint8_t aad[LABEL_LEN(STATE_LABEL) + FOC_MAX_KEY];
 	const uint8_t *nonce = NULL, *ct = NULL;
 	uint32_t ct_len = 0, magic = 0;
 	struct foc_reader r;
 
-	/* value_hash covers the stored bytes as read ("" if absent) */
-	if (!foc_crypto_sha256(stored.data, stored.len, c->read_hash[index])) {
+	/* value_hash covers the stored bytes as read ("" if absent); read from the private copy */
+	if (!foc_crypto_sha256(stored->data, stored->len, read->digest)) {
 		*message = "SHA-256 failed";
 		return FOC_ERR_INTERNAL;
 	}
 	if (!read->found)
 		return FOC_OK;
-	foc_reader_init(&r, stored.data, stored.len);
+	foc_reader_init(&r, stored->data, stored->len);
 	if (foc_read_u32(&r, &magic) == FOC_READ_OK && magic == FOC_CONF_STATE_MAGIC &&
 	    foc_read_exact(&r, FOC_GCM_NONCE_SIZE, &nonce) &&
 	    foc_read_bytes(&r, FOC_MAX_VALUE + FOC_GCM_TAG_SIZE, &ct, &ct_len) == FOC_READ_OK &&
@@ -249,7 +322,7 @@ static bool seal_response(const struct confidential *c, uint32_t status, struct 
 
 static void write_signed_message(struct foc_writer *w, const struct foc_invocation *inv,
 				 const struct foc_outcome *o, const struct foc_blob *stored,
-				 const struct foc_blob *response)
+				 const uint8_t (*results_hash)[FOC_HASH_SIZE], const struct foc_blob *response)
 {
 	const struct confidential *c = inv->ctx;
 	uint32_t i;
@@ -257,13 +330,22 @@ static void write_signed_message(struct foc_writer *w, const struct foc_invocati
 	foc_write_u32(w, FOC_CONF_SIGNED_MAGIC);
 	foc_write_bytes(w, (const uint8_t *)c->keys.enclave_id, sizeof(c->keys.enclave_id));
 	foc_write_bytes(w, c->request_hash, FOC_HASH_SIZE);
+	foc_write_bytes(w, c->creator_hash, FOC_HASH_SIZE);
 	foc_write_u32(w, o->nreads);
 	for (i = 0; i < o->nreads; i++) {
 		const struct foc_read *r = &inv->cache[o->reads[i]];
 
 		foc_write_bytes(w, r->key.data, r->key.len);
 		foc_write_u8(w, r->found ? 1 : 0);
-		foc_write_bytes(w, c->read_hash[o->reads[i]], FOC_HASH_SIZE);
+		foc_write_bytes(w, r->digest, FOC_HASH_SIZE);
+	}
+	foc_write_u32(w, o->nranges);
+	for (i = 0; i < o->nranges; i++) {
+		const struct foc_range_read *range = &inv->ranges[o->ranges[i]];
+
+		foc_write_bytes(w, range->start.data, range->start.len);
+		foc_write_bytes(w, range->end.data, range->end.len);
+		foc_write_bytes(w, results_hash[i], FOC_HASH_SIZE);
 	}
 	foc_write_u32(w, o->nwrites);
 	for (i = 0; i < o->nwrites; i++) {
@@ -289,6 +371,7 @@ static void render(const struct foc_invocation *inv, const struct foc_outcome *o
 	struct foc_blob response = { NULL, 0 };
 	uint8_t aad[LABEL_LEN(STATE_LABEL) + FOC_MAX_KEY], digest[FOC_HASH_SIZE], sig[FOC_SIGNATURE_SIZE];
 	uint8_t nonce[FOC_GCM_NONCE_SIZE];
+	uint8_t results_hash[FOC_MAX_RANGES][FOC_HASH_SIZE];
 	struct foc_writer w;
 	uint8_t *message = NULL;
 	bool ok = true;
@@ -314,16 +397,18 @@ static void render(const struct foc_invocation *inv, const struct foc_outcome *o
 							       state_aad(aad, &wr->key), wr->value.data, wr->value.len,
 							       &stored[i]);
 	}
+	for (i = 0; i < o->nranges && ok; i++)
+		ok = hash_encoded(encode_results, &inv->ranges[o->ranges[i]], results_hash[i]);
 	ok = ok && seal_response(c, o->code == FOC_OK ? FOC_RESPONSE_OK : FOC_RESPONSE_ERROR, data, &response);
 	if (ok) {
 		foc_writer_init(&w, NULL, 0); /* first pass: size */
-		write_signed_message(&w, inv, o, stored, &response);
+		write_signed_message(&w, inv, o, stored, results_hash, &response);
 		message = foc_platform_alloc(w.len);
 		ok = message != NULL;
 	}
 	if (ok) {
 		foc_writer_init(&w, message, w.len);
-		write_signed_message(&w, inv, o, stored, &response);
+		write_signed_message(&w, inv, o, stored, results_hash, &response);
 		ok = foc_crypto_sha256(message, w.len, digest) &&
 		     foc_crypto_ecdsa_sign(c->keys.sign_priv, c->keys.sign_pub, digest, sig);
 	}

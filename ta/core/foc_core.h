@@ -41,21 +41,49 @@ const char *foc_error_name(foc_status code);
 /* FOC_MSG_ERROR := u32 code bytes message */
 void foc_render_error(struct foc_writer *w, uint32_t *msg_type, foc_status code, struct foc_slice message);
 
-/* The request in the clear: args[0] is the function name. */
+/* The request in the clear: args[0] is the function name; creator and transient data (context). */
 struct foc_request {
 	struct foc_slice args[FOC_MAX_ARGS];
 	uint32_t nargs;
+	struct foc_slice creator_msp_id;      /* both empty: the request carries no creator */
+	struct foc_slice creator_certificate;
+	struct foc_slice transient_keys[FOC_MAX_TRANSIENT];
+	struct foc_slice transient_values[FOC_MAX_TRANSIENT];
+	uint32_t ntransient;
 };
 
 /* u32 nargs bytes[nargs], the argument list of both request formats, into req (pointing into r's buffer). */
 foc_status foc_decode_args(struct foc_reader *r, struct foc_request *req, const char **message);
+/* The context of both request formats (foc_ta.h): bytes creator_msp_id bytes creator_certificate
+ * u32 ntransient { bytes key bytes value }, into req (pointing into r's buffer). */
+foc_status foc_decode_context(struct foc_reader *r, struct foc_request *req, const char **message);
 
-/* A key fetched by the invocation (kept across re-executions). */
+/*
+ * A state key the TA accepts (foc_ta.h): a simple key (1..FOC_MAX_KEY bytes of UTF-8 without
+ * NUL) or a composite key. FOC_OK, or FOC_ERR_BAD_ARGUMENT / FOC_ERR_LIMIT with a static message.
+ */
+foc_status foc_check_key(struct foc_slice key, const char **message);
+/* Byte-order comparison (memcmp, then length), as Fabric orders keys: <0, 0, >0. */
+int foc_compare(struct foc_slice a, struct foc_slice b);
+
+/* Bytes of the envelope's digest of a stored value (the confidential layer's SHA-256). */
+#define FOC_DIGEST_SIZE 32
+
+/* A key fetched by the invocation (kept across re-executions): a GET_STATE answer or a range entry. */
 struct foc_read {
 	struct foc_blob key;
 	struct foc_blob value;  /* in the clear */
 	bool found;
-	uint32_t stored_len;    /* bytes of the state answer, counted against FOC_MAX_CACHE_BYTES */
+	uint32_t stored_len;    /* bytes of the stored value as answered, counted against the limits */
+	uint8_t digest[FOC_DIGEST_SIZE]; /* set by the envelope (confidential: SHA-256 of the stored bytes) */
+};
+
+/* A range fetched by the invocation: its bounds and its entries, ascending. */
+struct foc_range_read {
+	struct foc_blob start, end;      /* end empty: no upper bound */
+	struct foc_read *entries;        /* nentries of them */
+	struct foc_state_entry *view;    /* the same entries as the chaincode sees them */
+	uint32_t nentries;
 };
 
 /* A buffered write: the last one for its key. */
@@ -72,6 +100,8 @@ struct foc_outcome {
 	struct foc_slice message;       /* failure: what went wrong (no state values) */
 	const uint32_t *reads;          /* indices into the read cache: distinct keys, first-read order */
 	uint32_t nreads;
+	const uint32_t *ranges;         /* indices into the range cache: distinct ranges, first-read order */
+	uint32_t nranges;
 	const struct foc_write *writes; /* distinct keys in first-write order; none after a failure */
 	uint32_t nwrites;
 };
@@ -83,8 +113,9 @@ struct foc_invocation;
  *   open_request  once per invocation, with the private copy of the input in
  *                 inv->request_bytes: fills inv->request (pointing into inv->request_bytes,
  *                 which it may replace) and may set inv->ctx;
- *   open_state    once per state answer, before it enters the read cache: sets
- *                 inv->cache[index].value from the stored bytes (key and found are set);
+ *   open_state    once per stored value (a state answer, each entry of a range answer), before
+ *                 it enters the cache: sets read->value (and read->digest) from the private copy
+ *                 of the stored bytes, which it may take over (key and found are set);
  *   check_write   before each write is buffered (NULL: every valid key may be written);
  *   render        once, with the final outcome;
  *   release       when the invocation ends, if inv->ctx is set.
@@ -94,7 +125,7 @@ struct foc_invocation;
 struct foc_envelope {
 	uint32_t max_stored_value; /* largest value a state answer may carry */
 	foc_status (*open_request)(struct foc_invocation *inv, const char **message);
-	foc_status (*open_state)(struct foc_invocation *inv, uint32_t index, struct foc_slice stored,
+	foc_status (*open_state)(struct foc_invocation *inv, struct foc_read *read, struct foc_blob *stored,
 				 const char **message);
 	foc_status (*check_write)(struct foc_slice key, const char **message);
 	void (*render)(const struct foc_invocation *inv, const struct foc_outcome *outcome, struct foc_writer *w,
@@ -114,15 +145,26 @@ struct foc_invocation {
 	struct foc_read cache[FOC_MAX_READS]; /* values fetched so far, in fetch order */
 	uint32_t ncache;
 	size_t cache_bytes;
-	struct foc_blob pending_key;          /* the key of the last GET_STATE */
+	struct foc_range_read ranges[FOC_MAX_RANGES]; /* ranges fetched so far, in fetch order */
+	uint32_t nranges;
+	size_t range_bytes;
+	uint32_t pending;                     /* 0, FOC_MSG_GET_STATE or FOC_MSG_GET_STATE_BY_RANGE in flight */
+	struct foc_blob pending_key;          /* GET_STATE: the key; GET_STATE_BY_RANGE: the start */
+	struct foc_blob pending_end;          /* GET_STATE_BY_RANGE: the end */
+};
+
+/* What a run stopped for: kind = FOC_MSG_GET_STATE (key) or FOC_MSG_GET_STATE_BY_RANGE (key = start, end). */
+struct foc_need {
+	uint32_t kind;
+	struct foc_blob key, end;
 };
 
 /*
  * Run the chaincode once over inv (foc_stub.c) and encode the result into w: FOC_MSG_GET_STATE
- * with *needed_key set (the caller owns it), or the envelope's rendering of the outcome.
+ * or FOC_MSG_GET_STATE_BY_RANGE with *need set (the caller owns its blobs), or the envelope's
+ * rendering of the outcome.
  */
-void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32_t *msg_type,
-		  struct foc_blob *needed_key);
+void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32_t *msg_type, struct foc_need *need);
 
 /* Sessions (foc_session.c): at most one invocation in flight each. */
 struct foc_session;

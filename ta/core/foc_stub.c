@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The stub: the chaincode API (foc_chaincode.h) over one run of the chaincode. A run reads
- * through the invocation's read cache, buffers its writes and ends either for a read it
- * does not have (FOC_MSG_GET_STATE) or with an outcome the envelope encodes. It is rebuilt
- * from scratch for every re-execution (foc_session.c).
+ * through the invocation's read and range caches, buffers its writes and ends either for a
+ * read it does not have (FOC_MSG_GET_STATE, FOC_MSG_GET_STATE_BY_RANGE) or with an outcome the
+ * envelope encodes. It is rebuilt from scratch for every re-execution (foc_session.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,15 +12,17 @@
 #include "foc_core.h"
 #include "foc_platform.h"
 
-#define FOC_ERR_LAST FOC_ERR_INCONSISTENT
+#define FOC_ERR_LAST FOC_ERR_DENIED
 
 struct foc_stub {
 	const struct foc_invocation *inv;
 	foc_status outcome;            /* FOC_OK until a stub call fixes it (FOC_NEED_STATE or FOC_ERR_*) */
 	foc_status rc;                 /* what the chaincode function returned */
-	struct foc_blob needed_key;    /* with FOC_NEED_STATE */
+	struct foc_need need;          /* with FOC_NEED_STATE */
 	uint32_t reads[FOC_MAX_READS]; /* cache indices, first-read order */
 	uint32_t nreads;
+	uint32_t ranges[FOC_MAX_RANGES]; /* range cache indices, first-read order */
+	uint32_t nranges;
 	struct foc_write writes[FOC_MAX_WRITES];
 	uint32_t nwrites;
 	size_t write_bytes;
@@ -151,19 +153,66 @@ static bool valid_utf8(const uint8_t *p, uint32_t n)
 	return true;
 }
 
+/* U+10FFFF in UTF-8: Fabric's upper bound of a partial composite key range, never inside a part. */
+static const uint8_t max_rune[4] = { 0xF4, 0x8F, 0xBF, 0xBF };
+
+static bool has_max_rune(struct foc_slice s)
+{
+	uint32_t i;
+
+	for (i = 0; i + sizeof(max_rune) <= s.len; i++)
+		if (memcmp(s.data + i, max_rune, sizeof(max_rune)) == 0)
+			return true;
+	return false;
+}
+
+foc_status foc_check_key(struct foc_slice key, const char **message)
+{
+	if (key.len == 0) {
+		*message = "state key is empty";
+		return FOC_ERR_BAD_ARGUMENT;
+	}
+	if (key.len > FOC_MAX_KEY) {
+		*message = FOC_LIMIT_MSG(FOC_MAX_KEY, "state key too long");
+		return FOC_ERR_LIMIT;
+	}
+	if (!key.data) {
+		*message = "chaincode passed a key without data";
+		return FOC_ERR_INTERNAL;
+	}
+	/* Fabric's composite key: NUL, type, NUL, (attribute, NUL)*: UTF-8, no U+10FFFF. NUL is one
+	 * byte of UTF-8, so checking the whole key checks each part. */
+	if (key.data[0] == 0 && (key.len < 2 || key.data[key.len - 1] != 0 || has_max_rune(key))) {
+		*message = "state key starts with NUL but is not a composite key";
+		return FOC_ERR_BAD_ARGUMENT;
+	}
+	if (key.data[0] != 0 && memchr(key.data, 0, key.len)) {
+		*message = "state key contains a NUL byte";
+		return FOC_ERR_BAD_ARGUMENT;
+	}
+	if (!valid_utf8(key.data, key.len)) {
+		*message = "state key is not valid UTF-8 (Fabric keys are text)";
+		return FOC_ERR_BAD_ARGUMENT;
+	}
+	return FOC_OK;
+}
+
+int foc_compare(struct foc_slice a, struct foc_slice b)
+{
+	uint32_t n = a.len < b.len ? a.len : b.len;
+	int c = n ? memcmp(a.data, b.data, n) : 0;
+
+	if (c)
+		return c;
+	return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
+}
+
 static foc_status check_key(struct foc_stub *stub, struct foc_slice key)
 {
-	if (key.len == 0)
-		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state key is empty");
-	if (key.len > FOC_MAX_KEY)
-		return fail(stub, FOC_ERR_LIMIT, FOC_LIMIT_MSG(FOC_MAX_KEY, "state key too long"));
-	if (!key.data)
-		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed a key without data");
-	if (memchr(key.data, 0, key.len))
-		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state key contains a NUL byte");
-	if (!valid_utf8(key.data, key.len))
-		return fail(stub, FOC_ERR_BAD_ARGUMENT, "state key is not valid UTF-8 (Fabric keys are text)");
-	return FOC_OK;
+	const char *message = NULL;
+	foc_status rc = foc_check_key(key, &message);
+
+	return rc == FOC_OK ? FOC_OK : fail(stub, rc, message);
 }
 
 static struct foc_write *find_write(struct foc_stub *stub, struct foc_slice key)
@@ -233,8 +282,9 @@ foc_status foc_get_state(struct foc_stub *stub, struct foc_slice key, struct foc
 	}
 	if (inv->ncache >= FOC_MAX_READS)
 		return fail(stub, FOC_ERR_LIMIT, FOC_LIMIT_MSG(FOC_MAX_READS, "too many distinct keys read"));
-	if (!foc_blob_copy(&stub->needed_key, key.data, key.len))
+	if (!foc_blob_copy(&stub->need.key, key.data, key.len))
 		return fail(stub, FOC_ERR_NO_MEMORY, "out of memory copying a state key");
+	stub->need.kind = FOC_MSG_GET_STATE;
 	stub->outcome = FOC_NEED_STATE;
 	return FOC_NEED_STATE;
 }
@@ -299,6 +349,232 @@ foc_status foc_del_state(struct foc_stub *stub, struct foc_slice key)
 	return buffer_write(stub, key, empty, true);
 }
 
+/* ---------------------------------------------------------------- creator, transient data */
+
+foc_status foc_get_creator(struct foc_stub *stub, struct foc_slice *msp_id, struct foc_slice *certificate)
+{
+	const struct foc_request *req = &stub->inv->request;
+	struct foc_slice empty = { NULL, 0 };
+
+	*msp_id = empty;
+	*certificate = empty;
+	if (stub->outcome != FOC_OK)
+		return stub->outcome;
+	if (!req->creator_msp_id.len)
+		return FOC_ERR_NOT_FOUND; /* not a stub failure: the chaincode decides what it means */
+	*msp_id = req->creator_msp_id;
+	*certificate = req->creator_certificate;
+	return FOC_OK;
+}
+
+foc_status foc_get_transient(struct foc_stub *stub, struct foc_slice key, struct foc_slice *value, bool *found)
+{
+	const struct foc_request *req = &stub->inv->request;
+	uint32_t i;
+
+	value->data = NULL;
+	value->len = 0;
+	*found = false;
+	if (stub->outcome != FOC_OK)
+		return stub->outcome;
+	if (key.len == 0)
+		return fail(stub, FOC_ERR_BAD_ARGUMENT, "transient key is empty");
+	if (key.len > FOC_MAX_KEY)
+		return fail(stub, FOC_ERR_LIMIT, FOC_LIMIT_MSG(FOC_MAX_KEY, "transient key too long"));
+	if (!key.data)
+		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed a key without data");
+	for (i = 0; i < req->ntransient; i++) {
+		if (foc_slice_equals(req->transient_keys[i], key)) {
+			*value = req->transient_values[i];
+			*found = true;
+			break;
+		}
+	}
+	return FOC_OK;
+}
+
+/* ---------------------------------------------------------------- composite keys, ranges */
+
+/* Append a composite key part (UTF-8 without U+0000 and U+10FFFF) and its closing NUL. */
+static foc_status append_part(struct foc_stub *stub, struct foc_slice part, uint8_t *buffer, uint32_t cap,
+			      uint32_t *len)
+{
+	if (part.len && !part.data)
+		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed a composite key part without data");
+	if (part.len > cap - *len || cap - *len - part.len < 1)
+		return fail(stub, FOC_ERR_LIMIT, FOC_LIMIT_MSG(FOC_MAX_KEY, "composite key too long"));
+	if ((part.len && memchr(part.data, 0, part.len)) || !valid_utf8(part.data, part.len) || has_max_rune(part))
+		return fail(stub, FOC_ERR_BAD_ARGUMENT,
+			    "a composite key part must be UTF-8 without U+0000 and U+10FFFF");
+	if (part.len)
+		memcpy(buffer + *len, part.data, part.len);
+	*len += part.len;
+	buffer[(*len)++] = 0;
+	return FOC_OK;
+}
+
+/* NUL type NUL (attribute NUL)* into buffer (cap bytes). */
+static foc_status build_composite(struct foc_stub *stub, struct foc_slice object_type,
+				  const struct foc_slice *attributes, uint32_t nattributes, uint8_t *buffer,
+				  uint32_t cap, struct foc_slice *key)
+{
+	uint32_t len = 0, i;
+	foc_status rc;
+
+	if (stub->outcome != FOC_OK)
+		return stub->outcome;
+	if (nattributes && !attributes)
+		return fail(stub, FOC_ERR_INTERNAL, "chaincode passed attributes without data");
+	buffer[len++] = 0;
+	rc = append_part(stub, object_type, buffer, cap, &len);
+	for (i = 0; i < nattributes && rc == FOC_OK; i++)
+		rc = append_part(stub, attributes[i], buffer, cap, &len);
+	if (rc != FOC_OK)
+		return rc;
+	key->data = buffer;
+	key->len = len;
+	return FOC_OK;
+}
+
+foc_status foc_create_composite_key(struct foc_stub *stub, struct foc_slice object_type,
+				    const struct foc_slice *attributes, uint32_t nattributes,
+				    uint8_t buffer[FOC_MAX_KEY], struct foc_slice *key)
+{
+	key->data = buffer;
+	key->len = 0;
+	return build_composite(stub, object_type, attributes, nattributes, buffer, FOC_MAX_KEY, key);
+}
+
+foc_status foc_split_composite_key(struct foc_stub *stub, struct foc_slice key, struct foc_slice *object_type,
+				   struct foc_slice *attributes, uint32_t max_attributes, uint32_t *nattributes)
+{
+	uint32_t i, part = 1, n = 0;
+	foc_status rc;
+
+	object_type->data = NULL;
+	object_type->len = 0;
+	*nattributes = 0;
+	if (stub->outcome != FOC_OK)
+		return stub->outcome;
+	rc = check_key(stub, key);
+	if (rc != FOC_OK)
+		return rc;
+	if (key.data[0] != 0)
+		return fail(stub, FOC_ERR_BAD_ARGUMENT, "not a composite key (it does not start with U+0000)");
+	for (i = 1; i < key.len; i++) {
+		struct foc_slice piece = { key.data + part, i - part };
+
+		if (key.data[i] != 0)
+			continue;
+		if (part == 1) {
+			*object_type = piece;
+		} else {
+			if (n >= max_attributes || !attributes)
+				return fail(stub, FOC_ERR_LIMIT, "composite key has more attributes than the caller's array");
+			attributes[n++] = piece;
+		}
+		part = i + 1;
+	}
+	*nattributes = n;
+	return FOC_OK;
+}
+
+static void note_range(struct foc_stub *stub, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < stub->nranges; i++)
+		if (stub->ranges[i] == index)
+			return;
+	if (stub->nranges < FOC_MAX_RANGES) /* distinct cache indices: always room */
+		stub->ranges[stub->nranges++] = index;
+}
+
+/* A range by its exact bounds: from the cache, or stop the run for it. */
+static foc_status read_range(struct foc_stub *stub, struct foc_slice start, struct foc_slice end,
+			     const struct foc_state_entry **entries, uint32_t *count)
+{
+	const struct foc_invocation *inv = stub->inv;
+	uint32_t i;
+
+	for (i = 0; i < inv->nranges; i++) {
+		const struct foc_range_read *range = &inv->ranges[i];
+
+		if (foc_slice_equals(foc_blob_slice(&range->start), start) &&
+		    foc_slice_equals(foc_blob_slice(&range->end), end)) {
+			note_range(stub, i);
+			*entries = range->view;
+			*count = range->nentries;
+			return FOC_OK;
+		}
+	}
+	if (inv->nranges >= FOC_MAX_RANGES)
+		return fail(stub, FOC_ERR_LIMIT, FOC_LIMIT_MSG(FOC_MAX_RANGES, "too many distinct ranges read"));
+	if (!foc_blob_copy(&stub->need.key, start.data, start.len) || !foc_blob_copy(&stub->need.end, end.data, end.len))
+		return fail(stub, FOC_ERR_NO_MEMORY, "out of memory copying a range");
+	stub->need.kind = FOC_MSG_GET_STATE_BY_RANGE;
+	stub->outcome = FOC_NEED_STATE;
+	return FOC_NEED_STATE;
+}
+
+/* A range bound: empty, or a simple key (Fabric's shim refuses composite keys here). */
+static foc_status check_bound(struct foc_stub *stub, struct foc_slice bound)
+{
+	foc_status rc;
+
+	if (!bound.len)
+		return FOC_OK;
+	rc = check_key(stub, bound);
+	if (rc == FOC_OK && bound.data[0] == 0)
+		return fail(stub, FOC_ERR_BAD_ARGUMENT,
+			    "a range bound must be a simple key (use foc_get_state_by_partial_composite_key)");
+	return rc;
+}
+
+foc_status foc_get_state_by_range(struct foc_stub *stub, struct foc_slice start, struct foc_slice end,
+				  const struct foc_state_entry **entries, uint32_t *count)
+{
+	static const uint8_t first_simple_key[1] = { 0x01 }; /* Fabric's shims' substitute for "" */
+	foc_status rc;
+
+	*entries = NULL;
+	*count = 0;
+	if (stub->outcome != FOC_OK)
+		return stub->outcome;
+	rc = check_bound(stub, start);
+	if (rc == FOC_OK)
+		rc = check_bound(stub, end);
+	if (rc != FOC_OK)
+		return rc;
+	if (!start.len) {
+		start.data = first_simple_key;
+		start.len = sizeof(first_simple_key);
+	}
+	return read_range(stub, start, end, entries, count);
+}
+
+foc_status foc_get_state_by_partial_composite_key(struct foc_stub *stub, struct foc_slice object_type,
+						  const struct foc_slice *attributes, uint32_t nattributes,
+						  const struct foc_state_entry **entries, uint32_t *count)
+{
+	uint8_t start[FOC_MAX_KEY], end[FOC_MAX_KEY];
+	struct foc_slice prefix = { NULL, 0 }, upper;
+	foc_status rc;
+
+	*entries = NULL;
+	*count = 0;
+	/* the end bound, prefix + U+10FFFF, must fit FOC_MAX_KEY too */
+	rc = build_composite(stub, object_type, attributes, nattributes, start, FOC_MAX_KEY - sizeof(max_rune),
+			     &prefix);
+	if (rc != FOC_OK)
+		return rc;
+	memcpy(end, prefix.data, prefix.len);
+	memcpy(end + prefix.len, max_rune, sizeof(max_rune));
+	upper.data = end;
+	upper.len = prefix.len + (uint32_t)sizeof(max_rune);
+	return read_range(stub, prefix, upper, entries, count);
+}
+
 /* ---------------------------------------------------------------- one run */
 
 /* Name (FOC_ERR_ without its prefix) and default message of each error code. */
@@ -317,6 +593,7 @@ static const struct {
 	[FOC_ERR_NO_MEMORY] = { "NO_MEMORY", "out of memory" },
 	[FOC_ERR_INTERNAL] = { "INTERNAL", "internal error" },
 	[FOC_ERR_INCONSISTENT] = { "INCONSISTENT", "inconsistent state answer" },
+	[FOC_ERR_DENIED] = { "DENIED", "denied" },
 };
 
 static bool is_error_code(foc_status code)
@@ -372,6 +649,8 @@ static void get_outcome(const struct foc_stub *stub, struct foc_outcome *o)
 	memset(o, 0, sizeof(*o));
 	o->reads = stub->reads;
 	o->nreads = stub->nreads;
+	o->ranges = stub->ranges;
+	o->nranges = stub->nranges;
 	if (stub->outcome != FOC_OK) { /* fixed by a stub call, which set the message */
 		o->code = stub->outcome;
 		o->message = message;
@@ -390,8 +669,7 @@ static void get_outcome(const struct foc_stub *stub, struct foc_outcome *o)
 	}
 }
 
-void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32_t *msg_type,
-		  struct foc_blob *needed_key)
+void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32_t *msg_type, struct foc_need *need)
 {
 	struct foc_stub *stub = foc_platform_alloc(sizeof(*stub));
 	struct foc_outcome outcome;
@@ -404,11 +682,12 @@ void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32
 	stub->inv = inv;
 	run_function(stub);
 	if (stub->outcome == FOC_NEED_STATE) {
-		foc_write_bytes(w, stub->needed_key.data, stub->needed_key.len);
-		*msg_type = FOC_MSG_GET_STATE;
-		*needed_key = stub->needed_key;
-		stub->needed_key.data = NULL;
-		stub->needed_key.len = 0;
+		foc_write_bytes(w, stub->need.key.data, stub->need.key.len);
+		if (stub->need.kind == FOC_MSG_GET_STATE_BY_RANGE)
+			foc_write_bytes(w, stub->need.end.data, stub->need.end.len);
+		*msg_type = stub->need.kind;
+		*need = stub->need;
+		memset(&stub->need, 0, sizeof(stub->need));
 	} else {
 		get_outcome(stub, &outcome);
 		inv->envelope->render(inv, &outcome, w, msg_type);
@@ -418,6 +697,7 @@ void foc_stub_run(const struct foc_invocation *inv, struct foc_writer *w, uint32
 		foc_blob_free(&stub->writes[i].value);
 	}
 	foc_blob_free(&stub->payload);
-	foc_blob_free(&stub->needed_key);
+	foc_blob_free(&stub->need.key);
+	foc_blob_free(&stub->need.end);
 	foc_platform_free(stub);
 }

@@ -25,16 +25,28 @@
  * Encoding: all integers are unsigned little-endian; "bytes" is u32 length + data.
  * A decoder must consume the buffer exactly (trailing bytes are an error).
  *
- *   request       := u32 magic(FOC_REQ_MAGIC) u32 nargs bytes[nargs]
+ *   request       := u32 magic(FOC_REQ_MAGIC)  u32 nargs bytes[nargs]              (FOC1: no context)
+ *                  | u32 magic(FOC_REQ2_MAGIC) u32 nargs bytes[nargs] context      (FOC2)
  *                    nargs in 1..FOC_MAX_ARGS; arg 0 is the function name
+ *   context       := bytes creator_msp_id bytes creator_certificate                 (both empty = no creator)
+ *                    u32 ntransient { bytes key bytes value }                       (distinct, non-empty keys)
  *   state answer  := u8 found(0|1) bytes value        (found=0 requires an empty value)
+ *   range answer  := u32 nentries { bytes key bytes value }
+ *                    keys strictly ascending in byte order, start <= key < end (end empty: no upper bound)
  *
- *   FOC_MSG_GET_STATE output := bytes key
+ *   FOC_MSG_GET_STATE output          := bytes key
+ *   FOC_MSG_GET_STATE_BY_RANGE output := bytes start bytes end    (start never empty; end empty = unbounded)
  *   FOC_MSG_RESPONSE output  := u32 status bytes payload
  *                               u32 nreads  { bytes key }                      (distinct keys, first-read order)
+ *                               u32 nranges { bytes start bytes end }          (distinct ranges, first-read order)
  *                               u32 nwrites { bytes key u8 is_delete bytes value } (last write per key, key order
  *                                                                                  of first write; value empty if delete)
  *   FOC_MSG_ERROR output     := u32 code(FOC_ERR_*) bytes message
+ *
+ * State keys (docs/limits.md): a simple key is 1..FOC_MAX_KEY bytes of UTF-8 without NUL; a
+ * composite key is Fabric's: U+0000, the object type, U+0000, then each attribute followed by
+ * U+0000, every part UTF-8 without U+0000 and U+10FFFF. A range's bounds are simple keys, or a
+ * composite key prefix P and P followed by U+10FFFF (a partial composite key query, as Fabric's shim).
  */
 #ifndef FOC_TA_H
 #define FOC_TA_H
@@ -45,7 +57,7 @@
 	{ 0x6ceb95ba, 0xe9b1, 0x482a,                      \
 	  { 0xa1, 0xbd, 0xa1, 0xeb, 0xca, 0x06, 0x71, 0xb9 } }
 
-#define FOC_ABI_VERSION 1
+#define FOC_ABI_VERSION 2 /* 2: FOC2 requests, ranges, FCI1 confidential invocations */
 
 /* Commands */
 #define FOC_CMD_INVOKE 0
@@ -58,9 +70,13 @@
  *                                FOC_MSG_RESPONSE (or FOC_MSG_ERROR, e.g. FOC_ERR_EXISTS without force)
  *   FOC_CMD_ENCLAVE_CREDENTIALS  params[0] NONE, [1] VALUE_OUTPUT, [2] MEMREF_OUTPUT; stored credentials
  *                                (FOC_MSG_RESPONSE) or FOC_MSG_ERROR / FOC_ERR_NOT_FOUND
- *   FOC_CMD_CONFIDENTIAL_INVOKE  params as INVOKE; params[0] = confidential_request; then the same
- *                                GET_STATE / RESUME cycle (state answers carry stored ciphertext),
- *                                ending in FOC_MSG_CONFIDENTIAL_RESPONSE (confidential_response)
+ *   FOC_CMD_CONFIDENTIAL_INVOKE  params as INVOKE; params[0] = confidential_invocation; then the same
+ *                                GET_STATE / GET_STATE_BY_RANGE / RESUME cycle (answers carry stored
+ *                                ciphertext), ending in FOC_MSG_CONFIDENTIAL_RESPONSE (confidential_response)
+ *     confidential_invocation := u32 magic(FOC_CONF_INVOKE_MAGIC) bytes confidential_request
+ *                                bytes creator_msp_id bytes creator_certificate
+ *                                (the creator the peer reports for the transaction; the TA refuses a
+ *                                request whose encrypted creator is another one)
  */
 #define FOC_CMD_ENCLAVE_CREATE 4
 #define FOC_CMD_ENCLAVE_CREDENTIALS 5
@@ -87,12 +103,15 @@
 #define FOC_MSG_RESPONSE 0
 #define FOC_MSG_GET_STATE 1
 #define FOC_MSG_CONFIDENTIAL_RESPONSE 3
+#define FOC_MSG_GET_STATE_BY_RANGE 4
 #define FOC_MSG_ERROR 100
 
 #define FOC_REQ_MAGIC 0x31434f46u /* "FOC1" little-endian */
-#define FOC_CONF_REQUEST_MAGIC 0x31524346u     /* "FCR1" confidential_request */
+#define FOC_REQ2_MAGIC 0x32434f46u /* "FOC2": FOC1 followed by the context (creator, transient data) */
+#define FOC_CONF_INVOKE_MAGIC 0x31494346u      /* "FCI1" confidential_invocation */
+#define FOC_CONF_REQUEST_MAGIC 0x32524346u     /* "FCR2" confidential_request (v2: creator, transient) */
 #define FOC_CONF_STATE_MAGIC 0x31534346u       /* "FCS1" stored_value */
-#define FOC_CONF_SIGNED_MAGIC 0x31525346u      /* "FSR1" signed_message */
+#define FOC_CONF_SIGNED_MAGIC 0x32525346u      /* "FSR2" signed_message (v2: creator hash, ranges) */
 #define FOC_CONF_ATTESTED_MAGIC 0x32444146u    /* "FAD2" attested_data (v2: + key policy digest) */
 #define FOC_CONF_EVIDENCE_MAGIC 0x31564546u    /* "FEV1" evidence */
 #define FOC_CONF_CREDENTIALS_MAGIC 0x31444346u /* "FCD1" credentials */
@@ -107,7 +126,7 @@
 /* Limits (documented in docs/limits.md; checked before every copy) */
 #define FOC_MAX_ARGS 16              /* including the function name */
 #define FOC_MAX_FUNCTION 64          /* bytes of the function name */
-#define FOC_MAX_KEY 256              /* bytes of a state key (non-empty, no NUL) */
+#define FOC_MAX_KEY 256              /* bytes of a state key (simple or composite, see above) */
 #define FOC_MAX_VALUE 65536          /* bytes of one state value or argument */
 #define FOC_MAX_REQUEST 131072       /* encoded request */
 #define FOC_MAX_PAYLOAD 65536        /* response payload / error message */
@@ -119,6 +138,12 @@
 #define FOC_MAX_IDENTIFIER 256       /* chaincode id, version, channel id, host endpoint (non-empty) */
 #define FOC_MAX_TRUSTED_DEVICES 16   /* device keys in one chaincode's key policy */
 #define FOC_MAX_DEVICE_KEY 1024      /* DER SubjectPublicKeyInfo of a device attestation key (RSA <= 4096) */
+#define FOC_MAX_MSP_ID 256           /* bytes of the creator's MSP id */
+#define FOC_MAX_CERTIFICATE 8192     /* bytes of the creator's certificate (SerializedIdentity.id_bytes) */
+#define FOC_MAX_TRANSIENT 16         /* transient entries in one request (key 1..FOC_MAX_KEY, value <= FOC_MAX_VALUE) */
+#define FOC_MAX_RANGES 8             /* distinct ranges read by one invocation */
+#define FOC_MAX_RANGE_ENTRIES 64     /* entries in one range answer */
+#define FOC_MAX_RANGE_BYTES 65536    /* sum of keys + values of all range answers in one invocation */
 /* stored_value = plaintext + 40 bytes (magic, nonce, lengths, GCM tag). In confidential mode
  * FOC_MAX_VALUE bounds the plaintext; a state answer may carry FOC_MAX_VALUE + this, and
  * FOC_MAX_CACHE_BYTES counts the stored (encrypted) bytes. */
@@ -137,6 +162,7 @@
 #define FOC_ERR_NO_MEMORY 10
 #define FOC_ERR_INTERNAL 11
 #define FOC_ERR_INCONSISTENT 12    /* state answer does not fit the request (e.g. found=0 with a value) */
+#define FOC_ERR_DENIED 13          /* the chaincode refuses this caller (foc_get_creator) or this operation now */
 #define FOC_ERR_UNTRUSTED 14       /* key distribution: the other enclave's evidence or key policy does not verify (13 is FOC_ERR_DENIED of the chaincode API, issue 12) */
 
 #endif /* FOC_TA_H */

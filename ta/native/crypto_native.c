@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -212,14 +213,20 @@ bool foc_crypto_ecdsa_sign(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_
 
 /* ---------------------------------------------------------------- storage: plain files */
 
-static bool object_path(const char *id, char *path, size_t cap)
+/* $FOC_NATIVE_STORAGE/<this TA's uuid>/<id>; with `create`, the TA's directory is made if absent. */
+static bool object_path(const char *id, char *path, size_t cap, bool create)
 {
 	const char *dir = getenv(FOC_NATIVE_STORAGE_ENV);
 	int n;
 
 	if (!dir || !*dir)
 		return false;
-	n = snprintf(path, cap, "%s/%s", dir, id);
+	n = snprintf(path, cap, "%s/%s", dir, FOC_NATIVE_TA_UUID);
+	if (n <= 0 || (size_t)n >= cap)
+		return false;
+	if (create && mkdir(path, 0700) != 0 && errno != EEXIST)
+		return false;
+	n = snprintf(path, cap, "%s/%s/%s", dir, FOC_NATIVE_TA_UUID, id);
 	return n > 0 && (size_t)n < cap;
 }
 
@@ -230,7 +237,7 @@ enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t ca
 	size_t n;
 	int extra;
 
-	if (!object_path(id, path, sizeof(path)))
+	if (!object_path(id, path, sizeof(path), false))
 		return FOC_STORAGE_ERROR;
 	f = fopen(path, "rb");
 	if (!f)
@@ -252,7 +259,7 @@ enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, s
 	FILE *f;
 	bool ok;
 
-	if (!object_path(id, path, sizeof(path)))
+	if (!object_path(id, path, sizeof(path), true))
 		return FOC_STORAGE_ERROR;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "wb");

@@ -3,11 +3,18 @@
 #ifndef FOC_CRYPTO_NATIVE_H
 #define FOC_CRYPTO_NATIVE_H
 
-/* Directory of the native "sealed" objects: plain files, NOT secure storage. */
+#include <foc_ta.h>
+
+/* Directory of the native "sealed" objects: plain files, NOT secure storage. Each TA's objects
+ * are in its own subdirectory, named by its uuid (as OP-TEE's storage is per TA). */
 #define FOC_NATIVE_STORAGE_ENV "FOC_NATIVE_STORAGE"
 
 /* PEM private key file of this simulated device's "attestation key" (default: the published one). */
 #define FOC_NATIVE_DEVICE_KEY_ENV "FOC_NATIVE_DEVICE_KEY"
+/* The uuid of the TA this build is (the Makefile's TA_UUID; FOC's coffee TA by default). */
+#ifndef FOC_NATIVE_TA_UUID
+#define FOC_NATIVE_TA_UUID FOC_TA_UUID_STR
+#endif
 
 /* Evidence kind of the native build, and what it "measures" (a fixed label, nothing real). */
 #define FOC_NATIVE_EVIDENCE_KIND "native-insecure-v1"

@@ -10,8 +10,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <foc_chaincode.h>
 #include <foc_ta.h>
 
+#include "crypto_native.h"
 #include "foc_commands.h"
 #include "foc_platform.h"
 
@@ -136,4 +138,14 @@ uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uin
 	res = invoke_locked(s, cmd, in, in_len, out, out_len, msg_type);
 	pthread_mutex_unlock(&instance_lock);
 	return res;
+}
+
+const char *foc_native_ta_uuid(void)
+{
+	return FOC_NATIVE_TA_UUID;
+}
+
+const char *foc_native_chaincode_name(void)
+{
+	return foc_chaincode.name ? foc_chaincode.name : "";
 }

@@ -38,6 +38,15 @@ uint32_t foc_native_invoke(struct foc_native_session *s, uint32_t cmd, const uin
 			   uint8_t *out, size_t *out_len, uint32_t *msg_type);
 
 /*
+ * Which TA this library is: the uuid of the chaincode TA it was built as (the build's TA_UUID,
+ * e.g. "6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9" for FOC's coffee TA) and its chaincode's name
+ * (struct foc_chaincode). Its sealed objects live in $FOC_NATIVE_STORAGE/<uuid>/, as OP-TEE keeps
+ * each TA's secure storage apart. Static strings, never NULL.
+ */
+const char *foc_native_ta_uuid(void);
+const char *foc_native_chaincode_name(void);
+
+/*
  * Invoke a command exactly as OP-TEE calls TA_InvokeCommandEntryPoint: `param_types` in the
  * TEE_PARAM_TYPES() encoding (TEE_PARAM_TYPE_* values, not TEEC_*), the four parameters as
  * the TA receives them (union foc_param: TEE_Param's layout, foc_commands.h). The TA's command table checks the types and buffers; on return the

@@ -15,7 +15,7 @@ import re
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +39,12 @@ from foc.deploy.native_build import build_native_core
 from foc.errors import AttestationError, ChaincodeError, VerificationError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.protocol.context import Creator
 from foc.protocol.result import InvocationError
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
+from foc.tee.invocation import run_confidential_invocation
 from foc.tee.native import NativeBackend, NativeSession
 from foc.wrapper.confidential import ConfidentialChaincode
 
@@ -97,6 +99,11 @@ def definition(channel: str = CHANNEL) -> ChaincodeDefinition:
     return ChaincodeDefinition(CHAINCODE, NATIVE_MEASUREMENT.hex(), channel)
 
 
+def invoke_confidential(session: NativeSession, request: bytes) -> tuple[int, bytes]:
+    """FOC_CMD_CONFIDENTIAL_INVOKE with `request` as the proxy sends it (FCI1, no creator)."""
+    return session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, abi.encode_confidential_invocation(request, None))
+
+
 @dataclass
 class TaEnclave:
     """`foc.wrapper.confidential.ConfidentialEnclave` over a TA session (what the proxy does)."""
@@ -111,23 +118,16 @@ class TaEnclave:
         *,
         transaction_id: str = "",
         channel_id: str = "",
+        creator: Creator | None = None,
+        get_state_by_range: Callable[[str, str], Sequence[tuple[str, bytes]]] | None = None,
     ) -> bytes:
-        msg_type, out = self.session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, confidential_request)
-        while msg_type == abi.FOC_MSG_GET_STATE:
-            self.round_trips += 1
-            key = abi.decode_get_state(out).decode()
-            stored = get_state(key)
-            answer = (
-                b"\x00" + (0).to_bytes(4, "little")
-                if stored is None
-                else b"\x01" + len(stored).to_bytes(4, "little") + stored
-            )
-            msg_type, out = self.session.invoke(abi.FOC_CMD_RESUME, answer)
-        if msg_type == abi.FOC_MSG_ERROR:
-            err = abi.decode_error(out)
-            raise ChaincodeError(err.code, err.message)
-        assert msg_type == abi.FOC_MSG_CONFIDENTIAL_RESPONSE, msg_type
-        return out
+        result = run_confidential_invocation(
+            self.session, confidential_request, get_state, get_state_by_range, creator=creator
+        )
+        self.round_trips += result.round_trips - 1
+        result.raise_for_error()
+        assert result.confidential_response is not None
+        return result.confidential_response
 
 
 # -- enclave lifecycle ---------------------------------------------------------------------------
@@ -181,7 +181,12 @@ def test_recreate_is_refused_force_replaces_the_enclave_and_keeps_the_chaincode_
     second = create(session, force=True)
     assert second.attested_data.enclave_pub != first.attested_data.enclave_pub
     assert second.attested_data.chaincode_pub == first.attested_data.chaincode_pub
-    assert sorted(p.name for p in storage.iterdir()) == ["foc.chaincode.v1", "foc.enclave.v1"]
+    # each TA's objects in its own directory, named by its uuid (OP-TEE keeps TAs' storage apart)
+    assert [p.name for p in storage.iterdir()] == [abi.FOC_TA_UUID_STR]
+    assert sorted(p.name for p in (storage / abi.FOC_TA_UUID_STR).iterdir()) == [
+        "foc.chaincode.v1",
+        "foc.enclave.v1",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -402,7 +407,7 @@ def test_request_for_another_channel_or_chaincode_is_refused(
 ) -> None:
     creds = create(session)
     request = _request(creds.attested_data.chaincode_pub, channel, chaincode, (b"query", b"alice"))
-    err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
+    err = ta_error(*invoke_confidential(session, request))
     assert err.code == "BAD_REQUEST" and needle in err.message
 
 
@@ -410,14 +415,14 @@ def test_client_point_not_on_the_curve_is_a_structured_error(session: NativeSess
     creds = create(session)
     point = b"\x04" + (1).to_bytes(32, "big") + (1).to_bytes(32, "big")
     request = _request(creds.attested_data.chaincode_pub, CHANNEL, CHAINCODE, (b"query", b"a"), point=point)
-    err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
+    err = ta_error(*invoke_confidential(session, request))
     assert err.code == "BAD_REQUEST" and "P-256" in err.message
 
 
 def test_invoke_before_create_is_not_found(session: NativeSession) -> None:
     point = EC_P256.encode_point(EC_P256.generate_private_key())
     request = _request(point, CHANNEL, CHAINCODE, (b"query", b"a"))
-    err = ta_error(*session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request))
+    err = ta_error(*invoke_confidential(session, request))
     assert err.code == "NOT_FOUND"
 
 
@@ -435,7 +440,7 @@ def test_state_answer_limit_counts_the_ciphertext_overhead(network: Network) -> 
     session = network.enclave.session
     limit = abi.FOC_MAX_VALUE + abi.FOC_CONF_STATE_OVERHEAD
     for size, code in ((limit, "INCONSISTENT"), (limit + 1, "LIMIT")):
-        msg_type, out = session.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, request)
+        msg_type, out = invoke_confidential(session, request)
         assert msg_type == abi.FOC_MSG_GET_STATE
         answer = b"\x01" + size.to_bytes(4, "little") + b"\x00" * size
         err = ta_error(*session.invoke(abi.FOC_CMD_RESUME, answer))

@@ -87,6 +87,7 @@ class Outcome:
     status: int = 0
     payload: bytes = b""
     reads: list[bytes] = field(default_factory=list)
+    ranges: list[tuple[bytes, bytes]] = field(default_factory=list)
     writes: list[tuple[bytes, bool, bytes]] = field(default_factory=list)
 
 
@@ -99,6 +100,7 @@ def decode(msg: int, out: bytes) -> Outcome:
     elif msg == MSG_RESPONSE:
         o = Outcome(msg, status=r.u32(), payload=r.blob())
         o.reads = [r.blob() for _ in range(r.u32())]
+        o.ranges = [(r.blob(), r.blob()) for _ in range(r.u32())]
         for _ in range(r.u32()):
             key, flag, value = r.blob(), r.take(1)[0], r.blob()
             assert flag in (0, 1)
@@ -303,7 +305,7 @@ def test_short_buffer_reports_size_and_retry_gives_same_answer(session: Session)
 
 def test_info_and_parameter_errors(session: Session) -> None:
     res, msg, _, out_len = session.raw(CMD_INFO, None, cap=0)
-    assert (res, msg, out_len) == (TEE_SUCCESS, 1, MAX_OUTPUT)
+    assert (res, msg, out_len) == (TEE_SUCCESS, 2, MAX_OUTPUT)  # ABI 2 (foc_ta.h)
     lib = session.ta.lib
     assert lib.foc_native_invoke(None, CMD_INFO, None, 0, None, None, None) == TEE_ERROR_BAD_PARAMETERS
     res = lib.foc_native_invoke(session.handle, CMD_INVOKE, b"x", 1, None, None, None)

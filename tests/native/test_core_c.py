@@ -36,6 +36,15 @@ def test_fuzz_smoke(tmp_path: Path) -> None:
     (corpus / "create").write_bytes(_seed(3, b"create\0peter\x005") + _seed(4, b"\x00"))
     (corpus / "add").write_bytes(_seed(3, b"add\0peter\x001") + _seed(4, b"\x0141"))
     (corpus / "short").write_bytes(_seed(5, b"\x08\x00") + _seed(3, b"query\0x") + _seed(4, b"\x011"))
+    # issue 12's entry points: FOC2 context (creator, transient), range and partial composite key reads
+    # answered plain (op 9) and sealed (op 11), composite writes, a confidential range read (op 7)
+    context = _seed(10, b"\x07\x02probe_creator") + _seed(10, b"\x07\x01probe_transient\0k")
+    (corpus / "context").write_bytes(context)
+    (corpus / "range").write_bytes(_seed(3, b"probe_range\0a\0z\0n") + _seed(9, b"b\0c\0d"))
+    (corpus / "partial").write_bytes(
+        _seed(3, b"probe_put_composite\0bid\0x\0v") + _seed(3, b"probe_partial\0bid") + _seed(9, b"\0x\0")
+    )
+    (corpus / "sealed").write_bytes(_seed(7, b"probe_range\0a\0z") + _seed(11, b"\x00b\0c"))
     proc = subprocess.run(
         [str(fuzzer), "-max_total_time=4", "-max_len=4096", "-seed=1", str(corpus)],
         capture_output=True,

@@ -53,6 +53,10 @@ def test_coffee_scenario_and_error_cases(peer: DevPeer) -> None:
     scenarios.coffee_scenario_and_error_cases(peer)
 
 
+def test_arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer: DevPeer) -> None:
+    scenarios.arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer)
+
+
 def test_count_overflow_is_refused(peer: DevPeer) -> None:
     scenarios.count_overflow_is_refused(peer)
 

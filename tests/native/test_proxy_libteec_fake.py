@@ -205,7 +205,8 @@ def test_confidential_commands_through_the_gp_client_api(backend, storage: Path)
     world: dict[str, bytes] = {}
     for args, expected in ((["create", "ann", "2"], b"OK"), (["query", "ann"], b"coffees: 2")):
         pending = client.encrypt_request(args)
-        msg_type, out = s.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, pending.request)
+        invocation = abi.encode_confidential_invocation(pending.request, None)  # FCI1, no creator
+        msg_type, out = s.invoke(abi.FOC_CMD_CONFIDENTIAL_INVOKE, invocation)
         while msg_type == abi.FOC_MSG_GET_STATE:
             key = abi.decode_get_state(out).decode()
             msg_type, out = s.invoke(abi.FOC_CMD_RESUME, abi.encode_state_answer(world.get(key)))

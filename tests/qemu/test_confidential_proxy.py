@@ -398,7 +398,7 @@ def test_no_plaintext_in_the_ledger_or_any_log(guest: Guest, network: Network) -
     # interface carries the stub's tx id end to end)...
     assert rc == 0 and network.executed
     for tx_id in network.executed:
-        assert f"tx {tx_id[:64]} mode=confidential outcome=OK" in proxy_log, tx_id
+        assert f"tx {tx_id[:64]} ta=coffee mode=confidential outcome=OK" in proxy_log, tx_id
     for secret in (SECRET_PERSON, SECRET_COUNT, SECRET_SUM):
         assert secret not in proxy_log  # ...without their arguments, keys, values or results
     logs = guest.running.logs

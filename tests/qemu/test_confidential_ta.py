@@ -40,6 +40,7 @@ from foc.confidential.suite import EC_P256, REQUEST_LABEL, enclave_id, sha256
 from foc.errors import AttestationError, ChaincodeError
 from foc.ledger.ledger import DevLedger
 from foc.ledger.peer import DevPeer
+from foc.protocol.context import Creator
 from foc.registry.attestation import verify_credentials
 from foc.registry.ercc import EnclaveRegistry, RegistryQuery
 from foc.tee import abi
@@ -244,7 +245,7 @@ for request_hex in json.loads(REQUESTS_JSON):
 
 
 def guest_invoke(
-    guest, requests: list[bytes], ledger: dict[str, bytes | None]
+    guest, requests: list[bytes], ledger: dict[str, bytes | None], creator: Creator | None = None
 ) -> tuple[list[tuple[int, bytes]], str | None]:
     """Run confidential requests in the guest's TA, answering reads from `ledger` (None = absent).
 
@@ -252,7 +253,8 @@ def guest_invoke(
     not hold and returns it as the second element.
     """
     ledger_json = json.dumps({k: None if v is None else v.hex() for k, v in ledger.items()})
-    requests_json = json.dumps([r.hex() for r in requests])
+    # as the proxy sends them: FCI1, the confidential_request, the peer's creator (foc_ta.h)
+    requests_json = json.dumps([abi.encode_confidential_invocation(r, creator).hex() for r in requests])
     body = f"LEDGER_JSON = {ledger_json!r}\nREQUESTS_JSON = {requests_json!r}\n" + GUEST_INVOKE
     lines_raw: list[tuple[int, bytes]] = []
     rc, text = guest.python(GUEST_PRELUDE + body + GUEST_EPILOGUE, timeout=300)
@@ -270,7 +272,9 @@ def guest_invoke(
 
 @dataclass
 class GuestEnclave:
-    """`ConfidentialEnclave` backed by the TA in the guest: reads are fetched as the TA asks."""
+    """`ConfidentialEnclave` backed by the TA in the guest: reads are fetched as the TA asks (coffee
+    reads no ranges: a range read would fail the guest script; tests/qemu/test_auction_optee.py runs
+    range reads through the guest's foc-proxy)."""
 
     guest: object
     calls: int = 0
@@ -283,11 +287,13 @@ class GuestEnclave:
         *,
         transaction_id: str = "",
         channel_id: str = "",
+        creator: Creator | None = None,
+        get_state_by_range: object = None,
     ) -> bytes:
         ledger: dict[str, bytes | None] = {}
         while True:  # deterministic re-execution lets us learn the reads one guest run at a time
             self.calls += 1
-            results, need = guest_invoke(self.guest, [confidential_request], ledger)
+            results, need = guest_invoke(self.guest, [confidential_request], ledger, creator)
             if need is None:
                 break
             self.reads.append(need)

@@ -97,10 +97,13 @@ def spread(samples: list[float]) -> str:
     )
 
 
-def health(client: ProxyClient) -> pb.HealthResponse:
+def health(client: ProxyClient) -> pb.TaHealth:
+    """The coffee TA's counters (the image's proxy also serves the auction TA, with its own pool)."""
     h = client.health(timeout=20.0)
     assert h.serving and h.tee == "optee", h
-    return h
+    (coffee,) = [ta for ta in h.tas if ta.is_default]
+    assert coffee.name == "coffee" and coffee.uuid == abi.FOC_TA_UUID.bytes, h
+    return coffee
 
 
 def guest_proxy_pids(guest: Guest) -> list[int]:
@@ -135,6 +138,11 @@ def test_coffee_scenario_and_error_cases(peer: DevPeer, request: pytest.FixtureR
     t0 = time.monotonic()
     scenarios.coffee_scenario_and_error_cases(peer)
     report(request.config, "coffee scenario (3 ok + 7 refused tx)", ms(time.monotonic() - t0))
+
+
+def test_arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer: DevPeer) -> None:
+    """Issue 8, kind 2, through the guest's proxy to the TA on OP-TEE."""
+    scenarios.arguments_that_are_not_utf8_reach_the_ta_as_bytes(peer)
 
 
 def test_count_overflow_is_refused(peer: DevPeer) -> None:

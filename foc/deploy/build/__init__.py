@@ -2,7 +2,8 @@
 
 Public API (the CLI only wires options to these):
 
-- `build_image(target_name, progress=..., verbose=..., refresh=...) -> ImageSet`
+- `build_image(target_name, progress=..., verbose=..., refresh=..., tas=...) -> ImageSet`: `tas` are
+  chaincode TAs to install beside the built ones (`foc.deploy.chaincodes.ChaincodeTa`)
 - `current_image(target_name) -> ImageSet | None`: the last image, if its inputs are unchanged.
 
 Every step is cached by the hash of its inputs under `<cache>/steps/<step>/<key>/`; with nothing
@@ -32,7 +33,8 @@ from pathlib import Path
 from foc.deploy.build.apt import AptArchive, MirrorSet, sha256_file
 from foc.deploy.build.cache import StepCache, cache_key
 from foc.deploy.build.manifest import Manifest, StepResult
-from foc.deploy.build.steps import STEPS, Step, StepContext, host_tool_version
+from foc.deploy.build.steps import STEPS, Step, StepContext, host_tool_version, image_chaincode_tas
+from foc.deploy.chaincodes import PROXY_TAS_FILE, ChaincodeTa, check_distinct, proxy_toml
 from foc.deploy.image import ImageSet
 from foc.deploy.paths import REPO_ROOT, cache_root
 from foc.deploy.targets import get_target
@@ -208,18 +210,22 @@ def build_image(
     verbose: bool = False,
     refresh: bool = False,
     repo: Path = REPO_ROOT,
+    tas: Sequence[ChaincodeTa] = (),
 ) -> ImageSet:
     """Build (or reuse) every step for `target_name` and publish the image set.
 
     refresh: rebuild every step and re-fetch package lists (downloads of pinned versions are kept,
-    since Debian never changes the content of a published version).
+    since Debian never changes the content of a published version). tas: chaincode TAs installed
+    beside coffee and the shipped examples (each its own image: the key covers their contents).
     """
     from foc.deploy.host import require_host
 
     started = time.monotonic()
     target = get_target(target_name)
     emit = progress or (lambda step, state, detail: None)
+    check_distinct(tas)
     ctx = _context(target, repo)
+    ctx.chaincode_tas = tuple(tas)
     planned = plan(target, ctx)
     key = _image_key(planned)
     if not refresh:
@@ -387,9 +393,12 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
     share_ta = d / "share" / "ta"
     share_ta.mkdir(parents=True, exist_ok=True)
     ta_files = []
-    for ta in sorted(out["ta"].glob("*.ta")):
+    tas = image_chaincode_tas(out)
+    for ta, _, _ in tas:
         _install(ta, share_ta / ta.name)
         ta_files.append(share_ta / ta.name)
+    # /init prefers this list to the initramfs's own, so a TA hot-copied into share/ta can be listed too
+    (share_ta / PROXY_TAS_FILE).write_text(proxy_toml([(uuid, name) for _, uuid, name in tas]))
     manifest_path = d / "manifest.json"
     manifest.image_files = {p.name: sha256_file(p) for p in (bios, kernel, initrd, *extra_files, *ta_files)}
     manifest.write(manifest_path)
@@ -409,6 +418,7 @@ def _publish(target: Target, ctx: StepContext, manifest: Manifest, key: str) -> 
             "ta_dev_kit": str(out["optee_os"] / "export-ta_arm64"),
             "ta_mbedtls": str(out["optee_os"] / "mbedtls"),
             "optee_intree_tas": str(out["optee_os"] / "ta"),
+            **{f"ta_name.{uuid}": name for _, uuid, name in tas},
             **{f"machine.{k}": v for k, v in target.machine.items()},
         },
     )

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from foc.deploy.build.apt import AptArchive, sha256_file
 from foc.deploy.build.cache import tree_digest
+from foc.deploy.chaincodes import COFFEE, PROXY_TAS_FILE, SHIPPED_CHAINCODES, ChaincodeTa, proxy_toml
 from foc.deploy.targets.base import DebPackage, Target
 from foc.errors import BuildError
 
@@ -55,13 +56,15 @@ PYC_UNCHECKED_HASH = 0b01  # the flags word of a .pyc header (PEP 552): hash-bas
 
 @dataclass
 class StepContext:
-    """What a step may use: the target, the repo, apt, earlier outputs and a logged runner."""
+    """What a step may use: the target, the repo, apt, earlier outputs and a logged runner, and the
+    chaincode TAs given to this build (`foc-deploy TARGET build --ta FILE.ta`)."""
 
     target: Target
     repo: Path
     apt: AptArchive
     downloads: Path
     outputs: dict[str, Path] = field(default_factory=dict)
+    chaincode_tas: tuple[ChaincodeTa, ...] = ()
     run_command: Callable[..., None] | None = None  # (argv, cwd=None, env=None) -> None, raises BuildError
 
     def sh(
@@ -663,7 +666,9 @@ class GuestWheels(Step):
 
 
 class TrustedApp(Step):
-    """Our TA(s), built from the repo's ta/ against the OP-TEE build's own dev kit."""
+    """Our TAs, built against the OP-TEE build's own dev kit: coffee from the repo's ta/ and each
+    shipped example chaincode (SHIPPED_CHAINCODES, a chaincode project on ta/chaincode.mk).
+    Its record lists them: `tas` = [{file, uuid, name}]."""
 
     name = "ta"
     deps = ("optee_os",)
@@ -671,6 +676,7 @@ class TrustedApp(Step):
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         return {
             "ta_tree": tree_digest(ctx.repo / "ta", exclude=_build_output),
+            "chaincodes": {p: tree_digest(ctx.repo / p, exclude=_build_output) for p in SHIPPED_CHAINCODES},
             "gcc": cross_gcc_version(),
         }
 
@@ -691,14 +697,64 @@ class TrustedApp(Step):
             ]
         )  # fmt: skip
         tas = sorted(build.rglob("*.ta"))
-        if not tas:
-            raise BuildError("the TA build finished but produced no <uuid>.ta file")
-        files = {}
-        for f in tas:
+        if len(tas) != 1:
+            raise BuildError(f"the TA build produced {len(tas)} <uuid>.ta files, expected coffee's one")
+        built = [(tas[0], COFFEE)]
+        for project in SHIPPED_CHAINCODES:
+            project_out = out / ".work-chaincode"
+            ctx.sh(
+                [
+                    "make", JOBS, "-C", str(ctx.repo / project), "ta", f"O={project_out}",
+                    f"FOC_TA_DIR={ta}", f"CROSS_COMPILE={CROSS_COMPILE}", f"PYTHON3={BUILD_PYTHON}",
+                    f"TA_DEV_KIT_DIR={kit}", f"FOC_MBEDTLS_DIR={mbedtls}",
+                ]
+            )  # fmt: skip
+            record = json.loads((project_out / "chaincode.json").read_text())
+            built.append((project_out / str(record["ta"]), str(record["name"])))
+        files, listed = {}, []
+        for f, name in built:
             shutil.copy2(f, out / f.name)
             files[f.name] = sha256_file(out / f.name)
+            listed.append({"file": f.name, "uuid": f.name.removesuffix(".ta"), "name": name})
         shutil.rmtree(build)
-        write_record(out, {"files": files})
+        shutil.rmtree(out / ".work-chaincode", ignore_errors=True)
+        write_record(out, {"files": files, "tas": listed})
+
+
+class ChaincodeTas(Step):
+    """The chaincode TAs given to this build (`foc-deploy TARGET build --ta FILE.ta`), copied as they
+    are (`foc chaincode build` signed them with the same dev kit). Record: `tas` = [{file, uuid, name}]."""
+
+    name = "chaincode_tas"
+    deps = ()
+
+    def inputs(self, ctx: StepContext) -> dict[str, object]:
+        return {"tas": [{**t.to_json(), "sha256": sha256_file(t.path)} for t in ctx.chaincode_tas]}
+
+    def run(self, ctx: StepContext, out: Path) -> None:
+        files = {}
+        for t in ctx.chaincode_tas:
+            dest = out / f"{t.uuid}.ta"
+            shutil.copy2(t.path, dest)
+            files[dest.name] = sha256_file(dest)
+        write_record(out, {"files": files, "tas": [t.to_json() for t in ctx.chaincode_tas]})
+
+
+def image_chaincode_tas(outputs: Mapping[str, Path]) -> list[tuple[Path, str, str]]:
+    """Every chaincode TA an image carries: (file, uuid, name) from the `ta` and `chaincode_tas`
+    steps' records, built ones first. BuildError if a uuid or name appears twice."""
+    found: list[tuple[Path, str, str]] = []
+    for step in ("ta", "chaincode_tas"):
+        if step not in outputs:
+            continue
+        record = json.loads((outputs[step] / "record.json").read_text())
+        for t in record.get("tas", []):
+            found.append((outputs[step] / str(t["file"]), str(t["uuid"]), str(t["name"])))
+    for what, values in (("uuid", [u for _, u, _ in found]), ("name", [n for _, _, n in found])):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise BuildError(f"the image would carry chaincode TA {what} {', '.join(twice)} twice")
+    return found
 
 
 class GuestNativeCore(Step):
@@ -819,7 +875,7 @@ class InitramfsOverlay(Step):
     """The small initramfs part rebuilt on every change of qemu/, foc/ or the TA: seconds."""
 
     name = "initramfs_overlay"
-    deps = ("ta", "guest_native")
+    deps = ("ta", "chaincode_tas", "guest_native")
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         return {
@@ -859,8 +915,11 @@ class InitramfsOverlay(Step):
         # overlay build (measured) and saves ~0.1 s of the proxy's start; the stdlib's are in the base.
         ta_dir = stage / GUEST_TA_DIR
         ta_dir.mkdir(parents=True)
-        for ta in sorted(ctx.outputs["ta"].glob("*.ta")):
+        tas = image_chaincode_tas(ctx.outputs)
+        for ta, _, _ in tas:
             shutil.copy2(ta, ta_dir / ta.name)
+        # the guest's foc-proxy serves every chaincode TA, one pool each (foc-proxy --config)
+        (etc / "foc" / PROXY_TAS_FILE).write_text(proxy_toml([(uuid, name) for _, uuid, name in tas]))
         native_out = ctx.outputs.get("guest_native")
         native = native_out / "libfoc_core.so" if native_out else None
         if native_out and native and native.exists():
@@ -892,6 +951,7 @@ STEPS: tuple[Step, ...] = (
     GuestWheels(),
     GuestBytecode(),
     TrustedApp(),
+    ChaincodeTas(),
     GuestNativeCore(),
     InitramfsBase(),
     InitramfsOverlay(),

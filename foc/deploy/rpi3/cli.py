@@ -187,8 +187,6 @@ def _provision(args: argparse.Namespace, out: Any) -> int:
     from foc.deploy.paths import REPO_ROOT
     from foc.deploy.rpi3 import provision as prov
     from foc.deploy.rpi3.runtime import Rpi3Runtime
-    from foc.tee.abi import FOC_TA_UUID_STR
-
     runtime = Rpi3Runtime(args.instance)
     with runtime.shell() as shell:
         if args.logs:
@@ -196,7 +194,7 @@ def _provision(args: argparse.Namespace, out: Any) -> int:
             out.result({"logs": logs}, escape(logs))
             return 0
         image = _image()
-        tas = [p for p in image.ta_files if p.name == f"{FOC_TA_UUID_STR}.ta"]
+        tas = list(image.ta_files)  # every chaincode TA of the image
         report = prov.provision(
             shell,
             runtime.identity(),

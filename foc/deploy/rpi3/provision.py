@@ -38,6 +38,7 @@ SRC_DIR = f"{DATA}/src"
 SRC_DIGEST = f"{SRC_DIR}/.digest"
 IMAGE_SRC_DIGEST = "/opt/foc/src/.digest"  # the package the image was built with (initramfs overlay)
 GUEST_TA_DIR = "/lib/optee_armtz"
+PROXY_TAS_FILE = "proxy.toml"  # foc.deploy.chaincodes.PROXY_TAS_FILE: the proxy's [[ta]] list
 PROXY_LOG = "/var/log/foc-proxy.log"
 TEE_FS = "/var/lib/optee-client/data/tee"
 RESTART_SUPPLICANT = (
@@ -262,13 +263,18 @@ def provision(
         shell.put_bytes(identity.make_client_tls(), f"{TLS_DIR}/client-ca.crt")
     else:
         shell.run(f"rm -f {TLS_DIR}/client-ca.crt")
-    for ta in tas:
-        data = ta.read_bytes()
-        remote = shell.run(f"sha256sum {GUEST_TA_DIR}/{ta.name} 2>/dev/null").output.split(" ", 1)[0]
+    # every chaincode TA of the image, and the proxy's list of them (/init copies both at boot)
+    listing = tas[0].parent / PROXY_TAS_FILE if tas else None
+    files = [(ta, f"{GUEST_TA_DIR}/{ta.name}") for ta in tas]
+    if listing is not None and listing.is_file():
+        files.append((listing, f"/etc/foc/{PROXY_TAS_FILE}"))
+    for local, installed in files:
+        data = local.read_bytes()
+        remote = shell.run(f"sha256sum {installed} 2>/dev/null").output.split(" ", 1)[0]
         if remote != hashlib.sha256(data).hexdigest():
-            shell.put_bytes(data, f"{TA_DIR}/{ta.name}")
-            shell.check(f"cp {TA_DIR}/{ta.name} {GUEST_TA_DIR}/{ta.name}")
-            report.tas.append(ta.name)
+            shell.put_bytes(data, f"{TA_DIR}/{local.name}")
+            shell.check(f"cp {TA_DIR}/{local.name} {installed}")
+            report.tas.append(local.name)
     if package is None:
         report.package = "skipped"
     else:
@@ -291,7 +297,8 @@ def provision(
             )
             report.package = "copied"
     report.supplicant = shell.check(RESTART_SUPPLICANT).strip().splitlines()[-1]
-    rc, out = shell.run("foc-proxy-service start")
+    # a running proxy serves the TAs it was started with: restart it when they changed
+    rc, out = shell.run("foc-proxy-service " + ("restart" if report.tas else "start"))
     if rc != 0:
         raise TargetError(f"the board's proxy did not start: {out}", hint=f"its log: {PROXY_LOG}")
     report.proxy = out.strip()

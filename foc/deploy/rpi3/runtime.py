@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ class Rpi3Runtime(ImageRuntime):
         mutual_tls: bool = False,
         new_tls: bool = True,
         boot_timeout: float = BOOT_TIMEOUT,
+        tas: Sequence[str | Path] = (),
     ) -> RunningTarget:
         """Boot the emulation (no `host`) or provision the board at `host`, until "proxy ready"."""
         if self.running() is not None:
@@ -87,7 +89,7 @@ class Rpi3Runtime(ImageRuntime):
             raise UsageError("--serial names a board's UART: give --host too (without it, rpi3 is emulated)")
         t0 = time.monotonic()
         timings: dict[str, float] = {}
-        image = self.image_for_up(build, progress, verbose, timings)
+        image = self.image_for_up(build, progress, verbose, timings, tas)
         identity = BoardIdentity.of(
             board or (host.replace(":", "_") if host else f"{EMULATED_PREFIX}{self.instance}")
         )
@@ -240,9 +242,7 @@ class Rpi3Runtime(ImageRuntime):
         is_alive: Any,
     ) -> None:
         """Provision over SSH (console if SSH fails and a serial port is known), then wait for Health."""
-        from foc.tee.abi import FOC_TA_UUID_STR
-
-        tas = [p for p in image.ta_files if p.name == f"{FOC_TA_UUID_STR}.ta"]
+        tas = list(image.ta_files)  # every chaincode TA of the image (and its proxy.toml beside them)
         package = paths.REPO_ROOT / "foc"
         if serial is not None and identity.pinned_host_key() is None:
             self._learn_host_key(serial, identity, running.logs)

@@ -14,7 +14,15 @@
  *     whose arguments are the chunk split at NUL bytes
  *   8 RESUME a stored_value encrypting the chunk for the key of the last GET_STATE
  *     (chunk[0] bit 0: found; bit 1: seal it for another key)
- * An enclave is created once, in a temporary FOC_NATIVE_STORAGE directory.
+ *   9 RESUME a range answer for the last GET_STATE_BY_RANGE: the chunk split at NUL bytes, each
+ *     piece the suffix of a key after the range's start (in the chunk's order, so the TA also
+ *     meets unsorted, duplicate and out-of-range keys), its value the piece itself
+ *  10 INVOKE a FOC2 request: chunk[0] bytes of creator, chunk[1] transient entries, the rest split
+ *     at NUL bytes into the arguments
+ *  11 the range answer of op 9 with each value sealed for its key (chunk[0] bit 1: for another key)
+ * An enclave is created once, in a temporary FOC_NATIVE_STORAGE directory. Confidential requests
+ * carry the creator "Org1MSP"/"cert" and the same creator as the peer's (op 7 with a chunk ending
+ * in 0xff: another peer creator, which the TA refuses).
  * Every output is checked to be a well-formed message of its type.
  */
 #include <stdint.h>
@@ -39,8 +47,8 @@ static uint8_t out[FOC_MAX_OUTPUT];
 /* op 3 turns a chunk of up to 65535 bytes into as many as 65536 arguments of 4 + n bytes */
 static uint8_t msgbuf[8 + 5 * 65536];
 static uint8_t plainbuf[8 + 5 * 65536 + 512];
-static uint8_t pending_key[FOC_MAX_KEY];
-static uint32_t pending_key_len;
+static uint8_t pending_key[FOC_MAX_KEY], pending_end[FOC_MAX_KEY];
+static uint32_t pending_key_len, pending_end_len;
 static uint8_t chaincode_pub[FOC_EC_POINT_SIZE];
 static uint8_t state_key[FOC_AES_KEY_SIZE];
 static int have_enclave;
@@ -69,6 +77,18 @@ static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 			pending_key_len = n;
 		}
 		break;
+	case FOC_MSG_GET_STATE_BY_RANGE:
+		ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK && n > 0;
+		if (ok) {
+			memcpy(pending_key, p, n);
+			pending_key_len = n;
+			ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK;
+		}
+		if (ok) {
+			memcpy(pending_end, p, n);
+			pending_end_len = n;
+		}
+		break;
 	case FOC_MSG_CONFIDENTIAL_RESPONSE:
 		ok = foc_read_bytes(&r, FOC_MAX_OUTPUT, &p, &n) == FOC_READ_OK && n > 4 &&
 		     foc_read_bytes(&r, 64, &p, &n) == FOC_READ_OK && n == 64;
@@ -82,6 +102,9 @@ static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 		     foc_read_u32(&r, &count) == FOC_READ_OK && count <= FOC_MAX_READS;
 		for (i = 0; ok && i < count; i++)
 			ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK;
+		ok = ok && foc_read_u32(&r, &count) == FOC_READ_OK && count <= FOC_MAX_RANGES;
+		for (i = 0; ok && i < 2 * count; i++)
+			ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK && (n > 0 || i % 2);
 		ok = ok && foc_read_u32(&r, &count) == FOC_READ_OK && count <= FOC_MAX_WRITES;
 		for (i = 0; ok && i < count; i++)
 			ok = foc_read_bytes(&r, FOC_MAX_KEY, &p, &n) == FOC_READ_OK && foc_read_u8(&r, &flag) == FOC_READ_OK &&
@@ -203,26 +226,103 @@ static size_t build_confidential_request(const uint8_t *chunk, size_t len)
 	uint8_t info[14 + 2 * FOC_EC_POINT_SIZE], nonce[FOC_GCM_NONCE_SIZE] = { 0 }, rkey[32] = { 0 };
 	size_t plain = 0, args = build_request(chunk, len), pos = 0;
 
+	int same_creator = !len || chunk[len - 1] != 0xff;
+
 	plain += put_bytes(plainbuf + plain, "dev", 3);
 	plain += put_bytes(plainbuf + plain, "coffee", 6);
 	memcpy(plainbuf + plain, msgbuf + 4, args - 4); /* u32 nargs, bytes[nargs] */
 	plain += args - 4;
+	plain += put_bytes(plainbuf + plain, "Org1MSP", 7); /* context: creator, one transient entry */
+	plain += put_bytes(plainbuf + plain, "cert", 4);
+	put_u32(plainbuf + plain, 1);
+	plain += 4;
+	plain += put_bytes(plainbuf + plain, "bid", 3);
+	plain += put_bytes(plainbuf + plain, "42", 2);
 	plain += put_bytes(plainbuf + plain, rkey, sizeof(rkey));
 	if (!foc_crypto_ec_generate(priv, pub))
 		abort();
-	memcpy(info, "FOC/v1/request", 14);
+	memcpy(info, "FOC/v2/request", 14);
 	memcpy(info + 14, pub, FOC_EC_POINT_SIZE);
 	memcpy(info + 14 + FOC_EC_POINT_SIZE, chaincode_pub, FOC_EC_POINT_SIZE);
 	if (!foc_crypto_ecdh_hkdf(priv, pub, chaincode_pub, info, sizeof(info), key))
 		abort();
-	put_u32(msgbuf, FOC_CONF_REQUEST_MAGIC);
-	pos = 4 + put_bytes(msgbuf + 4, pub, FOC_EC_POINT_SIZE);
+	/* confidential_invocation := FCI1 bytes confidential_request bytes msp bytes cert */
+	put_u32(msgbuf, FOC_CONF_INVOKE_MAGIC);
+	put_u32(msgbuf + 8, FOC_CONF_REQUEST_MAGIC);
+	pos = 12 + put_bytes(msgbuf + 12, pub, FOC_EC_POINT_SIZE);
 	pos += put_bytes(msgbuf + pos, nonce, sizeof(nonce));
 	put_u32(msgbuf + pos, (uint32_t)(plain + FOC_GCM_TAG_SIZE));
 	pos += 4;
-	if (!foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v1/request", 14, plainbuf, plain, msgbuf + pos))
+	if (!foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v2/request", 14, plainbuf, plain, msgbuf + pos))
 		abort();
-	return pos + plain + FOC_GCM_TAG_SIZE;
+	pos += plain + FOC_GCM_TAG_SIZE;
+	put_u32(msgbuf + 4, (uint32_t)(pos - 8));
+	pos += put_bytes(msgbuf + pos, same_creator ? "Org1MSP" : "Org2MSP", 7);
+	pos += put_bytes(msgbuf + pos, "cert", 4);
+	return pos;
+}
+
+/* FOC2: op 10's context from chunk[0..1], then the NUL-separated arguments of the rest. */
+static size_t build_request2(const uint8_t *chunk, size_t len)
+{
+	uint32_t creator = len ? chunk[0] % 8 : 0, ntransient = len > 1 ? chunk[1] % (FOC_MAX_TRANSIENT + 2) : 0, i;
+	size_t pos = len > 2 ? build_request(chunk + 2, len - 2) : build_request(chunk, 0);
+
+	put_u32(msgbuf, FOC_REQ2_MAGIC);
+	pos += put_bytes(msgbuf + pos, "Org1MSP", creator);
+	pos += put_bytes(msgbuf + pos, "certificate", creator);
+	put_u32(msgbuf + pos, ntransient);
+	pos += 4;
+	for (i = 0; i < ntransient; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "t%u", i % 10);
+		pos += put_bytes(msgbuf + pos, key, (uint32_t)strlen(key));
+		pos += put_bytes(msgbuf + pos, "v", 1);
+	}
+	return pos;
+}
+
+/* Ops 9 and 11: a range answer of the pending range's start + each NUL-separated piece. */
+static size_t build_range_answer(const uint8_t *chunk, size_t len, int sealed, int other_key)
+{
+	size_t pos = 4, start = 0, i;
+	uint32_t n = 0;
+
+	for (i = 0; i <= len && pos < sizeof(msgbuf) - 2 * FOC_MAX_KEY - 128; i++) {
+		uint8_t key[FOC_MAX_KEY + 1], aad[12 + FOC_MAX_KEY + 1], nonce[FOC_GCM_NONCE_SIZE] = { 2 };
+		size_t piece = i - start, key_len;
+
+		if (i < len && chunk[i] != 0)
+			continue;
+		if (piece > 64)
+			piece = 64;
+		key_len = pending_key_len + piece > FOC_MAX_KEY ? FOC_MAX_KEY : pending_key_len + piece;
+		memcpy(key, pending_key, pending_key_len);
+		memcpy(key + pending_key_len, chunk + start, key_len - pending_key_len);
+		pos += put_bytes(msgbuf + pos, key, (uint32_t)key_len);
+		if (!sealed) {
+			pos += put_bytes(msgbuf + pos, chunk + start, (uint32_t)piece);
+		} else {
+			memcpy(aad, "FOC/v1/state", 12);
+			memcpy(aad + 12, key, key_len);
+			put_u32(msgbuf + pos, (uint32_t)(4 + 4 + FOC_GCM_NONCE_SIZE + 4 + piece + FOC_GCM_TAG_SIZE));
+			put_u32(msgbuf + pos + 4, FOC_CONF_STATE_MAGIC);
+			pos += 8;
+			pos += put_bytes(msgbuf + pos, nonce, sizeof(nonce));
+			put_u32(msgbuf + pos, (uint32_t)(piece + FOC_GCM_TAG_SIZE));
+			pos += 4;
+			/* for another key: the associated data without the key's last byte */
+			if (!foc_crypto_gcm_seal(state_key, nonce, aad, 12 + key_len - (other_key ? 1 : 0), chunk + start,
+						 piece, msgbuf + pos))
+				abort();
+			pos += piece + FOC_GCM_TAG_SIZE;
+		}
+		n++;
+		start = i + 1;
+	}
+	put_u32(msgbuf, n);
+	return pos;
 }
 
 /* State answer carrying a stored_value of the chunk for the pending key (or another key). */
@@ -272,7 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - pos)
 			len = size - pos;
 		pos += len;
-		switch (op % 9) {
+		switch (op % 12) {
 		case 0:
 			call(s, FOC_CMD_INVOKE, chunk, len, cap);
 			break;
@@ -309,9 +409,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (have_enclave == 1)
 				call(s, FOC_CMD_CONFIDENTIAL_INVOKE, msgbuf, build_confidential_request(chunk, len), cap);
 			break;
-		default:
+		case 8:
 			if (have_enclave == 1 && pending_key_len)
 				call(s, FOC_CMD_RESUME, msgbuf, build_stored_answer(chunk, len), cap);
+			break;
+		case 9:
+			if (pending_key_len)
+				call(s, FOC_CMD_RESUME, msgbuf, build_range_answer(chunk, len, 0, 0), cap);
+			break;
+		case 10:
+			call(s, FOC_CMD_INVOKE, msgbuf, build_request2(chunk, len), cap);
+			break;
+		default:
+			if (have_enclave == 1 && pending_key_len)
+				call(s, FOC_CMD_RESUME, msgbuf,
+				     build_range_answer(len ? chunk + 1 : chunk, len ? len - 1 : 0, 1, len && (chunk[0] & 2)),
+				     cap);
 			break;
 		}
 	}

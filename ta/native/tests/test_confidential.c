@@ -5,10 +5,12 @@
  * side is built here from the platform's crypto primitives plus OpenSSL for verification;
  * the independent Python implementation is exercised by tests/native/test_confidential.py.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -220,7 +222,8 @@ static bool create(struct foc_session *s, int force, struct credentials *c)
 	return run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && msg == FOC_MSG_RESPONSE && decode_credentials(c);
 }
 
-static char storage_dir[256];
+static char storage_root[256]; /* $FOC_NATIVE_STORAGE of the tests */
+static char storage_dir[256];  /* the TA's objects in it: storage_root/<TA uuid> */
 
 static int count_files(void)
 {
@@ -335,11 +338,30 @@ static void test_config_negative(void)
 
 struct client {
 	struct credentials creds;
-	uint8_t request[8192];
+	uint8_t request[8192];     /* the confidential_invocation (FCI1) the proxy would pass */
 	size_t request_len;
-	uint8_t request_hash[FOC_HASH_SIZE];
+	uint8_t request_hash[FOC_HASH_SIZE]; /* of the confidential_request (FCR2) inside it */
 	uint8_t response_key[FOC_AES_KEY_SIZE];
+	/* the context: the creator inside the request, the one the peer reports, transient data */
+	const char *msp, *cert, *peer_msp, *peer_cert;
+	const char *transient[4][2];
+	uint32_t ntransient;
 };
+
+/* context := bytes msp bytes cert u32 n { bytes key bytes value } */
+static void put_context(struct buf *b, const char *msp, const char *cert, const char *(*transient)[2],
+			uint32_t n)
+{
+	uint32_t i;
+
+	put_str(b, msp ? msp : "");
+	put_str(b, cert ? cert : "");
+	put_u32(b, n);
+	for (i = 0; i < n; i++) {
+		put_str(b, transient[i][0]);
+		put_str(b, transient[i][1]);
+	}
+}
 
 /* Encrypt (function, args...) for the enclave's chaincode key, on channel/chaincode. */
 static void client_request(struct client *c, const char *channel, const char *chaincode, const char *function, ...)
@@ -361,11 +383,12 @@ static void client_request(struct client *c, const char *channel, const char *ch
 	put_u32(&pt, n);
 	for (i = 0; i < n; i++)
 		put_str(&pt, args[i]);
+	put_context(&pt, c->msp, c->cert, c->transient, c->ntransient);
 	foc_crypto_random(c->response_key, sizeof(c->response_key));
 	put_bytes(&pt, c->response_key, FOC_AES_KEY_SIZE);
 
 	foc_crypto_ec_generate(priv, pub);
-	memcpy(info, "FOC/v1/request", 14);
+	memcpy(info, "FOC/v2/request", 14);
 	memcpy(info + 14, pub, FOC_EC_POINT_SIZE);
 	memcpy(info + 14 + FOC_EC_POINT_SIZE, c->creds.chaincode_pub, FOC_EC_POINT_SIZE);
 	/* ECDH is symmetric: the client's (ephemeral, chaincode_pub) gives the TA's key */
@@ -375,20 +398,30 @@ static void client_request(struct client *c, const char *channel, const char *ch
 	put_bytes(&req, pub, FOC_EC_POINT_SIZE);
 	put_bytes(&req, nonce, FOC_GCM_NONCE_SIZE);
 	put_u32(&req, (uint32_t)(pt.len + FOC_GCM_TAG_SIZE));
-	CHECK(foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v1/request", 14, pt.data, pt.len,
+	CHECK(foc_crypto_gcm_seal(key, nonce, (const uint8_t *)"FOC/v2/request", 14, pt.data, pt.len,
 				  req.data + req.len));
 	req.len += pt.len + FOC_GCM_TAG_SIZE;
-	memcpy(c->request, req.data, req.len);
-	c->request_len = req.len;
-	foc_crypto_sha256(c->request, c->request_len, c->request_hash);
+	foc_crypto_sha256(req.data, req.len, c->request_hash);
+	/* confidential_invocation := FCI1 bytes request bytes peer_msp bytes peer_cert */
+	pt.len = 0;
+	put_u32(&pt, FOC_CONF_INVOKE_MAGIC);
+	put_bytes(&pt, req.data, (uint32_t)req.len);
+	put_str(&pt, c->peer_msp ? c->peer_msp : (c->msp ? c->msp : ""));
+	put_str(&pt, c->peer_cert ? c->peer_cert : (c->cert ? c->cert : ""));
+	memcpy(c->request, pt.data, pt.len);
+	c->request_len = pt.len;
 }
 
 struct response {
 	uint32_t status;
 	char payload[2048];
-	uint32_t nreads, nwrites;
+	uint32_t nreads, nwrites, nranges;
+	uint8_t creator_hash[FOC_HASH_SIZE];
 	char read_keys[4][64];
 	uint8_t read_found[4], read_hash[4][FOC_HASH_SIZE];
+	char range_start[4][64], range_end[4][64];
+	uint32_t range_start_len[4], range_end_len[4];
+	uint8_t results_hash[4][FOC_HASH_SIZE];
 	char write_keys[4][64];
 	uint8_t stored[4][256];
 	uint32_t stored_len[4];
@@ -451,6 +484,7 @@ static bool open_response(const struct client *c, struct response *resp)
 	if (foc_read_u32(&m, &magic) != FOC_READ_OK || magic != FOC_CONF_SIGNED_MAGIC ||
 	    foc_read_bytes(&m, 64, &p, &n) != FOC_READ_OK || n != 64 || memcmp(p, id, 64) != 0 ||
 	    foc_read_bytes(&m, 32, &p, &n) != FOC_READ_OK || n != 32 || memcmp(p, c->request_hash, 32) != 0 ||
+	    !read_fixed(&m, resp->creator_hash, FOC_HASH_SIZE) ||
 	    foc_read_u32(&m, &resp->nreads) != FOC_READ_OK || resp->nreads > 4)
 		return false;
 	for (i = 0; i < resp->nreads; i++) {
@@ -459,6 +493,18 @@ static bool open_response(const struct client *c, struct response *resp)
 		memcpy(resp->read_keys[i], p, n);
 		if (foc_read_u8(&m, &resp->read_found[i]) != FOC_READ_OK ||
 		    !read_fixed(&m, resp->read_hash[i], FOC_HASH_SIZE))
+			return false;
+	}
+	if (foc_read_u32(&m, &resp->nranges) != FOC_READ_OK || resp->nranges > 4)
+		return false;
+	for (i = 0; i < resp->nranges; i++) {
+		if (foc_read_bytes(&m, 63, &p, &resp->range_start_len[i]) != FOC_READ_OK)
+			return false;
+		memcpy(resp->range_start[i], p, resp->range_start_len[i]);
+		if (foc_read_bytes(&m, 63, &p, &resp->range_end_len[i]) != FOC_READ_OK)
+			return false;
+		memcpy(resp->range_end[i], p, resp->range_end_len[i]);
+		if (!read_fixed(&m, resp->results_hash[i], FOC_HASH_SIZE))
 			return false;
 	}
 	if (foc_read_u32(&m, &resp->nwrites) != FOC_READ_OK || resp->nwrites > 4)
@@ -515,7 +561,7 @@ static bool state_key(uint8_t key[FOC_AES_KEY_SIZE])
 static void test_invocations(void)
 {
 	struct foc_session *s = foc_session_new();
-	struct client c;
+	struct client c = { .msp = NULL };
 	struct response resp;
 	uint8_t empty_hash[FOC_HASH_SIZE], h[FOC_HASH_SIZE], key[FOC_AES_KEY_SIZE], value[64];
 	uint8_t alice[256], bad[256];
@@ -678,13 +724,18 @@ static struct buf plain_request(const char *function, ...)
 	return b;
 }
 
-/* Answer every GET_STATE with "not found"; the number of round trips. */
+/* Answer every GET_STATE with "not found" and every range with no entries; the number of round trips. */
 static int answer_not_found(struct foc_session *s)
 {
+	static const uint8_t no_entries[4] = { 0 };
 	int trips = 0;
 
-	while (msg == FOC_MSG_GET_STATE && trips++ < 100)
-		answer(s, NULL, 0, 0);
+	while ((msg == FOC_MSG_GET_STATE || msg == FOC_MSG_GET_STATE_BY_RANGE) && trips++ < 100) {
+		if (msg == FOC_MSG_GET_STATE)
+			answer(s, NULL, 0, 0);
+		else
+			CHECK(run(s, FOC_CMD_RESUME, no_entries, sizeof(no_entries)));
+	}
 	return trips;
 }
 
@@ -716,23 +767,28 @@ static void check_modes(struct foc_session *s, struct client *c, const struct bu
 		fprintf(stderr, "  expected \"%s\", got \"%s\"\n", expected, resp.payload);
 }
 
-/* A stored_value of value for key, sealed with the enclave's state key as the TA seals it. */
-static size_t stored_value(const char *key, const char *value, uint8_t *stored)
+/* A stored_value of value for key (key_len bytes), sealed with the enclave's state key as the TA seals it. */
+static size_t stored_value_n(const void *key, size_t key_len, const char *value, uint8_t *stored)
 {
 	uint8_t state[FOC_AES_KEY_SIZE], nonce[FOC_GCM_NONCE_SIZE] = { 9 }, aad[12 + FOC_MAX_KEY];
 	struct buf b = { .len = 0 };
 
 	CHECK(state_key(state));
 	memcpy(aad, "FOC/v1/state", 12);
-	memcpy(aad + 12, key, strlen(key));
+	memcpy(aad + 12, key, key_len);
 	put_u32(&b, FOC_CONF_STATE_MAGIC);
 	put_bytes(&b, nonce, sizeof(nonce));
 	put_u32(&b, (uint32_t)(strlen(value) + FOC_GCM_TAG_SIZE));
-	CHECK(foc_crypto_gcm_seal(state, nonce, aad, 12 + strlen(key), (const uint8_t *)value, strlen(value),
+	CHECK(foc_crypto_gcm_seal(state, nonce, aad, 12 + key_len, (const uint8_t *)value, strlen(value),
 				  b.data + b.len));
 	b.len += strlen(value) + FOC_GCM_TAG_SIZE;
 	memcpy(stored, b.data, b.len);
 	return b.len;
+}
+
+static size_t stored_value(const char *key, const char *value, uint8_t *stored)
+{
+	return stored_value_n(key, strlen(key), value, stored);
 }
 
 /*
@@ -743,7 +799,7 @@ static size_t stored_value(const char *key, const char *value, uint8_t *stored)
 static void test_layers(void)
 {
 	struct foc_session *s = foc_session_new();
-	struct client c;
+	struct client c = { .msp = NULL };
 	struct response resp;
 	struct buf plain;
 	uint8_t stored[256];
@@ -771,6 +827,8 @@ static void test_layers(void)
 	check_modes(s, &c, &plain, FOC_ERR_INTERNAL, "INTERNAL", "chaincode returned an invalid status", 0);
 	BOTH("script", "g:k", "Y");
 	check_modes(s, &c, &plain, FOC_ERR_BAD_ARGUMENT, "BAD_ARGUMENT", "state key is empty", 1);
+	BOTH("script", "r:a:c", "g:a", "q:t");
+	check_modes(s, &c, &plain, FOC_OK, "", ";a=-;;", 3);
 	BOTH("nope");
 	check_modes(s, &c, &plain, FOC_ERR_UNKNOWN_FUNCTION, "UNKNOWN_FUNCTION",
 		    "unknown function; coffee+script has: create, add, query, script", 0);
@@ -1020,18 +1078,131 @@ static void test_key_distribution(void)
 	CHECK(memcmp(cc.chaincode_pub, ca.chaincode_pub, FOC_EC_POINT_SIZE) != 0);
 
 	unsetenv(FOC_NATIVE_DEVICE_KEY_ENV);
-	setenv(FOC_NATIVE_STORAGE_ENV, storage_dir, 1);
+	setenv(FOC_NATIVE_STORAGE_ENV, storage_root, 1);
 	foc_session_free(s);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", root);
 }
 
+/* ------------------------------------------------------------------ creator, transient data, ranges */
+
+/* SHA-256(bytes msp bytes cert): the creator hash the TA signs. */
+static void creator_hash(const char *msp, const char *cert, uint8_t out_hash[FOC_HASH_SIZE])
+{
+	struct buf b = { .len = 0 };
+
+	put_str(&b, msp);
+	put_str(&b, cert);
+	foc_crypto_sha256(b.data, b.len, out_hash);
+}
+
+/* A range answer entry: bytes key bytes stored_value(key, value), sealed for seal_key. */
+static void put_entry(struct buf *b, const void *key, uint32_t key_len, const void *seal_key, uint32_t seal_len,
+		      const char *value, struct buf *results)
+{
+	uint8_t stored[256], h[FOC_HASH_SIZE];
+	size_t n = stored_value_n(seal_key, seal_len, value, stored);
+
+	put_bytes(b, key, key_len);
+	put_bytes(b, stored, (uint32_t)n);
+	foc_crypto_sha256(stored, n, h);
+	put_bytes(results, key, key_len);
+	put_bytes(results, h, FOC_HASH_SIZE);
+}
+
+static void test_context_and_ranges(void)
+{
+	static const char cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	static const uint8_t tx[] = { 0, 't', 0, 'x', 0 };
+	struct foc_session *s = foc_session_new();
+	struct client c = { .msp = NULL };
+	struct response resp;
+	struct buf b = { .len = 0 }, results = { .len = 0 };
+	uint8_t h[FOC_HASH_SIZE], results_hash[FOC_HASH_SIZE];
+	char message[1100], expected[256];
+
+	clear_storage();
+	CHECK(create(s, 0, &c.creds));
+
+	/* the creator inside the request, checked against the peer's, signed as a hash */
+	c.msp = "Org1MSP";
+	c.cert = cert;
+	client_request(&c, CHANNEL, CHAINCODE, "script", "c", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && open_response(&c, &resp));
+	snprintf(expected, sizeof(expected), "Org1MSP|%s;", cert);
+	creator_hash("Org1MSP", cert, h);
+	CHECK(resp.status == 200 && strcmp(resp.payload, expected) == 0 && memcmp(resp.creator_hash, h, 32) == 0);
+	c.peer_msp = "Org2MSP"; /* the peer reports another creator: refused before the chaincode runs */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "c", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+	      error_code(message, sizeof(message)) == FOC_ERR_BAD_REQUEST &&
+	      strstr(message, "not the transaction's creator"));
+	c.peer_msp = NULL;
+	c.peer_cert = "another certificate";
+	client_request(&c, CHANNEL, CHAINCODE, "script", "c", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+	      error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	c.msp = c.cert = NULL; /* a request without a creator where the peer reports one */
+	c.peer_msp = "Org1MSP";
+	c.peer_cert = cert;
+	client_request(&c, CHANNEL, CHAINCODE, "script", "c", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) &&
+	      error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
+	c.peer_msp = c.peer_cert = NULL; /* neither: no creator, the hash of two empty fields */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "c", NULL);
+	creator_hash("", "", h);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && open_response(&c, &resp) &&
+	      strcmp(resp.payload, "nocreator;") == 0 && memcmp(resp.creator_hash, h, 32) == 0);
+
+	/* transient data travels inside the encrypted request only */
+	c.transient[0][0] = "bid";
+	c.transient[0][1] = "secret-bid-4711";
+	c.ntransient = 1;
+	client_request(&c, CHANNEL, CHAINCODE, "script", "t:bid", "t:other", NULL);
+	CHECK(!memmem(c.request, c.request_len, "secret-bid-4711", 15));
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && open_response(&c, &resp) &&
+	      strcmp(resp.payload, "bid=secret-bid-4711;other=-;") == 0);
+	c.ntransient = 0;
+
+	/* a range: each entry's stored value opened bound to its key, the range signed with its results hash */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "r:a:z", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && msg == FOC_MSG_GET_STATE_BY_RANGE);
+	put_u32(&b, 2);
+	put_u32(&results, 2);
+	put_entry(&b, "a", 1, "a", 1, "1", &results);
+	put_entry(&b, "b", 1, "b", 1, "2", &results);
+	foc_crypto_sha256(results.data, results.len, results_hash);
+	CHECK(run(s, FOC_CMD_RESUME, b.data, b.len) && open_response(&c, &resp));
+	CHECK(resp.status == 200 && strcmp(resp.payload, "a=1,b=2,;") == 0 && resp.nreads == 0 && resp.nranges == 1);
+	CHECK(resp.range_start_len[0] == 1 && resp.range_start[0][0] == 'a' && resp.range_end_len[0] == 1 &&
+	      resp.range_end[0][0] == 'z' && memcmp(resp.results_hash[0], results_hash, 32) == 0);
+	/* an entry sealed for another key fails authentication under its own */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "r:a:z", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len);
+	b.len = results.len = 0;
+	put_u32(&b, 2);
+	put_entry(&b, "a", 1, "a", 1, "1", &results);
+	put_entry(&b, "b", 1, "a", 1, "2", &results);
+	CHECK(run(s, FOC_CMD_RESUME, b.data, b.len) && error_code(message, sizeof(message)) == FOC_ERR_INCONSISTENT &&
+	      strcmp(message, "state value for b failed authentication") == 0);
+	/* a partial composite key: the composite key is the associated data, NULs and all */
+	client_request(&c, CHANNEL, CHAINCODE, "script", "q:t", "k:t:y=Y", NULL);
+	CHECK(run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c.request, c.request_len) && msg == FOC_MSG_GET_STATE_BY_RANGE);
+	b.len = results.len = 0;
+	put_u32(&b, 1);
+	put_entry(&b, tx, sizeof(tx), tx, sizeof(tx), "X", &results);
+	CHECK(run(s, FOC_CMD_RESUME, b.data, b.len) && open_response(&c, &resp));
+	CHECK(resp.status == 200 && strcmp(resp.payload, "t/x=X,;") == 0 && resp.nranges == 1 && resp.nwrites == 1 &&
+	      resp.range_start_len[0] == 3 && resp.range_end_len[0] == 7 && memcmp(resp.write_keys[0], "\0t\0y\0", 5) == 0);
+	foc_session_free(s);
+}
+
 static void test_out_of_memory(void)
 {
 	long base = foc_test_live_allocations, fail_at;
 	int ok = 0, refused = 0;
-	struct client c;
+	struct client c = { .msp = NULL };
 	struct response resp;
 	struct foc_session *s = foc_session_new();
 
@@ -1077,17 +1248,22 @@ int main(void)
 
 	if (!mkdtemp(tmpl))
 		return 2;
-	snprintf(storage_dir, sizeof(storage_dir), "%s", tmpl);
-	setenv(FOC_NATIVE_STORAGE_ENV, storage_dir, 1);
+	snprintf(storage_root, sizeof(storage_root), "%s", tmpl);
+	setenv(FOC_NATIVE_STORAGE_ENV, storage_root, 1);
+	/* the TA's sealed objects: in the storage directory's subdirectory named by its uuid */
+	snprintf(storage_dir, sizeof(storage_dir), "%s/%s", tmpl, FOC_NATIVE_TA_UUID);
+	if (mkdir(storage_dir, 0700) != 0)
+		return 2;
 	test_lifecycle();
 	test_config_negative();
 	test_invocations();
 	test_layers();
 	test_key_distribution();
+	test_context_and_ranges();
 	test_out_of_memory();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", storage_dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
 	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", storage_dir);
+		fprintf(stderr, "could not remove %s\n", tmpl);
 	printf("confidential: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -105,14 +105,27 @@ static uint32_t err_code;
 static char err_text[FOC_MAX_PAYLOAD + 1];
 static char payload[FOC_MAX_PAYLOAD + 1];
 static uint32_t payload_len, resp_status, nreads, nwrites;
-static char reads_text[8192], writes_text[FOC_MAX_OUTPUT];
-static char need_key[FOC_MAX_KEY + 1];
+static char reads_text[8192], writes_text[FOC_MAX_OUTPUT], ranges_text[8192];
+static char need_key[FOC_MAX_KEY + 1], need_end[FOC_MAX_KEY + 1];
+static uint32_t need_key_len, need_end_len, nranges;
 
 static void copy_str(char *dst, const uint8_t *src, uint32_t n)
 {
 	if (n)
 		memcpy(dst, src, n);
 	dst[n] = 0;
+}
+
+/* Bytes as text for the checks: NUL as '|', 0x01 as '^', bytes above 0x7f as '~'; then `suffix`. */
+static size_t printable(char *dst, size_t cap, const uint8_t *p, uint32_t n, const char *suffix)
+{
+	size_t used = 0;
+	uint32_t i;
+
+	for (i = 0; i < n && used + 1 < cap; i++)
+		dst[used++] = p[i] == 0 ? '|' : p[i] == 1 ? '^' : p[i] > 0x7f ? '~' : (char)p[i];
+	used += (size_t)snprintf(dst + used, cap - used, "%s", suffix);
+	return used < cap ? used : cap - 1;
 }
 
 /* Decode `out` per msg; returns false if the TA produced a malformed message. */
@@ -129,9 +142,16 @@ static bool decode_output(void)
 			return false;
 		copy_str(err_text, p, n);
 	} else if (msg == FOC_MSG_GET_STATE) {
-		if (foc_read_bytes(&r, FOC_MAX_KEY, &p, &n))
+		if (foc_read_bytes(&r, FOC_MAX_KEY, &p, &need_key_len))
 			return false;
-		copy_str(need_key, p, n);
+		copy_str(need_key, p, need_key_len);
+	} else if (msg == FOC_MSG_GET_STATE_BY_RANGE) {
+		if (foc_read_bytes(&r, FOC_MAX_KEY, &p, &need_key_len) || !need_key_len)
+			return false;
+		copy_str(need_key, p, need_key_len);
+		if (foc_read_bytes(&r, FOC_MAX_KEY, &p, &need_end_len))
+			return false;
+		copy_str(need_end, p, need_end_len);
 	} else if (msg == FOC_MSG_RESPONSE) {
 		size_t used = 0;
 
@@ -146,6 +166,15 @@ static bool decode_output(void)
 				return false;
 			used += (size_t)snprintf(reads_text + used, sizeof(reads_text) - used, "%.*s;", (int)n,
 						 (const char *)p);
+		}
+		if (foc_read_u32(&r, &nranges) || nranges > FOC_MAX_RANGES)
+			return false;
+		used = 0;
+		ranges_text[0] = 0;
+		for (i = 0; i < 2 * nranges; i++) { /* "start..end;" with printable() */
+			if (foc_read_bytes(&r, FOC_MAX_KEY, &p, &n))
+				return false;
+			used += printable(ranges_text + used, sizeof(ranges_text) - used, p, n, i % 2 ? ";" : "..");
 		}
 		if (foc_read_u32(&r, &nwrites))
 			return false;
@@ -172,7 +201,8 @@ static bool decode_output(void)
 /* A tiny ledger to answer GET_STATE and apply write sets. */
 #define LEDGER_SIZE 256
 struct entry {
-	char key[FOC_MAX_KEY + 1];
+	uint8_t key[FOC_MAX_KEY];
+	uint32_t key_len;
 	uint8_t *value;
 	uint32_t len;
 	bool used;
@@ -180,30 +210,73 @@ struct entry {
 static struct entry ledger[LEDGER_SIZE];
 static int round_trips;
 
-static struct entry *ledger_find(const char *key)
+static struct entry *ledger_find_n(const void *key, uint32_t key_len)
 {
 	int i;
 
 	for (i = 0; i < LEDGER_SIZE; i++)
-		if (ledger[i].used && strcmp(ledger[i].key, key) == 0)
+		if (ledger[i].used && ledger[i].key_len == key_len && memcmp(ledger[i].key, key, key_len) == 0)
 			return &ledger[i];
 	return NULL;
 }
 
-static void ledger_put(const char *key, const void *value, uint32_t len)
+static struct entry *ledger_find(const char *key)
 {
-	struct entry *e = ledger_find(key);
+	return ledger_find_n(key, (uint32_t)strlen(key));
+}
+
+static void ledger_put_n(const void *key, uint32_t key_len, const void *value, uint32_t len)
+{
+	struct entry *e = ledger_find_n(key, key_len);
 	int i;
 
 	for (i = 0; !e && i < LEDGER_SIZE; i++)
 		if (!ledger[i].used)
 			e = &ledger[i];
 	free(e->value);
-	snprintf(e->key, sizeof(e->key), "%s", key);
+	memcpy(e->key, key, key_len);
+	e->key_len = key_len;
 	e->value = malloc(len ? len : 1);
 	memcpy(e->value, value, len);
 	e->len = len;
 	e->used = true;
+}
+
+static void ledger_put(const char *key, const void *value, uint32_t len)
+{
+	ledger_put_n(key, (uint32_t)strlen(key), value, len);
+}
+
+static int compare_bytes(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* The range answer for [start, end) from the ledger: u32 n { bytes key bytes value }, ascending. */
+static void range_answer(const uint8_t *start, uint32_t start_len, const uint8_t *end, uint32_t end_len)
+{
+	struct entry *picked[LEDGER_SIZE];
+	int n = 0, i, k;
+
+	for (i = 0; i < LEDGER_SIZE; i++) {
+		struct entry *e = &ledger[i];
+
+		if (!e->used || compare_bytes(e->key, e->key_len, start, start_len) < 0 ||
+		    (end_len && compare_bytes(e->key, e->key_len, end, end_len) >= 0))
+			continue;
+		for (k = n++; k > 0 && compare_bytes(picked[k - 1]->key, picked[k - 1]->key_len, e->key, e->key_len) > 0;
+		     k--)
+			picked[k] = picked[k - 1];
+		picked[k] = e;
+	}
+	answer.len = 0;
+	put_u32(&answer, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		put_bytes(&answer, picked[i]->key, picked[i]->key_len);
+		put_bytes(&answer, picked[i]->value, picked[i]->len);
+	}
 }
 
 static void ledger_clear(void)
@@ -229,25 +302,26 @@ static void apply_writes(void)
 	foc_read_u32(&r, &n);
 	for (i = 0; i < n; i++)
 		foc_read_bytes(&r, FOC_MAX_KEY, &p, &skip);
+	foc_read_u32(&r, &n); /* ranges */
+	for (i = 0; i < 2 * n; i++)
+		foc_read_bytes(&r, FOC_MAX_KEY, &p, &skip);
 	foc_read_u32(&r, &n);
 	for (i = 0; i < n; i++) {
 		const uint8_t *k, *v;
 		uint32_t kn, vn;
-		char key[FOC_MAX_KEY + 1];
 
 		foc_read_bytes(&r, FOC_MAX_KEY, &k, &kn);
 		foc_read_u8(&r, &del);
 		foc_read_bytes(&r, FOC_MAX_VALUE, &v, &vn);
-		copy_str(key, k, kn);
 		if (del) {
-			struct entry *e = ledger_find(key);
+			struct entry *e = ledger_find_n(k, kn);
 
 			if (e) {
 				free(e->value);
 				memset(e, 0, sizeof(*e));
 			}
 		} else {
-			ledger_put(key, v, vn);
+			ledger_put_n(k, kn, v, vn);
 		}
 	}
 }
@@ -258,13 +332,18 @@ static uint32_t run(struct foc_native_session *s)
 	uint32_t res = call(s, FOC_CMD_INVOKE, req.data, req.len);
 
 	round_trips = 0;
-	while (res == TEE_SUCCESS && msg == FOC_MSG_GET_STATE && round_trips < 1000) {
+	while (res == TEE_SUCCESS && (msg == FOC_MSG_GET_STATE || msg == FOC_MSG_GET_STATE_BY_RANGE) &&
+	       round_trips < 1000) {
 		struct entry *e;
 
 		if (!decode_output())
 			return 0xbad;
-		e = ledger_find(need_key);
-		state_answer(e != NULL, e ? e->value : NULL, e ? e->len : 0);
+		if (msg == FOC_MSG_GET_STATE_BY_RANGE) {
+			range_answer((const uint8_t *)need_key, need_key_len, (const uint8_t *)need_end, need_end_len);
+		} else {
+			e = ledger_find_n(need_key, need_key_len);
+			state_answer(e != NULL, e ? e->value : NULL, e ? e->len : 0);
+		}
 		round_trips++;
 		res = call(s, FOC_CMD_RESUME, answer.data, answer.len);
 	}
@@ -780,7 +859,7 @@ static void test_stub(struct foc_native_session *s)
 	CHECK(is_error(s, FOC_ERR_NOT_FOUND, "not found"));
 	request("script", "M:6", "R:4", NULL); /* message belongs to another code: default text */
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "bad argument"));
-	request("script", "R:13", NULL);
+	request("script", "R:14", NULL); /* past FOC_ERR_DENIED, the last code */
 	CHECK(is_error(s, FOC_ERR_INTERNAL, "invalid status"));
 	request("script", "L", NULL);
 	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "mmmm") && strlen(err_text) == FOC_MAX_ERROR_MESSAGE - 1);
@@ -1097,6 +1176,376 @@ static void test_threads(void)
 	}
 }
 
+
+/* ------------------------------------------------------------------ tests: the chaincode API of issue 12 */
+
+static uint8_t big_field[FOC_MAX_VALUE + 2];
+
+/* Turn the current request into FOC2 with a context: creator (msp_len/cert_len bytes of big_field,
+ * 0 = none) and n transient entries key<i> = "val<i>" (key_len/value_len > 0: entry 0 from big_field). */
+static void add_context(uint32_t msp_len, uint32_t cert_len, uint32_t n, uint32_t key_len, uint32_t value_len)
+{
+	uint32_t i;
+
+	memset(big_field, 'z', sizeof(big_field));
+	req.data[0] = (uint8_t)FOC_REQ2_MAGIC;
+	req.data[1] = (uint8_t)(FOC_REQ2_MAGIC >> 8);
+	req.data[2] = (uint8_t)(FOC_REQ2_MAGIC >> 16);
+	req.data[3] = (uint8_t)(FOC_REQ2_MAGIC >> 24);
+	put_bytes(&req, big_field, msp_len);
+	put_bytes(&req, big_field, cert_len);
+	put_u32(&req, n);
+	for (i = 0; i < n; i++) {
+		char key[16], value[16];
+
+		snprintf(key, sizeof(key), "key%u", i);
+		snprintf(value, sizeof(value), "val%u", i);
+		if (i == 0 && key_len)
+			put_bytes(&req, big_field, key_len);
+		else
+			put_bytes(&req, key, (uint32_t)strlen(key));
+		if (i == 0 && value_len)
+			put_bytes(&req, big_field, value_len);
+		else
+			put_bytes(&req, value, (uint32_t)strlen(value));
+	}
+}
+
+static void test_creator_and_transient(struct foc_native_session *s)
+{
+	request("script", "c", NULL); /* FOC1: no context */
+	CHECK(is_ok(s, "nocreator;"));
+	request("script", "c", "t:key0", NULL);
+	add_context(0, 0, 0, 0, 0);
+	CHECK(is_ok(s, "nocreator;key0=-;"));
+	request("script", "c", "t:key0", "t:key1", "t:key2", NULL);
+	add_context(3, 4, 2, 0, 0);
+	CHECK(is_ok(s, "zzz|zzzz;key0=val0;key1=val1;key2=-;"));
+
+	/* each limit at its value and one past it */
+	request("script", NULL);
+	add_context(FOC_MAX_MSP_ID, FOC_MAX_CERTIFICATE, FOC_MAX_TRANSIENT, FOC_MAX_KEY, FOC_MAX_VALUE);
+	CHECK(is_ok(s, ""));
+	request("script", NULL);
+	add_context(FOC_MAX_MSP_ID + 1, 1, 0, 0, 0);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_MSP_ID"));
+	request("script", NULL);
+	add_context(1, FOC_MAX_CERTIFICATE + 1, 0, 0, 0);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_CERTIFICATE"));
+	request("script", NULL);
+	add_context(0, 0, FOC_MAX_TRANSIENT + 1, 0, 0);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_TRANSIENT"));
+	request("script", NULL);
+	add_context(0, 0, 1, FOC_MAX_KEY + 1, 0);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	request("script", NULL);
+	add_context(0, 0, 1, 0, FOC_MAX_VALUE + 1);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_VALUE"));
+
+	/* malformed contexts */
+	request("script", NULL);
+	add_context(3, 0, 0, 0, 0);
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "both its MSP id and its certificate"));
+	request("script", NULL);
+	add_context(0, 0, 0, 0, 0);
+	req.len -= 4;
+	put_u32(&req, 1);
+	put_bytes(&req, "", 0);
+	put_bytes(&req, "v", 1);
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "transient key is empty"));
+	request("script", NULL);
+	add_context(0, 0, 0, 0, 0);
+	req.len -= 4;
+	put_u32(&req, 2);
+	put_bytes(&req, "k", 1);
+	put_bytes(&req, "v", 1);
+	put_bytes(&req, "k", 1);
+	put_bytes(&req, "w", 1);
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "appears twice"));
+	request("script", NULL);
+	add_context(2, 2, 1, 0, 0);
+	req.len -= 1;
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "inside its context"));
+	request("script", NULL);
+	add_context(2, 2, 0, 0, 0);
+	req.data[req.len++] = 0;
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "trailing"));
+	req.len -= 5; /* FOC2 without its transient count */
+	CHECK(is_error(s, FOC_ERR_BAD_REQUEST, "inside its context"));
+
+	/* the calls' own errors: a bad key is a stub error (sticky), no creator is not */
+	request("script", "t:", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "transient key is empty"));
+	request("script", "B:8", NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	request("script", "c", "p:after=1", NULL);
+	CHECK(is_ok(s, "nocreator;") && nwrites == 1);
+}
+
+static void test_ranges(struct foc_native_session *s)
+{
+	static const uint8_t tx[] = { 0, 't', 0, 'x', 0 }, ty[] = { 0, 't', 0, 'y', 0 }, u[] = { 0, 'u', 0 };
+	static char longkey[FOC_MAX_KEY + 8];
+	int i;
+
+	ledger_clear();
+	ledger_put("a", "1", 1);
+	ledger_put("b", "2", 1);
+	ledger_put("c", "3", 1);
+	ledger_put_n(tx, sizeof(tx), "X", 1);
+	ledger_put_n(ty, sizeof(ty), "Y", 1);
+	ledger_put_n(u, sizeof(u), "U", 1);
+
+	request("script", "r:a:c", NULL);
+	CHECK(is_ok(s, "a=1,b=2,;") && round_trips == 1 && nranges == 1 && strcmp(ranges_text, "a..c;") == 0);
+	CHECK(nreads == 0 && nwrites == 0);
+	/* empty bounds: from the first simple key (Fabric's "\x01"), no upper bound, no composite keys */
+	request("script", "r::", NULL);
+	CHECK(is_ok(s, "a=1,b=2,c=3,;") && strcmp(ranges_text, "^..;") == 0);
+	request("script", "r:b:", NULL);
+	CHECK(is_ok(s, "b=2,c=3,;"));
+	request("script", "r:c:a", NULL); /* end before start: an empty range */
+	CHECK(is_ok(s, ";"));
+	/* one round trip per distinct range; a point read beside it */
+	request("script", "r:a:c", "g:c", "r:a:c", "r:b:c", NULL);
+	CHECK(is_ok(s, "a=1,b=2,;c=3;a=1,b=2,;b=2,;") && round_trips == 3 && nranges == 2 && nreads == 1);
+	CHECK(strcmp(ranges_text, "a..c;b..c;") == 0);
+
+	/* partial composite keys, composite keys read and written like any other */
+	request("script", "q:t", NULL);
+	CHECK(is_ok(s, "t/x=X,t/y=Y,;") && strcmp(ranges_text, "|t|..|t|~~~~;") == 0);
+	request("script", "q:t:x", "K:t:y", "K:t:z", NULL);
+	CHECK(is_ok(s, "t/x=X,;=Y;=-;") && nreads == 2);
+	request("script", "k:t:z=Z", NULL);
+	CHECK(is_ok(s, "") && nwrites == 1 && ledger_find_n("\0t\0z\0", 5));
+	/* a range is committed state: this run's own write is not in it */
+	request("script", "k:t:w=W", "q:t", NULL);
+	CHECK(is_ok(s, "t/x=X,t/y=Y,t/z=Z,;"));
+	request("script", "q:", NULL); /* the empty object type is a type like any other */
+	CHECK(is_ok(s, ";"));
+
+	/* FOC_MAX_RANGES distinct ranges, then one more */
+	request("script", "H:" FOC_STR(FOC_MAX_RANGES), NULL);
+	CHECK(is_ok(s, "H;") && round_trips == FOC_MAX_RANGES);
+	request("script", "H:9", "p:w=1", NULL);
+	CHECK(FOC_MAX_RANGES == 8 && is_error(s, FOC_ERR_LIMIT, "FOC_MAX_RANGES"));
+
+	/* FOC_MAX_RANGE_ENTRIES entries in a range, then one more */
+	ledger_clear();
+	for (i = 0; i < FOC_MAX_RANGE_ENTRIES; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "e%03d", i);
+		ledger_put(key, "v", 1);
+	}
+	request("script", "r:e:f", NULL);
+	CHECK(run(s) == FOC_MSG_RESPONSE && payload_len == FOC_MAX_RANGE_ENTRIES * 7 + 1);
+	ledger_put("e999", "v", 1);
+	request("script", "r:e:f", NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_RANGE_ENTRIES"));
+
+	/* FOC_MAX_RANGE_BYTES of keys and values, then one more byte */
+	ledger_clear();
+	memset(big_field, 'v', sizeof(big_field));
+	ledger_put("v", big_field, FOC_MAX_RANGE_BYTES - 1);
+	request("script", "r:v:w", "S:1", NULL);
+	CHECK(is_ok(s, "s"));
+	ledger_put("v", big_field, FOC_MAX_RANGE_BYTES);
+	request("script", "r:v:w", "S:1", NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_RANGE_BYTES"));
+
+	/* bounds must be simple keys of at most FOC_MAX_KEY bytes; composite key misuse */
+	ledger_clear();
+	memset(longkey, 'k', sizeof(longkey));
+	memcpy(longkey, "r:", 2);
+	longkey[2 + FOC_MAX_KEY] = 0;
+	request("script", longkey, NULL);
+	CHECK(is_ok(s, ";"));
+	longkey[2 + FOC_MAX_KEY] = 'k';
+	longkey[2 + FOC_MAX_KEY + 1] = 0;
+	request("script", longkey, NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	request("script", "B:1", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "U+0000 and U+10FFFF"));
+	request("script", "B:2", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "U+0000 and U+10FFFF"));
+	request("script", "B:3", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "not a composite key"));
+	request("script", "B:4", NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "more attributes"));
+	request("script", "B:5", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "simple key"));
+	request("script", "B:6", NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	request("script", "B:7", NULL);
+	CHECK(is_error(s, FOC_ERR_BAD_ARGUMENT, "not a composite key"));
+	/* a partial key whose end bound (+ U+10FFFF) would pass FOC_MAX_KEY */
+	memcpy(longkey, "q:", 2);
+	longkey[2 + FOC_MAX_KEY - 5] = 0; /* NUL + type + NUL = FOC_MAX_KEY - 3 */
+	request("script", longkey, NULL);
+	CHECK(is_error(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	longkey[2 + FOC_MAX_KEY - 6] = 0;
+	request("script", longkey, NULL);
+	CHECK(is_ok(s, ";"));
+}
+
+/* Start "script r:b:d" and RESUME with a hand-made range answer; the error it gives. */
+static bool bad_range_answer(struct foc_native_session *s, uint32_t code, const char *text_part)
+{
+	uint32_t res;
+	bool ok;
+
+	request("script", "r:b:d", NULL);
+	CHECK(call(s, FOC_CMD_INVOKE, req.data, req.len) == TEE_SUCCESS && msg == FOC_MSG_GET_STATE_BY_RANGE);
+	res = call(s, FOC_CMD_RESUME, answer.data, answer.len);
+	ok = res == TEE_SUCCESS && decode_output() && msg == FOC_MSG_ERROR && err_code == code &&
+	     strstr(err_text, text_part) != NULL;
+	if (!ok)
+		fprintf(stderr, "  expected error %u (%s), got msg %u code %u \"%s\"\n", code, text_part, msg, err_code,
+			err_text);
+	/* any error ends the invocation */
+	ok = ok && call(s, FOC_CMD_RESUME, answer.data, answer.len) == TEE_SUCCESS && decode_output() &&
+	     err_code == FOC_ERR_SEQUENCE;
+	return ok;
+}
+
+/* A range answer of the given keys (NULL-terminated), each with value "v". */
+static void range_of(const char *first, ...)
+{
+	const char *keys[8];
+	uint32_t n = 0, i;
+	va_list ap;
+
+	va_start(ap, first);
+	for (const char *k = first; k && n < 8; k = va_arg(ap, const char *))
+		keys[n++] = k;
+	va_end(ap);
+	answer.len = 0;
+	put_u32(&answer, n);
+	for (i = 0; i < n; i++) {
+		put_bytes(&answer, keys[i], (uint32_t)strlen(keys[i]));
+		put_bytes(&answer, "v", 1);
+	}
+}
+
+static void test_range_answers(struct foc_native_session *s)
+{
+	static const uint8_t nul_key[] = { 1, 0, 0, 0, 3, 0, 0, 0, 'c', 0, 'x', 1, 0, 0, 0, 'v' };
+
+	range_of("c", "b", NULL);
+	CHECK(bad_range_answer(s, FOC_ERR_INCONSISTENT, "strictly ascending"));
+	range_of("b", "b", NULL);
+	CHECK(bad_range_answer(s, FOC_ERR_INCONSISTENT, "strictly ascending"));
+	range_of("a", NULL);
+	CHECK(bad_range_answer(s, FOC_ERR_INCONSISTENT, "outside the range"));
+	range_of("b", "d", NULL);
+	CHECK(bad_range_answer(s, FOC_ERR_INCONSISTENT, "outside the range"));
+	answer.len = 0;
+	memcpy(answer.data, nul_key, sizeof(nul_key));
+	answer.len = sizeof(nul_key);
+	CHECK(bad_range_answer(s, FOC_ERR_INCONSISTENT, "not a valid state key"));
+	range_of("b", "c", NULL);
+	answer.len -= 1;
+	CHECK(bad_range_answer(s, FOC_ERR_BAD_REQUEST, "inside an entry"));
+	range_of("b", NULL);
+	answer.data[answer.len++] = 0;
+	CHECK(bad_range_answer(s, FOC_ERR_BAD_REQUEST, "trailing"));
+	answer.len = 0;
+	CHECK(bad_range_answer(s, FOC_ERR_BAD_REQUEST, "empty"));
+	answer.len = 0;
+	put_u32(&answer, FOC_MAX_RANGE_ENTRIES + 1);
+	CHECK(bad_range_answer(s, FOC_ERR_LIMIT, "FOC_MAX_RANGE_ENTRIES"));
+	answer.len = 0;
+	put_u32(&answer, UINT32_MAX);
+	CHECK(bad_range_answer(s, FOC_ERR_LIMIT, "FOC_MAX_RANGE_ENTRIES"));
+	answer.len = 0;
+	put_u32(&answer, 1);
+	put_u32(&answer, FOC_MAX_KEY + 1);
+	memset(answer.data + answer.len, 'c', FOC_MAX_KEY + 1);
+	answer.len += FOC_MAX_KEY + 1;
+	put_bytes(&answer, "v", 1);
+	CHECK(bad_range_answer(s, FOC_ERR_LIMIT, "FOC_MAX_KEY"));
+	answer.len = 0;
+	put_u32(&answer, 1);
+	put_bytes(&answer, "c", 1);
+	put_u32(&answer, FOC_MAX_VALUE + 1);
+	memset(answer.data + answer.len, 'v', FOC_MAX_VALUE + 1);
+	answer.len += FOC_MAX_VALUE + 1;
+	CHECK(bad_range_answer(s, FOC_ERR_LIMIT, "FOC_MAX_VALUE"));
+	/* a state answer where a range answer is due is not a range answer */
+	state_answer(0, NULL, 0);
+	CHECK(bad_range_answer(s, FOC_ERR_BAD_REQUEST, "trailing"));
+	/* and a good one works on the same session afterwards */
+	range_of("b", "c", NULL);
+	request("script", "r:b:d", NULL);
+	CHECK(call(s, FOC_CMD_INVOKE, req.data, req.len) == TEE_SUCCESS && msg == FOC_MSG_GET_STATE_BY_RANGE);
+	CHECK(call(s, FOC_CMD_RESUME, answer.data, answer.len) == TEE_SUCCESS && decode_output() &&
+	      msg == FOC_MSG_RESPONSE && strcmp(payload, "b=v,c=v,;") == 0);
+}
+
+/* A range RESUME whose output does not fit: the answer is not consumed, the same RESUME works. */
+static void test_range_short_buffer(void)
+{
+	struct foc_native_session *s = foc_native_open();
+	uint8_t small[16];
+	size_t n = sizeof(small);
+	uint32_t m;
+
+	request("script", "r:b:d", "S:100", NULL);
+	CHECK(call(s, FOC_CMD_INVOKE, req.data, req.len) == TEE_SUCCESS && msg == FOC_MSG_GET_STATE_BY_RANGE);
+	CHECK(decode_output() && strcmp(need_key, "b") == 0 && strcmp(need_end, "d") == 0);
+	range_of("b", "c", NULL);
+	CHECK(foc_native_invoke(s, FOC_CMD_RESUME, answer.data, answer.len, small, &n, &m) == TEE_ERROR_SHORT_BUFFER);
+	CHECK(n > sizeof(small));
+	CHECK(call(s, FOC_CMD_RESUME, answer.data, answer.len) == TEE_SUCCESS && decode_output() &&
+	      msg == FOC_MSG_RESPONSE && payload_len == 100 && nranges == 1);
+	foc_native_close(s);
+}
+
+/* Every allocation of a range flow fails once: a clean error or success, never a leak. */
+static void test_range_out_of_memory(void)
+{
+	long fail_at, base = foc_test_live_allocations;
+	int ok = 0, no_memory = 0;
+
+	for (fail_at = 0; fail_at < 40; fail_at++) {
+		struct foc_session *cs = foc_session_new();
+		size_t n = sizeof(out);
+		uint32_t m = 0, res, code = 0;
+		struct foc_reader r;
+
+		request("script", "r:b:d", "q:t", "p:x=1", NULL);
+		add_context(2, 2, 1, 0, 0);
+		foc_test_fail_after = fail_at;
+		res = foc_test_run(cs, FOC_CMD_INVOKE, req.data, req.len, out, &n, &m);
+		if (res == TEE_SUCCESS && m == FOC_MSG_GET_STATE_BY_RANGE) {
+			range_of("b", "c", NULL);
+			n = sizeof(out);
+			res = foc_test_run(cs, FOC_CMD_RESUME, answer.data, answer.len, out, &n, &m);
+		}
+		if (res == TEE_SUCCESS && m == FOC_MSG_GET_STATE_BY_RANGE) {
+			answer.len = 0;
+			put_u32(&answer, 1);
+			put_bytes(&answer, "\0t\0a\0", 5);
+			put_bytes(&answer, "A", 1);
+			n = sizeof(out);
+			res = foc_test_run(cs, FOC_CMD_RESUME, answer.data, answer.len, out, &n, &m);
+		}
+		foc_test_fail_after = -1;
+		CHECK(res == TEE_SUCCESS);
+		foc_reader_init(&r, out, n);
+		if (m == FOC_MSG_RESPONSE)
+			ok++;
+		else if (m == FOC_MSG_ERROR && foc_read_u32(&r, &code) == FOC_READ_OK && code == FOC_ERR_NO_MEMORY)
+			no_memory++;
+		else
+			CHECK(!"unexpected outcome under memory pressure");
+		foc_session_free(cs);
+		CHECK(foc_test_live_allocations == base);
+	}
+	CHECK(ok > 0 && no_memory > 3);
+}
+
 int main(void)
 {
 	struct foc_native_session *s;
@@ -1109,7 +1558,12 @@ int main(void)
 	test_resume(s);
 	test_coffee(s);
 	test_stub(s);
+	test_creator_and_transient(s);
+	test_ranges(s);
+	test_range_answers(s);
 	foc_native_close(s);
+	test_range_short_buffer();
+	test_range_out_of_memory();
 	test_native_params();
 	test_command_table();
 	test_short_buffer();

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "confidential"))
 
-from reference_enclave import ChaincodeSecrets, GetState, ReferenceEnclave  # noqa: E402
+from reference_enclave import ChaincodeSecrets, GetState, GetStateByRange, ReferenceEnclave  # noqa: E402
 
 from foc.admin.definitions import DefinitionStore, define_chaincode  # noqa: E402
 from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
@@ -22,6 +22,7 @@ from foc.client.confidential import ConfidentialContract  # noqa: E402
 from foc.client.devledger import DevLedgerContract  # noqa: E402
 from foc.client.network import Network, connect  # noqa: E402
 from foc.confidential.formats import EnclaveConfig  # noqa: E402
+from foc.protocol.context import Creator  # noqa: E402
 
 CHANNEL = "dev"
 CHAINCODE = "coffee"
@@ -42,8 +43,12 @@ class EnclaveSlot:
         *,
         transaction_id: str = "",
         channel_id: str = "",
+        creator: Creator | None = None,
+        get_state_by_range: GetStateByRange | None = None,
     ) -> bytes:
-        return self.enclave.invoke(confidential_request, get_state)
+        return self.enclave.invoke(
+            confidential_request, get_state, creator=creator, get_state_by_range=get_state_by_range
+        )
 
 
 @dataclass

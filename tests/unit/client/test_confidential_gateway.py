@@ -165,17 +165,19 @@ def test_endorse_with_a_forged_response_is_refused_by_the_chaincode(fabric: Fabr
     rogue.create(EnclaveConfig("coffee", MEASUREMENT.hex(), CHANNEL, "device-1:7052"))
     coffee = fabric.contract()
     pending_request = b""
+    pending_context: dict = {}
 
     class Capture:
         def invoke(self, request: bytes, get_state, **context):  # type: ignore[no-untyped-def]
             nonlocal pending_request
             pending_request = request
-            return rogue.invoke(request, get_state)
+            pending_context.update(context)
+            return rogue.invoke(request, get_state, **context)
 
     fabric.slot.enclave = Capture()  # type: ignore[assignment]
     with pytest.raises(VerificationError):
         coffee.invoke("create", ["alice", "1"])
-    forged = rogue.invoke(pending_request, lambda key: None)
+    forged = rogue.invoke(pending_request, lambda key: None, creator=pending_context["creator"])
     with pytest.raises(EndorsementFailure, match="not registered"):
         GatewayContract(fabric.client, CHANNEL, "coffee").invoke("__endorse", [pending_request, forged])
     assert len(fabric.gateway.blocks) == 1  # the registration only
@@ -207,6 +209,7 @@ def test_a_registry_that_fails_inside_endorse_refuses_the_commit_with_its_reason
 
         def __init__(self, inner: GatewayContract) -> None:
             self.inner = inner
+            self.creator = inner.creator  # the identity requests name (ConfidentialContract.creator)
 
         def query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             return self.inner.query(*args, **kwargs)

@@ -51,7 +51,7 @@ class _EnclaveSlot:
         self.enclave = enclave
 
     def invoke(self, request: bytes, get_state, **context):  # type: ignore[no-untyped-def]
-        return self.enclave.invoke(request, get_state)
+        return self.enclave.invoke(request, get_state, **context)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
@@ -35,16 +35,20 @@ from foc.confidential.formats import (
     EnclaveConfig,
     EncryptedResponse,
     Evidence,
+    RangeRecord,
     ReadRecord,
     RequestPlaintext,
     ResponsePlaintext,
     SignedMessage,
     StoredValue,
     WriteRecord,
+    range_results_hash,
 )
 from foc.errors import ChaincodeError
+from foc.protocol.context import Creator, creator_hash
 
 GetState = Callable[[str], bytes | None]
+GetStateByRange = Callable[[str, str], Sequence[tuple[str, bytes]]]
 
 RESERVED_PREFIX = "~foc/"  # the TA's check_write (ta/confidential/foc_confidential.c)
 
@@ -126,6 +130,8 @@ class ReferenceEnclave:
         *,
         transaction_id: str = "",
         channel_id: str = "",
+        creator: Creator | None = None,
+        get_state_by_range: GetStateByRange | None = None,
     ) -> bytes:
         assert self.config is not None, "create the enclave first"
         request = ConfidentialRequest.decode(confidential_request)
@@ -133,26 +139,26 @@ class ReferenceEnclave:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), request.client_ephemeral_pub)
         shared = self.secrets.chaincode_key.exchange(ec.ECDH(), peer)
         k_req = HKDF(
-            hashes.SHA256(), 32, salt=b"", info=b"FOC/v1/request" + request.client_ephemeral_pub + cc_point
+            hashes.SHA256(), 32, salt=b"", info=b"FOC/v2/request" + request.client_ephemeral_pub + cc_point
         ).derive(shared)
         try:
-            plaintext = AESGCM(k_req).decrypt(request.nonce, request.ciphertext, b"FOC/v1/request")
+            plaintext = AESGCM(k_req).decrypt(request.nonce, request.ciphertext, b"FOC/v2/request")
         except Exception as exc:
             raise ChaincodeError("BAD_REQUEST", "request failed authentication") from exc
         body = RequestPlaintext.decode(plaintext)
         if body.channel_id != self.config.channel_id or body.chaincode_id != self.config.chaincode_id:
             raise ChaincodeError("BAD_REQUEST", "request is for another chaincode or channel")
+        if body.creator != creator:
+            raise ChaincodeError(
+                "BAD_REQUEST", "the confidential request's creator is not the transaction's creator"
+            )
         request_hash = _sha(confidential_request)
 
         reads: dict[str, ReadRecord] = {}
+        ranges: dict[tuple[str, str], RangeRecord] = {}
         writes: dict[str, WriteRecord] = {}
 
-        def read(key: str) -> bytes | None:
-            stored = get_state(key)
-            if key not in reads:
-                reads[key] = ReadRecord(key, stored is not None, _sha(stored or b""))
-            if stored is None:
-                return None
+        def open_stored(key: str, stored: bytes) -> bytes:
             value = StoredValue.decode(stored)
             try:
                 return AESGCM(self.secrets.state_key).decrypt(
@@ -160,6 +166,19 @@ class ReferenceEnclave:
                 )
             except Exception as exc:
                 raise ChaincodeError("INCONSISTENT", f"state value for {key} failed authentication") from exc
+
+        def read(key: str) -> bytes | None:
+            stored = get_state(key)
+            if key not in reads:
+                reads[key] = ReadRecord(key, stored is not None, _sha(stored or b""))
+            return None if stored is None else open_stored(key, stored)
+
+        def read_range(start: str, end: str) -> list[tuple[str, bytes]]:
+            assert get_state_by_range is not None, "this caller cannot answer range reads"
+            start = start or "\x01"
+            entries = list(get_state_by_range(start, end))
+            ranges.setdefault((start, end), RangeRecord(start, end, range_results_hash(entries)))
+            return [(k, open_stored(k, v)) for k, v in entries]
 
         def delete(key: str) -> None:
             writes[key] = WriteRecord(key, True, b"")
@@ -171,8 +190,9 @@ class ReferenceEnclave:
             ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
 
+        context = _Context(read, write, delete, read_range, body.creator, body.transient)
         try:
-            status, payload = 200, _run_chaincode(body.args, read, write, delete)
+            status, payload = 200, _run_chaincode(body.args, context)
         except ChaincodeError as exc:
             if exc.code == "INCONSISTENT":
                 raise  # not a chaincode answer: the TA refuses to run on tampered state
@@ -187,6 +207,8 @@ class ReferenceEnclave:
             reads=tuple(reads.values()),
             writes=tuple(writes.values()),
             encrypted_response=EncryptedResponse(nonce, ct).encode(),
+            creator_hash=creator_hash(body.creator),
+            ranges=tuple(ranges.values()),
         ).encode()
         r, s = decode_dss_signature(self.signing_key.sign(message, ec.ECDSA(hashes.SHA256())))
         return ConfidentialResponse(message, r.to_bytes(32, "big") + s.to_bytes(32, "big")).encode()
@@ -200,15 +222,38 @@ def _state_nonce(state_key: bytes, request_hash: bytes, key: str, value: bytes) 
     return HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(state_key)[:12]
 
 
-def _run_chaincode(
-    args: tuple[bytes, ...],
-    read: Callable[[str], bytes | None],
-    write: Callable[[str, bytes], None],
-    delete: Callable[[str], None],
-) -> bytes:
-    """A small key/value chaincode: create, get, add (integers), put (blind write), del."""
+@dataclass
+class _Context:
+    """What the chaincode may use: reads, writes, range reads, the creator, transient data."""
+
+    read: Callable[[str], bytes | None]
+    write: Callable[[str, bytes], None]
+    delete: Callable[[str], None]
+    read_range: Callable[[str, str], list[tuple[str, bytes]]]
+    creator: Creator | None
+    transient: Mapping[str, bytes]
+
+
+def _run_chaincode(args: tuple[bytes, ...], ctx: _Context) -> bytes:
+    """A small key/value chaincode: create, get, add (integers), put (blind write), del, whoami (the
+    creator's MSP id), transient (a transient value), range (start, end[, out_key]: "k=v;" per entry,
+    out_key = the count)."""
+    read, write = ctx.read, ctx.write
     function = args[0].decode()
     params = [a.decode() for a in args[1:]]
+    if function == "whoami" and not params:
+        if ctx.creator is None:
+            raise ChaincodeError("NOT_FOUND", "no creator")
+        return ctx.creator.msp_id.encode()
+    if function == "transient" and len(params) == 1:
+        if params[0] not in ctx.transient:
+            raise ChaincodeError("NOT_FOUND", "no such transient key")
+        return ctx.transient[params[0]]
+    if function == "range" and len(params) in (2, 3):
+        entries = ctx.read_range(params[0], params[1])
+        if len(params) == 3:
+            write(params[2], str(len(entries)).encode())
+        return b"".join(k.encode() + b"=" + v + b";" for k, v in entries)
     if function == "create" and len(params) == 2:
         if read(params[0]) is not None:
             raise ChaincodeError("EXISTS", "the key already exists")
@@ -227,7 +272,7 @@ def _run_chaincode(
         write(params[0], str(total).encode())
         return str(total).encode()
     if function == "del" and len(params) == 1:
-        delete(params[0])
+        ctx.delete(params[0])
         return b"OK"
     if function == "put" and len(params) == 2:
         write(params[0], params[1].encode())

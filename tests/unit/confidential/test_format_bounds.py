@@ -35,10 +35,16 @@ def signed(
     reads: tuple[tuple[str, int, int], ...] = (),
     writes: tuple[tuple[str, int, bytes], ...] = (),
     response: int = 40,
+    creator_hash: int = HASH_SIZE,
+    ranges: tuple[tuple[str, str, int], ...] = (),
 ) -> bytes:
-    w = wire.Writer().u32(f.MAGIC_SIGNED_RWSET).text(eid).blob(bytes(request_hash)).u32(len(reads))
+    w = wire.Writer().u32(f.MAGIC_SIGNED_RWSET).text(eid).blob(bytes(request_hash)).blob(bytes(creator_hash))
+    w.u32(len(reads))
     for key, found, hash_size in reads:
         w.text(key).u8(found).blob(bytes(hash_size))
+    w.u32(len(ranges))
+    for start, end, hash_size in ranges:
+        w.text(start).text(end).blob(bytes(hash_size))
     w.u32(len(writes))
     for key, is_delete, value in writes:
         w.text(key).u8(is_delete).blob(value)
@@ -145,6 +151,9 @@ REFUSED: list[tuple[str, Decoder, bytes, str]] = [
     ("signed message: not hex", SM, signed(eid="X" * 64), "64 lowercase hex"),
     ("signed message: short hash", SM, signed(request_hash=31), "request_hash must be 32"),
     ("signed message: long hash", SM, signed(request_hash=33), "request_hash must be 32"),
+    ("signed message: short creator hash", SM, signed(creator_hash=31), "creator_hash must be 32"),
+    ("signed message: long creator hash", SM, signed(creator_hash=33), "creator_hash must be 32"),
+    ("signed message: short range hash", SM, signed(ranges=(("a", "b", 31),)), "must be 32"),
     ("signed message: short value hash", SM, signed(reads=(("k", 1, 31),)), "must be 32"),
     ("signed message: long value hash", SM, signed(reads=(("k", 1, 33),)), "must be 32"),
     ("signed message: repeated read", SM, signed(reads=(("k", 1, 32),) * 2), "repeats"),

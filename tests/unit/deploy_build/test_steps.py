@@ -28,6 +28,7 @@ from foc.deploy.build.steps import (
     TrustedApp,
     dependency_closure,
     host_distribution_versions,
+    image_chaincode_tas,
     make_cpio_gz,
     merge_usr,
     optee_config,
@@ -35,6 +36,7 @@ from foc.deploy.build.steps import (
 from foc.deploy.targets import get_target
 from foc.deploy.targets.base import DebPackage, Target
 from foc.errors import BuildError, HostSetupError
+from foc.proxy.config import load_ta_file
 
 MODULES_DEP = """\
 kernel/drivers/tee/tee.ko:
@@ -320,9 +322,19 @@ def test_overlay_archive_holds_init_foc_sources_and_ta(tmp_path: Path) -> None:
     ta_out = tmp_path / "ta-out"
     ta_out.mkdir()
     (ta_out / "8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90.ta").write_bytes(b"TA")
+    coffee = "8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90"
+    built = {"file": f"{coffee}.ta", "uuid": coffee}
+    (ta_out / "record.json").write_text(json.dumps({"tas": [{**built, "name": "coffee"}]}))
+    given = tmp_path / "given-out"  # the chaincode_tas step: a TA given to the build (--ta)
+    given.mkdir()
+    (given / "11111111-2222-4333-8444-555555555555.ta").write_bytes(b"TA2")
+    counter = "11111111-2222-4333-8444-555555555555"
+    mine = {"file": f"{counter}.ta", "uuid": counter}
+    (given / "record.json").write_text(json.dumps({"tas": [{**mine, "name": "counter"}]}))
     ctx = _ctx(tmp_path)
     ctx.repo = repo
     ctx.outputs["ta"] = ta_out
+    ctx.outputs["chaincode_tas"] = given
 
     def sh(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
         subprocess.run(argv, cwd=cwd, check=True)
@@ -338,8 +350,34 @@ def test_overlay_archive_holds_init_foc_sources_and_ta(tmp_path: Path) -> None:
     assert "init" in listing and "etc/profile" in listing
     assert "opt/foc/src/foc/__init__.py" in listing
     assert "usr/lib/optee_armtz/8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90.ta" in listing
+    assert "usr/lib/optee_armtz/11111111-2222-4333-8444-555555555555.ta" in listing
     assert not any("__pycache__" in n for n in listing)
     assert not (out / ".stage").exists()
+    # the guest proxy's list of every chaincode TA (foc-proxy --config /etc/foc/proxy.toml)
+    member = subprocess.run(
+        ["cpio", "-i", "--quiet", "--to-stdout", "etc/foc/proxy.toml"],
+        input=gzip.decompress((out / "overlay.cpio.gz").read_bytes()), capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    tmp = tmp_path / "proxy.toml"
+    tmp.write_bytes(member)
+    listed = load_ta_file(tmp)
+    assert [(str(t.uuid), t.name) for t in listed] == [
+        ("8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90", "coffee"),
+        ("11111111-2222-4333-8444-555555555555", "counter"),
+    ]
+
+
+def test_an_image_refuses_the_same_chaincode_ta_twice(tmp_path: Path) -> None:
+    outputs = {}
+    for step, name in (("ta", "coffee"), ("chaincode_tas", "again")):
+        d = tmp_path / step
+        d.mkdir()
+        uuid = "8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90"
+        entry = {"file": f"{uuid}.ta", "uuid": uuid, "name": name}
+        (d / "record.json").write_text(json.dumps({"tas": [entry]}))
+        outputs[step] = d
+    with pytest.raises(BuildError, match="uuid 8e2d4a3c-7b1f-4c55-9a6e-5d0c3b2a1f90 twice"):
+        image_chaincode_tas(outputs)
 
 
 @pytest.mark.skipif(shutil.which("cpio") is None, reason="needs cpio")

@@ -16,7 +16,10 @@ What it reproduces (see /work/shared/notes/fabric-chaincode-protocol.md):
 * the silent drop of a second request for a txid that already has one pending (logged in
   `dropped` so tests can assert on it);
 * KEEPALIVE in both directions, disconnect and re-dial, raw messages and raw bytes for
-  malformed-input tests.
+  malformed-input tests;
+* chaincode-as-client (a peer-launched chaincode, `listen()`): the peer's chaincode listener,
+  `/protos.ChaincodeSupport/Register`, with the same handshake and transactions once the chaincode
+  has dialed in (mutual TLS as a peer with TLS requires it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from fabric_protos.ledger.queryresult import kv_query_result_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_pb2, proposal_response_pb2
 from google.protobuf import timestamp_pb2
+
+from foc.fabric.tls import ServerTls
+from foc.protocol import transport
 
 Msg = chaincode_shim_pb2.ChaincodeMessage
 log = logging.getLogger("fake_peer")
@@ -168,10 +174,59 @@ class FakePeer:
         self.ready = threading.Event()
         self.stream_ended = threading.Event()
         self.registered_name: str | None = None
+        self._listener: grpc.Server | None = None  # listen(): the chaincode dials the peer
+        self._register_context: grpc.ServicerContext | None = None
+        self.registrations = 0  # Register streams the chaincode opened (listen mode)
 
     # -- connection --------------------------------------------------------------------------
+    def listen(self, address: str = "127.0.0.1:0", *, tls: ServerTls | None = None) -> str:
+        """Chaincode-as-client: serve `/protos.ChaincodeSupport/Register` (the peer's
+        `chaincodeListenAddress`) and return the address a chaincode dials (chaincode.json's
+        `peer_address`). From then on `connect()` waits for the chaincode to register."""
+        server = transport.server(
+            4, max_message_bytes=transport.FABRIC_MESSAGE_BYTES, thread_name_prefix="fake-peer-listener"
+        )
+        handler = grpc.method_handlers_generic_handler(
+            "protos.ChaincodeSupport",
+            {
+                "Register": grpc.stream_stream_rpc_method_handler(
+                    self._register, request_deserializer=Msg.FromString, response_serializer=_serialize
+                )
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
+        port = transport.bind(server, address, None if tls is None else tls.credentials())
+        server.start()
+        self._listener = server
+        self.address = f"{address.rpartition(':')[0]}:{port}"
+        return self.address
+
+    def _register(
+        self, request_iterator: Iterator[Msg], context: grpc.ServicerContext
+    ) -> Iterator[Msg | bytes]:
+        """One Register stream from the chaincode: the same peer side as a dialed Connect."""
+        outbox: queue.Queue[Msg | bytes | None] = queue.Queue()
+        with self._lock:
+            self.registrations += 1
+            self._outbox = outbox
+            self._register_context = context
+        self.ready.clear()
+        self.stream_ended.clear()
+        self._reader = threading.Thread(target=self._read, args=(request_iterator,), daemon=True)
+        self._reader.start()
+        while True:
+            item = outbox.get()
+            if item is None:
+                return
+            yield item
+
     def connect(self, timeout: float = 10.0, expect_ready: bool = True) -> None:
-        """Open Connect and run the handshake; with `expect_ready`, wait for READY to be sent."""
+        """Open Connect and run the handshake; with `expect_ready`, wait for READY to be sent.
+        In listen mode: wait for the chaincode to dial in and register."""
+        if self._listener is not None:
+            if expect_ready and not self.ready.wait(timeout):
+                raise AssertionError("the peer-launched chaincode did not register in time")
+            return
         self.ready.clear()
         self.stream_ended.clear()
         if self.credentials is None:
@@ -203,6 +258,9 @@ class FakePeer:
         """Drop the stream (like a peer restart): cancel the call and close the channel."""
         if self._outbox is not None:
             self._outbox.put(None)
+        if self._register_context is not None:
+            self._register_context.cancel()
+            self._register_context = None
         if self._call is not None:
             self._call.cancel()
         if self._reader is not None:
@@ -212,8 +270,11 @@ class FakePeer:
         self._call = self._channel = self._reader = self._outbox = None
 
     def close(self) -> None:
-        """Disconnect and stop the fake's workers."""
+        """Disconnect and stop the fake's workers (and its chaincode listener)."""
         self.disconnect()
+        if self._listener is not None:
+            self._listener.stop(0.5).wait()
+            self._listener = None
         self._workers.shutdown(wait=True, cancel_futures=True)
 
     def send(self, message: Msg | bytes) -> None:

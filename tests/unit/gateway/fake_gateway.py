@@ -206,11 +206,13 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         *,
         channel_id: str = CHANNEL,
         chaincode_name: str = CHAINCODE,
-        chaincodes: Mapping[str, tuple[str, str]] | None = None,
+        chaincodes: Mapping[str, tuple[str | None, str]] | None = None,
         msp_ids: Sequence[str] = ("Org1MSP",),
         tls: ServerTls | None = None,
         execute_timeout: float = 20.0,
         organisations: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
+        launch: Callable[[str, str], None] | None = None,
+        listener_tls: ServerTls | None = None,
     ) -> None:
         """One chaincode (`chaincode_address`, `package_id`, `chaincode_name`) or several
         (`chaincodes`: name -> (CaaS server address, package id)); the first is `peer`.
@@ -219,7 +221,11 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         address, package id)}): each runs its own chaincode server (its own `foc serve` and
         device) over the channel's one world state, and an Evaluate whose
         `target_organizations` names that organisation runs there. Endorse and the committer stay
-        on the first organisation's peer (no endorsement by several peers is modelled)."""
+        on the first organisation's peer (no endorsement by several peers is modelled).
+
+        A chaincode whose address is None is peer-launched: at `start()` its fake peer listens on a
+        chaincode listener (`listener_tls`: the peer's TLS there) and `launch(name, listener address)`
+        starts the chaincode, which dials in (an external builder's bin/run)."""
         if chaincodes is None:
             if chaincode_address is None or package_id is None:
                 raise ValueError("give chaincode_address and package_id, or chaincodes")
@@ -230,8 +236,13 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         self.msp_ids = tuple(msp_ids)
         self.tls = tls
         self.execute_timeout = execute_timeout
+        self.launched = {name for name, (address, _) in chaincodes.items() if address is None}
+        if self.launched and launch is None:
+            raise ValueError("peer-launched chaincodes need launch()")
+        self.launch = launch
+        self.listener_tls = listener_tls
         self.peers: dict[str, FakePeer] = {
-            name: FakePeer(address, package, auto_commit=False, namespace=name)
+            name: FakePeer(address or "", package, auto_commit=False, namespace=name)
             for name, (address, package) in chaincodes.items()
         }
         for name, peer in self.peers.items():
@@ -277,9 +288,17 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect to every chaincode server (handshake) and start serving the Gateway."""
-        for peer in self._all_peers():
-            peer.connect()
+        """Connect to every chaincode server, or launch a peer-launched one and wait for it to dial in
+        (handshake), and start serving the Gateway."""
+        for name, peer in self.peers.items():
+            if name in self.launched and self.launch is not None:
+                self.launch(name, peer.listen(tls=self.listener_tls))
+                peer.connect(timeout=90)
+            else:
+                peer.connect()
+        for served in self.org_peers.values():
+            for peer in served.values():
+                peer.connect()
         self._server = transport.server(
             16, max_message_bytes=transport.FABRIC_MESSAGE_BYTES, thread_name_prefix="fake-gateway"
         )

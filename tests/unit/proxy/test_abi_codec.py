@@ -157,8 +157,9 @@ def test_response_at_limits_round_trips() -> None:
     assert abi.decode_response(abi.encode_response(resp)) == resp
 
 
-def _response(status=200, payload=b"", reads=(), writes=()) -> bytes:
+def _response(status=200, payload=b"", reads=(), writes=(), ranges=()) -> bytes:
     out = u32(status) + blob(payload) + u32(len(reads)) + b"".join(blob(k) for k in reads)
+    out += u32(len(ranges)) + b"".join(blob(start) + blob(end) for start, end in ranges)
     out += u32(len(writes))
     for key, flag, value in writes:
         out += blob(key) + bytes([flag]) + blob(value)
@@ -177,7 +178,11 @@ def _response(status=200, payload=b"", reads=(), writes=()) -> bytes:
         (_response(reads=[b"a\x00"]), "NUL"),
         (_response(reads=[b"a", b"a"]), "repeats"),
         (_response(reads=[b"k" * (abi.FOC_MAX_KEY + 1)]), "limit"),
-        (u32(200) + blob(b"") + u32(0) + u32(abi.FOC_MAX_WRITES + 1), "writes, limit"),
+        (u32(200) + blob(b"") + u32(0) + u32(abi.FOC_MAX_RANGES + 1), "ranges, limit"),
+        (u32(200) + blob(b"") + u32(0) + u32(1), "truncated at range 0 start"),
+        (_response(ranges=[(b"", b"b")]), "empty start"),
+        (_response(ranges=[(b"a", b"k" * (abi.FOC_MAX_KEY + 1))]), "range 0 end is"),
+        (u32(200) + blob(b"") + u32(0) + u32(0) + u32(abi.FOC_MAX_WRITES + 1), "writes, limit"),
         (_response(writes=[(b"a", 2, b"")]), "is_delete flag"),
         (_response(writes=[(b"a", 1, b"v")]), "delete with a value"),
         (_response(writes=[(b"a", 0, b"1"), (b"a", 0, b"2")]), "repeats"),

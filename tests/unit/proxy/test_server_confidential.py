@@ -19,6 +19,7 @@ from foc.errors import ChaincodeError, LimitExceeded, TaCrashed, TeeError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import limits
+from foc.protocol.context import Creator
 from foc.protocol.result import InvocationError, InvocationResult
 from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
@@ -48,6 +49,9 @@ class ConfidentialSession(FakeTaSession):
                 return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("NOT_FOUND", "no enclave"))
             return abi.FOC_MSG_RESPONSE, backend.credentials
         if cmd == abi.FOC_CMD_CONFIDENTIAL_INVOKE:
+            if not data.startswith(b"FCI1"):  # what the proxy sends: FCI1, the request, the creator
+                return abi.FOC_MSG_ERROR, abi.encode_error(InvocationError("BAD_REQUEST", "not FCI1"))
+            data, backend.creator = abi.decode_confidential_invocation(data)
             backend.requests.append(data)
             if data.startswith(b"read:"):
                 self.pending = data[5:]
@@ -69,6 +73,7 @@ class ConfidentialBackend(FakeTaBackend):
         super().__init__()
         self.credentials = b""
         self.requests: list[bytes] = []
+        self.creator: Creator | None = None
         self.crash_next_create = False
         self.key_reads = 0
 

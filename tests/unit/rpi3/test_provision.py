@@ -51,7 +51,7 @@ class FakeBoard:
         if cmd.startswith("chmod ") and "mv -f" in cmd:
             tmp, final = cmd.split("mv -f ", 1)[1].split()
             self.files[final] = self.files.pop(tmp)
-        if cmd == "foc-proxy-service start":
+        if cmd in ("foc-proxy-service start", "foc-proxy-service restart"):  # restart: the TAs changed
             self.proxy_starts += 1
             return CommandResult(3, "no TLS certificate") if self.proxy_fails else CommandResult(0, "4242")
         if cmd.startswith("foc-proxy-service stop"):
@@ -101,6 +101,30 @@ def test_first_provisioning_installs_tls_copies_what_differs_and_restarts(
     assert not any("__pycache__" in n for n in board.files["unpacked"].decode().split())
     assert report.proxy == "4242" and board.commands.index(prov.RESTART_SUPPLICANT) < len(board.commands)
     assert f"rm -f {prov.TLS_DIR}/client-ca.crt" in board.commands  # mutual TLS off
+    assert "foc-proxy-service restart" in board.commands  # a running proxy would serve the old TA
+
+
+def test_every_chaincode_ta_and_the_proxy_list_are_provisioned(
+    tmp_path: Path, identity: BoardIdentity
+) -> None:
+    """An image with several chaincode TAs: all of them and the proxy's [[ta]] list beside them
+    (share/ta/proxy.toml) reach the board; the list goes to /etc/foc/proxy.toml and /data/foc/ta."""
+    board = FakeBoard()
+    tas = []
+    for uuid in ("6ceb95ba-e9b1-482a-a1bd-a1ebca0671b9", "b071727b-aa15-4d91-bd70-2c86688ab9c8"):
+        (tmp_path / f"{uuid}.ta").write_bytes(uuid.encode())
+        tas.append(tmp_path / f"{uuid}.ta")
+    (tmp_path / prov.PROXY_TAS_FILE).write_text('[[ta]]\nuuid = "b071727b-aa15-4d91-bd70-2c86688ab9c8"\n')
+    report = prov.provision(board, identity, tas=tas, package=None)
+    assert report.tas == [t.name for t in tas] + [prov.PROXY_TAS_FILE]
+    for ta in tas:
+        assert board.files[f"{prov.GUEST_TA_DIR}/{ta.name}"] == ta.read_bytes()
+    listing = (tmp_path / prov.PROXY_TAS_FILE).read_bytes()
+    assert board.files[f"/etc/foc/{prov.PROXY_TAS_FILE}"] == listing
+    assert board.files[f"{prov.TA_DIR}/{prov.PROXY_TAS_FILE}"] == listing
+    restarts = board.commands.count("foc-proxy-service restart")
+    again = prov.provision(board, identity, tas=tas, package=None, new_tls=False)
+    assert again.tas == [] and board.commands.count("foc-proxy-service restart") == restarts
 
 
 def test_second_provisioning_copies_nothing_and_can_keep_tls(tmp_path: Path, identity: BoardIdentity) -> None:

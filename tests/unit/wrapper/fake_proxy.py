@@ -8,10 +8,11 @@ answers with the `InvocationResult` the real client decodes from the proxy's `pb
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from foc.errors import ProxyUnavailable
 from foc.protocol import pb
+from foc.protocol.context import Creator
 from foc.protocol.result import InvocationResult
 
 GetState = Callable[[str], bytes | None]
@@ -74,9 +75,12 @@ class FakeProxyClient:
         *,
         get_state: GetState,
         put_state: object = None,
+        get_state_by_range: object = None,
         transaction_id: str = "",
         channel_id: str = "",
         chaincode_uuid: bytes = b"",
+        creator: Creator | None = None,
+        transient: Mapping[str, bytes] | None = None,
         timeout: float | None = None,
     ) -> InvocationResult:
         with self._lock:
@@ -88,6 +92,9 @@ class FakeProxyClient:
                     "channel_id": channel_id,
                     "uuid": chaincode_uuid,
                     "timeout": timeout,
+                    "creator": creator,
+                    "transient": dict(transient or {}),
+                    "ranges": get_state_by_range is not None,
                 }
             )
         if self.down:
