@@ -413,7 +413,7 @@ class ConfidentialContract:
             ) from exc
 
     def _prepare(
-        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
+        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None = None
     ) -> tuple[ConfidentialClient, PendingRequest]:
         definition = self.definition()
         lookups = _Lookups(self._registry)
