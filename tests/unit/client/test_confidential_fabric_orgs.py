@@ -10,13 +10,17 @@ tests/qemu/test_keydist_optee.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -30,12 +34,20 @@ from reference_enclave import ChaincodeSecrets, ReferenceEnclave  # noqa: E402
 from foc import connect  # noqa: E402
 from foc.admin.definitions import DefinedDevice, DefinitionStore, define_chaincode  # noqa: E402
 from foc.admin.devices import DeviceStore, enroll_device  # noqa: E402
+from foc.client.confidential import ConfidentialContract, ContractRegistry  # noqa: E402
 from foc.client.identity import Identity  # noqa: E402
 from foc.client.network import Network  # noqa: E402
-from foc.confidential.formats import EnclaveConfig  # noqa: E402
+from foc.confidential.formats import (  # noqa: E402
+    ConfidentialResponse,
+    EnclaveConfig,
+    SignedMessage,
+    StoredValue,
+)
 from foc.errors import EndorsementPolicyFailure, VerificationError  # noqa: E402
 from foc.fabric.server import ChaincodeServer  # noqa: E402
-from foc.registry.ercc import EnclaveRegistry  # noqa: E402
+from foc.protocol.context import creator_hash  # noqa: E402
+from foc.registry.ercc import REGISTRY_NAME, EnclaveRegistry  # noqa: E402
+from foc.registry.validation import verify_endorsements  # noqa: E402
 from foc.wrapper.confidential import ConfidentialChaincode  # noqa: E402
 
 CHANNEL = "mychannel"
@@ -138,3 +150,40 @@ def test_a_stale_peer_makes_the_enclaves_disagree_and_a_revoked_one_cannot_endor
     with pytest.raises(EndorsementPolicyFailure, match="not satisfied"):
         coffee.invoke("add", ["bob", "1"])
     assert coffee.query("get", ["bob"]) == b"5"  # Org1's enclave still answers (Org2's is skipped)
+
+
+def test_enclaves_that_disagree_only_on_a_range_or_the_creator_are_refused(fabric: TwoOrgs) -> None:
+    """The agreement check compares the signed creator hash and the range reads too (issue 12's
+    FSR2 fields), not only reads and writes: one enclave answered a range from other state; one
+    signed another creator (an enclave that lies, played by re-signing with its key)."""
+    net = fabric.net
+    org1, org2 = (fabric.enclaves[org] for org in ORGS)
+    coffee = net.contract("coffee")
+    assert isinstance(coffee, ConfidentialContract)
+    request = coffee._prepare("range", ["a", "z"])[1].request
+    creator = coffee.creator()
+    definition = DefinitionStore(fabric.home).get("coffee")
+    registry = ContractRegistry(net.contract(REGISTRY_NAME, plaintext=True))
+    nonce = b"\x07" * 12
+    stored = StoredValue(
+        nonce, AESGCM(org2.secrets.state_key).encrypt(nonce, b"1", b"FOC/v1/state" + b"b")
+    ).encode()
+
+    def run(enclave: ReferenceEnclave, entries: list[tuple[str, bytes]]) -> bytes:
+        return enclave.invoke(
+            request, lambda key: None, creator=creator, get_state_by_range=lambda start, end: entries
+        )
+
+    first, same = run(org1, []), run(org2, [])
+    assert len(verify_endorsements([first, same], request, definition, registry)) == 2  # control: agree
+    other_range = run(org2, [("b", stored)])
+    envelope = ConfidentialResponse.decode(same)
+    message = SignedMessage.decode(envelope.signed_message)
+    assert message.creator_hash == creator_hash(creator) != creator_hash(None)
+    lying = dataclasses.replace(message, creator_hash=creator_hash(None)).encode()
+    r, s = decode_dss_signature(org2.signing_key.sign(lying, ec.ECDSA(hashes.SHA256())))
+    other_creator = ConfidentialResponse(lying, r.to_bytes(32, "big") + s.to_bytes(32, "big")).encode()
+    for odd in (other_range, other_creator):
+        for pair in ([first, odd], [odd, first]):
+            with pytest.raises(VerificationError, match="endorsing enclaves disagree"):
+                verify_endorsements(pair, request, definition, registry)
