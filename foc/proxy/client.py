@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -65,7 +65,7 @@ GetStateByRange = Callable[[str, str], Sequence[tuple[str, bytes]]]
 PutState = Callable[[str, bytes], None]
 
 _END = object()
-#: how long past a stream's deadline the client cancels it itself (see `_transaction`), seconds
+#: how long past a stream's deadline the client stops waiting for it and cancels it (`_within`), seconds
 WATCHDOG_GRACE_S = 2.0
 T = TypeVar("T")
 
@@ -132,8 +132,12 @@ class ProxyClient:
         self._channel.close()
 
     def _probe(self, timeout: float) -> object:
-        """After a lost connection: Health, held by gRPC until the channel is connected again."""
-        return self._stub.Health(pb.HealthRequest(), timeout=timeout, wait_for_ready=True)
+        """After a lost connection: Health, held by gRPC until the channel is connected again. An
+        overdue probe lets the call go ahead: it is bounded itself."""
+        try:
+            return _bounded(self._stub.Health, pb.HealthRequest(), timeout, wait_for_ready=True)
+        except _Overdue:
+            return None
 
     def _failed(self, exc: grpc.RpcError) -> FocError:
         """The FOC error for a failed call; an UNAVAILABLE one makes the next calls wait briefly."""
@@ -155,10 +159,7 @@ class ProxyClient:
 
     def health(self, timeout: float = 5.0) -> pb.HealthResponse:
         """The proxy's Health answer (counters, backend). Raises ProxyUnavailable."""
-        try:
-            return self._stub.Health(pb.HealthRequest(), timeout=self._deadline(timeout))
-        except grpc.RpcError as exc:
-            raise self._failed(exc) from None
+        return self._unary(self._stub.Health, pb.HealthRequest(), timeout)
 
     def invoke(
         self,
@@ -316,8 +317,15 @@ class ProxyClient:
     def _unary(self, method: Callable[..., T], request: object, timeout: float | None) -> T:
         transport.check_message(request, transport.PROXY_MESSAGE_BYTES, "the request to the proxy")
         budget = max(self.default_timeout, ADMIN_TIMEOUT) if timeout is None else timeout
+        left = self._deadline(budget)
         try:
-            return method(request, timeout=self._deadline(budget))
+            return _bounded(method, request, left)
+        except _Overdue:
+            self._readiness.lost()
+            raise ProxyUnavailable(
+                f"proxy {self.address} did not answer within the call's {budget:.1f} s deadline",
+                hint="is the proxy (or the device) overloaded or hung? `foc-deploy TARGET status`",
+            ) from None
         except grpc.RpcError as exc:
             raise self._failed(exc) from None
 
@@ -348,20 +356,8 @@ class ProxyClient:
         call = self._stub.TransactionInvocation(requests(), timeout=budget)
         finished = threading.Event()
         range_bytes = 0
-        # gRPC Python can leave a stream's reader waiting past the call's deadline (grpc/grpc#20562:
-        # `__next__` waits without a timeout; seen here once under heavy load, after the proxy had gone).
-        # The watchdog enforces the deadline from this side: cancelled, the reader wakes with CANCELLED.
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            call.cancel()
-
-        watchdog = threading.Timer(budget + WATCHDOG_GRACE_S, expire)
-        watchdog.daemon = True
-        watchdog.start()
         try:
-            for msg in call:
+            for msg in _within(call, budget + WATCHDOG_GRACE_S, self.address):
                 kind = msg.WhichOneof("type")
                 if kind == "get_state_request":
                     value = get_state(msg.get_state_request.key)
@@ -402,13 +398,13 @@ class ProxyClient:
             return InvocationResult.failure(exc.code, exc.message)
         except LimitExceeded as exc:  # a state or range answer over the mode's limits: nothing more is sent
             return InvocationResult.failure("LIMIT", exc.reason)
+        except _Overdue as exc:
+            self._readiness.lost()
+            raise ProxyUnavailable(
+                f"proxy {self.address} did not finish the transaction within its {budget:.1f} s deadline",
+                hint="is the proxy (or the device) overloaded or hung? `foc-deploy TARGET status`",
+            ) from exc
         except grpc.RpcError as exc:
-            if expired.is_set():
-                self._readiness.lost()
-                raise ProxyUnavailable(
-                    f"proxy {self.address} did not finish the transaction within its {budget:.1f} s deadline",
-                    hint="is the proxy (or the device) overloaded or hung? `foc-deploy TARGET status`",
-                ) from None
             structured = WrapperSide.structured_error(exc) if legacy else None
             if structured is not None:
                 return InvocationResult(status=500, error=structured)
@@ -417,10 +413,64 @@ class ProxyClient:
                 return InvocationResult.failure("LIMIT", error.reason)
             raise error from None
         finally:
-            watchdog.cancel()
             outbox.put(_END)
             if not finished.is_set():
                 call.cancel()
+
+
+class _Overdue(Exception):
+    """The stream gave nothing (no message, no status) until well past its deadline."""
+
+
+def _within(call: Iterator[T], limit_s: float, address: str) -> Iterator[T]:
+    """The messages of the response stream `call`, each awaited for at most what is left of `limit_s`.
+
+    gRPC Python can leave a stream's reader waiting forever: `__next__` waits without a timeout until
+    the receive operation completes, and under load, after the proxy had gone, that completion never
+    came even once the call was cancelled (grpc/grpc#20562 describes the unbounded wait; seen twice in
+    this suite, py-spy showed the reader in `_MultiThreadedRendezvous._next`). So a daemon thread reads
+    the stream into a queue and this generator waits on the queue with a deadline; on `_Overdue` the
+    caller cancels the call and a reader that never wakes is left behind (a daemon thread). Errors from
+    the stream (grpc.RpcError) are raised here as they are.
+    """
+    box: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            for message in call:
+                box.put(message)
+            box.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box.put(_Raised(exc))
+
+    threading.Thread(target=read, name=f"foc-proxy-stream {address}", daemon=True).start()
+    until = time.monotonic() + limit_s
+    while True:
+        try:
+            item = box.get(timeout=max(until - time.monotonic(), 0.0))
+        except queue.Empty:
+            raise _Overdue() from None
+        if item is _END:
+            return
+        if isinstance(item, _Raised):
+            raise item.exc
+        yield item  # type: ignore[misc]
+
+
+def _bounded(method: Any, request: object, timeout: float, **kwargs: Any) -> Any:
+    """A unary call awaited for at most `timeout` + WATCHDOG_GRACE_S (see `_within` for why gRPC's own
+    deadline is not trusted to end the wait); `_Overdue` after cancelling it."""
+    future = method.future(request, timeout=timeout, **kwargs)
+    try:
+        return future.result(timeout=timeout + WATCHDOG_GRACE_S)
+    except grpc.FutureTimeoutError:
+        future.cancel()
+        raise _Overdue() from None
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 def _set_creator(request: pb.InvocationRequest, creator: Creator | None) -> None:

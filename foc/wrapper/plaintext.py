@@ -217,4 +217,3 @@ class FocWrapper:
                 stub.del_state(write.key)
             else:
                 stub.put_state(write.key, write.value)
-

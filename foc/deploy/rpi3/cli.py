@@ -187,6 +187,7 @@ def _provision(args: argparse.Namespace, out: Any) -> int:
     from foc.deploy.paths import REPO_ROOT
     from foc.deploy.rpi3 import provision as prov
     from foc.deploy.rpi3.runtime import Rpi3Runtime
+
     runtime = Rpi3Runtime(args.instance)
     with runtime.shell() as shell:
         if args.logs:

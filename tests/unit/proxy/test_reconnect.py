@@ -110,3 +110,33 @@ def test_a_stream_past_its_deadline_is_cancelled_by_the_client_itself(
     finally:
         backend.release.set()
         server.stop(grace=0)
+
+
+def test_a_unary_call_that_never_completes_is_abandoned_after_its_deadline() -> None:
+    """The same bound for unary calls (Health, enclave commands, device key): a call whose completion
+    never comes is cancelled and reported, not waited for forever."""
+    import grpc
+
+    from foc.protocol import invocation_pb2 as pb
+
+    class NeverDone:
+        cancelled = False
+
+        def result(self, timeout: float) -> object:
+            assert timeout < 10  # the call's budget plus the grace, never unbounded
+            raise grpc.FutureTimeoutError()
+
+        def cancel(self) -> bool:
+            self.cancelled = True
+            return True
+
+    class Method:
+        def future(self, request: object, timeout: float, **kwargs: object) -> NeverDone:
+            self.pending = NeverDone()
+            return self.pending
+
+    method = Method()
+    with ProxyClient("127.0.0.1:1") as client:
+        with pytest.raises(ProxyUnavailable, match="did not answer within the call's 3.0 s deadline"):
+            client._unary(method, pb.HealthRequest(), 3.0)  # type: ignore[arg-type]
+    assert method.pending.cancelled
