@@ -208,6 +208,13 @@ class EndorsementFailure(FocError):
         self.chaincode_message = chaincode_message
 
 
+class EndorsementPolicyFailure(FocError):
+    """Too few enclaves, or not those of the right organisations, endorsed a confidential
+    transaction for its endorsement policy; nothing was submitted (the reason names who failed)."""
+
+    exit_code = 9
+
+
 class TransactionInvalid(LedgerError):
     """The transaction was ordered but the committing peer marked it invalid; nothing was written.
 

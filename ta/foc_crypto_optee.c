@@ -46,7 +46,8 @@ bool foc_crypto_sha256(const uint8_t *data, size_t len, uint8_t digest[FOC_HASH_
 	return ok;
 }
 
-static bool hkdf(const uint8_t ikm[32], const uint8_t *info, size_t info_len, uint8_t key[FOC_AES_KEY_SIZE])
+bool foc_crypto_hkdf(const uint8_t ikm[FOC_AES_KEY_SIZE], const uint8_t *info, size_t info_len,
+		     uint8_t key[FOC_AES_KEY_SIZE])
 {
 	TEE_ObjectHandle ikm_obj = TEE_HANDLE_NULL, okm = TEE_HANDLE_NULL;
 	TEE_OperationHandle op = TEE_HANDLE_NULL;
@@ -85,7 +86,7 @@ bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t
 			  uint8_t key[FOC_AES_KEY_SIZE])
 {
 	uint8_t secret[32];
-	bool ok = foc_p256_ecdh(priv, peer, secret) && hkdf(secret, info, info_len, key);
+	bool ok = foc_p256_ecdh(priv, peer, secret) && foc_crypto_hkdf(secret, info, info_len, key);
 
 	(void)pub;
 
@@ -163,6 +164,36 @@ bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonc
 	if (!ok && len)
 		foc_wipe(out, len);
 	FOC_PROF_STOP(FOC_PROF_GCM_OPEN);
+	return ok;
+}
+
+bool foc_crypto_rsa_pss_verify(const uint8_t *spki, size_t spki_len, const uint8_t digest[FOC_HASH_SIZE],
+			       const uint8_t *sig, size_t sig_len)
+{
+	TEE_ObjectHandle key = TEE_HANDLE_NULL;
+	TEE_OperationHandle op = TEE_HANDLE_NULL;
+	TEE_Attribute attrs[2], salt;
+	const uint8_t *n = NULL, *e = NULL;
+	size_t n_len = 0, e_len = 0;
+	bool ok;
+
+	/* 2048..4096-bit keys, the signature as long as the modulus: checked before OP-TEE sees them */
+	if (!foc_rsa_spki(spki, spki_len, &n, &n_len, &e, &e_len) || n_len < 256 || n_len > 512 || e_len > 8 ||
+	    sig_len != n_len)
+		return false;
+	TEE_InitRefAttribute(&attrs[0], TEE_ATTR_RSA_MODULUS, n, n_len);
+	TEE_InitRefAttribute(&attrs[1], TEE_ATTR_RSA_PUBLIC_EXPONENT, e, e_len);
+	TEE_InitValueAttribute(&salt, TEE_ATTR_RSA_PSS_SALT_LENGTH, FOC_HASH_SIZE, 0);
+	ok = TEE_AllocateTransientObject(TEE_TYPE_RSA_PUBLIC_KEY, n_len * 8, &key) == TEE_SUCCESS &&
+	     TEE_PopulateTransientObject(key, attrs, 2) == TEE_SUCCESS &&
+	     TEE_AllocateOperation(&op, TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256, TEE_MODE_VERIFY, n_len * 8) ==
+		     TEE_SUCCESS &&
+	     TEE_SetOperationKey(op, key) == TEE_SUCCESS &&
+	     TEE_AsymmetricVerifyDigest(op, &salt, 1, digest, FOC_HASH_SIZE, sig, sig_len) == TEE_SUCCESS;
+	if (op != TEE_HANDLE_NULL)
+		TEE_FreeOperation(op);
+	if (key != TEE_HANDLE_NULL)
+		TEE_FreeTransientObject(key);
 	return ok;
 }
 

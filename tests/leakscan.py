@@ -3,7 +3,8 @@
 The TA seals two objects (ta/confidential/foc_enclave.c, docs/confidential-protocol.md "Keys"):
   foc.enclave.v1   := u32 version(1) bytes sign_priv(32) bytes sign_pub(65) bytes chaincode_id
                       bytes version bytes channel_id bytes host_endpoint bytes credentials
-  foc.chaincode.v1 := u32 version(1) bytes chaincode_priv(32) bytes chaincode_pub(65) bytes state_key(32)
+  foc.chaincode.v1 := u32 version(1 or 2) bytes chaincode_priv(32) bytes chaincode_pub(65) bytes state_key(32)
+                      [version 2: bytes key_policy]
 (`bytes` = u32 little-endian length + data, as everywhere in the TA's encoding). The secrets are
 the two private scalars and the state key. `KeyMaterial.check_against` proves that the bytes
 read are the keys in use (public halves equal the credentials, the state key opens a stored
@@ -29,12 +30,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from foc.confidential.formats import Credentials, StoredValue
+from foc.tee.abi import FOC_TA_UUID_STR
 
 TA_DIR = Path(__file__).resolve().parents[1] / "ta"
 TEST_COMMANDS_HEADER = TA_DIR / "test" / "foc_test_commands.h"
 ENCLAVE_OBJECT = "foc.enclave.v1"
 CHAINCODE_OBJECT = "foc.chaincode.v1"
 SEALED_VERSION = 1
+CHAINCODE_VERSIONS = (1, 2)  # 2: + the key policy (key distribution between enclaves)
 STATE_LABEL = b"FOC/v1/state"
 
 
@@ -84,9 +87,12 @@ class KeyMaterial:
         credentials = e.bytes()
         e.end()
         c = _Reader(chaincode_object, CHAINCODE_OBJECT)
-        if c.u32() != SEALED_VERSION:
-            raise ValueError(f"{CHAINCODE_OBJECT}: unknown version")
+        chaincode_version = c.u32()
+        if chaincode_version not in CHAINCODE_VERSIONS:
+            raise ValueError(f"{CHAINCODE_OBJECT}: unknown version {chaincode_version}")
         chaincode_priv, chaincode_pub, state_key = c.bytes(32), c.bytes(65), c.bytes(32)
+        if chaincode_version == 2:
+            c.bytes()  # key policy (public: device key ids)
         c.end()
         return cls(sign_priv, sign_pub, chaincode_priv, chaincode_pub, state_key, credentials)
 
@@ -99,10 +105,12 @@ class KeyMaterial:
         return cls.from_objects(enclave_object, chaincode_object)
 
     @classmethod
-    def from_directory(cls, storage: Path) -> KeyMaterial:
-        """The native build's sealed objects: plain files in $FOC_NATIVE_STORAGE (not secure storage)."""
+    def from_directory(cls, storage: Path, ta_uuid: str = FOC_TA_UUID_STR) -> KeyMaterial:
+        """The native build's sealed objects of one TA: plain files in $FOC_NATIVE_STORAGE/<ta_uuid>/
+        (not secure storage; each TA's objects apart, as OP-TEE's storage; default the coffee TA)."""
+        directory = storage / ta_uuid
         return cls.from_objects(
-            (storage / ENCLAVE_OBJECT).read_bytes(), (storage / CHAINCODE_OBJECT).read_bytes()
+            (directory / ENCLAVE_OBJECT).read_bytes(), (directory / CHAINCODE_OBJECT).read_bytes()
         )
 
     def secrets(self) -> dict[str, bytes]:
@@ -194,3 +202,31 @@ def files_under(paths: Iterable[Path]) -> dict[str, bytes]:
             for f in sorted(p for p in path.rglob("*") if p.is_file()):
                 out[str(f)] = f.read_bytes()
     return out
+
+
+def process_memory(pid: int | str = "self", limit: int = 2 << 30) -> bytes:
+    """Every readable mapping of process `pid` (Linux /proc/PID/maps and /proc/PID/mem; root, or
+    the same user under ptrace_scope 0), concatenated, at most `limit` bytes: a memory dump for the
+    scan. Mappings that cannot be read (guard pages, [vvar], device memory) are skipped.
+
+    Self-contained (no imports from this module) so the guest can run its source as a script."""
+    import re as _re
+
+    out, total = [], 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            m = _re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line)
+            if not m or m.group(3)[0] != "r" or "[vvar" in line or "[vsyscall]" in line:
+                continue
+            start, end = int(m.group(1), 16), int(m.group(2), 16)
+            size = min(end - start, limit - total)
+            if size <= 0:
+                break
+            try:
+                mem.seek(start)
+                chunk = mem.read(size)
+            except (OSError, ValueError, OverflowError):
+                continue
+            out.append(chunk)
+            total += len(chunk)
+    return b"".join(out)

@@ -7,12 +7,16 @@
                                                     its signed .ta and host-native library
     foc chaincode define --id ID (--version HEX | --ta PATH.ta | --native-insecure | --target qemu|rpi3)
                          --channel CH [--ta-uuid U] [--instance NAME]
+                         [--device NAME:ORG ...] [--policy "OutOf(2, 'Org1', 'Org2', 'Org3')"]
     foc chaincode show --id ID [--field version]
-    foc enclave create [--force] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
+    foc enclave create [--force | --rekey] --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT
+    foc enclave join --chaincode ID --channel CH --endpoint HOST:PORT --proxy HOST:PORT --from-proxy HOST:PORT
+                     [--rekey]
     foc enclave register --chaincode ID [--enclave ENCLAVE_ID | --credentials FILE] [--allow-insecure-native]
+    foc enclave revoke --chaincode ID --enclave ENCLAVE_ID
     foc enclave list --chaincode ID
-    foc enclave register|list ... --gateway HOST:PORT --msp-dir DIR --mspid ID [--tls-root-cert F]
-                                  [--channel CH]
+    foc enclave register|revoke|list ... --gateway HOST:PORT --msp-dir DIR --mspid ID [--tls-root-cert F]
+                                         [--channel CH]
 
 Files (under $FOC_HOME, default ~/.config/foc; see foc.admin.home):
   devices/<name>.pem                                  enrolled device keys
@@ -97,11 +101,26 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
         "--ta-uuid",
         help="the chaincode's TA on the device (default: the --ta file's uuid, else FOC's coffee TA)",
     )
+    define.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="NAME:ORG",
+        help="an enrolled device that may host an enclave (and receive the keys) for organisation ORG; "
+        "repeat for several devices",
+    )
+    define.add_argument(
+        "--policy",
+        default="",
+        metavar="EXPR",
+        help="endorsement policy over the devices' organisations, Fabric syntax: \"OutOf(2, 'Org1', 'Org2', "
+        "'Org3')\", \"AND('Org1', 'Org2')\" (default: any one registered enclave)",
+    )
     show = csub.add_parser("show", help="print a chaincode definition (JSON), or one of its fields")
     show.add_argument("--id", required=True, dest="chaincode_id", help="chaincode id, e.g. coffee")
     show.add_argument(
         "--field",
-        choices=("chaincode_id", "version", "channel_id", "ta_uuid"),
+        choices=("chaincode_id", "version", "channel_id", "ta_uuid", "endorsement_policy"),
         help="print only this field's value",
     )
 
@@ -109,13 +128,32 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     esub = enclave.add_subparsers(dest="enclave_command", metavar="ACTION", parser_class=CliParser)
     esub.required = True
     create = esub.add_parser("create", help="create the enclave in the TA behind a foc-proxy")
-    create.add_argument("--force", action="store_true", help="replace an existing enclave (new enclave key)")
-    create.add_argument("--chaincode", required=True, help="chaincode id (must be defined)")
-    create.add_argument("--channel", required=True, help="channel id (must match the definition)")
-    create.add_argument("--endpoint", required=True, metavar="HOST:PORT", help="the enclave's host endpoint")
-    create.add_argument(
-        "--proxy", default=argparse.SUPPRESS, metavar="HOST:PORT", help="the device's foc-proxy"
+    mode = create.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="replace an existing enclave (new enclave key)")
+    mode.add_argument(
+        "--rekey",
+        action="store_true",
+        help="replace the enclave AND the chaincode keys (a new chaincode: state written under the old "
+        "keys is lost to this device)",
     )
+    join = esub.add_parser(
+        "join", help="an enclave on another device, its keys from a registered one by attested key transfer"
+    )
+    join.add_argument(
+        "--rekey", action="store_true", help="let the joining TA replace chaincode keys it already holds"
+    )
+    join.add_argument(
+        "--from-proxy", required=True, metavar="HOST:PORT", help="the foc-proxy of a device holding the keys"
+    )
+    for command in (create, join):
+        command.add_argument("--chaincode", required=True, help="chaincode id (must be defined)")
+        command.add_argument("--channel", required=True, help="channel id (must match the definition)")
+        command.add_argument(
+            "--endpoint", required=True, metavar="HOST:PORT", help="the enclave's host endpoint"
+        )
+        command.add_argument(
+            "--proxy", default=argparse.SUPPRESS, metavar="HOST:PORT", help="the device's foc-proxy"
+        )
     register = esub.add_parser("register", help="register enclave credentials with the ercc registry")
     register.add_argument("--chaincode", required=True, help="chaincode id")
     which = register.add_mutually_exclusive_group()
@@ -128,6 +166,11 @@ def register_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_ledger_option(register)
     add_gateway_options(register)
+    revoke = esub.add_parser("revoke", help="revoke a registered enclave: its later signatures are refused")
+    revoke.add_argument("--chaincode", required=True, help="chaincode id")
+    revoke.add_argument("--enclave", required=True, metavar="ENCLAVE_ID", help="the enclave to revoke")
+    add_ledger_option(revoke)
+    add_gateway_options(revoke)
     listing = esub.add_parser("list", help="list the registered enclaves of a chaincode")
     listing.add_argument("--chaincode", required=True, help="chaincode id")
     add_ledger_option(listing)
@@ -147,10 +190,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return cmd_chaincode_build(args, out)
         return cmd_chaincode_define(args, out)
     action = args.enclave_command
-    if action == "create":
+    if action in ("create", "join"):
         return cmd_enclave_create(args, out)
     if action == "register":
         return cmd_enclave_register(args, out)
+    if action == "revoke":
+        return cmd_enclave_revoke(args, out)
     return cmd_enclave_list(args, out)
 
 
@@ -218,8 +263,20 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
             from foc.deploy.api import expected_ta_measurement
 
             version = expected_ta_measurement(args.target, instance=args.instance, ta_uuid=args.ta_uuid).hex()
+        devices = {}
+        for item in args.device:
+            name, sep, org = item.partition(":")
+            if not sep or not name or not org:
+                raise UsageError(f"--device takes NAME:ORG, got {shown(item)}")
+            devices[name] = org
         definition = net.define_chaincode(
-            args.chaincode_id, version=version, ta=args.ta, channel=args.channel, ta_uuid=args.ta_uuid
+            args.chaincode_id,
+            version=version,
+            ta=args.ta,
+            channel=args.channel,
+            ta_uuid=args.ta_uuid,
+            devices=devices,
+            endorsement_policy=args.policy,
         )
         path = net.definitions.path(definition.chaincode_id)
     if args.target is not None:
@@ -234,6 +291,10 @@ def cmd_chaincode_define(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     print(f"  TA {definition.ta_uuid}", file=out)
+    for device in definition.devices:
+        print(f"  device {device.fingerprint} of organisation {device.organisation}", file=out)
+    if definition.endorsement_policy:
+        print(f"  endorsement policy {definition.endorsement_policy}", file=out)
     print(f"  stored in {path}", file=out)
     return 0
 
@@ -273,7 +334,6 @@ def cmd_chaincode_build(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_chaincode_show(args: argparse.Namespace, out: TextIO) -> int:
     """`foc chaincode show`: the definition from $FOC_HOME (e.g. its version for `peer lifecycle`)."""
-    import dataclasses
     import json
 
     with _home_only() as net:
@@ -281,7 +341,7 @@ def cmd_chaincode_show(args: argparse.Namespace, out: TextIO) -> int:
     if args.field:
         print(getattr(definition, args.field), file=out)
     else:
-        print(json.dumps(dataclasses.asdict(definition), indent=2, sort_keys=True), file=out)
+        print(json.dumps(definition.to_json(), indent=2, sort_keys=True), file=out)
     return 0
 
 
@@ -289,11 +349,20 @@ def cmd_chaincode_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_enclave_create(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc enclave create`: FOC_CMD_ENCLAVE_CREATE through the proxy; writes the credentials file."""
+    """`foc enclave create` (FOC_CMD_ENCLAVE_CREATE through the proxy) and `foc enclave join` (the
+    key transfer from the --from-proxy device's TA); both write the credentials file."""
+    from foc.client.network import Organisation
+
     proxy_address = getattr(args, "proxy", None)
     if not proxy_address:
-        raise UsageError("foc enclave create needs --proxy HOST:PORT (the device's foc-proxy)")
-    with connect(proxy=proxy_address) as net:
+        raise UsageError(
+            f"foc enclave {args.enclave_command} needs --proxy HOST:PORT (the device's foc-proxy)"
+        )
+    joining = args.enclave_command == "join"
+    orgs = [Organisation("joining", proxy=proxy_address)]
+    if joining:
+        orgs.append(Organisation("holder", proxy=args.from_proxy))
+    with connect(organisations=orgs) as net:
         definition = net.definitions.get(args.chaincode)
         if definition.channel_id != args.channel:
             raise UsageError(
@@ -301,11 +370,29 @@ def cmd_enclave_create(args: argparse.Namespace, out: TextIO) -> int:
                 f"not {args.channel!r}",
                 hint="foc chaincode define ... --channel CH to change the definition",
             )
-        info = net.create_enclave(args.chaincode, endpoint=args.endpoint, force=args.force)
+        if joining:
+            info = net.join_enclave(
+                args.chaincode,
+                organisation="joining",
+                source="holder",
+                endpoint=args.endpoint,
+                rekey=args.rekey,
+            )
+        else:
+            info = net.create_enclave(
+                args.chaincode,
+                endpoint=args.endpoint,
+                force=args.force,
+                rekey=args.rekey,
+                organisation="joining",
+            )
+    verb = "joined" if joining else "created"
     print(
-        f"created enclave {info.enclave_id} for chaincode {info.chaincode_id} at {shown(info.endpoint)}",
+        f"{verb} enclave {info.enclave_id} for chaincode {info.chaincode_id} at {shown(info.endpoint)}",
         file=out,
     )
+    if joining:
+        print("  its keys came by attested transfer from the enclave behind --from-proxy", file=out)
     print(f"  evidence {shown(info.evidence_kind)}, measurement {info.measurement}", file=out)
     print(f"  credentials written to {info.credentials_path}", file=out)
     print(f"next: foc enclave register --chaincode {info.chaincode_id} --enclave {info.enclave_id}", file=out)
@@ -354,10 +441,21 @@ def cmd_enclave_register(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
-    """`foc enclave list`: the enclaves registered for a chaincode (dev ledger, or --gateway)."""
+def cmd_enclave_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc enclave revoke`: revokeEnclave on `ercc`; validators refuse the enclave's later signatures."""
     from foc.admin.definitions import DefinitionStore
-    from foc.confidential.suite import enclave_id
+
+    definition = DefinitionStore().get(args.chaincode)
+    with _admin_network(args, definition.channel_id) as net:
+        done = net.revoke_enclave(args.chaincode, args.enclave)
+    print(f"revoked enclave {done.enclave_id} of chaincode {args.chaincode} (tx {done.tx_id})", file=out)
+    return 0
+
+
+def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
+    """`foc enclave list`: the enclaves registered for a chaincode (dev ledger, or --gateway), with
+    their organisations and whether they were revoked."""
+    from foc.admin.definitions import DefinitionStore
 
     found = DefinitionStore().find(args.chaincode)
     if not args.gateway:
@@ -365,14 +463,16 @@ def cmd_enclave_list(args: argparse.Namespace, out: TextIO) -> int:
         if not Path(path).exists():
             raise LedgerError(f"no ledger at {path}", hint="register an enclave first or pass --ledger")
     with _admin_network(args, None if not args.gateway else (found.channel_id if found else None)) as net:
-        entries = net.list_enclaves(args.chaincode)
+        entries = net.enclaves(args.chaincode)
     if not entries:
         print(f"no enclaves registered for chaincode {args.chaincode}", file=out)
-    for credentials in entries:
-        attested = credentials.attested_data
+    for entry in entries:
+        attested = entry.credentials.attested_data
+        status = f"revoked (tx {shown(entry.revoked_by)})" if entry.revoked else "live"
         print(
-            f"{enclave_id(attested.enclave_pub)}\t{shown(attested.host_endpoint)}\t"
-            f"{shown(credentials.evidence.kind)}\tchannel={shown(attested.channel_id)}",
+            f"{entry.enclave_id}\t{shown(attested.host_endpoint)}\t"
+            f"{shown(entry.credentials.evidence.kind)}\tchannel={shown(attested.channel_id)}\t"
+            f"organisation={shown(entry.organisation) or '-'}\t{status}",
             file=out,
         )
     return 0

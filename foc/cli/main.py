@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 2; quick 0.1)")
     bench.add_argument("--out", type=Path, help="directory for bench.json and bench.png (default: the cache)")
     bench.add_argument("--no-build", action="store_true", help="qemu: do not build images, use cached ones")
+    bench.add_argument(
+        "--devices",
+        help="instead of the cells: one confidential chaincode endorsed by these numbers of host-native "
+        "simulated devices, e.g. 1,2,3 (key transfer, then throughput; NOT a TEE)",
+    )
     # Fabric back end (foc.fabric): delegated whole, so `foc package --help` shows its own options.
     for name, text in (
         ("package", "build the chaincode-as-a-service package for a Fabric peer and print its package id"),
@@ -417,6 +422,8 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     outdir = args.out or cache_root() / "bench" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     outdir.mkdir(parents=True, exist_ok=True)
+    if args.devices:
+        return _bench_devices(args, outdir, out)
     report = run_bench(
         systems,
         quick=args.quick,
@@ -433,6 +440,24 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     print(f"wrote bench.json, bench.md and bench.png in {outdir}", file=out)
     if report.failures:
         raise FocError(f"bench: {len(report.failures)} system(s) failed: " + "; ".join(report.failures))
+    return 0
+
+
+def _bench_devices(args: argparse.Namespace, outdir: Path, out: TextIO) -> int:
+    """`foc bench --devices 1,2,3` (foc.bench.endorsers): table on `out`, endorsers.json in `outdir`."""
+    import json
+
+    from foc.bench.endorsers import run_endorsers, table, to_json
+
+    try:
+        counts = [int(c) for c in args.devices.split(",") if c.strip()]
+    except ValueError:
+        raise UsageError(f"--devices takes device counts like 1,2,3, not {args.devices!r}") from None
+    duration = args.duration if args.duration is not None else (0.4 if args.quick else 5.0)
+    rows = run_endorsers(counts, duration, progress=lambda msg: print(msg, file=out, flush=True))
+    print(table(rows), file=out)
+    (outdir / "endorsers.json").write_text(json.dumps(to_json(rows, duration), indent=2) + "\n")
+    print(f"wrote endorsers.json in {outdir}", file=out)
     return 0
 
 

@@ -25,10 +25,17 @@ One transaction (FPC's client flow, docs/confidential-protocol.md):
    chaincode key we encrypted to;
 4. decrypt; a chaincode failure (EXISTS, NOT_FOUND, ...) raises `ConfidentialChaincodeError` with
    the TA's code, and nothing is submitted;
-5. `invoke` only: submit `__endorse(request, response)`; the ledger side validates it again
+5. `invoke` only: submit `__endorse(request, response, ...)`; the ledger side validates it again
    (`validate_and_apply`: also that the `__endorse` transaction's creator is the signed one) and
    commits the enclave's encrypted writes; the payload is returned once
    that transaction is committed. `query` stops after step 4.
+
+Several devices (``endorsers={"Org1": contract_at_org1_peer, ...}``, docs/confidential.md): `invoke`
+runs steps 2-4 on one organisation's peer after another (a different one first each time) until
+the verified enclaves' organisations satisfy the definition's endorsement policy, checks that
+their answers agree (status, payload, read/write set: a disagreement raises, nothing is
+submitted), and submits every endorsement in one `__endorse`. `query` asks one peer (each call the
+next one): its enclave's signed answer is authenticated on its own.
 
 `ConfidentialContract` is itself a `Contract`: scenarios written against that interface run on it
 unchanged. Nothing here logs or stores arguments, results or keys; the response key lives only in
@@ -37,6 +44,7 @@ memory for the duration of one call.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +67,7 @@ from foc.errors import (
     ChaincodeError,
     ConfigError,
     EndorsementFailure,
+    EndorsementPolicyFailure,
     MvccConflict,
     ProxyUnavailable,
     VerificationError,
@@ -66,7 +75,7 @@ from foc.errors import (
 from foc.protocol.args import Arg, encode_args
 from foc.protocol.context import Creator, creator_hash
 from foc.registry.attestation import verify_credentials
-from foc.registry.ercc import RegistryQuery, RegistryReader
+from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 from foc.registry.validation import verify_response
 from foc.wrapper.confidential import ENDORSE, INVOKE
 from foc.wrapper.errors import PROXY_UNAVAILABLE, STALE_READ, error_code
@@ -120,6 +129,7 @@ class ConfidentialResult:
     status: int
     payload: bytes = field(repr=False)
     signed: SignedMessage = field(repr=False)
+    organisation: str = ""  # of the signing enclave, from the registry ("" if it names none)
 
     @property
     def ok(self) -> bool:
@@ -231,7 +241,7 @@ class ConfidentialClient:
             pending.response_key, sealed.nonce, sealed.ciphertext, pending.request_hash, what="response"
         )
         answer = ResponsePlaintext.decode(plaintext)
-        return ConfidentialResult(answer.status, answer.payload, verified.message)
+        return ConfidentialResult(answer.status, answer.payload, verified.message, verified.organisation)
 
 
 class ContractRegistry(RegistryQuery):
@@ -255,6 +265,7 @@ class _Lookups:
         self._registry = registry
         self._keys: dict[str, bytes] = {}
         self._credentials: dict[tuple[str, str], Credentials] = {}
+        self._enclaves: dict[tuple[str, str], RegisteredEnclave] = {}
 
     def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
         if chaincode_id not in self._keys:
@@ -267,9 +278,15 @@ class _Lookups:
             self._credentials[key] = self._registry.enclave_credentials(chaincode_id, enclave_id)
         return self._credentials[key]
 
+    def enclave(self, chaincode_id: str, enclave_id: str) -> RegisteredEnclave:
+        key = (chaincode_id, enclave_id)
+        if key not in self._enclaves:
+            self._enclaves[key] = self._registry.enclave(chaincode_id, enclave_id)
+        return self._enclaves[key]
+
 
 def _as_reader(registry: RegistryReader | Contract) -> RegistryReader:
-    if hasattr(registry, "enclave_credentials") and hasattr(registry, "chaincode_encryption_key"):
+    if hasattr(registry, "enclave") and hasattr(registry, "chaincode_encryption_key"):
         return registry  # type: ignore[return-value]
     return ContractRegistry(registry)  # type: ignore[arg-type]
 
@@ -278,9 +295,11 @@ class ConfidentialContract:
     """A confidential chaincode over any `Contract` (dev ledger, Fabric Gateway, a fake).
 
     `definitions` supplies the chaincode definition (id, version = expected TA measurement,
-    channel); `devices`, when given, makes the client re-verify the signing enclave's attestation
-    evidence itself (otherwise it relies on the registry having verified it at registration).
-    `allow_insecure_native` accepts the host-native build's evidence: NOT a TEE, tests only.
+    channel, endorsement policy); `devices`, when given, makes the client re-verify each signing
+    enclave's attestation evidence itself (otherwise it relies on the registry having verified it
+    at registration). `endorsers` maps organisations to the contract at their peer, whose enclave
+    runs `__invoke` (default: `contract` alone). `allow_insecure_native` accepts the host-native
+    build's evidence: NOT a TEE, tests only.
     """
 
     def __init__(
@@ -293,8 +312,11 @@ class ConfidentialContract:
         definitions: DefinitionStore | None = None,
         devices: DeviceStore | Iterable[EnrolledDevice] | None = None,
         allow_insecure_native: bool = False,
+        endorsers: Mapping[str, Contract] | None = None,
     ) -> None:
         self.contract = contract
+        self.endorsers: dict[str, Contract] = dict(endorsers) if endorsers else {"": contract}
+        self._turn = itertools.count()
         self.chaincode_id = chaincode_id
         self.channel = channel
         self._registry = _as_reader(registry)
@@ -318,11 +340,13 @@ class ConfidentialContract:
     def invoke(
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
-        """Execute, verify, decrypt; on success submit `__endorse` and return the payload once committed."""
-        request, response, result = self._execute(function, args, transient)
+        """Execute on enough enclaves for the endorsement policy, verify each, decrypt, check they
+        agree; on success submit `__endorse` and return the payload once committed."""
+        request, responses, result = self._endorse(function, args, transient)
         payload = result.value()
         try:
-            self.contract.invoke(ENDORSE, [request, response])  # transient data stays inside the request
+            # transient data stays inside the request
+            self.contract.invoke(ENDORSE, [request, *responses])
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == STALE_READ:
                 raise MvccConflict(
@@ -341,9 +365,18 @@ class ConfidentialContract:
     def query(
         self, function: Arg, args: Sequence[Arg], *, transient: Mapping[str, bytes] | None = None
     ) -> bytes:
-        """Execute, verify, decrypt; nothing is committed."""
-        _, _, result = self._execute(function, args, transient)
-        return result.value()
+        """Execute on one enclave (the next endorser each call; the one after if it fails or does
+        not verify, e.g. revoked), verify, decrypt; nothing is committed."""
+        client, pending = self._prepare(function, args, transient)
+        rotation = self._rotation()
+        for i, (org, contract) in enumerate(rotation):
+            try:
+                return self._run(client, pending, contract)[1].value()
+            except (EndorsementFailure, ProxyUnavailable, VerificationError) as exc:
+                if i == len(rotation) - 1:
+                    raise
+                log.info("endorser %s failed: %s", org or "the peer", exc)
+        raise AssertionError("unreachable: the rotation is never empty")
 
     # -- pieces --------------------------------------------------------------------------------
     def definition(self) -> ChaincodeDefinition:
@@ -379,9 +412,9 @@ class ConfidentialContract:
                 hint=ENCLAVE_HINT,
             ) from exc
 
-    def _execute(
-        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
-    ) -> tuple[bytes, bytes, ConfidentialResult]:
+    def _prepare(
+        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None = None
+    ) -> tuple[ConfidentialClient, PendingRequest]:
         definition = self.definition()
         lookups = _Lookups(self._registry)
         self.chaincode_key(lookups)
@@ -393,11 +426,23 @@ class ConfidentialContract:
             definition, lookups, devices=devices, allow_insecure_native=self._allow_insecure_native
         )
         pending = client.encrypt_request([function, *args], creator=self.creator(), transient=transient)
+        return client, pending
+
+    def _rotation(self) -> list[tuple[str, Contract]]:
+        """The endorsers, starting with a different one each call (spreads the load)."""
+        items = list(self.endorsers.items())
+        start = next(self._turn) % len(items)
+        return items[start:] + items[:start]
+
+    def _run(
+        self, client: ConfidentialClient, pending: PendingRequest, contract: Contract
+    ) -> tuple[bytes, ConfidentialResult]:
+        """`__invoke` on one peer, then verify and decrypt its enclave's response."""
         # A refusal here comes from the peer or the proxy before any enclave signed anything:
         # it is reported as the back end's EndorsementFailure, unauthenticated (an unreachable
         # proxy as ProxyUnavailable, as on the plaintext path).
         try:
-            response = self.contract.query(INVOKE, [pending.request])  # never transient data in clear
+            response = contract.query(INVOKE, [pending.request])  # never transient data in clear
         except EndorsementFailure as exc:
             if error_code(exc.chaincode_message) == PROXY_UNAVAILABLE:
                 raise ProxyUnavailable(exc.chaincode_message.partition(": ")[2]) from None
@@ -405,4 +450,51 @@ class ConfidentialContract:
         result = client.open_response(pending, response)
         self.last_enclave_id = result.enclave_id
         log.debug("verified response of enclave %s (%s)", result.enclave_id[:12], self.chaincode_id)
-        return pending.request, response, result
+        return response, result
+
+    def _endorse(
+        self, function: Arg, args: Sequence[Arg], transient: Mapping[str, bytes] | None
+    ) -> tuple[bytes, list[bytes], ConfidentialResult]:
+        """Endorsements from enough organisations' enclaves for the policy, checked to agree."""
+        client, pending = self._prepare(function, args, transient)
+        policy = client.definition.policy
+        collected: list[tuple[bytes, ConfidentialResult]] = []
+        failures: list[str] = []
+        for org, contract in self._rotation():
+            try:
+                response, result = self._run(client, pending, contract)
+            except (EndorsementFailure, ProxyUnavailable, VerificationError) as exc:
+                if len(self.endorsers) == 1:
+                    raise
+                failures.append(f"{org or 'the peer'}: {exc}")
+                log.info("endorser %s failed: %s", org or "the peer", exc)
+                continue
+            if not result.ok:
+                return pending.request, [response], result  # an authenticated refusal: nothing to commit
+            collected.append((response, result))
+            if policy is None or policy.satisfied_by([r.organisation for _, r in collected]):
+                break
+        else:
+            got = ", ".join(sorted({r.organisation for _, r in collected})) or "none"
+            raise EndorsementPolicyFailure(
+                f"the endorsement policy {client.definition.endorsement_policy or '(any one enclave)'} of "
+                f"chaincode {self.chaincode_id!r} is not satisfied (endorsed by: {got})"
+                + (f"; failed: {'; '.join(failures)}" if failures else ""),
+                hint="start the missing organisations' devices and register their enclaves",
+            )
+        first = collected[0][1]
+        for _, other in collected[1:]:
+            if (other.status, other.payload, other.signed.reads, other.signed.writes) != (
+                first.status,
+                first.payload,
+                first.signed.reads,
+                first.signed.writes,
+            ):
+                raise VerificationError(
+                    f"the endorsing enclaves disagree: enclave {other.enclave_id[:16]}... "
+                    f"({other.organisation or 'no organisation'}) answered differently from enclave "
+                    f"{first.enclave_id[:16]}... ({first.organisation or 'no organisation'}); "
+                    "nothing was submitted",
+                    hint="an enclave saw other state or ran other code",
+                )
+        return pending.request, [r for r, _ in collected], first

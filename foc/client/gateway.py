@@ -359,12 +359,20 @@ class GatewayClient:
                 self._readiness.lost()  # the next calls wait briefly for the peer to be back
             raise _map_rpc_error(exc, name, self.endpoint) from None
 
-    def evaluate_proposal(self, prepared: Proposal, *, timeout: float | None = None) -> bytes:
-        """Evaluate a signed proposal on one peer; the chaincode's payload."""
+    def evaluate_proposal(
+        self,
+        prepared: Proposal,
+        *,
+        target_organizations: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> bytes:
+        """Evaluate a signed proposal on one peer (of `target_organizations` if given: the
+        gateway's EvaluateRequest field); the chaincode's payload."""
         request = gateway.EvaluateRequest(
             transaction_id=prepared.tx_id,
             channel_id=prepared.channel_id,
             proposed_transaction=prepared.signed,
+            target_organizations=list(target_organizations),
         )
         log.debug("evaluate tx %s on %s/%s", prepared.tx_id[:12], prepared.channel_id, prepared.chaincode)
         reply = self._call("Evaluate", request, self.timeout if timeout is None else timeout)
@@ -431,9 +439,15 @@ class GatewayClient:
         function: Arg,
         args: Sequence[bytes],
         transient: Mapping[str, bytes] | None = None,
+        *,
+        target_organizations: Sequence[str] = (),
     ) -> bytes:
-        """Run a query on one peer (nothing is ordered or committed); the chaincode's payload."""
-        return self.evaluate_proposal(self.propose(channel_id, chaincode_name, function, args, transient))
+        """Run a query on one peer (of `target_organizations` if given; nothing is ordered or
+        committed); the chaincode's payload."""
+        return self.evaluate_proposal(
+            self.propose(channel_id, chaincode_name, function, args, transient),
+            target_organizations=target_organizations,
+        )
 
     def submit(
         self,
@@ -451,12 +465,25 @@ class GatewayClient:
 
 
 class GatewayContract:
-    """`Contract` over a `GatewayClient`: invoke = submit, query = evaluate."""
+    """`Contract` over a `GatewayClient`: invoke = submit, query = evaluate.
 
-    def __init__(self, client: GatewayClient, channel_id: str, chaincode_name: str) -> None:
+    `organizations` pins the peers: queries are evaluated on a peer of those organisations (how a
+    confidential client reaches one organisation's enclave) and transactions endorsed by them;
+    empty, the gateway chooses.
+    """
+
+    def __init__(
+        self,
+        client: GatewayClient,
+        channel_id: str,
+        chaincode_name: str,
+        *,
+        organizations: Sequence[str] = (),
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.chaincode_name = chaincode_name
+        self.organizations = tuple(organizations)
         #: the last committed transaction (id and block number), for callers that report it
         self.last_tx_id: str | None = None
         self.last_block: int | None = None
@@ -471,7 +498,12 @@ class GatewayContract:
     ) -> bytes:
         """Endorse, submit and wait for commit; the chaincode's payload."""
         result = self.client.submit(
-            self.channel_id, self.chaincode_name, function, encode_args(args), transient
+            self.channel_id,
+            self.chaincode_name,
+            function,
+            encode_args(args),
+            transient,
+            endorsing_organizations=self.organizations,
         )
         self.last_tx_id = result.tx_id
         self.last_block = result.block_number
@@ -482,5 +514,10 @@ class GatewayContract:
     ) -> bytes:
         """Evaluate on one peer; the chaincode's payload."""
         return self.client.evaluate(
-            self.channel_id, self.chaincode_name, function, encode_args(args), transient
+            self.channel_id,
+            self.chaincode_name,
+            function,
+            encode_args(args),
+            transient,
+            target_organizations=self.organizations,
         )

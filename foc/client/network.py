@@ -21,6 +21,17 @@ It hands out contracts (`contract(name)`: a `ConfidentialContract` verifying eve
 `enroll_device`, `define_chaincode`, `create_enclave`, `register_enclave`, `list_enclaves`, and
 `set_up_enclave` for all four in order.
 
+Several organisations, one peer and one device each (``organisations=[Organisation("Org1",
+target="qemu", instance="a"), Organisation("Org2", proxy="127.0.0.1:7001")]``): on the dev ledger
+every organisation gets its own peer (one `DevPeer` over the shared ledger, hosting the chaincodes
+with its own device as the enclave); on Fabric (``gateway=``) each organisation's peer runs its own
+`foc serve` and the client reaches it through the gateway (``target_organizations``). A contract
+then collects endorsements from the organisations' enclaves as the chaincode's endorsement policy
+requires. Administration takes ``organisation=`` to pick the device; `join_enclave` gives an
+enclave on another device the chaincode's keys by attested key transfer between the two TAs,
+`revoke_enclave` stops an enclave's endorsements, and `set_up_enclaves` does it all for every
+organisation.
+
 Lifecycle: `connect(...)` -> any number of calls -> `close()` (closes the ledger, the gateway and
 proxy channels it opened, and stops a proxy it started). Use it as a context manager.
 """
@@ -31,25 +42,25 @@ import base64
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, cast
 
 from foc.admin.credentials import CredentialStore
-from foc.admin.definitions import ChaincodeDefinition, DefinitionStore, define_chaincode
+from foc.admin.definitions import ChaincodeDefinition, DefinedDevice, DefinitionStore, define_chaincode
 from foc.admin.devices import DeviceStore, EnrolledDevice
 from foc.admin.home import foc_home
 from foc.client.confidential import ConfidentialContract
 from foc.client.contract import Contract, WrapperContract
-from foc.confidential.formats import Credentials, EnclaveConfig
+from foc.confidential.formats import Credentials, EnclaveConfig, KeyExport, KeyImport
 from foc.confidential.measurement import NATIVE_INSECURE_MEASUREMENT
 from foc.confidential.suite import enclave_id
 from foc.errors import ConfigError, EndorsementFailure, UsageError, VerificationError
-from foc.registry.ercc import REGISTRY_NAME
+from foc.registry.ercc import REGISTRY_NAME, RegisteredEnclave
 from foc.wrapper.catalogue import WRAPPER_NAME, Catalogue, DeviceProxy
-from foc.wrapper.confidential import ConfidentialEnclave
+from foc.wrapper.confidential import ConfidentialEnclave, ProxyEnclave
 from foc.wrapper.config import WrapperConfig
 
 if TYPE_CHECKING:
@@ -95,38 +106,77 @@ class EnclaveSetup:
     enclave: EnclaveInfo
 
 
+@dataclass(frozen=True)
+class Organisation:
+    """One organisation of a FOC network: one peer and one device.
+
+    `name` is its MSP id, the principal of endorsement policies. Its device is a `target` (a
+    `foc.deploy.runtime` name, with `instance`) or a `proxy` (HOST:PORT or a proxy client, which
+    stays the caller's); on a Fabric network neither is needed by a client (the organisation's
+    peer runs `foc serve` in front of its device). `device_name` is the name its device key is
+    enrolled under in FOC home (default: the organisation's name in lower case).
+    """
+
+    name: str
+    target: str | None = None
+    instance: str | None = None
+    proxy: str | DeviceProxy | None = None
+    device_name: str | None = None
+
+    @property
+    def device(self) -> str:
+        return self.device_name or self.name.lower()
+
+
+@dataclass
+class _Member:
+    """An organisation as the network holds it: its device's proxy and where it came from."""
+
+    organisation: Organisation
+    proxy: DeviceProxy | None
+    proxy_address: str | None
+    device_kind: str | None
+    runtime: TargetRuntime | None
+    catalogue: Catalogue
+
+
 class _Backend(Protocol):
     @property
     def channel(self) -> str: ...
 
-    def contract(self, name: str) -> Contract: ...
+    def contract(self, name: str, organisation: str = "") -> Contract: ...
 
     def close(self) -> None: ...
 
 
 class _DevBackend:
-    """The embedded dev ledger and one peer hosting the catalogue's chaincodes.
+    """The embedded dev ledger and one peer per organisation hosting its catalogue's chaincodes
+    (one peer, organisation "", without organisations).
 
     The SQLite file is opened on first use, so administration that only touches FOC home
     (enroll, define, create) never creates a ledger.
     """
 
-    def __init__(self, path: Path, channel: str | None, catalogue: Catalogue, creator: bytes = b"") -> None:
+    def __init__(
+        self, path: Path, channel: str | None, catalogues: dict[str, Catalogue], creator: bytes = b""
+    ) -> None:
         self.path = path
         self._channel = channel
-        self._catalogue = catalogue
+        self._catalogues = catalogues
         self._creator = creator  # the msp.SerializedIdentity every contract's transactions carry
         self._ledger: DevLedger | None = None
-        self._peer: DevPeer | None = None
+        self._peers: dict[str, DevPeer] = {}
 
-    def _open(self) -> DevPeer:
-        if self._peer is None:
+    def _open(self, organisation: str = "") -> DevPeer:
+        if self._ledger is None:
             from foc.ledger.ledger import DevLedger
             from foc.ledger.peer import DevPeer
 
             self._ledger = DevLedger(self.path, channel=self._channel)
-            self._peer = DevPeer(self._ledger, resolve=self._catalogue.resolve)
-        return self._peer
+            self._peers = {
+                org: DevPeer(self._ledger, resolve=c.resolve) for org, c in self._catalogues.items()
+            }
+        return self._peers[organisation or next(iter(self._peers))]
 
     @property
     def ledger(self) -> DevLedger:
@@ -136,10 +186,10 @@ class _DevBackend:
     def channel(self) -> str:
         return self.ledger.channel
 
-    def contract(self, name: str) -> Contract:
+    def contract(self, name: str, organisation: str = "") -> Contract:
         from foc.client.devledger import DevLedgerContract
 
-        return DevLedgerContract(self._open(), name, creator=self._creator)
+        return DevLedgerContract(self._open(organisation), name, creator=self._creator)
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -147,16 +197,18 @@ class _DevBackend:
 
 
 class _FabricBackend:
-    """A Fabric channel through one peer's gateway."""
+    """A Fabric channel through one peer's gateway (which reaches the other organisations' peers)."""
 
     def __init__(self, client: GatewayClient, channel: str) -> None:
         self.client = client
         self.channel = channel
 
-    def contract(self, name: str) -> Contract:
+    def contract(self, name: str, organisation: str = "") -> Contract:
         from foc.client.gateway import GatewayContract
 
-        return GatewayContract(self.client, self.channel, name)
+        return GatewayContract(
+            self.client, self.channel, name, organizations=(organisation,) if organisation else ()
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -173,26 +225,39 @@ class Network:
         *,
         backend: _Backend,
         home: Path,
-        proxy: DeviceProxy | None,
-        proxy_address: str | None,
-        device_kind: str | None,
+        members: list[_Member],
         allow_insecure_native: bool,
         on_close: list[Callable[[], None]],
-        catalogue: Catalogue,
-        runtime: TargetRuntime | None = None,
     ) -> None:
         self.home = home
         self.definitions = DefinitionStore(home)
         self.devices = DeviceStore(home)
         self.credentials = CredentialStore(home)
-        self.proxy = proxy
-        self.proxy_address = proxy_address
         self.allow_insecure_native = allow_insecure_native
-        self.catalogue = catalogue
+        self._members = {m.organisation.name: m for m in members}
         self._backend = backend
-        self._device_kind = device_kind
         self._on_close = on_close
-        self._runtime = runtime
+        first = members[0]
+        #: the (first organisation's) device: its proxy client, address and the peer's catalogue
+        self.proxy = first.proxy
+        self.proxy_address = first.proxy_address
+        self.catalogue = first.catalogue
+
+    @property
+    def organisations(self) -> list[str]:
+        """The organisations' names, in the order given to `connect` ([] without organisations)."""
+        return [name for name in self._members if name]
+
+    def _member(self, organisation: str | None) -> _Member:
+        if organisation is None:
+            return next(iter(self._members.values()))
+        try:
+            return self._members[organisation]
+        except KeyError:
+            raise UsageError(
+                f"organisation {organisation!r} is not part of this network",
+                hint=f"its organisations: {', '.join(self.organisations) or '(none)'}",
+            ) from None
 
     # -- what the network is -----------------------------------------------------------------------
     @property
@@ -212,18 +277,26 @@ class Network:
         """True when the back end is a Fabric network."""
         return isinstance(self._backend, _FabricBackend)
 
-    def contract(self, name: str, *, plaintext: bool = False) -> Contract:
+    def contract(self, name: str, *, plaintext: bool = False, organisation: str | None = None) -> Contract:
         """The chaincode `name`: confidential (verified, decrypted) unless `plaintext`.
 
         ``plaintext=True`` gives the chaincode as the ledger sees it (FOC's plaintext wrapper is
-        ``foc``, the registry ``ercc``). A confidential contract raises ConfigError on first use if
-        the chaincode has no definition in FOC home or no registered enclave.
+        ``foc``, the registry ``ercc``), at the peer of `organisation` (default: the first one),
+        e.g. to run a confidential chaincode's ``__invoke`` on that organisation's enclave. A
+        confidential contract raises ConfigError on first use if the chaincode has no definition in
+        FOC home or no registered enclave. UsageError for an organisation not in this network.
         """
+        if organisation is not None:
+            self._member(organisation)  # UsageError when unknown
+            if not plaintext:
+                raise UsageError("organisation= picks a peer for plaintext=True contracts only")
+            return self._backend.contract(name, organisation)
         raw = self._backend.contract(name)
         if name == WRAPPER_NAME:
             return WrapperContract(raw)  # its requests are checked against the TA's limits first
         if plaintext or name == REGISTRY_NAME:
             return raw
+        endorsers = {org: self._backend.contract(name, org) for org in self.organisations}
         return ConfidentialContract(
             raw,
             chaincode_id=name,
@@ -232,34 +305,45 @@ class Network:
             definitions=self.definitions,
             devices=self.devices,
             allow_insecure_native=self.allow_insecure_native,
+            endorsers=endorsers or None,
         )
 
     def _channel_of(self, chaincode_id: str) -> str:
         return self.channel
 
-    # -- the device ----------------------------------------------------------------------------------
-    def _device(self) -> DeviceProxy:
-        if self.proxy is None:
+    # -- the devices ---------------------------------------------------------------------------------
+    def _device(self, organisation: str | None = None) -> DeviceProxy:
+        member = self._member(organisation)
+        if member.proxy is None:
+            whose = f" of organisation {member.organisation.name!r}" if member.organisation.name else ""
             raise UsageError(
-                "this operation needs the device's foc-proxy",
+                f"this operation needs the device's foc-proxy{whose}",
                 hint="connect with target='qemu' (or 'native') or proxy='HOST:PORT'",
             )
-        return self.proxy
+        return member.proxy
 
-    def device_kind(self) -> str:
+    def device_kind(self, organisation: str | None = None) -> str:
         """The device key's kind: ``optee-pta`` (a real OP-TEE device) or ``native-insecure``."""
-        if self._device_kind is None:
-            self._device_kind = str(self._device().device_key_info().kind)
-        return self._device_kind
+        member = self._member(organisation)
+        if member.device_kind is None:
+            member.device_kind = str(self._device(organisation).device_key_info().kind)
+        return member.device_kind
 
     @property
     def insecure_native(self) -> bool:
-        """True when the device is the host-native build (NOT a TEE)."""
+        """True when the (first) device is the host-native build (NOT a TEE)."""
         return self.device_kind() == NATIVE_INSECURE_KIND
 
+    def device_key_der(self, organisation: str | None = None) -> bytes:
+        """The device's attestation public key (DER SubjectPublicKeyInfo), read through its proxy."""
+        return bytes(self._device(organisation).device_key_info().public_key_der)
+
     # -- administration ------------------------------------------------------------------------------
-    def enroll_device(self, name: str, *, key: bytes | None = None, replace: bool = False) -> EnrolledDevice:
-        """Pin a device's attestation public key (PEM/DER `key`, or read from the device's proxy).
+    def enroll_device(
+        self, name: str, *, key: bytes | None = None, replace: bool = False, organisation: str | None = None
+    ) -> EnrolledDevice:
+        """Pin a device's attestation public key (PEM/DER `key`, or read from the proxy of the
+        `organisation`'s device, default the first).
 
         Trust on first use: OP-TEE's attestation key has no vendor certificate. Raises UsageError
         for a name that is enrolled with another key (unless `replace`) or a key enrolled twice.
@@ -267,8 +351,8 @@ class Network:
         if key is None:
             from foc.tee.device_key import DeviceKey
 
-            info = self._device().device_key_info()
-            self._device_kind = str(info.kind)
+            info = self._device(organisation).device_key_info()
+            self._member(organisation).device_kind = str(info.kind)
             key = DeviceKey(info.public_key_der, info.tee_algorithm, info.kind).pem()
         return self.devices.enroll(name, key, replace=replace)
 
@@ -279,6 +363,8 @@ class Network:
         version: str | None = None,
         ta: Path | None = None,
         channel: str | None = None,
+        devices: dict[str, str] | None = None,
+        endorsement_policy: str = "",
         ta_uuid: str | None = None,
     ) -> ChaincodeDefinition:
         """Define (or upgrade) a confidential chaincode; its version is the expected TA measurement.
@@ -287,7 +373,10 @@ class Network:
         file, or, with neither, the one the device's target expects for TA `ta_uuid` (the `.ta` of
         the image it booted; the native-insecure-v1 value for the host-native build). The
         definition names its TA: `ta_uuid`, else the uuid the `ta` file declares, else FOC's coffee
-        TA; a `ta` file that declares another uuid than `ta_uuid` is refused.
+        TA; a `ta` file that declares another uuid than `ta_uuid` is refused. `devices` maps
+        enrolled device names to their organisations: the devices that may host its enclaves and
+        receive its keys; `endorsement_policy` (Fabric syntax, e.g. "OutOf(2, 'Org1', 'Org2',
+        'Org3')") says whose enclaves must agree. ConfigError for a device that is not enrolled.
         """
         if ta is not None:
             from foc.confidential.measurement import ta_uuid as declared_uuid
@@ -305,44 +394,107 @@ class Network:
                 version = ta_measurement(Path(ta)).hex()
             elif self.insecure_native:
                 version = NATIVE_INSECURE_MEASUREMENT.hex()
-            elif (
-                self._runtime is not None
-                and (expected := self._runtime.expected_measurement(*([ta_uuid] if ta_uuid else [])))
-                is not None
-            ):
+            elif (runtime := self._member(None).runtime) is not None and (
+                expected := runtime.expected_measurement(*([ta_uuid] if ta_uuid else []))
+            ) is not None:
                 version = expected.hex()
             else:
                 raise UsageError(
                     f"chaincode {chaincode_id!r} needs its expected TA measurement",
                     hint="pass ta=PATH.ta (measured offline) or version=HEX",
                 )
+        defined = tuple(
+            DefinedDevice(self.devices.get(n).fingerprint, org) for n, org in (devices or {}).items()
+        )
         return define_chaincode(
-            chaincode_id, version, channel or self.channel, home=self.home, ta_uuid=ta_uuid
+            chaincode_id,
+            version,
+            channel or self.channel,
+            home=self.home,
+            devices=defined,
+            endorsement_policy=endorsement_policy,
+            ta_uuid=ta_uuid,
         )
 
+    def _enclave_config(
+        self, chaincode_id: str, endpoint: str | None, organisation: str | None, *, force: bool, rekey: bool
+    ) -> EnclaveConfig:
+        definition = self.definitions.get(chaincode_id)
+        endpoint = endpoint or self._member(organisation).proxy_address
+        if not endpoint:
+            raise UsageError("an enclave needs its host endpoint (HOST:PORT)")
+        return EnclaveConfig(
+            definition.chaincode_id,
+            definition.version,
+            definition.channel_id,
+            endpoint,
+            force,
+            definition.key_policy(),
+            rekey,
+        )
+
+    def _enclave_info(self, chaincode_id: str, raw: bytes) -> EnclaveInfo:
+        eid, path = self.credentials.save(chaincode_id, raw)
+        credentials = Credentials.decode(raw)
+        evidence = credentials.evidence
+        endpoint = credentials.attested_data.host_endpoint
+        return EnclaveInfo(eid, chaincode_id, endpoint, evidence.kind, evidence.measurement.hex(), raw, path)
+
+    def _ta_enclave(self, chaincode_id: str, organisation: str | None) -> ProxyEnclave:
+        """The enclave commands of `chaincode_id`'s TA (its definition's uuid) on `organisation`'s device."""
+        uuid_bytes = self.definitions.get(chaincode_id).ta_uuid_bytes
+        return ProxyEnclave(self._device(organisation), chaincode_uuid=uuid_bytes)
+
     def create_enclave(
-        self, chaincode_id: str, *, endpoint: str | None = None, force: bool = False
+        self,
+        chaincode_id: str,
+        *,
+        endpoint: str | None = None,
+        force: bool = False,
+        rekey: bool = False,
+        organisation: str | None = None,
     ) -> EnclaveInfo:
         """Have the TA create (and attest) the enclave of `chaincode_id`; its credentials are stored.
 
         `endpoint` is the enclave's host endpoint (default: the proxy's address); `force` replaces
-        an existing enclave (a new enclave key). Raises ChaincodeError EXISTS without `force`.
+        an existing enclave (a new enclave key, the same chaincode keys); `rekey` also creates new
+        chaincode keys (the state written under the old ones is then lost to this device). New
+        chaincode keys are bound to the definition's devices (its key policy). Raises
+        ChaincodeError EXISTS without `force`, BAD_REQUEST when the TA's keys are bound to other
+        devices than the definition's.
         """
-        from foc.wrapper.confidential import ProxyEnclave
+        config = self._enclave_config(chaincode_id, endpoint, organisation, force=force, rekey=rekey)
+        raw = self._ta_enclave(chaincode_id, organisation).create(config)
+        return self._enclave_info(chaincode_id, raw)
 
-        definition = self.definitions.get(chaincode_id)
-        endpoint = endpoint or self.proxy_address
-        if not endpoint:
-            raise UsageError("an enclave needs its host endpoint (HOST:PORT)")
-        config = EnclaveConfig(
-            definition.chaincode_id, definition.version, definition.channel_id, endpoint, force
-        )
-        raw = ProxyEnclave(self._device(), chaincode_uuid=definition.ta_uuid_bytes).create(config)
-        eid, path = self.credentials.save(definition.chaincode_id, raw)
-        evidence = Credentials.decode(raw).evidence
-        return EnclaveInfo(
-            eid, definition.chaincode_id, endpoint, evidence.kind, evidence.measurement.hex(), raw, path
-        )
+    def join_enclave(
+        self,
+        chaincode_id: str,
+        *,
+        organisation: str,
+        source: str | None = None,
+        endpoint: str | None = None,
+        rekey: bool = False,
+    ) -> EnclaveInfo:
+        """Give the `organisation`'s device an enclave of `chaincode_id` with the chaincode's keys,
+        by attested key transfer from the enclave of `source` (default: the first organisation).
+
+        The joining TA attests a fresh transfer key (ENCLAVE_JOIN); the source TA checks that
+        evidence (its device in the chaincode's key policy, the same TA measurement, the same
+        definition and policy) and seals the keys to it (KEY_EXPORT); the joining TA checks the
+        source's evidence the same way and opens them (KEY_IMPORT). This side only relays the
+        messages and the two device public keys; each step goes to the chaincode's TA (its
+        definition's uuid) on the device. `rekey` lets the joining TA replace chaincode keys it
+        already holds. Returns the new enclave (credentials stored, not yet registered). Raises
+        ChaincodeError UNTRUSTED when either TA refuses the other's evidence.
+        """
+        joining = self._ta_enclave(chaincode_id, organisation)
+        holder = self._ta_enclave(chaincode_id, source)
+        config = self._enclave_config(chaincode_id, endpoint, organisation, force=False, rekey=rekey)
+        request = joining.join(config)
+        package = holder.export_keys(KeyExport(request, self.device_key_der(organisation)).encode())
+        raw = joining.import_keys(KeyImport(package, self.device_key_der(source)).encode())
+        return self._enclave_info(chaincode_id, raw)
 
     def register_enclave(
         self, chaincode_id: str, *, enclave: str | None = None, credentials: bytes | None = None
@@ -362,7 +514,7 @@ class Network:
         return Registration(eid, getattr(registry, "last_tx_id", None), getattr(registry, "last_block", None))
 
     def list_enclaves(self, chaincode_id: str) -> list[Credentials]:
-        """The credentials of every enclave registered for `chaincode_id`."""
+        """The credentials of every live (not revoked) enclave registered for `chaincode_id`."""
         try:
             payload = self._backend.contract(REGISTRY_NAME).query(
                 "queryListEnclaveCredentials", [chaincode_id]
@@ -370,6 +522,29 @@ class Network:
         except EndorsementFailure as exc:
             raise VerificationError(f"the registry refused the query: {exc.chaincode_message}") from None
         return [Credentials.decode(base64.b64decode(entry)) for entry in json.loads(payload or b"[]")]
+
+    def enclaves(self, chaincode_id: str) -> list[RegisteredEnclave]:
+        """Every enclave registered for `chaincode_id`, revoked ones included, with its device and
+        organisation."""
+        try:
+            payload = self._backend.contract(REGISTRY_NAME).query("queryListEnclaves", [chaincode_id])
+        except EndorsementFailure as exc:
+            raise VerificationError(f"the registry refused the query: {exc.chaincode_message}") from None
+        return [RegisteredEnclave.from_json(entry) for entry in json.loads(payload or b"[]")]
+
+    def revoke_enclave(self, chaincode_id: str, enclave: str) -> Registration:
+        """Revoke a registered enclave: validators and clients refuse its signatures from the
+        revoking transaction on (it keeps the keys it holds: see docs/confidential.md)."""
+        registry = self._backend.contract(REGISTRY_NAME)
+        try:
+            registry.invoke("revokeEnclave", [chaincode_id, enclave])
+        except EndorsementFailure as exc:
+            raise VerificationError(
+                f"the registry refused to revoke enclave {enclave}: {exc.chaincode_message}"
+            ) from None
+        return Registration(
+            enclave, getattr(registry, "last_tx_id", None), getattr(registry, "last_block", None)
+        )
 
     def set_up_enclave(
         self,
@@ -413,6 +588,60 @@ class Network:
         )
         return EnclaveSetup(device, definition, info)
 
+    def set_up_enclaves(
+        self,
+        chaincode_id: str,
+        *,
+        endorsement_policy: str = "",
+        measurement: bytes | None = None,
+        ta: Path | None = None,
+        rekey: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[EnclaveSetup]:
+        """Every organisation's enclave of `chaincode_id`: enroll each device, define the chaincode
+        with all of them and `endorsement_policy`, create the keys on the first organisation's
+        device, join every other device by attested key transfer, register every enclave.
+
+        `rekey` has the first TA create new chaincode keys even if it holds some (needed when its
+        keys are bound to another set of devices). Returns one `EnclaveSetup` per organisation.
+        """
+        say = progress or (lambda line: None)
+        orgs = self.organisations
+        if not orgs:
+            raise UsageError("set_up_enclaves needs a network of organisations (connect(organisations=...))")
+        devices = {}
+        for org in orgs:
+            name = self._member(org).organisation.device
+            devices[org] = self.enroll_device(name, replace=True, organisation=org)
+            say(f"{org}: device key of {name} enrolled (fingerprint {devices[org].fingerprint[:16]}...)")
+        definition = self.define_chaincode(
+            chaincode_id,
+            version=measurement.hex() if measurement is not None else None,
+            ta=ta,
+            devices={d.name: org for org, d in devices.items()},
+            endorsement_policy=endorsement_policy,
+        )
+        say(
+            f"chaincode {chaincode_id} defined: {len(orgs)} devices, "
+            f"endorsement policy {endorsement_policy or '(any one enclave)'}"
+        )
+        setups = []
+        for org in orgs:
+            started = time.monotonic()
+            if org == orgs[0]:
+                info = self.create_enclave(chaincode_id, force=True, rekey=rekey, organisation=org)
+                how = "created the chaincode keys"
+            else:
+                info = self.join_enclave(chaincode_id, organisation=org, source=orgs[0], rekey=True)
+                how = f"joined: keys from {orgs[0]}'s enclave by attested transfer"
+            self.register_enclave(chaincode_id, credentials=info.credentials)
+            say(
+                f"{org}: enclave {info.enclave_id[:16]}... {how}, registered "
+                f"({time.monotonic() - started:.1f} s)"
+            )
+            setups.append(EnclaveSetup(devices[org], definition, info))
+        return setups
+
     # -- lifecycle -------------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the back end and release what `connect` opened or started. Idempotent."""
@@ -450,6 +679,51 @@ def _start_target(
     return runtime, runtime.ensure_up(build=build)
 
 
+def _open_member(
+    org: Organisation,
+    *,
+    build: bool,
+    home: Path,
+    wrapper_config: WrapperConfig | None,
+    enclave: ConfidentialEnclave | None,
+    allow_insecure_native: bool,
+    on_close: list[Callable[[], None]],
+) -> _Member:
+    """Reach one organisation's device (target brought up, or proxy dialled) and build its catalogue."""
+    address: str | None = None
+    device: DeviceProxy | None = None
+    runtime: TargetRuntime | None = None
+    tls: dict[str, object] = {}
+    if org.target is not None:
+        runtime, running = _start_target(
+            org.target, org.instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
+        )
+        address = running.proxy_address
+        tls = running.proxy_tls()
+    elif isinstance(org.proxy, str):
+        address = org.proxy
+    elif org.proxy is not None:
+        device = org.proxy
+        address = getattr(org.proxy, "address", None)
+    if device is None and address is not None:
+        from foc.wrapper.config import load_config
+        from foc.wrapper.plaintext import default_client_factory
+
+        wrapper_config = load_config(proxy_address=address, **tls)  # type: ignore[arg-type]
+        client = default_client_factory(wrapper_config)
+        on_close.append(getattr(client, "close", lambda: None))
+        device = cast("DeviceProxy", client)
+    catalogue = Catalogue(
+        home,
+        proxy=device,
+        config=wrapper_config,
+        enclave=enclave,
+        allow_insecure_native=allow_insecure_native,
+    )
+    kind = NATIVE_INSECURE_KIND if org.target == "native" else None
+    return _Member(org, device, address, kind, runtime, catalogue)
+
+
 def connect(
     *,
     ledger: str | Path | None = None,
@@ -468,6 +742,7 @@ def connect(
     home: str | Path | None = None,
     allow_insecure_native: bool = False,
     enclave: ConfidentialEnclave | None = None,
+    organisations: Sequence[Organisation | str] | None = None,
 ) -> Network:
     """Open a FOC network; see the module docstring.
 
@@ -483,45 +758,38 @@ def connect(
     proxy client object, which stays the caller's; ``wrapper_config`` is then the configuration it
     was made from: TA uuid, timeout). An address is reached with the wrapper configuration
     (`foc.wrapper.config.load_config`: TLS from $FOC_PROXY_TLS_CA, ...). ``enclave`` replaces the TA
-    as the enclave of every confidential chaincode on the dev ledger (tests). Raises ConfigError /
-    UsageError naming what is missing, ProxyUnavailable / TargetError when the device is unreachable.
+    as the enclave of every confidential chaincode on the dev ledger (tests).
+
+    Several organisations: ``organisations`` lists each with its device (`Organisation`; a plain
+    name on a Fabric network, whose peers hold the devices) instead of ``target``/``proxy``. On the
+    dev ledger each gets its own peer; the first one's peer hosts the registry and commits.
+
+    Raises ConfigError / UsageError naming what is missing, ProxyUnavailable / TargetError when a
+    device is unreachable.
     """
     if target is not None and proxy is not None:
         raise UsageError("pass target= or proxy=, not both")
+    orgs = [o if isinstance(o, Organisation) else Organisation(o) for o in organisations or ()]
+    if orgs and (target is not None or proxy is not None):
+        raise UsageError("with organisations=, give each organisation its device (not target= or proxy=)")
+    names = [o.name for o in orgs]
+    if len(set(names)) != len(names) or any(not n for n in names):
+        raise UsageError("organisation names must be distinct and non-empty")
     home_path = Path(home).expanduser() if home is not None else foc_home()
     on_close: list[Callable[[], None]] = []
     try:
-        address: str | None = None
-        device: DeviceProxy | None = None
-        runtime: TargetRuntime | None = None
-        tls: dict[str, object] = {}
-        if target is not None:
-            runtime, running = _start_target(
-                target, instance or os.environ.get("FOC_INSTANCE") or "default", build, on_close
+        members = [
+            _open_member(
+                org,
+                build=build,
+                home=home_path,
+                wrapper_config=wrapper_config,
+                enclave=enclave,
+                allow_insecure_native=allow_insecure_native,
+                on_close=on_close,
             )
-            address = running.proxy_address
-            tls = running.proxy_tls()
-        elif isinstance(proxy, str):
-            address = proxy
-        elif proxy is not None:
-            device = proxy
-            address = getattr(proxy, "address", None)
-        if device is None and address is not None:
-            from foc.wrapper.config import load_config
-            from foc.wrapper.plaintext import default_client_factory
-
-            wrapper_config = load_config(proxy_address=address, **tls)  # type: ignore[arg-type]
-            client = default_client_factory(wrapper_config)
-            on_close.append(getattr(client, "close", lambda: None))
-            device = cast("DeviceProxy", client)
-        device_kind = NATIVE_INSECURE_KIND if target == "native" else None
-        catalogue = Catalogue(
-            home_path,
-            proxy=device,
-            config=wrapper_config,
-            enclave=enclave,
-            allow_insecure_native=allow_insecure_native,
-        )
+            for org in orgs or [Organisation("", target=target, instance=instance, proxy=proxy)]
+        ]
         backend: _Backend
         if gateway is not None:
             backend = _FabricBackend(
@@ -532,19 +800,15 @@ def connect(
             backend = _DevBackend(
                 Path(ledger) if ledger is not None else default_ledger_path(),
                 channel,
-                catalogue,
+                {m.organisation.name: m.catalogue for m in members},
                 identity.serialized() if identity is not None else b"",
             )
         return Network(
             backend=backend,
             home=home_path,
-            proxy=device,
-            proxy_address=address,
-            device_kind=device_kind,
+            members=members,
             allow_insecure_native=allow_insecure_native,
             on_close=on_close,
-            catalogue=catalogue,
-            runtime=runtime,
         )
     except BaseException:
         while on_close:

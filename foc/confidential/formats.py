@@ -9,7 +9,7 @@ consume the buffer exactly (trailing bytes are an error). Every failure is a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from foc import wire
@@ -21,10 +21,17 @@ from foc.protocol.context import Creator, creator_hash, decode_context, encode_c
 MAGIC_REQUEST = 0x32524346  # "FCR2" (v2: the plaintext carries the creator and transient data)
 MAGIC_STATE = 0x31534346  # "FCS1"
 MAGIC_SIGNED_RWSET = 0x32525346  # "FSR2" (v2: the creator hash and the ranges read)
-MAGIC_ATTESTED_DATA = 0x31444146  # "FAD1"
+MAGIC_ATTESTED_DATA = 0x32444146  # "FAD2" (v2: + key policy digest)
 MAGIC_EVIDENCE = 0x31564546  # "FEV1"
 MAGIC_CREDENTIALS = 0x31444346  # "FCD1"
-MAGIC_ENCLAVE_CONFIG = 0x31434546  # "FEC1"
+MAGIC_ENCLAVE_CONFIG = 0x32434546  # "FEC2" (v2: mode, key policy)
+# Key distribution (docs/confidential-protocol.md, "Key distribution")
+MAGIC_KEY_POLICY = 0x31504B46  # "FKP1"
+MAGIC_JOIN_DATA = 0x31444A46  # "FJD1"
+MAGIC_KEY_REQUEST = 0x31524B46  # "FKR1"
+MAGIC_KEY_EXPORT = 0x31454B46  # "FKE1"
+MAGIC_KEY_PACKAGE = 0x31474B46  # "FKG1"
+MAGIC_KEY_IMPORT = 0x31494B46  # "FKI1"
 
 EVIDENCE_KIND_TA_MEMORY = "optee-ta-memory-v1"
 # Host-native build, tests only: signed with a published key, proves nothing (refused by default).
@@ -52,6 +59,10 @@ MAX_SIGNED_MESSAGE = limits.FOC_MAX_OUTPUT
 if STORED_VALUE_OVERHEAD != limits.FOC_CONF_STATE_OVERHEAD:  # the layout and the header must agree
     raise ImportError(f"stored_value overhead {STORED_VALUE_OVERHEAD} != FOC_CONF_STATE_OVERHEAD")
 ENCLAVE_ID_SIZE = 64  # lowercase hex of SHA-256
+MAX_TRUSTED_DEVICES = limits.FOC_MAX_TRUSTED_DEVICES
+MAX_DEVICE_KEY = limits.FOC_MAX_DEVICE_KEY
+MAX_STATEMENT = 4096  # attested_data, join_data, evidence inside credentials and key requests
+MAX_CREDENTIALS = 4 + 4 + MAX_STATEMENT + 4 + MAX_STATEMENT
 
 
 class _Reader(wire.Reader):
@@ -387,8 +398,59 @@ class ConfidentialResponse:
 
 
 @dataclass(frozen=True)
+class KeyPolicy:
+    """`key_policy`: the devices whose enclaves may hold a chaincode's keys (key distribution).
+
+    Each device is named by its key id: SHA-256 of its attestation key's DER SubjectPublicKeyInfo
+    (`foc.admin.devices.key_fingerprint`, as bytes). Ids are distinct and sorted, so one set has
+    one encoding. The TA seals the policy with the chaincode keys when it creates them, and every
+    enclave attests its digest; the empty policy (the default) means the keys never leave the
+    enclave that created them.
+    """
+
+    device_ids: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.device_ids) > MAX_TRUSTED_DEVICES:
+            raise ConfidentialityError(f"a key policy lists at most {MAX_TRUSTED_DEVICES} devices")
+        if any(len(i) != HASH_SIZE for i in self.device_ids):
+            raise ConfidentialityError(f"a device key id is {HASH_SIZE} bytes (SHA-256)")
+        if list(self.device_ids) != sorted(set(self.device_ids)):
+            raise ConfidentialityError("key policy device ids must be distinct and sorted")
+
+    @classmethod
+    def of(cls, device_ids: Iterable[bytes | str]) -> KeyPolicy:
+        """The policy of these device key ids (bytes or hex fingerprints), in any order."""
+        ids = {bytes.fromhex(i) if isinstance(i, str) else bytes(i) for i in device_ids}
+        return cls(tuple(sorted(ids)))
+
+    def encode(self) -> bytes:
+        w = _Writer().u32(MAGIC_KEY_POLICY).u32(len(self.device_ids))
+        for device_id in self.device_ids:
+            w.blob(device_id)
+        return w.done()
+
+    def digest(self) -> bytes:
+        """SHA-256 of the encoding: what attested data and join data carry."""
+        return hashlib.sha256(self.encode()).digest()
+
+    @classmethod
+    def decode(cls, data: bytes) -> KeyPolicy:
+        r = _Reader(data, "key policy")
+        r.magic(MAGIC_KEY_POLICY)
+        n = r.count("device count", MAX_TRUSTED_DEVICES)
+        ids = tuple(r.blob(f"device {i}", size=HASH_SIZE) for i in range(n))
+        r.end()
+        return cls(ids)
+
+
+EMPTY_KEY_POLICY = KeyPolicy()
+
+
+@dataclass(frozen=True)
 class AttestedData:
-    """What the enclave attests to: chaincode definition, host, enclave and chaincode keys."""
+    """What the enclave attests to: chaincode definition, host, enclave and chaincode keys, and the
+    digest of the key policy its chaincode keys are bound to."""
 
     chaincode_id: str
     chaincode_version: str
@@ -396,34 +458,48 @@ class AttestedData:
     host_endpoint: str
     enclave_pub: bytes
     chaincode_pub: bytes
+    key_policy_digest: bytes = field(default_factory=EMPTY_KEY_POLICY.digest)
 
     def encode(self) -> bytes:
-        return (
-            _Writer()
-            .u32(MAGIC_ATTESTED_DATA)
-            .text(self.chaincode_id)
-            .text(self.chaincode_version)
-            .text(self.channel_id)
-            .text(self.host_endpoint)
-            .blob(self.enclave_pub)
-            .blob(self.chaincode_pub)
-            .done()
-        )
+        return _statement(MAGIC_ATTESTED_DATA, self, self.chaincode_pub)
 
     @classmethod
     def decode(cls, data: bytes) -> AttestedData:
-        r = _Reader(data, "attested data")
-        r.magic(MAGIC_ATTESTED_DATA)
-        out = cls(
-            chaincode_id=r.text("chaincode_id"),
-            chaincode_version=r.text("chaincode_version"),
-            channel_id=r.text("channel_id"),
-            host_endpoint=r.text("host_endpoint"),
-            enclave_pub=r.blob("enclave_pub", size=POINT_SIZE),
-            chaincode_pub=r.blob("chaincode_pub", size=POINT_SIZE),
-        )
-        r.end()
-        return out
+        return cls(*_decode_statement(data, MAGIC_ATTESTED_DATA, "attested data", "chaincode_pub"))
+
+
+def _statement(magic: int, s: AttestedData | JoinData, key: bytes) -> bytes:
+    """attested_data and join_data: u32 magic, four identifiers, enclave key, key, policy digest."""
+    return (
+        _Writer()
+        .u32(magic)
+        .text(s.chaincode_id)
+        .text(s.chaincode_version)
+        .text(s.channel_id)
+        .text(s.host_endpoint)
+        .blob(s.enclave_pub)
+        .blob(key)
+        .blob(s.key_policy_digest)
+        .done()
+    )
+
+
+def _decode_statement(
+    data: bytes, magic: int, what: str, key: str
+) -> tuple[str, str, str, str, bytes, bytes, bytes]:
+    r = _Reader(data, what)
+    r.magic(magic)
+    out = (
+        r.text("chaincode_id"),
+        r.text("chaincode_version"),
+        r.text("channel_id"),
+        r.text("host_endpoint"),
+        r.blob("enclave_pub", size=POINT_SIZE),
+        r.blob(key, size=POINT_SIZE),
+        r.blob("key_policy_digest", size=HASH_SIZE),
+    )
+    r.end()
+    return out
 
 
 @dataclass(frozen=True)
@@ -476,8 +552,8 @@ class Credentials:
     def decode(cls, data: bytes) -> Credentials:
         r = _Reader(data, "credentials")
         r.magic(MAGIC_CREDENTIALS)
-        attested = r.blob("attested_data", max_len=4096)
-        evidence = r.blob("evidence", max_len=4096)
+        attested = r.blob("attested_data", max_len=MAX_STATEMENT)
+        evidence = r.blob("evidence", max_len=MAX_STATEMENT)
         r.end()
         out = cls(attested, evidence)
         out.attested_data  # noqa: B018 - decode both parts now: malformed credentials fail here
@@ -490,15 +566,32 @@ class Credentials:
         return cls(attested.encode(), evidence.encode())
 
 
+MODE_CREATE = 0  # FOC_ERR_EXISTS if the TA has an enclave
+MODE_REPLACE = 1  # a new enclave key; the chaincode keys (and their key policy) stay
+MODE_REKEY = 2  # new chaincode keys (create), or replace this TA's keys once new ones arrive (join)
+
+
 @dataclass(frozen=True)
 class EnclaveConfig:
-    """`enclave_config`: the input of FOC_CMD_ENCLAVE_CREATE."""
+    """`enclave_config`: the input of FOC_CMD_ENCLAVE_CREATE and FOC_CMD_ENCLAVE_JOIN.
+
+    `force` replaces an existing enclave and keeps the chaincode keys (mode 1); `rekey` also
+    replaces the chaincode keys (mode 2; their state is then lost to this device). `key_policy`
+    binds new chaincode keys to the devices that may receive them; a create that keeps sealed keys
+    must repeat their policy.
+    """
 
     chaincode_id: str
     chaincode_version: str
     channel_id: str
     host_endpoint: str
     force: bool = False
+    key_policy: KeyPolicy = EMPTY_KEY_POLICY
+    rekey: bool = False
+
+    @property
+    def mode(self) -> int:
+        return MODE_REKEY if self.rekey else MODE_REPLACE if self.force else MODE_CREATE
 
     def encode(self) -> bytes:
         return (
@@ -508,7 +601,8 @@ class EnclaveConfig:
             .text(self.chaincode_version)
             .text(self.channel_id)
             .text(self.host_endpoint)
-            .u8(int(self.force))
+            .u8(self.mode)
+            .blob(self.key_policy.encode())
             .done()
         )
 
@@ -516,12 +610,145 @@ class EnclaveConfig:
     def decode(cls, data: bytes) -> EnclaveConfig:
         r = _Reader(data, "enclave config")
         r.magic(MAGIC_ENCLAVE_CONFIG)
-        out = cls(
+        ids = (
             r.text("chaincode_id"),
             r.text("chaincode_version"),
             r.text("channel_id"),
             r.text("host_endpoint"),
-            r.flag("force"),
         )
+        mode = r.u8("mode")
+        if mode > MODE_REKEY:
+            raise r.fail("mode must be 0, 1 or 2")
+        policy = KeyPolicy.decode(r.blob("key_policy", max_len=8 + MAX_TRUSTED_DEVICES * (4 + HASH_SIZE)))
         r.end()
+        return cls(*ids, force=mode != MODE_CREATE, key_policy=policy, rekey=mode == MODE_REKEY)
+
+
+# -- key distribution --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JoinData:
+    """`join_data`: what a joining enclave attests to: its identifiers, enclave key, a fresh
+    transfer key (the keys are sealed to it) and the key policy digest it expects."""
+
+    chaincode_id: str
+    chaincode_version: str
+    channel_id: str
+    host_endpoint: str
+    enclave_pub: bytes
+    transfer_pub: bytes
+    key_policy_digest: bytes
+
+    def encode(self) -> bytes:
+        return _statement(MAGIC_JOIN_DATA, self, self.transfer_pub)
+
+    @classmethod
+    def decode(cls, data: bytes) -> JoinData:
+        return cls(*_decode_statement(data, MAGIC_JOIN_DATA, "join data", "transfer_pub"))
+
+
+def _pair(magic: int, a: bytes, b: bytes) -> bytes:
+    return _Writer().u32(magic).blob(a).blob(b).done()
+
+
+def _decode_pair(
+    data: bytes, magic: int, what: str, names: tuple[str, str], limits_: tuple[int, int]
+) -> tuple[bytes, bytes]:
+    r = _Reader(data, what)
+    r.magic(magic)
+    a = r.blob(names[0], max_len=limits_[0])
+    b = r.blob(names[1], max_len=limits_[1])
+    r.end()
+    return a, b
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """`key_request` (FOC_CMD_ENCLAVE_JOIN's answer): join data and evidence over it."""
+
+    join_data_bytes: bytes
+    evidence_bytes: bytes
+
+    @property
+    def join_data(self) -> JoinData:
+        return JoinData.decode(self.join_data_bytes)
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence.decode(self.evidence_bytes)
+
+    def encode(self) -> bytes:
+        return _pair(MAGIC_KEY_REQUEST, self.join_data_bytes, self.evidence_bytes)
+
+    @classmethod
+    def decode(cls, data: bytes) -> KeyRequest:
+        out = cls(
+            *_decode_pair(
+                data,
+                MAGIC_KEY_REQUEST,
+                "key request",
+                ("join_data", "evidence"),
+                (MAX_STATEMENT, MAX_STATEMENT),
+            )
+        )
+        out.join_data  # noqa: B018 - both parts decode, or the request is refused here
+        out.evidence  # noqa: B018
         return out
+
+
+@dataclass(frozen=True)
+class KeyExport:
+    """`key_export` (FOC_CMD_KEY_EXPORT's input): a key request and the requester's device key (DER)."""
+
+    key_request: bytes
+    device_key_der: bytes
+
+    def encode(self) -> bytes:
+        _check_len("a device key", self.device_key_der, MAX_DEVICE_KEY)
+        return _pair(MAGIC_KEY_EXPORT, self.key_request, self.device_key_der)
+
+
+@dataclass(frozen=True)
+class KeyPackage:
+    """`key_package` (FOC_CMD_KEY_EXPORT's answer): the sender's credentials and the chaincode keys
+    sealed to the receiver's transfer key (only the receiving TA can open them)."""
+
+    sender_credentials: bytes
+    nonce: bytes
+    sealed: bytes
+
+    def encode(self) -> bytes:
+        return (
+            _Writer()
+            .u32(MAGIC_KEY_PACKAGE)
+            .blob(self.sender_credentials)
+            .blob(self.nonce)
+            .blob(self.sealed)
+            .done()
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> KeyPackage:
+        r = _Reader(data, "key package")
+        r.magic(MAGIC_KEY_PACKAGE)
+        creds = r.blob("sender_credentials", max_len=MAX_CREDENTIALS)
+        nonce = r.blob("nonce", size=NONCE_SIZE)
+        sealed = r.blob("sealed", max_len=4096)
+        if len(sealed) < TAG_SIZE:
+            raise r.fail("sealed keys are shorter than the GCM tag")
+        r.end()
+        Credentials.decode(creds)
+        return cls(creds, nonce, sealed)
+
+
+@dataclass(frozen=True)
+class KeyImport:
+    """`key_import` (FOC_CMD_KEY_IMPORT's input): a key package and the sender's device key (DER)."""
+
+    key_package: bytes
+    device_key_der: bytes
+
+    def encode(self) -> bytes:
+        _check_len("a device key", self.device_key_der, MAX_DEVICE_KEY)
+        return _pair(MAGIC_KEY_IMPORT, self.key_package, self.device_key_der)

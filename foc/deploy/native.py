@@ -40,6 +40,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def simulated_device(
+    root: Path, *, pool: int = 2, storage: Path | None = None, key_file: Path | None = None
+) -> LocalProxy:
+    """A (not yet started) host-native foc-proxy playing one device of a multi-device network:
+    its own "sealed" objects (`storage`, default root/sealed: its FOC_NATIVE_STORAGE, each TA's
+    objects in storage/<ta uuid>/) and its own simulated attestation key
+    (`key_file`, default root/device-key.pem, created once), log in root/proxy.log. Plain files:
+    NOT a device, NOT a TEE (tests and `foc bench --devices` only)."""
+    from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
+
+    storage = storage or root / "sealed"
+    storage.mkdir(parents=True, exist_ok=True)
+    key_file = key_file or write_simulated_device_key(root / "device-key.pem")
+    env = {"FOC_NATIVE_STORAGE": str(storage), NATIVE_DEVICE_KEY_ENV: str(key_file)}
+    return LocalProxy("native", pool=pool, log_path=root / "proxy.log", env=env)
+
+
 class LocalProxy:
     """One foc-proxy daemon process started by us (native backend unless `tee` says otherwise)."""
 
@@ -51,9 +68,13 @@ class LocalProxy:
         pool: int = 4,
         log_path: Path | None = None,
         native_library: Path | None = None,
+        env: dict[str, str] | None = None,
         extra_libraries: Sequence[Path] = (),
     ) -> None:
         self.tee = tee
+        #: variables added to the daemon's environment (e.g. FOC_NATIVE_STORAGE, FOC_NATIVE_DEVICE_KEY:
+        #: one simulated native device per proxy)
+        self.env = dict(env or {})
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self.pool = pool
@@ -98,7 +119,12 @@ class LocalProxy:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -173,6 +199,12 @@ class NativeRuntime(TargetRuntime):
         """This instance's plain-file "sealed" objects (FOC_NATIVE_STORAGE of its proxy)."""
         return self.run_dir / "native-storage"
 
+    @property
+    def device_key_file(self) -> Path:
+        """This instance's simulated device key (FOC_NATIVE_DEVICE_KEY of its proxy): each native
+        instance plays its own "device", so several can endorse one chaincode. A plain file."""
+        return self.run_dir / "device-key.pem"
+
     def build(
         self,
         *,
@@ -220,15 +252,22 @@ class NativeRuntime(TargetRuntime):
         )
         if progress:
             progress("proxy", "start", proxy.address)
-        old = os.environ.get("FOC_NATIVE_STORAGE")
-        os.environ["FOC_NATIVE_STORAGE"] = str(self.storage)  # inherited by the proxy process
+        from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, write_simulated_device_key
+
+        env = {
+            "FOC_NATIVE_STORAGE": str(self.storage),
+            NATIVE_DEVICE_KEY_ENV: str(write_simulated_device_key(self.device_key_file)),
+        }
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # inherited by the proxy process
         try:
             proxy.start()
         finally:
-            if old is None:
-                del os.environ["FOC_NATIVE_STORAGE"]
-            else:
-                os.environ["FOC_NATIVE_STORAGE"] = old
+            for k, v in old.items():
+                if v is None:
+                    del os.environ[k]
+                else:
+                    os.environ[k] = v
         assert proxy.pid is not None
         proxy._close_log()  # the child keeps its own descriptor; the process outlives us
         running = RunningTarget(

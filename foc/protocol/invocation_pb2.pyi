@@ -22,11 +22,19 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTERNAL: _ClassVar[ErrorCode]
     INCONSISTENT: _ClassVar[ErrorCode]
     DENIED: _ClassVar[ErrorCode]
+    UNTRUSTED: _ClassVar[ErrorCode]
     TA_CRASHED: _ClassVar[ErrorCode]
     TEE_FAILURE: _ClassVar[ErrorCode]
     PROTOCOL: _ClassVar[ErrorCode]
     UNKNOWN_CHAINCODE: _ClassVar[ErrorCode]
     BUSY: _ClassVar[ErrorCode]
+
+class KeyTransferStep(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KEY_TRANSFER_UNSPECIFIED: _ClassVar[KeyTransferStep]
+    JOIN: _ClassVar[KeyTransferStep]
+    EXPORT: _ClassVar[KeyTransferStep]
+    IMPORT: _ClassVar[KeyTransferStep]
 ERROR_UNSPECIFIED: ErrorCode
 BAD_REQUEST: ErrorCode
 UNKNOWN_FUNCTION: ErrorCode
@@ -41,11 +49,16 @@ NO_MEMORY: ErrorCode
 INTERNAL: ErrorCode
 INCONSISTENT: ErrorCode
 DENIED: ErrorCode
+UNTRUSTED: ErrorCode
 TA_CRASHED: ErrorCode
 TEE_FAILURE: ErrorCode
 PROTOCOL: ErrorCode
 UNKNOWN_CHAINCODE: ErrorCode
 BUSY: ErrorCode
+KEY_TRANSFER_UNSPECIFIED: KeyTransferStep
+JOIN: KeyTransferStep
+EXPORT: KeyTransferStep
+IMPORT: KeyTransferStep
 
 class ChaincodeWrapperMessage(_message.Message):
     __slots__ = ("invocation_request", "get_state_response", "put_state_response", "get_state_by_range_response")
@@ -288,3 +301,21 @@ class DeviceKeyResponse(_message.Message):
     kind: str
     error: Error
     def __init__(self, public_key_der: _Optional[bytes] = ..., tee_algorithm: _Optional[int] = ..., kind: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class KeyTransferRequest(_message.Message):
+    __slots__ = ("chaincode_uuid", "step", "message")
+    CHAINCODE_UUID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    chaincode_uuid: bytes
+    step: KeyTransferStep
+    message: bytes
+    def __init__(self, chaincode_uuid: _Optional[bytes] = ..., step: _Optional[_Union[KeyTransferStep, str]] = ..., message: _Optional[bytes] = ...) -> None: ...
+
+class KeyTransferResponse(_message.Message):
+    __slots__ = ("message", "error")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    message: bytes
+    error: Error
+    def __init__(self, message: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...

@@ -59,6 +59,11 @@ class InvocationStub(object):
                 request_serializer=foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.SerializeToString,
                 response_deserializer=foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.FromString,
                 _registered_method=True)
+        self.KeyTransfer = channel.unary_unary(
+                '/invocation.Invocation/KeyTransfer',
+                request_serializer=foc_dot_protocol_dot_invocation__pb2.KeyTransferRequest.SerializeToString,
+                response_deserializer=foc_dot_protocol_dot_invocation__pb2.KeyTransferResponse.FromString,
+                _registered_method=True)
 
 
 class InvocationServicer(object):
@@ -96,6 +101,15 @@ class InvocationServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def KeyTransfer(self, request, context):
+        """Key distribution between the enclaves of one chaincode on different devices (TA commands
+        FOC_CMD_ENCLAVE_JOIN / _KEY_EXPORT / _KEY_IMPORT; formats in docs/confidential-protocol.md).
+        The proxy relays opaque messages: keys only ever cross it sealed to an attested TA.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvocationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +137,11 @@ def add_InvocationServicer_to_server(servicer, server):
                     servicer.GetDeviceKey,
                     request_deserializer=foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.FromString,
                     response_serializer=foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.SerializeToString,
+            ),
+            'KeyTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.KeyTransfer,
+                    request_deserializer=foc_dot_protocol_dot_invocation__pb2.KeyTransferRequest.FromString,
+                    response_serializer=foc_dot_protocol_dot_invocation__pb2.KeyTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,6 +279,33 @@ class Invocation(object):
             '/invocation.Invocation/GetDeviceKey',
             foc_dot_protocol_dot_invocation__pb2.GetDeviceKeyRequest.SerializeToString,
             foc_dot_protocol_dot_invocation__pb2.DeviceKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KeyTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invocation.Invocation/KeyTransfer',
+            foc_dot_protocol_dot_invocation__pb2.KeyTransferRequest.SerializeToString,
+            foc_dot_protocol_dot_invocation__pb2.KeyTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,6 +23,8 @@ FOC_MAX_CACHE_BYTES = 131072  # sum of cached read values in one invocation
 FOC_MAX_WRITE_BYTES = 131072  # sum of written keys + values in one invocation
 FOC_MAX_OUTPUT = 393216  # largest output any command produces
 FOC_MAX_IDENTIFIER = 256  # chaincode id, version, channel id, host endpoint (non-empty)
+FOC_MAX_TRUSTED_DEVICES = 16  # device keys in one chaincode's key policy
+FOC_MAX_DEVICE_KEY = 1024  # DER SubjectPublicKeyInfo of a device attestation key (RSA <= 4096)
 FOC_MAX_MSP_ID = 256  # bytes of the creator's MSP id
 FOC_MAX_CERTIFICATE = 8192  # bytes of the creator's certificate (SerializedIdentity.id_bytes)
 FOC_MAX_TRANSIENT = 16  # transient entries in one request (key 1..FOC_MAX_KEY, value <= FOC_MAX_VALUE)

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, ProxyUnavailable
+from foc.errors import ChaincodeError, ConfigError, FocError, LimitExceeded, ProxyUnavailable, UsageError
 from foc.protocol import invocation_pb2 as pb
 from foc.protocol import invocation_pb2_grpc as pb_grpc
 from foc.protocol import sizes, transport
@@ -263,6 +263,30 @@ class ProxyClient:
             timeout,
         )
         return _credentials(answer)
+
+    def key_transfer(
+        self, step: str, message: bytes, *, chaincode_uuid: bytes = b"", timeout: float | None = None
+    ) -> bytes:
+        """One key-distribution step in the TA (``step`` = "join", "export" or "import"); its answer.
+
+        join: enclave_config -> key_request; export: key_export -> key_package; import: key_import
+        -> the new enclave's credentials (docs/confidential-protocol.md, "Key distribution").
+        Raises ChaincodeError with the TA's code (UNTRUSTED: the other enclave's evidence or key
+        policy was refused; SEQUENCE: import without a pending join; EXISTS).
+        """
+        steps = {"join": pb.JOIN, "export": pb.EXPORT, "import": pb.IMPORT}
+        if step not in steps:
+            raise UsageError(f"unknown key transfer step {step!r} (join, export or import)")
+        answer = self._unary(
+            self._stub.KeyTransfer,
+            pb.KeyTransferRequest(chaincode_uuid=chaincode_uuid, step=steps[step], message=message),
+            timeout,
+        )
+        if answer.HasField("error"):
+            raise ChaincodeError(pb.ErrorCode.Name(answer.error.code), answer.error.message)
+        if not answer.message:
+            raise ProxyUnavailable(f"proxy {self.address} answered the key transfer with nothing")
+        return answer.message
 
     def credentials(self, *, chaincode_uuid: bytes = b"", timeout: float | None = None) -> bytes:
         """The enclave's stored credentials; ChaincodeError NOT_FOUND if none was created."""

@@ -29,6 +29,8 @@ transaction id: FOC's legacy protocol has no message for them.
 Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEnclave ->
 FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
 device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and caches it.
+KeyTransfer relays one key-distribution step (FOC_CMD_ENCLAVE_JOIN / _KEY_EXPORT / _KEY_IMPORT):
+opaque messages, the keys inside sealed to an attested TA.
 
 Several TAs (`foc.proxy.tas`): each request's ``chaincode_uuid`` picks the TA (empty = the default
 TA), and with it that TA's session pool and checkout limit; Health lists every TA.
@@ -167,6 +169,27 @@ class InvocationService(pb_grpc.InvocationServicer):
             "credentials", abi.FOC_CMD_ENCLAVE_CREDENTIALS, b"", request.chaincode_uuid, context
         )
 
+    _TRANSFER_STEPS = {
+        pb.JOIN: ("join", abi.FOC_CMD_ENCLAVE_JOIN),
+        pb.EXPORT: ("key export", abi.FOC_CMD_KEY_EXPORT),
+        pb.IMPORT: ("key import", abi.FOC_CMD_KEY_IMPORT),
+    }
+
+    def KeyTransfer(  # noqa: N802
+        self, request: pb.KeyTransferRequest, context: grpc.ServicerContext
+    ) -> pb.KeyTransferResponse:
+        """One key-distribution step in the TA: the messages are opaque here (keys sealed inside)."""
+        step = self._TRANSFER_STEPS.get(request.step)
+        if step is None:
+            return pb.KeyTransferResponse(
+                error=pb.Error(code=pb.BAD_REQUEST, message=f"unknown key transfer step {int(request.step)}")
+            )
+        what, cmd = step
+        out, error = self._run_enclave_command(
+            what, cmd, bytes(request.message), request.chaincode_uuid, context, need_input=True
+        )
+        return pb.KeyTransferResponse(message=out, error=error)
+
     def _enclave_command(
         self,
         what: str,
@@ -177,15 +200,31 @@ class InvocationService(pb_grpc.InvocationServicer):
         *,
         need_input: bool = False,
     ) -> pb.EnclaveCredentialsResponse:
+        out, error = self._run_enclave_command(what, cmd, data, uuid_bytes, context, need_input=need_input)
+        return pb.EnclaveCredentialsResponse(credentials=out, error=error)
+
+    def _run_enclave_command(
+        self,
+        what: str,
+        cmd: int,
+        data: bytes,
+        uuid_bytes: bytes,
+        context: grpc.ServicerContext,
+        *,
+        need_input: bool = False,
+    ) -> tuple[bytes, pb.Error | None]:
+        """One message command of the enclave lifecycle: (its output, None) or (b"", the error)."""
         started = time.monotonic()
         outcome, name = "OK", "-"
         try:
             ta = self._select(uuid_bytes)
             name = ta.name
             if need_input and not data:
-                raise _Refusal(pb.BAD_REQUEST, "enclave_config is empty")
+                raise _Refusal(pb.BAD_REQUEST, f"the input of enclave {what} is empty")
             if len(data) > abi.FOC_MAX_REQUEST:
-                raise _Refusal(pb.LIMIT, f"enclave_config is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}")
+                raise _Refusal(
+                    pb.LIMIT, f"the input of enclave {what} is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}"
+                )
             msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context, ta)
             if msg_type == abi.FOC_MSG_ERROR:
                 try:
@@ -198,12 +237,10 @@ class InvocationService(pb_grpc.InvocationServicer):
                     pb.TEE_FAILURE,
                     f"the TA answered enclave {what} with message type {msg_type} and {len(out)} bytes",
                 )
-            return pb.EnclaveCredentialsResponse(credentials=out)
+            return out, None
         except _Refusal as refusal:
             outcome = _code_name(refusal.code)
-            return pb.EnclaveCredentialsResponse(
-                error=pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
-            )
+            return b"", pb.Error(code=cast("pb.ErrorCode", refusal.code), message=refusal.message)
         finally:
             ms = (time.monotonic() - started) * 1000
             log.info("enclave %s ta=%s outcome=%s %.1f ms", what, name, outcome, ms)

@@ -7,8 +7,9 @@ enrolled device key therefore proves that a TA with that measurement, on that de
 exactly these attested data (its keys, its chaincode definition, its host endpoint).
 
 Checks, in order, each failing with its own reason: evidence kind; attested data against the
-chaincode definition (id, version, channel); signature under an enrolled device key over the
-nonce derived from the attested data; measurement = the definition's version.
+chaincode definition (id, version, channel, key policy digest = the digest of the definition's
+devices); signature under an enrolled device key over the nonce derived from the attested data;
+measurement = the definition's version.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class VerifiedEnclave:
 
 
 def check_attested_data(attested: AttestedData, definition: ChaincodeDefinition) -> None:
-    """The attested chaincode id, version and channel must be the definition's."""
+    """The attested chaincode id, version, channel and key policy must be the definition's."""
     if attested.chaincode_id != definition.chaincode_id:
         raise AttestationError(
             f"credentials are for chaincode {attested.chaincode_id!r}, not {definition.chaincode_id!r}"
@@ -81,6 +82,13 @@ def check_attested_data(attested: AttestedData, definition: ChaincodeDefinition)
             f"credentials claim chaincode version {attested.chaincode_version[:16]!r}..., but the "
             f"definition of {definition.chaincode_id!r} has version {definition.version[:16]}...",
             hint="re-create the enclave with the current definition's version",
+        )
+    if attested.key_policy_digest != definition.key_policy().digest():
+        raise AttestationError(
+            f"the enclave's chaincode keys are bound to another key policy than the devices of the "
+            f"definition of {definition.chaincode_id!r} ({len(definition.devices)} device(s))",
+            hint="create the first enclave with the definition's devices (foc enclave create), "
+            "or give the definition the devices the keys were created for",
         )
 
 

@@ -1,19 +1,26 @@
 """Checking an enclave's signed response, and validation before commit (FPC's `__endorse`).
 
 `verify_response` is shared by clients and validators: the enclave that signed must be registered
-for this chaincode, its registered attested data must match the current chaincode definition, the
-signature must verify, and the signed request hash must be the hash of the request in hand.
+for this chaincode and not revoked, its registered attested data must match the current chaincode
+definition, the signature must verify, and the signed request hash must be the hash of the
+request in hand.
+
+`verify_endorsements` checks several enclaves' responses to one request: each verifies, the
+enclaves are distinct, their signed creator hash, read/write sets and range reads are identical (a
+disagreeing enclave makes the transaction invalid), and their organisations satisfy the
+definition's endorsement policy.
 
 `validate_and_apply` then re-checks, on the transaction's stub, that the transaction's creator is
-the one the enclave signed (the creator inside the request), that every value the enclave read is
-still the current one, that every range it read still holds the same keys and values (no phantom),
-and that this request was never committed before, and only then buffers the enclave's writes. Any
+the one the enclaves signed (the creator inside the request), that every value the enclaves read is
+still the current one, that every range they read still holds the same keys and values (no
+phantom), and that this request was never committed before, and only then buffers the writes. Any
 failure raises before the first write, so nothing is written.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from foc.admin.definitions import ChaincodeDefinition
@@ -30,7 +37,7 @@ from foc.errors import AttestationError, MvccConflict, VerificationError
 from foc.protocol.context import creator_hash
 from foc.protocol.limits import CONFIDENTIAL
 from foc.registry.attestation import check_attested_data
-from foc.registry.ercc import RegistryQuery, RegistryReader
+from foc.registry.ercc import RegisteredEnclave, RegistryQuery, RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,11 @@ class VerifiedResponse:
 
     message: SignedMessage
     credentials: Credentials
+    enclave: RegisteredEnclave | None = None  # the registry's record (organisation, device)
+
+    @property
+    def organisation(self) -> str:
+        return self.enclave.organisation if self.enclave is not None else ""
 
 
 def verify_response(
@@ -60,7 +72,13 @@ def verify_response(
     envelope = ConfidentialResponse.decode(response)
     # Parsed before the signature is checked only to learn which enclave claims to have signed.
     claimed = SignedMessage.decode(envelope.signed_message)
-    credentials = registry.enclave_credentials(definition.chaincode_id, claimed.enclave_id)
+    record = registry.enclave(definition.chaincode_id, claimed.enclave_id)
+    if record.revoked:
+        raise VerificationError(
+            f"enclave {claimed.enclave_id} of chaincode {definition.chaincode_id!r} was revoked "
+            f"(transaction {record.revoked_by}): its signatures are refused"
+        )
+    credentials = record.credentials
     attested = credentials.attested_data
     try:
         check_attested_data(attested, definition)
@@ -78,7 +96,54 @@ def verify_response(
         raise VerificationError(
             "the enclave's signed response is for a different request than the one in this transaction"
         )
-    return VerifiedResponse(claimed, credentials)
+    return VerifiedResponse(claimed, credentials, record)
+
+
+def verify_endorsements(
+    responses: Sequence[bytes],
+    request: bytes,
+    definition: ChaincodeDefinition,
+    registry: RegistryReader,
+) -> list[VerifiedResponse]:
+    """Verify several enclaves' responses to one request (at least one).
+
+    Each must pass `verify_response`; the enclaves must be distinct; every signed creator hash,
+    read/write set and range read must be identical to the first (a disagreeing enclave makes the
+    whole transaction invalid, whatever the others say); the endorsing enclaves' organisations must
+    satisfy the definition's endorsement policy (none: any one enclave). Raises VerificationError
+    naming the failed check.
+    """
+    if not responses:
+        raise VerificationError("a confidential transaction needs at least one enclave's response")
+    verified = [verify_response(r, request, definition, registry) for r in responses]
+    ids = [v.message.enclave_id for v in verified]
+    if len(set(ids)) != len(ids):
+        raise VerificationError("the same enclave endorsed the transaction twice")
+    first = verified[0].message
+    for other in verified[1:]:
+        theirs = other.message
+        if (
+            theirs.creator_hash != first.creator_hash
+            or theirs.reads != first.reads
+            or theirs.ranges != first.ranges
+            or theirs.writes != first.writes
+        ):
+            raise VerificationError(
+                f"the endorsing enclaves disagree: enclave {theirs.enclave_id[:16]}...'s creator, read/write "
+                f"set or range reads differ from enclave {first.enclave_id[:16]}...'s; the transaction is "
+                "invalid",
+                hint="an enclave saw other state or ran other code; nothing was committed",
+            )
+    policy = definition.policy
+    organisations = [v.organisation for v in verified]
+    if policy is not None and not policy.satisfied_by(organisations):
+        named = ", ".join(sorted(set(organisations))) or "no organisation"
+        raise VerificationError(
+            f"endorsement policy {definition.endorsement_policy} of chaincode {definition.chaincode_id!r} "
+            f"is not satisfied by the enclaves of {named}",
+            hint="collect endorsements from the enclaves of more organisations",
+        )
+    return verified
 
 
 def request_marker_key(request_hash: bytes) -> str:
@@ -90,23 +155,26 @@ def validate_and_apply(
     stub: ChaincodeStub,
     definition: ChaincodeDefinition,
     request: bytes,
-    response: bytes,
+    response: bytes | Sequence[bytes],
     registry: RegistryReader | None = None,
     *,
     registry_name: str = "ercc",
 ) -> VerifiedResponse:
-    """Validate an enclave response in this transaction and buffer its writes on `stub`.
+    """Validate enclave responses (one, or several endorsements) in this transaction and buffer
+    their writes on `stub`.
 
-    Steps (docs/confidential-protocol.md, "Validation before commit"): signature by an enclave
-    registered for `definition`; request hash = SHA-256(`request`); the signed creator hash is that
-    of the transaction's creator (`stub.get_creator()`), else VerificationError; the request was not
+    Steps (docs/confidential-protocol.md, "Validation before commit"): every signature by a live
+    enclave registered for `definition`; request hash = SHA-256(`request`); the endorsements agree
+    and satisfy the endorsement policy (`verify_endorsements`); the signed creator hash is that of
+    the transaction's creator (`stub.get_creator()`), else VerificationError; the request was not
     committed before; every read value unchanged and every range read the same (else MvccConflict,
     MVCC_READ_CONFLICT); writes well-formed and outside the reserved prefix; then the writes and the
     request marker are buffered. The registry is queried through
     `stub.invoke_chaincode(registry_name, ...)` unless `registry` is given.
     """
     reader = registry or RegistryQuery(lambda args: stub.invoke_chaincode(registry_name, args))
-    verified = verify_response(response, request, definition, reader)
+    responses = [response] if isinstance(response, bytes | bytearray) else list(response)
+    verified = verify_endorsements(responses, request, definition, reader)[0]
     message = verified.message
     if message.creator_hash != creator_hash(parse_creator(stub.get_creator())):
         raise VerificationError(
@@ -146,7 +214,8 @@ def validate_and_apply(
             stub.put_state(write.key, write.stored_value)
     stub.put_state(marker, stub.tx_id.encode("utf-8"))
     log.info(
-        "validated enclave %s response: %d read(s), %d range(s), %d write(s)",
+        "validated %d endorsement(s), enclave %s first: %d read(s), %d range(s), %d write(s)",
+        len(responses),
         message.enclave_id,
         len(message.reads),
         len(message.ranges),

@@ -35,6 +35,7 @@ from foc.protocol.limits import (  # the limits, generated from the header once 
     FOC_MAX_ARGS,
     FOC_MAX_CACHE_BYTES,
     FOC_MAX_CERTIFICATE,
+    FOC_MAX_DEVICE_KEY,
     FOC_MAX_FUNCTION,
     FOC_MAX_IDENTIFIER,
     FOC_MAX_KEY,
@@ -47,6 +48,7 @@ from foc.protocol.limits import (  # the limits, generated from the header once 
     FOC_MAX_READS,
     FOC_MAX_REQUEST,
     FOC_MAX_TRANSIENT,
+    FOC_MAX_TRUSTED_DEVICES,
     FOC_MAX_VALUE,
     FOC_MAX_WRITE_BYTES,
     FOC_MAX_WRITES,
@@ -62,7 +64,9 @@ __all__ = [  # re-exported: the header's limits are part of the ABI this module 
     "FOC_MAX_CACHE_BYTES",
     "FOC_MAX_CERTIFICATE",
     "FOC_MAX_FUNCTION",
+    "FOC_MAX_DEVICE_KEY",
     "FOC_MAX_IDENTIFIER",
+    "FOC_MAX_TRUSTED_DEVICES",
     "FOC_MAX_KEY",
     "FOC_MAX_MSP_ID",
     "FOC_MAX_OUTPUT",
@@ -92,6 +96,9 @@ FOC_CMD_INFO = 3
 FOC_CMD_ENCLAVE_CREATE = 4
 FOC_CMD_ENCLAVE_CREDENTIALS = 5
 FOC_CMD_CONFIDENTIAL_INVOKE = 6
+FOC_CMD_ENCLAVE_JOIN = 16
+FOC_CMD_KEY_EXPORT = 17
+FOC_CMD_KEY_IMPORT = 18
 FOC_CMD_PANIC = 0x7F
 
 # Message types in params[1].value.a
@@ -107,10 +114,16 @@ FOC_CONF_INVOKE_MAGIC = 0x31494346  # "FCI1" confidential_invocation
 FOC_CONF_REQUEST_MAGIC = 0x32524346  # "FCR2" confidential_request (v2)
 FOC_CONF_STATE_MAGIC = 0x31534346  # "FCS1" stored_value
 FOC_CONF_SIGNED_MAGIC = 0x32525346  # "FSR2" signed_message (v2)
-FOC_CONF_ATTESTED_MAGIC = 0x31444146  # "FAD1" attested_data
+FOC_CONF_ATTESTED_MAGIC = 0x32444146  # "FAD2" attested_data
 FOC_CONF_EVIDENCE_MAGIC = 0x31564546  # "FEV1" evidence
 FOC_CONF_CREDENTIALS_MAGIC = 0x31444346  # "FCD1" credentials
-FOC_CONF_CONFIG_MAGIC = 0x31434546  # "FEC1" enclave_config
+FOC_CONF_CONFIG_MAGIC = 0x32434546  # "FEC2" enclave_config
+FOC_CONF_POLICY_MAGIC = 0x31504B46  # "FKP1" key_policy
+FOC_CONF_JOIN_MAGIC = 0x31444A46  # "FJD1" join_data
+FOC_CONF_KEY_REQUEST_MAGIC = 0x31524B46  # "FKR1" key_request
+FOC_CONF_KEY_EXPORT_MAGIC = 0x31454B46  # "FKE1" key_export
+FOC_CONF_KEY_PACKAGE_MAGIC = 0x31474B46  # "FKG1" key_package
+FOC_CONF_KEY_IMPORT_MAGIC = 0x31494B46  # "FKI1" key_import
 
 
 # Structured error codes (FOC_MSG_ERROR)
@@ -127,6 +140,7 @@ FOC_ERR_NO_MEMORY = 10
 FOC_ERR_INTERNAL = 11
 FOC_ERR_INCONSISTENT = 12
 FOC_ERR_DENIED = 13
+FOC_ERR_UNTRUSTED = 14
 
 
 class MsgType(enum.IntEnum):
@@ -149,6 +163,9 @@ class Command(enum.IntEnum):
     ENCLAVE_CREATE = FOC_CMD_ENCLAVE_CREATE
     ENCLAVE_CREDENTIALS = FOC_CMD_ENCLAVE_CREDENTIALS
     CONFIDENTIAL_INVOKE = FOC_CMD_CONFIDENTIAL_INVOKE
+    ENCLAVE_JOIN = FOC_CMD_ENCLAVE_JOIN
+    KEY_EXPORT = FOC_CMD_KEY_EXPORT
+    KEY_IMPORT = FOC_CMD_KEY_IMPORT
     PANIC = FOC_CMD_PANIC
 
 
@@ -161,11 +178,22 @@ OUTPUT_COMMANDS = frozenset(
         FOC_CMD_ENCLAVE_CREATE,
         FOC_CMD_ENCLAVE_CREDENTIALS,
         FOC_CMD_CONFIDENTIAL_INVOKE,
+        FOC_CMD_ENCLAVE_JOIN,
+        FOC_CMD_KEY_EXPORT,
+        FOC_CMD_KEY_IMPORT,
     }
 )
 #: Commands that start from scratch, so a SHORT_BUFFER answer may be retried with a larger buffer.
 RESTARTABLE_COMMANDS = frozenset(
-    {FOC_CMD_INVOKE, FOC_CMD_ENCLAVE_CREATE, FOC_CMD_ENCLAVE_CREDENTIALS, FOC_CMD_CONFIDENTIAL_INVOKE}
+    {
+        FOC_CMD_INVOKE,
+        FOC_CMD_ENCLAVE_CREATE,
+        FOC_CMD_ENCLAVE_CREDENTIALS,
+        FOC_CMD_CONFIDENTIAL_INVOKE,
+        FOC_CMD_ENCLAVE_JOIN,
+        FOC_CMD_KEY_EXPORT,
+        FOC_CMD_KEY_IMPORT,
+    }
 )
 
 
@@ -185,6 +213,7 @@ class TaErrorCode(enum.IntEnum):
     INTERNAL = FOC_ERR_INTERNAL
     INCONSISTENT = FOC_ERR_INCONSISTENT
     DENIED = FOC_ERR_DENIED
+    UNTRUSTED = FOC_ERR_UNTRUSTED
 
 
 def error_code_name(code: int) -> str:

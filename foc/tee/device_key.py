@@ -29,6 +29,9 @@ KIND_NATIVE_INSECURE = "native-insecure"
 NATIVE_INSECURE_KEY_PEM = (
     Path(__file__).resolve().parents[2] / "ta" / "native" / "insecure_device_key.pub.pem"
 )
+#: PEM private key file of one simulated native device (ta/native/crypto_native.h): several native
+#: proxies with different keys play several devices in the multi-device tests. Still NOT a device.
+NATIVE_DEVICE_KEY_ENV = "FOC_NATIVE_DEVICE_KEY"
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,43 @@ def device_key_from_rsa(exponent: bytes, modulus: bytes, tee_algorithm: int) -> 
     return DeviceKey(der, tee_algorithm, KIND_OPTEE)
 
 
-def native_insecure_device_key(path: Path = NATIVE_INSECURE_KEY_PEM) -> DeviceKey:
-    """The host-native build's published test key (proves nothing; tests only)."""
+def native_insecure_device_key(
+    path: Path = NATIVE_INSECURE_KEY_PEM, *, private_key: str | Path | None = None
+) -> DeviceKey:
+    """The host-native build's "device key" (proves nothing; tests only): the published test key,
+    or the public half of the simulated device's `private_key` file ($FOC_NATIVE_DEVICE_KEY)."""
     from cryptography.hazmat.primitives import serialization
 
+    source = Path(private_key) if private_key is not None else path
     try:
-        pem = path.read_bytes()
+        pem = source.read_bytes()
     except OSError as exc:
         raise HostSetupError(
-            f"cannot read the native-insecure test device key {path}: {exc.strerror}",
+            f"cannot read the native-insecure test device key {source}: {exc.strerror}",
             hint="run the native backend from a FOC source checkout",
         ) from None
-    key = serialization.load_pem_public_key(pem)
+    if private_key is not None:
+        key = serialization.load_pem_private_key(pem, password=None).public_key()
+    else:
+        key = serialization.load_pem_public_key(pem)
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return DeviceKey(der, 0, KIND_NATIVE_INSECURE)
+
+
+def write_simulated_device_key(path: Path) -> Path:
+    """Create (once) a simulated native device's RSA-2048 key file at `path` (mode 0600; NOT a
+    device key: a plain file, for tests that need several native "devices")."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from foc.errors import HostSetupError, TeeError
 from foc.tee import abi
-from foc.tee.device_key import DeviceKey, native_insecure_device_key
+from foc.tee.device_key import NATIVE_DEVICE_KEY_ENV, DeviceKey, native_insecure_device_key
 from foc.tee.libteec import (
     TEEC_ERROR_SHORT_BUFFER,
     TEEC_ERROR_TARGET_DEAD,
@@ -125,8 +125,10 @@ class NativeBackend:
         return NativeSession(self)
 
     def device_key(self) -> DeviceKey:
-        """The published native-insecure test key (not a device identity: proves nothing)."""
-        return native_insecure_device_key()
+        """The key the native evidence is signed with: $FOC_NATIVE_DEVICE_KEY's (a simulated
+        device's file, for multi-device tests) or the published test key. Not a device identity:
+        proves nothing."""
+        return native_insecure_device_key(private_key=os.environ.get(NATIVE_DEVICE_KEY_ENV) or None)
 
     def close(self) -> None:
         """Nothing to finalise; sessions must be closed first."""

@@ -2,9 +2,11 @@
 
   __invoke(confidential_request)             runs the request in the enclave; the payload is the
                                               enclave's confidential_response; writes nothing
-  __endorse(confidential_request, confidential_response)
-                                              `validate_and_apply`: the enclave's writes are
-                                              buffered only if every check passes
+  __endorse(confidential_request, confidential_response, ...)
+                                              `validate_and_apply`: the enclaves' writes are
+                                              buffered only if every check passes (several
+                                              responses: several enclaves' endorsements, which
+                                              must agree and satisfy the endorsement policy)
 
 A client calls `__invoke` (a query), verifies and decrypts the response itself, and, to commit,
 submits `__endorse` with the same request and the response. The enclave is anything with
@@ -27,7 +29,7 @@ from typing import Protocol
 
 from foc.admin.definitions import DefinitionStore
 from foc.chaincode.stub import ChaincodeStub, Response, parse_creator, read_range
-from foc.confidential.formats import EnclaveConfig
+from foc.confidential.formats import MAX_TRUSTED_DEVICES, EnclaveConfig
 from foc.errors import FocError
 from foc.protocol.context import Creator
 from foc.protocol.limits import CONFIDENTIAL
@@ -84,6 +86,8 @@ class EnclaveProxy(Protocol):
 
     def credentials(self, *, chaincode_uuid: bytes = b"") -> bytes: ...
 
+    def key_transfer(self, step: str, message: bytes, *, chaincode_uuid: bytes = b"") -> bytes: ...
+
 
 class ProxyEnclave:
     """`ConfidentialEnclave` over foc-proxy: FOC_CMD_CONFIDENTIAL_INVOKE in the TA `chaincode_uuid`
@@ -130,6 +134,18 @@ class ProxyEnclave:
         """The TA's stored credentials (ChaincodeError NOT_FOUND before any create)."""
         return self._proxy.credentials(chaincode_uuid=self.chaincode_uuid)
 
+    def join(self, config: EnclaveConfig) -> bytes:
+        """FOC_CMD_ENCLAVE_JOIN: a new enclave without keys; its key_request."""
+        return self._proxy.key_transfer("join", config.encode(), chaincode_uuid=self.chaincode_uuid)
+
+    def export_keys(self, key_export: bytes) -> bytes:
+        """FOC_CMD_KEY_EXPORT on a key holder: the key_package (ChaincodeError UNTRUSTED if refused)."""
+        return self._proxy.key_transfer("export", key_export, chaincode_uuid=self.chaincode_uuid)
+
+    def import_keys(self, key_import: bytes) -> bytes:
+        """FOC_CMD_KEY_IMPORT on the joining TA: its credentials (ChaincodeError UNTRUSTED if refused)."""
+        return self._proxy.key_transfer("import", key_import, chaincode_uuid=self.chaincode_uuid)
+
 
 class ConfidentialChaincode:
     """Implements `foc.chaincode.stub.Chaincode` for one confidential chaincode."""
@@ -169,14 +185,14 @@ class ConfidentialChaincode:
                         ),
                     )
                 )
-            if function == ENDORSE and len(args) == 3:
+            if function == ENDORSE and 3 <= len(args) <= 2 + MAX_TRUSTED_DEVICES:
                 definition = self._definitions.get(self.chaincode_id)
-                validate_and_apply(stub, definition, args[1], args[2], registry_name=self._registry_name)
+                validate_and_apply(stub, definition, args[1], args[2:], registry_name=self._registry_name)
                 return Response.success(b"OK")
         except FocError as exc:
             log.info("confidential %s refused: %s", function, exc)
             return error_response(exc)
         return Response.error(
-            f"a confidential chaincode takes {INVOKE}(request) or {ENDORSE}(request, response), "
+            f"a confidential chaincode takes {INVOKE}(request) or {ENDORSE}(request, response, ...), "
             f"not {function!r} with {max(len(args) - 1, 0)} argument(s)"
         )

@@ -20,6 +20,7 @@
 
 #define REQUEST_LABEL "FOC/v2/request"
 #define STATE_LABEL "FOC/v1/state"
+#define STATE_NONCE_LABEL "FOC/v1/state-nonce"
 #define RESERVED_PREFIX "~foc/"
 #define LABEL_LEN(l) (sizeof(l) - 1)
 
@@ -253,18 +254,43 @@ static foc_status check_write(struct foc_slice key, const char **message)
 }
 
 /*
- * [u32 magic] bytes nonce bytes AES-GCM(key, nonce, in, aad) with a fresh random nonce: a
- * stored_value (magic FCS1) or an encrypted_response (no magic).
+ * The nonce of a written value: the first 12 bytes of HKDF(state_key, "FOC/v1/state-nonce" ||
+ * request_hash || SHA-256(key) || SHA-256(value)), a synthetic IV. Every enclave of the chaincode
+ * that runs the same request to the same write produces the same stored_value, so a validator
+ * can compare the write sets of several endorsements byte for byte; a different request, key or
+ * value gives an unrelated nonce, so no nonce is used twice with different input.
  */
-static bool seal(const uint8_t key[FOC_AES_KEY_SIZE], uint32_t magic, const uint8_t *aad, size_t aad_len,
-		 const uint8_t *in, uint32_t len, struct foc_blob *out)
+static bool state_nonce(const struct confidential *c, const struct foc_write *wr, uint8_t nonce[FOC_GCM_NONCE_SIZE])
+{
+	uint8_t info[LABEL_LEN(STATE_NONCE_LABEL) + 3 * FOC_HASH_SIZE], prk[FOC_AES_KEY_SIZE];
+	uint8_t *p = info + LABEL_LEN(STATE_NONCE_LABEL);
+	bool ok;
+
+	memcpy(info, STATE_NONCE_LABEL, LABEL_LEN(STATE_NONCE_LABEL));
+	memcpy(p, c->request_hash, FOC_HASH_SIZE);
+	ok = foc_crypto_sha256(wr->key.data, wr->key.len, p + FOC_HASH_SIZE) &&
+	     foc_crypto_sha256(wr->value.data, wr->value.len, p + 2 * FOC_HASH_SIZE) &&
+	     foc_crypto_hkdf(c->keys.state_key, info, sizeof(info), prk);
+	memcpy(nonce, prk, FOC_GCM_NONCE_SIZE);
+	foc_wipe(prk, sizeof(prk));
+	return ok;
+}
+
+/*
+ * [u32 magic] bytes nonce bytes AES-GCM(key, nonce, in, aad): a stored_value (magic FCS1, the
+ * nonce given) or an encrypted_response (no magic, nonce NULL: a fresh random one).
+ */
+static bool seal(const uint8_t key[FOC_AES_KEY_SIZE], uint32_t magic, const uint8_t *given_nonce,
+		 const uint8_t *aad, size_t aad_len, const uint8_t *in, uint32_t len, struct foc_blob *out)
 {
 	uint8_t nonce[FOC_GCM_NONCE_SIZE];
 	struct foc_writer w;
 
 	out->len = (magic ? 4 : 0) + 4 + FOC_GCM_NONCE_SIZE + 4 + len + FOC_GCM_TAG_SIZE;
 	out->data = foc_platform_alloc(out->len);
-	if (!out->data || !foc_crypto_random(nonce, sizeof(nonce)))
+	if (given_nonce)
+		memcpy(nonce, given_nonce, sizeof(nonce));
+	if (!out->data || (!given_nonce && !foc_crypto_random(nonce, sizeof(nonce))))
 		return false;
 	foc_writer_init(&w, out->data, out->len);
 	if (magic)
@@ -288,7 +314,7 @@ static bool seal_response(const struct confidential *c, uint32_t status, struct 
 	foc_writer_init(&w, pt, pt_len);
 	foc_write_u32(&w, status);
 	foc_write_bytes(&w, data.data, data.len);
-	ok = seal(c->response_key, 0, c->request_hash, FOC_HASH_SIZE, pt, pt_len, out);
+	ok = seal(c->response_key, 0, NULL, c->request_hash, FOC_HASH_SIZE, pt, pt_len, out);
 	foc_wipe(pt, pt_len);
 	foc_platform_free(pt);
 	return ok;
@@ -344,6 +370,7 @@ static void render(const struct foc_invocation *inv, const struct foc_outcome *o
 	struct foc_blob stored[FOC_MAX_WRITES];
 	struct foc_blob response = { NULL, 0 };
 	uint8_t aad[LABEL_LEN(STATE_LABEL) + FOC_MAX_KEY], digest[FOC_HASH_SIZE], sig[FOC_SIGNATURE_SIZE];
+	uint8_t nonce[FOC_GCM_NONCE_SIZE];
 	uint8_t results_hash[FOC_MAX_RANGES][FOC_HASH_SIZE];
 	struct foc_writer w;
 	uint8_t *message = NULL;
@@ -366,8 +393,9 @@ static void render(const struct foc_invocation *inv, const struct foc_outcome *o
 		const struct foc_write *wr = &o->writes[i];
 
 		if (!wr->is_delete)
-			ok = seal(c->keys.state_key, FOC_CONF_STATE_MAGIC, aad, state_aad(aad, &wr->key), wr->value.data,
-				  wr->value.len, &stored[i]);
+			ok = state_nonce(c, wr, nonce) && seal(c->keys.state_key, FOC_CONF_STATE_MAGIC, nonce, aad,
+							       state_aad(aad, &wr->key), wr->value.data, wr->value.len,
+							       &stored[i]);
 	}
 	for (i = 0; i < o->nranges && ok; i++)
 		ok = hash_encoded(encode_results, &inv->ranges[o->ranges[i]], results_hash[i]);

@@ -47,6 +47,18 @@ bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t
 			  const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
 			  uint8_t key[FOC_AES_KEY_SIZE]);
 
+/* key = HKDF-SHA256(ikm, salt = "", info, L = 32). */
+bool foc_crypto_hkdf(const uint8_t ikm[FOC_AES_KEY_SIZE], const uint8_t *info, size_t info_len,
+		     uint8_t key[FOC_AES_KEY_SIZE]);
+
+/*
+ * RSASSA-PSS (MGF1-SHA256, salt length 32: how OP-TEE's attestation PTA signs) over a SHA-256
+ * digest, under the RSA public key given as DER SubjectPublicKeyInfo (2048..4096 bits). False
+ * for a malformed key as for a signature that does not verify.
+ */
+bool foc_crypto_rsa_pss_verify(const uint8_t *spki, size_t spki_len, const uint8_t digest[FOC_HASH_SIZE],
+			       const uint8_t *sig, size_t sig_len);
+
 /* AES-256-GCM: out = ciphertext || tag (len + FOC_GCM_TAG_SIZE bytes). */
 bool foc_crypto_gcm_seal(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonce[FOC_GCM_NONCE_SIZE],
 			 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out);

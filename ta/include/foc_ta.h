@@ -81,6 +81,20 @@
 #define FOC_CMD_ENCLAVE_CREATE 4
 #define FOC_CMD_ENCLAVE_CREDENTIALS 5
 #define FOC_CMD_CONFIDENTIAL_INVOKE 6
+/*
+ * Key distribution between enclaves of one chaincode on different devices (formats in
+ * docs/confidential-protocol.md, "Key distribution"); params as ENCLAVE_CREATE, output a FOC message:
+ *   FOC_CMD_ENCLAVE_JOIN  params[0] = enclave_config (mode 0 or 2) of an enclave that has no
+ *                         chaincode keys yet; output = key_request (its evidence binds a fresh
+ *                         transfer key); the TA keeps the pending join in its instance
+ *   FOC_CMD_KEY_EXPORT    on a TA that holds the keys: params[0] = key_export (a key_request and the
+ *                         requester's device key); output = key_package, or FOC_ERR_UNTRUSTED
+ *   FOC_CMD_KEY_IMPORT    on the joining TA: params[0] = key_import (a key_package and the sender's
+ *                         device key); seals the keys; output = the new enclave's credentials
+ */
+#define FOC_CMD_ENCLAVE_JOIN 16
+#define FOC_CMD_KEY_EXPORT 17
+#define FOC_CMD_KEY_IMPORT 18
 /* Calls TEE_Panic(). The normal world can always deny service, so this adds no power;
  * it lets the tests prove that the proxy survives a TA crash. All params NONE. */
 #define FOC_CMD_PANIC 0x7f
@@ -98,10 +112,16 @@
 #define FOC_CONF_REQUEST_MAGIC 0x32524346u     /* "FCR2" confidential_request (v2: creator, transient) */
 #define FOC_CONF_STATE_MAGIC 0x31534346u       /* "FCS1" stored_value */
 #define FOC_CONF_SIGNED_MAGIC 0x32525346u      /* "FSR2" signed_message (v2: creator hash, ranges) */
-#define FOC_CONF_ATTESTED_MAGIC 0x31444146u    /* "FAD1" attested_data */
+#define FOC_CONF_ATTESTED_MAGIC 0x32444146u    /* "FAD2" attested_data (v2: + key policy digest) */
 #define FOC_CONF_EVIDENCE_MAGIC 0x31564546u    /* "FEV1" evidence */
 #define FOC_CONF_CREDENTIALS_MAGIC 0x31444346u /* "FCD1" credentials */
-#define FOC_CONF_CONFIG_MAGIC 0x31434546u      /* "FEC1" enclave_config */
+#define FOC_CONF_CONFIG_MAGIC 0x32434546u      /* "FEC2" enclave_config (v2: mode, key policy) */
+#define FOC_CONF_POLICY_MAGIC 0x31504b46u      /* "FKP1" key_policy */
+#define FOC_CONF_JOIN_MAGIC 0x31444a46u        /* "FJD1" join_data */
+#define FOC_CONF_KEY_REQUEST_MAGIC 0x31524b46u /* "FKR1" key_request */
+#define FOC_CONF_KEY_EXPORT_MAGIC 0x31454b46u  /* "FKE1" key_export */
+#define FOC_CONF_KEY_PACKAGE_MAGIC 0x31474b46u /* "FKG1" key_package */
+#define FOC_CONF_KEY_IMPORT_MAGIC 0x31494b46u  /* "FKI1" key_import */
 
 /* Limits (documented in docs/limits.md; checked before every copy) */
 #define FOC_MAX_ARGS 16              /* including the function name */
@@ -116,6 +136,8 @@
 #define FOC_MAX_WRITE_BYTES 131072   /* sum of written keys + values in one invocation */
 #define FOC_MAX_OUTPUT 393216        /* largest output any command produces */
 #define FOC_MAX_IDENTIFIER 256       /* chaincode id, version, channel id, host endpoint (non-empty) */
+#define FOC_MAX_TRUSTED_DEVICES 16   /* device keys in one chaincode's key policy */
+#define FOC_MAX_DEVICE_KEY 1024      /* DER SubjectPublicKeyInfo of a device attestation key (RSA <= 4096) */
 #define FOC_MAX_MSP_ID 256           /* bytes of the creator's MSP id */
 #define FOC_MAX_CERTIFICATE 8192     /* bytes of the creator's certificate (SerializedIdentity.id_bytes) */
 #define FOC_MAX_TRANSIENT 16         /* transient entries in one request (key 1..FOC_MAX_KEY, value <= FOC_MAX_VALUE) */
@@ -141,5 +163,6 @@
 #define FOC_ERR_INTERNAL 11
 #define FOC_ERR_INCONSISTENT 12    /* state answer does not fit the request (e.g. found=0 with a value) */
 #define FOC_ERR_DENIED 13          /* the chaincode refuses this caller (foc_get_creator) or this operation now */
+#define FOC_ERR_UNTRUSTED 14       /* key distribution: the other enclave's evidence or key policy does not verify (13 is FOC_ERR_DENIED of the chaincode API, issue 12) */
 
 #endif /* FOC_TA_H */

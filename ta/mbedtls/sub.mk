@@ -4,6 +4,7 @@
 cppflags-y += -DMBEDTLS_CONFIG_FILE='"foc_mbedtls_config.h"' -include $(sub-dir)/foc_mbedtls_rename.h
 incdirs-y += .
 srcs-y += foc_p256.c
+srcs-y += foc_rsa_key.c
 srcs-y += $(FOC_MBEDTLS_DIR)/library/asn1parse.c
 srcs-y += $(FOC_MBEDTLS_DIR)/library/asn1write.c
 srcs-y += $(FOC_MBEDTLS_DIR)/library/bignum.c

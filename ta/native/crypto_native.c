@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <foc_ta.h>
 
@@ -88,35 +89,63 @@ bool foc_crypto_ec_generate(uint8_t priv[FOC_EC_PRIVATE_SIZE], uint8_t pub[FOC_E
 	return ok;
 }
 
+bool foc_crypto_hkdf(const uint8_t ikm[FOC_AES_KEY_SIZE], const uint8_t *info, size_t info_len,
+		     uint8_t key[FOC_AES_KEY_SIZE])
+{
+	EVP_PKEY_CTX *kdf = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t key_len = FOC_AES_KEY_SIZE;
+	bool ok;
+
+	/* salt "": HKDF then uses HashLen zero bytes, as RFC 5869 says */
+	ok = kdf && info_len <= INT32_MAX && EVP_PKEY_derive_init(kdf) == 1 &&
+	     EVP_PKEY_CTX_set_hkdf_md(kdf, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set1_hkdf_key(kdf, ikm, FOC_AES_KEY_SIZE) == 1 &&
+	     EVP_PKEY_CTX_add1_hkdf_info(kdf, info, (int)info_len) == 1 && EVP_PKEY_derive(kdf, key, &key_len) == 1 &&
+	     key_len == FOC_AES_KEY_SIZE;
+	EVP_PKEY_CTX_free(kdf);
+	return ok;
+}
+
 bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
 			  const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
 			  uint8_t key[FOC_AES_KEY_SIZE])
 {
 	EVP_PKEY *own = ec_key(priv, pub);
 	EVP_PKEY *other = peer[0] == 0x04 ? ec_key(NULL, peer) : NULL;
-	EVP_PKEY_CTX *ctx = NULL, *kdf = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t secret[32];
-	size_t secret_len = sizeof(secret), key_len = FOC_AES_KEY_SIZE;
-	bool ok = false;
+	size_t secret_len = sizeof(secret);
+	bool ok;
 
-	if (!own || !other)
-		goto out;
-	ctx = EVP_PKEY_CTX_new(own, NULL);
-	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, other) != 1 ||
-	    EVP_PKEY_derive(ctx, secret, &secret_len) != 1 || secret_len != sizeof(secret))
-		goto out;
-	kdf = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	/* salt "": HKDF then uses HashLen zero bytes, as RFC 5869 says */
-	ok = kdf && EVP_PKEY_derive_init(kdf) == 1 && EVP_PKEY_CTX_set_hkdf_md(kdf, EVP_sha256()) == 1 &&
-	     EVP_PKEY_CTX_set1_hkdf_key(kdf, secret, (int)secret_len) == 1 &&
-	     EVP_PKEY_CTX_add1_hkdf_info(kdf, info, (int)info_len) == 1 &&
-	     EVP_PKEY_derive(kdf, key, &key_len) == 1 && key_len == FOC_AES_KEY_SIZE;
-out:
+	ctx = own && other ? EVP_PKEY_CTX_new(own, NULL) : NULL;
+	ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, other) == 1 &&
+	     EVP_PKEY_derive(ctx, secret, &secret_len) == 1 && secret_len == sizeof(secret) &&
+	     foc_crypto_hkdf(secret, info, info_len, key);
 	foc_wipe(secret, sizeof(secret));
-	EVP_PKEY_CTX_free(kdf);
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(own);
 	EVP_PKEY_free(other);
+	return ok;
+}
+
+bool foc_crypto_rsa_pss_verify(const uint8_t *spki, size_t spki_len, const uint8_t digest[FOC_HASH_SIZE],
+			       const uint8_t *sig, size_t sig_len)
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *key = spki_len <= INT32_MAX ? d2i_PUBKEY(NULL, &p, (long)spki_len) : NULL;
+	EVP_PKEY_CTX *ctx = key && p == spki + spki_len && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&
+					    EVP_PKEY_get_bits(key) >= 2048 && EVP_PKEY_get_bits(key) <= 4096
+				    ? EVP_PKEY_CTX_new(key, NULL)
+				    : NULL;
+	bool ok;
+
+	ok = ctx && EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, FOC_HASH_SIZE) == 1 &&
+	     EVP_PKEY_verify(ctx, sig, sig_len, digest, FOC_HASH_SIZE) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
 	return ok;
 }
 
@@ -248,6 +277,28 @@ enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, s
 
 /* ---------------------------------------------------------------- evidence: INSECURE */
 
+/*
+ * The "device key": the PEM private key file named by $FOC_NATIVE_DEVICE_KEY (one per simulated
+ * device, for the multi-device tests), else the published test key. Both are plain files or
+ * public: NOT a device identity.
+ */
+static EVP_PKEY *device_key(void)
+{
+	const char *path = getenv(FOC_NATIVE_DEVICE_KEY_ENV);
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	if (path && *path) {
+		bio = BIO_new_file(path, "r");
+	} else {
+		bio = BIO_new_mem_buf(foc_native_insecure_device_key_pem, -1);
+	}
+	if (bio)
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	return key;
+}
+
 bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, size_t cap, size_t *len)
 {
 	static const char label[] = FOC_NATIVE_MEASUREMENT_LABEL;
@@ -255,8 +306,7 @@ bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, siz
 	uint8_t measurement[FOC_HASH_SIZE], both[2 * FOC_HASH_SIZE], digest[FOC_HASH_SIZE];
 	uint8_t sig[512];
 	size_t sig_len = sizeof(sig);
-	BIO *bio = BIO_new_mem_buf(foc_native_insecure_device_key_pem, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = device_key();
 	EVP_PKEY_CTX *ctx = key ? EVP_PKEY_CTX_new(key, NULL) : NULL;
 	struct foc_writer w;
 	bool ok;
@@ -284,6 +334,5 @@ bool foc_platform_evidence(const uint8_t nonce[FOC_HASH_SIZE], uint8_t *out, siz
 	}
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(key);
-	BIO_free(bio);
 	return ok;
 }

@@ -9,6 +9,8 @@
  * are in its own subdirectory, named by its uuid (as OP-TEE's storage is per TA). */
 #define FOC_NATIVE_STORAGE_ENV "FOC_NATIVE_STORAGE"
 
+/* PEM private key file of this simulated device's "attestation key" (default: the published one). */
+#define FOC_NATIVE_DEVICE_KEY_ENV "FOC_NATIVE_DEVICE_KEY"
 /* The uuid of the TA this build is (the Makefile's TA_UUID; FOC's coffee TA by default). */
 #ifndef FOC_NATIVE_TA_UUID
 #define FOC_NATIVE_TA_UUID FOC_TA_UUID_STR

@@ -193,7 +193,7 @@ def test_recreate_is_refused_force_replaces_the_enclave_and_keeps_the_chaincode_
     "bad",
     [
         b"",
-        b"FEC1",
+        b"FEC2",
         config()[:-1],
         config() + b"\x00",
         config()[:-1] + b"\x02",
@@ -498,7 +498,8 @@ def test_fuzz_smoke_confidential(tmp_path: Path) -> None:
     (corpus / "create").write_bytes(seed(7, b"create\0alice\x003") + seed(8, b"\x00"))
     (corpus / "query").write_bytes(seed(7, b"query\0alice") + seed(8, b"\x015"))
     (corpus / "swapped").write_bytes(seed(7, b"add\0bob\x001") + seed(8, b"\x0342"))
-    (corpus / "raw").write_bytes(seed(6, b"\x00FCR1") + seed(6, b"\x01FEC1"))
+    (corpus / "raw").write_bytes(seed(6, b"\x00FCR1") + seed(6, b"\x01FEC2"))
+    (corpus / "keys").write_bytes(seed(6, b"\x02FEC2") + seed(6, b"\x03FKE1") + seed(6, b"\x04FKI1"))
     proc = subprocess.run(
         [str(fuzzer), "-max_total_time=4", "-max_len=4096", "-seed=1", str(corpus)],
         capture_output=True,

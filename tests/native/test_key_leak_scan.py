@@ -98,7 +98,7 @@ def test_no_key_material_in_any_output_log_ledger_or_answer(
         foc("query", *on_ledger, *p, "query", "alice", expect=9)
         proxy_log = proxy.log_path
 
-    keys = leakscan.KeyMaterial.from_directory(storage / abi.FOC_TA_UUID_STR)  # each TA's objects apart
+    keys = leakscan.KeyMaterial.from_directory(storage)  # the coffee TA's objects
     keys.check_against(Credentials.decode(credentials), {"alice": value})
     secrets = keys.secrets()
     leakscan.assert_scanner_finds_plants(secrets)

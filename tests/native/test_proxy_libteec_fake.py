@@ -27,6 +27,7 @@ from foc.proxy.client import ProxyClient
 from foc.proxy.config import ProxyConfig
 from foc.proxy.server import ProxyServer
 from foc.registry.attestation import verify_credentials
+from foc.registry.ercc import RegisteredEnclave
 from foc.tee import abi, libteec
 from foc.tee.invocation import run_invocation
 
@@ -227,6 +228,9 @@ class _OneEnclave:
 
     def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
         return self._creds
+
+    def enclave(self, chaincode_id: str, enclave_id: str) -> RegisteredEnclave:
+        return RegisteredEnclave(enclave_id, self._creds)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -72,6 +73,25 @@ def _remove_stale_test_instances() -> None:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+@contextmanager
+def booted_guest(instance: str) -> Iterator[Guest]:
+    """Boot the qemu target (built, cached) as `instance` on a free port; yields a `Guest` with an
+    open root console; always stops the instance. pytest.fail when it does not come up."""
+    try:
+        running = api.up("qemu", port=free_port(), instance=instance)
+    except FocError as exc:
+        api.down("qemu", instance=instance)
+        pytest.fail(f"qemu tier: the target did not come up: {exc}", pytrace=False)
+    console = running.console(default_timeout=120.0)
+    try:
+        console.open()
+        console.wait_for_shell()
+        yield Guest(running=running, console=console, instance=instance)
+    finally:
+        console.close()
+        api.down("qemu", instance=instance)
+
+
 @pytest.fixture(scope="session")
 def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
     """Build (cached) and boot the qemu target once; yields a `Guest`; always stops it."""
@@ -86,24 +106,16 @@ def guest(request: pytest.FixtureRequest) -> Iterator[Guest]:
     instance = f"pytest-{os.getpid()}"
     t0 = time.monotonic()
     request.config.foc_qemu_t0 = t0  # type: ignore[attr-defined]
-    try:
-        running = api.up("qemu", port=free_port(), instance=instance)
-    except FocError as exc:
-        api.down("qemu", instance=instance)
-        pytest.fail(f"qemu tier: the target did not come up: {exc}", pytrace=False)
-    _report(
-        request.config,
-        f"{running.ready} in {time.monotonic() - t0:.1f} s "
-        f"({', '.join(f'{k}={v}' for k, v in running.timings.items())}); logs in {running.logs}",
-    )
-    console = running.console(default_timeout=120.0)
-    try:
-        console.open()
-        console.wait_for_shell()
-        yield Guest(running=running, console=console, instance=instance)
-    finally:
-        console.close()
-        t_down = time.monotonic()
-        api.down("qemu", instance=instance)
-        _report(request.config, f"stopped the guest in {time.monotonic() - t_down:.1f} s")
-        _report(request.config, f"qemu tier wall time (up to down): {time.monotonic() - t0:.1f} s")
+    with booted_guest(instance) as booted:
+        running = booted.running
+        _report(
+            request.config,
+            f"{running.ready} in {time.monotonic() - t0:.1f} s "
+            f"({', '.join(f'{k}={v}' for k, v in running.timings.items())}); logs in {running.logs}",
+        )
+        try:
+            yield booted
+        finally:
+            t_down = time.monotonic()
+    _report(request.config, f"stopped the guest in {time.monotonic() - t_down:.1f} s")
+    _report(request.config, f"qemu tier wall time (up to down): {time.monotonic() - t0:.1f} s")

@@ -337,7 +337,7 @@ def test_keys_survive_a_qemu_reboot_with_persistent_storage(
 
     Secure storage is persistent per instance by default; foc.persist=1 states it explicitly.
     """
-    instance = "conf-persist"
+    instance = f"pytest-conf-persist-{os.getpid()}"  # own name (several sessions run at once); swept as stale
     port = free_port()
     net = Network(tmp_path / "home", tmp_path / "ledger.sqlite", None)  # type: ignore[arg-type]
     timings: list[str] = []

@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "ta-tcb"
 # Code lines of the TCB at main f457f55, before the plaintext core and the confidential layer
 # were split (docs/ta.md). Raise it only on purpose, with the reason and the new figure there.
-# 2221 after the split + UTF-8 keys + P-256 and bench_rw + issue 12 calls and probes (docs/ta.md)
-TCB_BUDGET = 3310
+# 2221 after the split + UTF-8 keys + P-256 and bench_rw + issue 12 calls and probes + issue 13 key
+# distribution (docs/ta.md)
+TCB_BUDGET = 3860
 
 tcb = runpy.run_path(str(SCRIPT))
 

@@ -8,7 +8,8 @@
  *   3 INVOKE a well-formed request whose arguments are the chunk split at NUL bytes
  *   4 RESUME a well-formed answer: found = chunk[0] & 1, value = rest (empty if not found)
  *   5 set the output capacity to u16 from the chunk (exercises SHORT_BUFFER)
- *   6 chunk[0] odd: ENCLAVE_CREATE raw rest; even: CONFIDENTIAL_INVOKE raw rest
+ *   6 chunk[0] % 5 = 0: CONFIDENTIAL_INVOKE, 1: ENCLAVE_CREATE, 2: ENCLAVE_JOIN, 3: KEY_EXPORT,
+ *     4: KEY_IMPORT, each with the raw rest
  *   7 CONFIDENTIAL_INVOKE a request encrypted to the enclave's chaincode key, on its channel,
  *     whose arguments are the chunk split at NUL bytes
  *   8 RESUME a stored_value encrypting the chunk for the key of the last GET_STATE
@@ -93,7 +94,7 @@ static void check_output(uint32_t res, uint32_t msg, size_t len, size_t cap)
 		     foc_read_bytes(&r, 64, &p, &n) == FOC_READ_OK && n == 64;
 		break;
 	case FOC_MSG_ERROR:
-		ok = foc_read_u32(&r, &n) == FOC_READ_OK && n >= FOC_ERR_BAD_REQUEST && n <= FOC_ERR_DENIED &&
+		ok = foc_read_u32(&r, &n) == FOC_READ_OK && n >= FOC_ERR_BAD_REQUEST && n <= FOC_ERR_UNTRUSTED &&
 		     foc_read_bytes(&r, FOC_MAX_PAYLOAD, &p, &n) == FOC_READ_OK;
 		break;
 	case FOC_MSG_RESPONSE:
@@ -124,8 +125,7 @@ static void call(struct foc_native_session *s, uint32_t cmd, const uint8_t *in, 
 
 	if (cmd == FOC_CMD_INVOKE || cmd == FOC_CMD_RESUME || cmd == FOC_CMD_CONFIDENTIAL_INVOKE)
 		check_output(res, msg, len, cap);
-	else if (cmd == FOC_CMD_ENCLAVE_CREATE && res == TEE_SUCCESS && msg != FOC_MSG_RESPONSE &&
-		 msg != FOC_MSG_ERROR)
+	else if (cmd != FOC_CMD_ABORT && res == TEE_SUCCESS && msg != FOC_MSG_RESPONSE && msg != FOC_MSG_ERROR)
 		abort();
 }
 
@@ -196,7 +196,8 @@ static void setup_enclave(struct foc_native_session *s)
 	pos += put_bytes(msgbuf + pos, "v1", 2);
 	pos += put_bytes(msgbuf + pos, "dev", 3);
 	pos += put_bytes(msgbuf + pos, "fuzz", 4);
-	msgbuf[pos++] = 1;
+	msgbuf[pos++] = 1;                    /* mode: replace, keep the chaincode keys */
+	pos += put_bytes(msgbuf + pos, "FKP1\0\0\0\0", 8); /* the empty key policy */
 	if (foc_native_invoke(s, FOC_CMD_ENCLAVE_CREATE, msgbuf, pos, out, &len, &msg) != TEE_SUCCESS ||
 	    msg != FOC_MSG_RESPONSE)
 		abort();
@@ -210,10 +211,11 @@ static void setup_enclave(struct foc_native_session *s)
 	if (foc_read_bytes(&a, FOC_EC_POINT_SIZE, &p, &n) != FOC_READ_OK || n != FOC_EC_POINT_SIZE)
 		abort();
 	memcpy(chaincode_pub, p, n);
+	/* u32 version bytes priv(32) bytes pub(65) bytes state_key(32) bytes key_policy */
 	if (foc_storage_load("foc.chaincode.v1", obj, sizeof(obj), &obj_len) != FOC_STORAGE_OK ||
-	    obj_len < FOC_AES_KEY_SIZE)
+	    obj_len < 4 + 36 + 69 + 36)
 		abort();
-	memcpy(state_key, obj + obj_len - FOC_AES_KEY_SIZE, FOC_AES_KEY_SIZE);
+	memcpy(state_key, obj + 4 + 36 + 69 + 4, FOC_AES_KEY_SIZE);
 	have_enclave = 1;
 }
 
@@ -395,12 +397,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			cap = len >= 2 ? ((size_t)chunk[0] | (size_t)chunk[1] << 8) : sizeof(out);
 			break;
-		case 6:
-			if (len && (chunk[0] & 1))
-				call(s, FOC_CMD_ENCLAVE_CREATE, chunk + 1, len - 1, cap);
-			else
-				call(s, FOC_CMD_CONFIDENTIAL_INVOKE, len ? chunk + 1 : chunk, len ? len - 1 : 0, cap);
+		case 6: {
+			static const uint32_t raw_commands[] = { FOC_CMD_CONFIDENTIAL_INVOKE, FOC_CMD_ENCLAVE_CREATE,
+								 FOC_CMD_ENCLAVE_JOIN, FOC_CMD_KEY_EXPORT,
+								 FOC_CMD_KEY_IMPORT };
+
+			call(s, raw_commands[len ? chunk[0] % 5 : 0], len ? chunk + 1 : chunk, len ? len - 1 : 0, cap);
 			break;
+		}
 		case 7:
 			if (have_enclave == 1)
 				call(s, FOC_CMD_CONFIDENTIAL_INVOKE, msgbuf, build_confidential_request(chunk, len), cap);

@@ -21,6 +21,8 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
 
 #include <foc_ta.h>
 
@@ -104,7 +106,19 @@ static uint32_t error_code(char *message, size_t cap)
 	return code;
 }
 
-static struct buf config(const char *channel, const char *version, int force)
+/* key_policy := u32 FKP1 u32 n { bytes id(32) }: the trusted device key ids, in the given order */
+static struct buf key_policy(int n, const uint8_t (*ids)[FOC_HASH_SIZE])
+{
+	struct buf b = { .len = 0 };
+
+	put_u32(&b, FOC_CONF_POLICY_MAGIC);
+	put_u32(&b, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		put_bytes(&b, ids[i], FOC_HASH_SIZE);
+	return b;
+}
+
+static struct buf config_with(const char *channel, const char *version, int mode, const struct buf *policy)
 {
 	struct buf b = { .len = 0 };
 
@@ -113,8 +127,16 @@ static struct buf config(const char *channel, const char *version, int force)
 	put_str(&b, version);
 	put_str(&b, channel);
 	put_str(&b, "native-1:7052");
-	put_u8(&b, (uint8_t)force);
+	put_u8(&b, (uint8_t)mode);
+	put_bytes(&b, policy->data, (uint32_t)policy->len);
 	return b;
+}
+
+static struct buf config(const char *channel, const char *version, int mode)
+{
+	struct buf none = key_policy(0, NULL);
+
+	return config_with(channel, version, mode, &none);
 }
 
 /* ------------------------------------------------------------------ credentials */
@@ -124,7 +146,7 @@ struct credentials {
 	size_t raw_len;
 	const uint8_t *attested;
 	uint32_t attested_len;
-	uint8_t enclave_pub[FOC_EC_POINT_SIZE], chaincode_pub[FOC_EC_POINT_SIZE];
+	uint8_t enclave_pub[FOC_EC_POINT_SIZE], chaincode_pub[FOC_EC_POINT_SIZE], policy_digest[FOC_HASH_SIZE];
 	uint8_t measurement[FOC_HASH_SIZE];
 	const uint8_t *kind, *sig;
 	uint32_t kind_len, sig_len;
@@ -162,7 +184,7 @@ static bool decode_credentials(struct credentials *c)
 		if (foc_read_bytes(&a, 256, &p, &n) != FOC_READ_OK || n == 0)
 			return false;
 	if (!read_fixed(&a, c->enclave_pub, FOC_EC_POINT_SIZE) || !read_fixed(&a, c->chaincode_pub, FOC_EC_POINT_SIZE) ||
-	    !foc_reader_at_end(&a))
+	    !read_fixed(&a, c->policy_digest, FOC_HASH_SIZE) || !foc_reader_at_end(&a))
 		return false;
 	foc_reader_init(&e, ev, ev_len);
 	return foc_read_u32(&e, &magic) == FOC_READ_OK && magic == FOC_CONF_EVIDENCE_MAGIC &&
@@ -200,7 +222,8 @@ static bool create(struct foc_session *s, int force, struct credentials *c)
 	return run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && msg == FOC_MSG_RESPONSE && decode_credentials(c);
 }
 
-static char storage_dir[256];
+static char storage_root[256]; /* $FOC_NATIVE_STORAGE of the tests */
+static char storage_dir[256];  /* the TA's objects in it: storage_root/<TA uuid> */
 
 static int count_files(void)
 {
@@ -287,7 +310,7 @@ static void test_config_negative(void)
 	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len - 1) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
 	b.data[b.len++] = 0;
 	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
-	b = config(CHANNEL, "v1", 2);
+	b = config(CHANNEL, "v1", 3);
 	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
 	b = config("", "v1", 0);
 	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, b.data, b.len) && error_code(NULL, 0) == FOC_ERR_BAD_REQUEST);
@@ -528,9 +551,10 @@ static bool state_key(uint8_t key[FOC_AES_KEY_SIZE])
 	uint8_t buf[512];
 	size_t len = 0;
 
-	if (foc_storage_load("foc.chaincode.v1", buf, sizeof(buf), &len) != FOC_STORAGE_OK || len != 4 + 36 + 69 + 36)
+	/* u32 version(2) bytes priv(32) bytes pub(65) bytes state_key(32) bytes key_policy */
+	if (foc_storage_load("foc.chaincode.v1", buf, sizeof(buf), &len) != FOC_STORAGE_OK || len < 4 + 36 + 69 + 36)
 		return false;
-	memcpy(key, buf + len - FOC_AES_KEY_SIZE, FOC_AES_KEY_SIZE);
+	memcpy(key, buf + 4 + 36 + 69 + 4, FOC_AES_KEY_SIZE);
 	return true;
 }
 
@@ -833,6 +857,234 @@ static void test_layers(void)
 	foc_session_free(s);
 }
 
+/* ------------------------------------------------------------------ key distribution */
+
+/* A simulated device: its own "sealed" storage and its own attestation key (NOT a TEE). */
+struct device {
+	char storage[300], key_file[300];
+	uint8_t der[1024];
+	size_t der_len;
+	uint8_t id[FOC_HASH_SIZE]; /* SHA-256 of the DER SubjectPublicKeyInfo */
+};
+
+static void device_init(struct device *d, const char *root, const char *name)
+{
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	unsigned char *p = d->der;
+	FILE *f;
+
+	snprintf(d->storage, sizeof(d->storage), "%s/%s", root, name);
+	snprintf(d->key_file, sizeof(d->key_file), "%s/%s.pem", root, name);
+	CHECK(mkdir(d->storage, 0700) == 0);
+	f = fopen(d->key_file, "w");
+	CHECK(f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1);
+	if (f)
+		fclose(f);
+	d->der_len = (size_t)i2d_PUBKEY(key, &p);
+	foc_crypto_sha256(d->der, d->der_len, d->id);
+	EVP_PKEY_free(key);
+}
+
+static void use(const struct device *d)
+{
+	setenv(FOC_NATIVE_STORAGE_ENV, d->storage, 1);
+	setenv(FOC_NATIVE_DEVICE_KEY_ENV, d->key_file, 1);
+}
+
+/* u32 magic bytes a bytes b */
+static struct buf pair(uint32_t magic, const struct buf *a, const void *b, size_t b_len)
+{
+	struct buf p = { .len = 0 };
+
+	put_u32(&p, magic);
+	put_bytes(&p, a->data, (uint32_t)a->len);
+	put_bytes(&p, b, (uint32_t)b_len);
+	return p;
+}
+
+static struct buf output(void)
+{
+	struct buf b = { .len = out_len };
+
+	memcpy(b.data, out, out_len);
+	return b;
+}
+
+/* The command's FOC_ERR_* and whether its message contains `text`. */
+static bool refused(struct foc_session *s, uint32_t cmd, const struct buf *in, uint32_t code, const char *text)
+{
+	char message[1100] = "";
+
+	return run(s, cmd, in->data, in->len) && error_code(message, sizeof(message)) == code &&
+	       strstr(message, text) != NULL;
+}
+
+/* ENCLAVE_JOIN on the current device; the key_request. */
+static struct buf join(struct foc_session *s, const char *version, int mode, const struct buf *policy)
+{
+	struct buf cfg = config_with(CHANNEL, version, mode, policy);
+
+	CHECK(run(s, FOC_CMD_ENCLAVE_JOIN, cfg.data, cfg.len) && msg == FOC_MSG_RESPONSE);
+	return output();
+}
+
+/* The confidential "create who 1" on the current device, signed by creds' enclave. */
+static bool create_person(struct foc_session *s, struct client *c, struct response *resp)
+{
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, c->request, c->request_len);
+	if (msg == FOC_MSG_GET_STATE)
+		answer(s, NULL, 0, 0);
+	return open_response(c, resp) && resp->status == 200 && resp->nwrites == 1;
+}
+
+static void test_key_distribution(void)
+{
+	char root[] = "/tmp/foc-keydist-tests-XXXXXX", cmd[300];
+	struct device a, b, c;
+	struct foc_session *s = foc_session_new();
+	uint8_t ids[2][FOC_HASH_SIZE], digest[FOC_HASH_SIZE];
+	struct buf policy, narrow, cfg, req, pkg, in, bad;
+	bool a_first;
+	struct credentials ca, cb, cc;
+	struct client on_a, on_b;
+	struct response ra, rb;
+
+	CHECK(mkdtemp(root) != NULL);
+	device_init(&a, root, "a");
+	device_init(&b, root, "b");
+	device_init(&c, root, "c");
+	a_first = memcmp(a.id, b.id, FOC_HASH_SIZE) < 0;
+	memcpy(ids[0], a_first ? a.id : b.id, FOC_HASH_SIZE);
+	memcpy(ids[1], a_first ? b.id : a.id, FOC_HASH_SIZE);
+	policy = key_policy(2, (const uint8_t (*)[FOC_HASH_SIZE])ids);
+	narrow = key_policy(1, (const uint8_t (*)[FOC_HASH_SIZE])ids);
+
+	/* A creates the chaincode keys, bound to the key policy {A, B} and attesting it */
+	use(&a);
+	cfg = config_with(CHANNEL, "v1", 0, &policy);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, cfg.data, cfg.len) && msg == FOC_MSG_RESPONSE && decode_credentials(&ca));
+	foc_crypto_sha256(policy.data, policy.len, digest);
+	CHECK(memcmp(ca.policy_digest, digest, FOC_HASH_SIZE) == 0);
+	/* the keys stay bound to that policy (a malformed policy is refused as such) */
+	cfg = config(CHANNEL, "v1", 1);
+	CHECK(refused(s, FOC_CMD_ENCLAVE_CREATE, &cfg, FOC_ERR_BAD_REQUEST, "bound to another key policy"));
+	bad = policy;
+	memcpy(bad.data + 12, ids[1], FOC_HASH_SIZE); /* not ascending */
+	cfg = config_with(CHANNEL, "v1", 1, &bad);
+	CHECK(refused(s, FOC_CMD_ENCLAVE_CREATE, &cfg, FOC_ERR_BAD_REQUEST, "malformed key policy"));
+	cfg = config_with(CHANNEL, "v1", 0, &policy);
+	CHECK(refused(s, FOC_CMD_ENCLAVE_JOIN, &cfg, FOC_ERR_EXISTS, "already holds chaincode keys"));
+
+	/* B joins: request, export by A, import */
+	use(&b);
+	in = pair(FOC_CONF_KEY_IMPORT_MAGIC, &policy, b.der, b.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_IMPORT, &in, FOC_ERR_SEQUENCE, "no key request is pending"));
+	cfg = config_with(CHANNEL, "v1", 1, &policy);
+	CHECK(refused(s, FOC_CMD_ENCLAVE_JOIN, &cfg, FOC_ERR_BAD_REQUEST, "join takes mode 0"));
+	req = join(s, "v1", 0, &policy);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, b.der, b.der_len);
+	CHECK(run(s, FOC_CMD_KEY_EXPORT, in.data, in.len) && msg == FOC_MSG_RESPONSE);
+	pkg = output();
+	use(&b);
+	in = pair(FOC_CONF_KEY_IMPORT_MAGIC, &pkg, a.der, a.der_len);
+	CHECK(run(s, FOC_CMD_KEY_IMPORT, in.data, in.len) && msg == FOC_MSG_RESPONSE && decode_credentials(&cb));
+	CHECK(memcmp(cb.chaincode_pub, ca.chaincode_pub, FOC_EC_POINT_SIZE) == 0);
+	CHECK(memcmp(cb.enclave_pub, ca.enclave_pub, FOC_EC_POINT_SIZE) != 0);
+	CHECK(memcmp(cb.policy_digest, ca.policy_digest, FOC_HASH_SIZE) == 0);
+	CHECK(refused(s, FOC_CMD_KEY_IMPORT, &in, FOC_ERR_SEQUENCE, "no key request is pending")); /* once */
+
+	/* both run one request to the same signed write set (synthetic nonces), under their own keys */
+	on_a.creds = ca;
+	client_request(&on_a, CHANNEL, CHAINCODE, "create", "zed", "1", NULL);
+	on_b = on_a;
+	on_b.creds = cb;
+	use(&a);
+	CHECK(create_person(s, &on_a, &ra));
+	use(&b);
+	CHECK(create_person(s, &on_b, &rb));
+	CHECK(ra.stored_len[0] == rb.stored_len[0] && memcmp(ra.stored[0], rb.stored[0], ra.stored_len[0]) == 0);
+	client_request(&on_b, CHANNEL, CHAINCODE, "query", "zed", NULL);
+	run(s, FOC_CMD_CONFIDENTIAL_INVOKE, on_b.request, on_b.request_len);
+	answer(s, ra.stored[0], ra.stored_len[0], 1); /* B decrypts what A wrote: the same state key */
+	CHECK(open_response(&on_b, &rb) && rb.status == 200 && strstr(rb.payload, "coffees: 1") != NULL);
+
+	/* the sender refuses: a device outside the policy, altered statements or evidence, another policy,
+	 * another version */
+	use(&c);
+	req = join(s, "v1", 0, &policy);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, c.der, c.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "not in this chaincode's key policy"));
+	use(&b);
+	req = join(s, "v1", 2, &policy);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, a.der, a.der_len); /* another listed device's key */
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "does not verify"));
+	bad = req;
+	bad.data[4 + 4 + bad.len / 3] ^= 1; /* inside join_data: e.g. a transfer key the normal world chose */
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &bad, b.der, b.der_len);
+	CHECK(run(s, FOC_CMD_KEY_EXPORT, in.data, in.len) &&
+	      (error_code(NULL, 0) == FOC_ERR_UNTRUSTED || error_code(NULL, 0) == FOC_ERR_BAD_REQUEST));
+	bad = req;
+	/* the measurement inside the evidence: 32 bytes before the 4-byte length of the 256-byte signature */
+	bad.data[bad.len - 256 - 4 - 5] ^= 1;
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &bad, b.der, b.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "runs another TA"));
+	use(&b);
+	req = join(s, "v1", 2, &narrow);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, b.der, b.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "another key policy"));
+	use(&b);
+	req = join(s, "v2", 2, &policy);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, b.der, b.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "another chaincode id, version or channel"));
+
+	/* the receiver refuses: a sender outside the policy, a package sealed for an earlier join, altered */
+	use(&b);
+	req = join(s, "v1", 2, &policy);
+	use(&a);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, b.der, b.der_len);
+	CHECK(run(s, FOC_CMD_KEY_EXPORT, in.data, in.len) && msg == FOC_MSG_RESPONSE);
+	pkg = output();
+	use(&b);
+	in = pair(FOC_CONF_KEY_IMPORT_MAGIC, &pkg, c.der, c.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_IMPORT, &in, FOC_ERR_UNTRUSTED, "not in this chaincode's key policy"));
+	bad = pkg;
+	bad.data[bad.len - 3] ^= 1; /* the sealed keys */
+	in = pair(FOC_CONF_KEY_IMPORT_MAGIC, &bad, a.der, a.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_IMPORT, &in, FOC_ERR_UNTRUSTED, "does not open"));
+	join(s, "v1", 2, &policy); /* a new transfer key */
+	in = pair(FOC_CONF_KEY_IMPORT_MAGIC, &pkg, a.der, a.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_IMPORT, &in, FOC_ERR_UNTRUSTED, "does not open"));
+
+	/* an enclave whose keys have no key policy (the default) never exports them */
+	use(&c);
+	cfg = config(CHANNEL, "v1", 2);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, cfg.data, cfg.len) && decode_credentials(&cc));
+	use(&b);
+	cfg = key_policy(0, NULL);
+	req = join(s, "v1", 2, &cfg);
+	use(&c);
+	in = pair(FOC_CONF_KEY_EXPORT_MAGIC, &req, b.der, b.der_len);
+	CHECK(refused(s, FOC_CMD_KEY_EXPORT, &in, FOC_ERR_UNTRUSTED, "not in this chaincode's key policy"));
+
+	/* mode 2: new chaincode keys on A */
+	use(&a);
+	cfg = config(CHANNEL, "v1", 2);
+	CHECK(run(s, FOC_CMD_ENCLAVE_CREATE, cfg.data, cfg.len) && decode_credentials(&cc));
+	CHECK(memcmp(cc.chaincode_pub, ca.chaincode_pub, FOC_EC_POINT_SIZE) != 0);
+
+	unsetenv(FOC_NATIVE_DEVICE_KEY_ENV);
+	setenv(FOC_NATIVE_STORAGE_ENV, storage_root, 1);
+	foc_session_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", root);
+}
+
 /* ------------------------------------------------------------------ creator, transient data, ranges */
 
 /* SHA-256(bytes msp bytes cert): the creator hash the TA signs. */
@@ -996,7 +1248,8 @@ int main(void)
 
 	if (!mkdtemp(tmpl))
 		return 2;
-	setenv(FOC_NATIVE_STORAGE_ENV, tmpl, 1);
+	snprintf(storage_root, sizeof(storage_root), "%s", tmpl);
+	setenv(FOC_NATIVE_STORAGE_ENV, storage_root, 1);
 	/* the TA's sealed objects: in the storage directory's subdirectory named by its uuid */
 	snprintf(storage_dir, sizeof(storage_dir), "%s/%s", tmpl, FOC_NATIVE_TA_UUID);
 	if (mkdir(storage_dir, 0700) != 0)
@@ -1005,6 +1258,7 @@ int main(void)
 	test_config_negative();
 	test_invocations();
 	test_layers();
+	test_key_distribution();
 	test_context_and_ranges();
 	test_out_of_memory();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);

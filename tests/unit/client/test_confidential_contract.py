@@ -383,7 +383,7 @@ def test_one_registry_question_of_each_kind_per_call_and_transient_data_only_ins
     assert contract.last_enclave_id is None
     secret = {"note": b"only for the chaincode"}
     assert contract.invoke("create", ["alice", "1"], transient=secret) == b"OK"
-    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclaveCredentials"]
+    assert sorted(asked) == ["queryChaincodeEncryptionKey", "queryEnclave"]
     assert contract.query("get", ["alice"], transient=secret) == b"1"
     # the chaincode sees the transient data (encrypted inside the request); the back end never does
     assert contract.query("transient", ["note"], transient=secret) == b"only for the chaincode"

@@ -131,6 +131,7 @@ def test_confidential_round_trip_through_the_gateway(fabric: Fabric) -> None:
     assert [code for _, code in fabric.gateway.blocks] == ["VALID", "VALID", "VALID"]
     asked = [function for callee, function in fabric.gateway.chaincode_calls if callee == "ercc"]
     assert len(asked) >= 2 and set(asked) <= {
+        "queryEnclave",
         "queryEnclaveCredentials",
         "queryListEnclaveCredentials",
         "queryChaincodeEncryptionKey",
@@ -225,6 +226,6 @@ def test_a_registry_that_fails_inside_endorse_refuses_the_commit_with_its_reason
     message = caught.value.chaincode_message
     assert "is not registered" in message and "chaincode failed with RuntimeError" in message, message
     assert len(fabric.gateway.blocks) == blocks  # nothing was ordered
-    assert ("ercc", "queryEnclaveCredentials") in fabric.gateway.chaincode_calls
+    assert ("ercc", "queryEnclave") in fabric.gateway.chaincode_calls
     fabric.registry.crash = False
     assert coffee.query("get", ["alice"]) == b"1"

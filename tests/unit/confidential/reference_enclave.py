@@ -108,6 +108,7 @@ class ReferenceEnclave:
             config.host_endpoint,
             self.enclave_point,
             _point(self.secrets.chaincode_key),
+            config.key_policy.digest(),
         ).encode()
         used_nonce = _sha(attested) if nonce is None else nonce
         used_measurement = self.measurement if measurement is None else measurement
@@ -185,7 +186,7 @@ class ReferenceEnclave:
         def write(key: str, value: bytes) -> None:
             if self.reserved_prefix_check and key.startswith(RESERVED_PREFIX):
                 raise ChaincodeError("BAD_ARGUMENT", "state keys starting with ~foc/ are reserved")
-            nonce = os.urandom(12)
+            nonce = _state_nonce(self.secrets.state_key, request_hash, key, value)
             ct = AESGCM(self.secrets.state_key).encrypt(nonce, value, b"FOC/v1/state" + key.encode())
             writes[key] = WriteRecord(key, False, StoredValue(nonce, ct).encode())
 
@@ -211,6 +212,14 @@ class ReferenceEnclave:
         ).encode()
         r, s = decode_dss_signature(self.signing_key.sign(message, ec.ECDSA(hashes.SHA256())))
         return ConfidentialResponse(message, r.to_bytes(32, "big") + s.to_bytes(32, "big")).encode()
+
+
+def _state_nonce(state_key: bytes, request_hash: bytes, key: str, value: bytes) -> bytes:
+    """The TA's synthetic nonce of a written value (docs/confidential-protocol.md, "Key
+    distribution"): the first 12 bytes of HKDF-SHA256(state_key, salt "", info "FOC/v1/state-nonce"
+    || request_hash || SHA-256(key) || SHA-256(value)), so enclaves sharing the keys write alike."""
+    info = b"FOC/v1/state-nonce" + request_hash + _sha(key.encode()) + _sha(value)
+    return HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(state_key)[:12]
 
 
 @dataclass

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from reference_enclave import ChaincodeSecrets, ReferenceEnclave
 
 from foc.admin.definitions import define_chaincode
 from foc.admin.devices import EnrolledDevice
-from foc.confidential.formats import ConfidentialResponse, SignedMessage
+from foc.confidential.formats import ConfidentialResponse, Credentials, SignedMessage
 from foc.confidential.suite import EC_P256, enclave_id
 from foc.errors import AttestationError, ChaincodeError, ConfidentialityError, VerificationError
 from foc.ledger.rwset import KeyWrite, ReadWriteSet
+from foc.registry.ercc import RegisteredEnclave
 from foc.registry.validation import request_marker_key
 
 SECRET_VALUE = "espresso-secret-8c1f"
@@ -310,7 +312,14 @@ def test_registry_credentials_of_another_enclave_under_the_claimed_id_are_refuse
     rogue_credentials = rogue.create(registered.config())
     victim_id = enclave_id(registered.enclave.enclave_point)
     registry_key = f"credentials/{CHAINCODE}/{victim_id}"
-    rwset = ReadWriteSet(writes=(KeyWrite("ercc", registry_key, rogue_credentials),))
+    record = RegisteredEnclave(victim_id, Credentials.decode(rogue_credentials))  # and its record
+    record_json = json.dumps(record.to_json()).encode()
+    rwset = ReadWriteSet(
+        writes=(
+            KeyWrite("ercc", registry_key, rogue_credentials),
+            KeyWrite("ercc", f"enclave/{CHAINCODE}/{victim_id}", record_json),
+        )
+    )
     registered.ledger.commit("tamper-ercc", "ercc", rwset)
     registered.slot.enclave = rogue  # type: ignore[attr-defined]
     pending, genuine = registered.execute(client, "put", "counter", "2")
@@ -339,6 +348,9 @@ class _KeySwappingRegistry:
 
     def enclave_credentials(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
         return self._inner.enclave_credentials(chaincode_id, enclave_id)
+
+    def enclave(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
+        return self._inner.enclave(chaincode_id, enclave_id)
 
 
 def test_an_answer_to_a_request_encrypted_to_an_unattested_chaincode_key_is_refused(

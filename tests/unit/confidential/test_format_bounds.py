@@ -55,9 +55,12 @@ def response(message: bytes = b"m", signature: int = SIGNATURE_SIZE) -> bytes:
     return wire.Writer().blob(message).blob(bytes(signature)).done()
 
 
-def attested(enclave: int = POINT_SIZE, chaincode: int = POINT_SIZE, channel: str = "dev") -> bytes:
+def attested(
+    enclave: int = POINT_SIZE, chaincode: int = POINT_SIZE, channel: str = "dev", policy: int = HASH_SIZE
+) -> bytes:
     w = wire.Writer().u32(f.MAGIC_ATTESTED_DATA).text("cc").text("v").text(channel).text("h:1")
-    return w.blob(b"\x04" + bytes(enclave - 1)).blob(b"\x04" + bytes(chaincode - 1)).done()
+    w = w.blob(b"\x04" + bytes(enclave - 1)).blob(b"\x04" + bytes(chaincode - 1))
+    return w.blob(bytes(policy)).done()
 
 
 def evidence(kind: int = 8, measurement: int = HASH_SIZE, signature: int = 384) -> bytes:
@@ -187,6 +190,8 @@ REFUSED: list[tuple[str, Decoder, bytes, str]] = [
     ("attested data: short chaincode key", AD, attested(chaincode=64), "must be 65"),
     ("attested data: long chaincode key", AD, attested(chaincode=66), "must be 65"),
     ("attested data: empty channel", AD, attested(channel=""), "channel_id is empty"),
+    ("attested data: short key policy digest", AD, attested(policy=31), "must be 32"),
+    ("attested data: long key policy digest", AD, attested(policy=33), "must be 32"),
     ("evidence: kind too long", EV, evidence(kind=f.MAX_EVIDENCE_KIND + 1), "more than the limit"),
     ("evidence: short measurement", EV, evidence(measurement=31), "must be 32"),
     ("evidence: long measurement", EV, evidence(measurement=33), "must be 32"),

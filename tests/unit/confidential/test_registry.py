@@ -242,3 +242,31 @@ def test_registration_needs_strict_base64(network: Network) -> None:
     result = network.peer.invoke("ercc", ["registerEnclave", "!" + credentials])
     assert not result.committed and "credentials in base64" in result.response.message
     assert network.register(base64.b64decode(credentials)).committed  # control
+
+
+def test_revocation_is_recorded_refused_twice_and_frees_the_device_for_a_new_enclave(
+    registered: Network,
+) -> None:
+    """revokeEnclave (issue 13): the record keeps the enclave with the revoking transaction, live
+    lists drop it, a second revocation is refused, and its device and endpoint may register again."""
+    eid = enclave_id(registered.enclave.enclave_point)
+    again = registered.enclave.create(registered.config())  # same enclave key: registered already
+    refused(registered, again, "already registered")
+    replacement = ReferenceEnclave(registered.enclave.device_key, MEASUREMENT, registered.enclave.secrets)
+    credentials = replacement.create(registered.config())
+    refused(registered, credentials, "one enclave per device")
+
+    revoked = registered.peer.invoke("ercc", ["revokeEnclave", CHAINCODE, eid])
+    assert revoked.committed, revoked.response.message
+    record = json.loads(registered.peer.query("ercc", ["queryEnclave", CHAINCODE, eid]).response.payload)
+    assert record["enclave_id"] == eid and record["revoked_by"] == revoked.tx_id
+    live = registered.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response.payload
+    assert json.loads(live) == []
+    twice = registered.peer.invoke("ercc", ["revokeEnclave", CHAINCODE, eid])
+    assert not twice.committed and "already revoked" in twice.response.message
+    unknown = registered.peer.invoke("ercc", ["revokeEnclave", CHAINCODE, "00" * 32])
+    assert not unknown.committed and "not registered" in unknown.response.message
+
+    assert registered.register(credentials).committed  # the device's slot was freed
+    everything = json.loads(registered.peer.query("ercc", ["queryListEnclaves", CHAINCODE]).response.payload)
+    assert sorted(r["revoked_by"] != "" for r in everything) == [False, True]

@@ -41,8 +41,9 @@ side of it: that what FOC signs is accepted (the control) and that the refusal r
 caller as a typed error with the peer's detail.
 
 Not modelled: lifecycle (`peer lifecycle chaincode ...`: the chaincodes are "committed" by
-naming them), the ordering service and Raft, discovery and several endorsers, endorsement
-policies, range-query phantom checks, chaincode events, private data. Logs never carry arguments or values.
+naming them), the ordering service and Raft, discovery and endorsement by several peers (other
+organisations' peers answer Evaluate only), endorsement policies, range-query phantom checks,
+chaincode events, private data. Logs never carry arguments or values.
 """
 
 from __future__ import annotations
@@ -209,11 +210,18 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         msp_ids: Sequence[str] = ("Org1MSP",),
         tls: ServerTls | None = None,
         execute_timeout: float = 20.0,
+        organisations: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
         launch: Callable[[str, str], None] | None = None,
         listener_tls: ServerTls | None = None,
     ) -> None:
         """One chaincode (`chaincode_address`, `package_id`, `chaincode_name`) or several
         (`chaincodes`: name -> (CaaS server address, package id)); the first is `peer`.
+
+        `organisations` adds other organisations' peers (MSP id -> {chaincode name -> (CaaS
+        address, package id)}): each runs its own chaincode server (its own `foc serve` and
+        device) over the channel's one world state, and an Evaluate whose
+        `target_organizations` names that organisation runs there. Endorse and the committer stay
+        on the first organisation's peer (no endorsement by several peers is modelled).
 
         A chaincode whose address is None is peer-launched: at `start()` its fake peer listens on a
         chaincode listener (`listener_tls`: the peer's TLS there) and `launch(name, listener address)`
@@ -241,6 +249,14 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
             for other in self.peers:
                 if other != name:
                     peer.chaincodes[other] = self._called_chaincode(other)
+        self.org_peers: dict[str, dict[str, FakePeer]] = {}
+        for msp_id, served in (organisations or {}).items():
+            self.org_peers[msp_id] = {}
+            for name, (address, package) in served.items():
+                peer = FakePeer(address, package, auto_commit=False, namespace=name, msp_id=msp_id)
+                peer.state, peer.versions = self.peers[name].state, self.peers[name].versions  # one ledger
+                peer.chaincodes = dict(self.peers[name].chaincodes)
+                self.org_peers[msp_id][name] = peer
         self.chaincode_name = next(iter(self.peers))
         self.peer = self.peers[self.chaincode_name]  # the first chaincode's peer (single-chaincode tests)
         self.peer_identity = Identity.generate_for_tests(self.msp_ids[0], "peer0")
@@ -280,6 +296,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
                 peer.connect(timeout=90)
             else:
                 peer.connect()
+        for served in self.org_peers.values():
+            for peer in served.values():
+                peer.connect()
         self._server = transport.server(
             16, max_message_bytes=transport.FABRIC_MESSAGE_BYTES, thread_name_prefix="fake-gateway"
         )
@@ -294,7 +313,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         if self._server is not None:
             self._server.stop(0.5).wait()
             self._server = None
-        for peer in self.peers.values():
+        for peer in self._all_peers():
             if restart:
                 peer.disconnect()
             else:
@@ -306,6 +325,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _all_peers(self) -> list[FakePeer]:
+        return [*self.peers.values(), *(p for served in self.org_peers.values() for p in served.values())]
 
     @property
     def address(self) -> str:
@@ -356,8 +378,15 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
             raise Refused(grpc.StatusCode.ABORTED, failure, reason)
         return unpacked
 
-    def _simulate(self, signed: proposal_pb2.SignedProposal, unpacked: Unpacked) -> Endorsed:
-        tx = self.peers[unpacked.chaincode_name].start(
+    def _simulate(
+        self, signed: proposal_pb2.SignedProposal, unpacked: Unpacked, organisations: Sequence[str] = ()
+    ) -> Endorsed:
+        peer = self.peers[unpacked.chaincode_name]
+        for msp_id in organisations:  # the first named organisation that serves the chaincode
+            if unpacked.chaincode_name in self.org_peers.get(msp_id, {}):
+                peer = self.org_peers[msp_id][unpacked.chaincode_name]
+                break
+        tx = peer.start(
             *unpacked.args,
             channel_id=unpacked.channel_header.channel_id,
             tx_id=unpacked.channel_header.tx_id,
@@ -383,7 +412,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
             unpacked = self._preprocess(
                 signed, "failed to evaluate transaction, see attached details for more info"
             )
-            result = self._simulate(signed, unpacked)
+            result = self._simulate(signed, unpacked, list(request.target_organizations))
             status = result.response.status
             if status < 200 or status >= 400:
                 if not result.from_chaincode:
