@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -71,6 +71,13 @@ def _remove_stale_test_instances() -> None:
         recent = time.time() - run_dir.stat().st_mtime < 600  # maybe another session still building
         if not recent and (pid is None or not pid_is_ours(pid, run_dir)):
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def guest_booter() -> Callable[[str], AbstractContextManager[Guest]]:
+    """`booted_guest` for test modules: in the full suite `from conftest import ...` finds whichever
+    directory's conftest was loaded last, not this one."""
+    return booted_guest
 
 
 @contextmanager

@@ -21,7 +21,8 @@ import inspect
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,13 +62,13 @@ def report(config: pytest.Config, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def device_b(guest: Guest, request: pytest.FixtureRequest) -> Iterator[Guest]:
+def device_b(
+    guest: Guest, guest_booter: Callable[[str], AbstractContextManager[Guest]], request: pytest.FixtureRequest
+) -> Iterator[Guest]:
     """A second QEMU instance (its own secure storage, so its own PTA key): device B."""
-    from conftest import booted_guest
-
     instance = f"pytest-keydist-b-{os.getpid()}"  # swept with the tier's stale run dirs
     t0 = time.monotonic()
-    with booted_guest(instance) as booted:
+    with guest_booter(instance) as booted:
         report(request.config, f"device B ({instance}) up in {time.monotonic() - t0:.1f} s")
         yield booted
 
