@@ -23,7 +23,9 @@ from foc.registry.ercc import RegisteredEnclave
 from foc.registry.validation import request_marker_key
 
 SECRET_VALUE = "espresso-secret-8c1f"
-SECRET_RESULT_ADD = "424242"
+# Numbers long enough that the ledger file's hex transaction ids never hold one by chance.
+SECRET_BOB = "42420000008817"
+SECRET_RESULT_ADD = "42420000008859"
 
 
 def flip(data: bytes, index: int) -> bytes:
@@ -234,11 +236,11 @@ def test_ledger_and_logs_hold_no_plaintext(
     caplog.set_level(logging.DEBUG)
     client = registered.client()
     registered.submit(client, "create", "alice", SECRET_VALUE)
-    registered.submit(client, "create", "bob", "424200")
+    registered.submit(client, "create", "bob", SECRET_BOB)
     assert registered.submit(client, "add", "bob", "42").value() == SECRET_RESULT_ADD.encode()
     registered.submit(client, "get", "alice")
     registered.ledger.close()
-    secrets = [SECRET_VALUE, SECRET_RESULT_ADD, "424200"]
+    secrets = [SECRET_VALUE, SECRET_RESULT_ADD, SECRET_BOB]
     files = [p for p in tmp_path.iterdir() if p.name.startswith("ledger.sqlite")]
     assert files
     blob = b"".join(p.read_bytes() for p in files)
