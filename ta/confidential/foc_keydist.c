@@ -199,6 +199,26 @@ static foc_status copy_input(struct foc_blob *copy, const uint8_t *in, size_t in
 	return foc_blob_copy(copy, in, (uint32_t)in_len) ? FOC_OK : FOC_ERR_NO_MEMORY;
 }
 
+typedef foc_status transfer_step(struct foc_slice input, struct foc_writer *w, uint32_t *msg_type,
+				 const char **message);
+
+/* KEY_EXPORT and KEY_IMPORT: run `step` on a private copy of the (shared memory) input, then
+ * finish the command's answer (response, or error message) in w. */
+static bool run_transfer_step(transfer_step *step, const uint8_t *in, size_t in_len, struct foc_writer *w,
+			      uint32_t *msg_type)
+{
+	struct foc_blob copy = { NULL, 0 };
+	const char *message = NULL;
+	foc_status rc = copy_input(&copy, in, in_len, MAX_TRANSFER_INPUT, &message);
+	bool fits;
+
+	if (rc == FOC_OK)
+		rc = step(foc_blob_slice(&copy), w, msg_type, &message);
+	fits = foc_command_finish(w, msg_type, rc, message);
+	foc_blob_free(&copy);
+	return fits;
+}
+
 /* ---------------------------------------------------------------- ENCLAVE_JOIN */
 
 static foc_status join(struct foc_writer *w, uint32_t *msg_type, const char **message)
@@ -348,17 +368,8 @@ out:
 bool foc_key_export(struct foc_session *s, const uint8_t *in, size_t in_len, struct foc_writer *w,
 		    uint32_t *msg_type)
 {
-	struct foc_blob copy = { NULL, 0 };
-	const char *message = NULL;
-	foc_status rc = copy_input(&copy, in, in_len, MAX_TRANSFER_INPUT, &message);
-	bool fits;
-
 	(void)s;
-	if (rc == FOC_OK)
-		rc = export_keys(foc_blob_slice(&copy), w, msg_type, &message);
-	fits = foc_command_finish(w, msg_type, rc, message);
-	foc_blob_free(&copy);
-	return fits;
+	return run_transfer_step(export_keys, in, in_len, w, msg_type);
 }
 
 /* ---------------------------------------------------------------- KEY_IMPORT (receiver) */
@@ -444,15 +455,6 @@ out:
 bool foc_key_import(struct foc_session *s, const uint8_t *in, size_t in_len, struct foc_writer *w,
 		    uint32_t *msg_type)
 {
-	struct foc_blob copy = { NULL, 0 };
-	const char *message = NULL;
-	foc_status rc = copy_input(&copy, in, in_len, MAX_TRANSFER_INPUT, &message);
-	bool fits;
-
 	(void)s;
-	if (rc == FOC_OK)
-		rc = import_keys(foc_blob_slice(&copy), w, msg_type, &message);
-	fits = foc_command_finish(w, msg_type, rc, message);
-	foc_blob_free(&copy);
-	return fits;
+	return run_transfer_step(import_keys, in, in_len, w, msg_type);
 }
