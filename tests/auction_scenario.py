@@ -8,8 +8,9 @@ client per identity and runs the scenario.
 
 `run_auction_scenario(clients, ledger_values)`: `clients` maps "auctioneer", "alice", "bob" and "carol"
 to a `foc.client.confidential.ConfidentialContract` for the chaincode `auction`, each sending its
-transactions as that identity (the transaction's creator); `ledger_values()` returns every (key, value)
-the ledger holds in the chaincode's namespace. Returns the seconds each step took (for the qemu tier's report).
+transactions as that identity (the transaction's creator); `ledger_values()` returns every
+(key, value) the ledger holds in the chaincode's namespace. Returns the seconds each step took (for the
+qemu tier's report).
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def run_on_dev_ledger(
 
         def ledger_values() -> list[tuple[str, bytes]]:
             with DevLedger(Path(env["FOC_LEDGER"])) as ledger:
-                return [(key, value) for (ns, key), (value, _) in ledger.state_dump().items() if ns == "auction"]
+                return [
+                    (key, value) for (ns, key), (value, _) in ledger.state_dump().items() if ns == "auction"
+                ]
 
         timings = run_auction_scenario(clients, ledger_values)  # type: ignore[arg-type]
     finally:

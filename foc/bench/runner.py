@@ -1,7 +1,10 @@
 """Run one cell: N client threads, a warm-up, then a fixed measured window.
 
 Each client runs its `ClientWorkload` back to back. Transactions that start after the warm-up and
-end inside the window are the samples; throughput = samples / window. TEEC_InvokeCommand calls per
+end inside the window are the samples; throughput = samples / window. A cell whose transactions are
+slower than its window (a `--quick` window on a loaded machine) stretches the window to the end of its
+first sample, so no cell comes back empty; failed transactions count as errors whenever they happen,
+warm-up included. TEEC_InvokeCommand calls per
 transaction are counted where the wrapper answers the proxy's GetState (`CountingProxy`: 1 + the
 round trips); TEEC_OpenSession calls come from the proxy's Health counter (sessions opened during
 the cell); link bytes from the relay in front of the proxy.
@@ -91,8 +94,9 @@ def run_cell(
         while True:
             tx = work.next()
             t0 = time.monotonic()
-            if t0 >= times["end"]:
-                return
+            with lock:
+                if t0 >= times["end"] and (samples or t0 >= times["deadline"]):
+                    return
             try:
                 op = tx()
                 ok, what = True, ""
@@ -100,13 +104,17 @@ def run_cell(
                 ok, op, what = False, "", f"{type(exc).__name__}: {exc}"
             t1 = time.monotonic()
             invokes = 1 + counter.take()
-            if t0 < times["warm_end"] or t1 > times["end"]:
-                continue
             with lock:
-                if ok:
-                    samples.append((op, (t1 - t0) * 1000, invokes))
-                else:
-                    errors.append(what)
+                if not ok:
+                    errors.append(what)  # a failed transaction counts whenever it happened
+                    continue
+                if t0 < times["warm_end"]:
+                    continue
+                if t1 > times["end"]:
+                    if samples:
+                        continue
+                    times["end"] = t1  # slower than the window: it stretches to its first sample
+                samples.append((op, (t1 - t0) * 1000, invokes))
 
     threads = [
         threading.Thread(target=client, args=(i, c), name=f"bench-client-{i}", daemon=True)
@@ -118,12 +126,14 @@ def run_cell(
     opened_before = sessions_opened()
     times["warm_end"] = time.monotonic() + warmup_s
     times["end"] = times["warm_end"] + duration_s
+    times["deadline"] = times["end"] + STRAGGLER_TIMEOUT_S
     go.wait()
     time.sleep(max(0.0, times["warm_end"] - time.monotonic()))
     reset_link()
     for t in threads:
-        t.join(timeout=max(0.0, times["end"] - time.monotonic()) + STRAGGLER_TIMEOUT_S)
-    window = duration_s
+        t.join(timeout=max(0.0, times["deadline"] - time.monotonic()) + STRAGGLER_TIMEOUT_S)
+    with lock:
+        window = times["end"] - times["warm_end"]
     return CellResult.from_samples(
         cell,
         samples,

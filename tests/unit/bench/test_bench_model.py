@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 from foc.bench.model import MODES, RW_CELLS, BenchReport, Cell, CellResult, expected_cells, percentile
 from foc.bench.relay import ByteCountingRelay
-from foc.bench.runner import CountingProxy
+from foc.bench.runner import CountingProxy, run_cell
 
 
 def test_percentile_interpolates_and_handles_edges() -> None:
@@ -79,3 +80,57 @@ def test_counting_proxy_counts_get_state_callbacks_per_thread() -> None:
     assert proxy.invoke("f", get_state=lambda k: k.encode()) == [b"a", b"b", b"c"]
     assert proxy.take() == 3 and proxy.take() == 0
     assert proxy.name == "fake"
+
+
+class _SlowCoffee:
+    """A coffee chaincode whose every transaction takes `delay_s`; `fail_first` transactions raise."""
+
+    def __init__(self, delay_s: float, fail_first: int = 0) -> None:
+        self.delay_s, self.fail_first = delay_s, fail_first
+        self.counts: dict[str, int] = {}
+
+    def _work(self) -> None:
+        time.sleep(self.delay_s)
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            raise ConnectionError("proxy gone")
+
+    def invoke(self, function: str, args: list[bytes | str]) -> bytes:
+        self._work()
+        person = str(args[0])
+        self.counts[person] = self.counts.get(person, 0) + (3 if function == "add" else 0)
+        return b"OK"
+
+    def query(self, function: str, args: list[bytes | str]) -> bytes:
+        self._work()
+        person = str(args[0])
+        return f"person: {person}, number of consumed coffees: {self.counts.get(person, 0)}".encode()
+
+
+def _run(contract: _SlowCoffee, *, warmup_s: float, duration_s: float) -> CellResult:
+    return run_cell(
+        Cell("host-native", "plaintext", "coffee", 1),
+        [contract],
+        counter=CountingProxy(object()),
+        prefix="t",
+        warmup_s=warmup_s,
+        duration_s=duration_s,
+        sessions_opened=lambda: 0,
+        link_bytes=lambda: 100,
+        reset_link=lambda: None,
+    )
+
+
+def test_a_cell_slower_than_its_window_stretches_the_window_to_its_first_sample() -> None:
+    """A `--quick` window on a loaded machine: 0.05 s per cell, 0.2 s per transaction. The cell still
+    has a sample (CI once saw a cell come back empty), and its throughput is over the stretched window."""
+    result = _run(_SlowCoffee(0.2), warmup_s=0.0, duration_s=0.05)
+    assert result.transactions == 1 and result.errors == 0
+    assert result.duration_s >= 0.2 and result.throughput_tps <= 1 / 0.2 + 1e-6
+    assert result.p50_ms >= 200
+
+
+def test_a_transaction_that_fails_in_the_warm_up_is_counted_as_an_error() -> None:
+    result = _run(_SlowCoffee(0.01, fail_first=1), warmup_s=0.1, duration_s=0.1)
+    assert result.errors == 1 and "ConnectionError: proxy gone" in result.first_error
+    assert result.transactions > 0
