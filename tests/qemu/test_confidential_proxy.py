@@ -491,6 +491,31 @@ def build_test_ta(guest: Guest, out: Path) -> Path:
     return out / f"{abi.FOC_TA_UUID_STR}.ta"
 
 
+def read_sealed_objects(target: Guest, builder: Guest, tmp: Path) -> tuple[dict[str, list[str]], bytes]:
+    """Swap a TEST build of the TA (built against `builder`'s image, in `tmp`) in for the production TA
+    of `target` under the same UUID, read its sealed objects with FOC_CMD_TEST_SEALED_OBJECTS, put
+    the production TA back. Returns the script's report lines ({"PRODUCTION": ["refused", code],
+    "TEST": ["answered", n], "RESTORED": [...]}) and the objects' bytes (leakscan.KeyMaterial)."""
+    exchange = target.running.run_dir / "secure-storage" / "foc-test"  # /mnt/state in the guest (9p)
+    exchange.mkdir(exist_ok=True)
+    try:
+        test_ta = build_test_ta(builder, tmp)
+        shutil.copy2(test_ta, exchange / test_ta.name)
+        script = SEALED_OBJECTS_SCRIPT.format(
+            ta=TA_PATH,
+            test_ta=f"/mnt/state/foc-test/{test_ta.name}",
+            out="/mnt/state/foc-test/objects.bin",
+            cmd=leakscan.sealed_objects_command_id(),
+        )
+        rc, text = target.python(script, timeout=600)
+        assert rc == 0 and "DONE" in text, text[-3000:]
+        lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isupper()}
+        assert lines["TEST"][0] == "answered", lines["TEST"]
+        return lines, (exchange / "objects.bin").read_bytes()
+    finally:
+        shutil.rmtree(exchange, ignore_errors=True)
+
+
 def test_no_key_material_leaves_the_ta(
     guest: Guest, network: Network, client: ProxyClient, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -512,26 +537,9 @@ def test_no_key_material_leaves_the_ta(
     assert str(logs / "normal-world.log") in blobs and str(logs / "secure-world.log") in blobs
     assert any(where.startswith("__invoke") for where in blobs), "the scenario recorded no enclave answer"
 
-    exchange = state_dir / "foc-test"  # the instance's 9p share, /mnt/state in the guest
-    exchange.mkdir(exist_ok=True)
-    try:
-        test_ta = build_test_ta(guest, tmp_path / "test-ta")
-        shutil.copy2(test_ta, exchange / test_ta.name)
-        script = SEALED_OBJECTS_SCRIPT.format(
-            ta=TA_PATH,
-            test_ta=f"/mnt/state/foc-test/{test_ta.name}",
-            out="/mnt/state/foc-test/objects.bin",
-            cmd=leakscan.sealed_objects_command_id(),
-        )
-        rc, text = guest.python(script, timeout=600)
-        assert rc == 0 and "DONE" in text, text[-3000:]
-        lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isupper()}
-        assert lines["PRODUCTION"] == ["refused", "0xffff000a"], "the production TA answers the test command"
-        assert lines["TEST"][0] == "answered", lines["TEST"]
-        assert lines["RESTORED"] == ["refused", "0xffff000a"], "the production TA was not restored"
-        objects = (exchange / "objects.bin").read_bytes()
-    finally:
-        shutil.rmtree(exchange, ignore_errors=True)
+    lines, objects = read_sealed_objects(guest, guest, tmp_path / "test-ta")
+    assert lines["PRODUCTION"] == ["refused", "0xffff000a"], "the production TA answers the test command"
+    assert lines["RESTORED"] == ["refused", "0xffff000a"], "the production TA was not restored"
     # the proxy's sessions died with the instance: absorb the TA_CRASHED, then serve again
     first_call_settled(client, request.config)
     assert network.query(SECRET_PERSON).endswith(SECRET_SUM.encode())

@@ -298,7 +298,7 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     (peers, wrappers, client), both guests' proxy logs, both instances' console logs, the ledger and
     FOC home are searched for the keys B's TA imported (read afterwards with a TEST build of the
     TA on B, as tests/qemu/test_confidential_proxy.py does on A)."""
-    from test_confidential_proxy import SEALED_OBJECTS_SCRIPT, build_test_ta
+    from test_confidential_proxy import read_sealed_objects
 
     for org in ("Org1", "Org2"):
         net.enroll_device(org.lower(), replace=True, organisation=org)
@@ -334,22 +334,7 @@ def test_no_key_material_leaves_the_tas_during_the_transfer(
     ledger_files = list(tmp_path.glob("dev.sqlite*"))
     blobs.update(leakscan.files_under([guest.running.logs, device_b.running.logs, net.home, *ledger_files]))
 
-    exchange = device_b.running.run_dir / "secure-storage" / "foc-test"  # /mnt/state in guest B
-    exchange.mkdir(exist_ok=True)
-    try:
-        test_ta = build_test_ta(guest, tmp_path / "test-ta")
-        shutil.copy2(test_ta, exchange / test_ta.name)
-        script = SEALED_OBJECTS_SCRIPT.format(
-            ta=TA_PATH,
-            test_ta=f"/mnt/state/foc-test/{test_ta.name}",
-            out="/mnt/state/foc-test/objects.bin",
-            cmd=leakscan.sealed_objects_command_id(),
-        )
-        rc, text = device_b.python(script, timeout=600)
-        assert rc == 0 and "DONE" in text, text[-3000:]
-        objects = (exchange / "objects.bin").read_bytes()
-    finally:
-        shutil.rmtree(exchange, ignore_errors=True)
+    _, objects = read_sealed_objects(device_b, guest, tmp_path / "test-ta")
     _settle(device_b.proxy_address)
 
     keys = leakscan.KeyMaterial.from_test_command(objects)
