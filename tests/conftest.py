@@ -10,6 +10,10 @@ Tier rules (CI must never pass silently):
     tests/qemu/conftest.py, tests/rpi3/conftest.py), never skip;
   * tests under tests/board/ carry the `board` marker and run only when FOC_BOARD_HOST names a
     board (tests/board/conftest.py); otherwise they are skipped with that reason.
+
+Order: the tiers that boot an emulator run last (unit, native, the others, then qemu, then rpi3), so
+that their session-scoped guests, which live until the session ends, never run beside the faster
+tiers (an idle raspi3b guest takes most of a core).
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ import pytest
 QEMU_DIR = Path(__file__).parent / "qemu"
 RPI3_DIR = Path(__file__).parent / "rpi3"
 BOARD_DIR = Path(__file__).parent / "board"
+TESTS_DIR = Path(__file__).parent
+TIER_ORDER = {"unit": 0, "native": 1, "qemu": 3, "rpi3": 4}  # any other directory: 2
+
+
+def _tier_rank(item: pytest.Item) -> int:
+    path = Path(str(item.path))
+    if not path.is_relative_to(TESTS_DIR):  # e.g. an example's own tests named on the command line
+        return 2
+    parts = path.relative_to(TESTS_DIR).parts
+    return TIER_ORDER.get(parts[0], 2) if len(parts) > 1 else 2
 
 
 def qemu_tier_skipped() -> bool:
@@ -54,6 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.board)
         if qemu_tier_skipped() and item.get_closest_marker("qemu") is not None:
             item.add_marker(skip)
+    items.sort(key=_tier_rank)  # stable: the order inside a tier stays pytest's
 
 
 def pytest_configure(config: pytest.Config) -> None:
