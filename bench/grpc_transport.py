@@ -10,7 +10,7 @@ One round trip = one ``TransactionInvocation`` stream as foc-proxy runs a one-re
 The messages are the product's (`foc.protocol.invocation_pb2`) and the client is the wrapper's own
 `foc.proxy.client.ProxyClient`, so only the transport and the server's threading model differ:
 
-    sync    grpc.server(ThreadPoolExecutor), a generator handler reading the request iterator
+    sync    a gRPC server on a ThreadPoolExecutor, a generator handler reading the request iterator
             (what foc/proxy/server.py does, with foc.protocol.transport's options)
     aio     grpc.aio.server (one asyncio event loop), an async handler: context.read() / context.write()
 
@@ -59,6 +59,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -125,16 +126,17 @@ def serve_sync(listen: str, workers: int, options: Sequence[tuple[str, int]]) ->
         workers, max_message_bytes=transport.PROXY_MESSAGE_BYTES, thread_name_prefix="bench", options=options
     )
     pb_grpc.add_InvocationServicer_to_server(SyncService(), server)
-    port = server.add_insecure_port(listen)
+    port = transport.bind(server, listen)
     server.start()
     print(f"serving sync on port {port}", flush=True)
     server.wait_for_termination()
 
 
 async def _serve_aio(listen: str, options: Sequence[tuple[str, int]]) -> None:
-    server = grpc.aio.server(options=[*_OPTIONS, *options])
+    # transport.server makes sync servers only: the same caps, so_reuseport 0 (in _OPTIONS)
+    server = grpc.aio.server(options=[*_OPTIONS, *options])  # so_reuseport: 0, see _OPTIONS
     pb_grpc.add_InvocationServicer_to_server(AioService(), server)
-    port = server.add_insecure_port(listen)
+    port = transport.bind(cast("grpc.Server", server), listen)  # add_insecure_port: the same call
     await server.start()
     print(f"serving aio on port {port}", flush=True)
     await server.wait_for_termination()
