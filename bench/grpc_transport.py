@@ -13,6 +13,9 @@ The messages are the product's (`foc.protocol.invocation_pb2`) and the client is
     sync    a gRPC server on a ThreadPoolExecutor, a generator handler reading the request iterator
             (what foc/proxy/server.py does, with foc.protocol.transport's options)
     aio     grpc.aio.server (one asyncio event loop), an async handler: context.read() / context.write()
+    tcp     no gRPC, for scale: the same four protobuf messages as length-prefixed frames on one plain
+            TCP connection (socketserver thread, TCP_NODELAY), driven by a raw socket client
+            (serve --kind tcp; a target whose NAME starts with "tcp")
 
 Usage (stdlib + grpc + foc only, so it runs in the QEMU guest as is):
 
@@ -28,22 +31,27 @@ Give a running foc-proxy as one more target (NAME=its address) to time the produ
 round trip is a coffee `query` of an absent person (the TA answers NOT_FOUND after one GetState).
 `--unary` adds one Health call per target and round: what a single unary gRPC call costs there.
 
-Measured 2026-11-30 (QEMU TCG, -smp 2, the qemu image of main at 7d55b80, this 2-core host shared with
-other builds; QEMU under nice 10; 3 servers + the guest's foc-proxy in one guest, 4 rounds of 30 per
-variant alternating A/B, 5 warm-up each; n = 120 per cell; ms p50 / p95):
+Measured 2026-11-30 (QEMU TCG -smp 2, the qemu image of main at 7d55b80, on this 2-core host shared
+with other builds; QEMU under nice 10; the servers and the guest's own foc-proxy (coffee TA in OP-TEE)
+in one guest; 4 rounds of 30 round trips per variant, alternating A/B, 5 warm-up each, so n = 120 per
+cell; ms p50 / p95; load = the host's 1-minute load average over the rounds):
 
-    run (host load 1 min)   client            sync          aio           sync, bdp_probe=0   foc-proxy + TA
-    15:31-15:43 (3.3-4.2)   host (hostfwd)    33.5 / 67.1   36.5 / 64.7   33.7 / 61.3         -
-                            guest (loopback)  74.8 / 109    79.9 / 113    75.8 / 110          -
-                            host, Health      18.2 / 36.9   20.1 / 37.7   16.2 / 31.4         -
-    15:50-16:02 (6.0-8.1)   host (hostfwd)    50.0 / 150    57.9 / 198    47.9 / 161          64.7 / 230
-                            guest (loopback)  115 / 353     117 / 298     120 / 327           128 / 326
-                            host, Health      24.7 / 98.2   25.3 / 110    20.4 / 103          22.0 / 79.4
+    client, run (load)          sync          aio           sync bdp_probe=0   foc-proxy+TA   tcp
+    host  15:31-15:33 (3.3-4.2) 33.5 / 67.1   36.5 / 64.7   33.7 / 61.3        -              -
+    host  15:38-15:42 (6.0-8.1) 50.0 / 150    57.9 / 198    47.9 / 161         64.7 / 230     -
+    host  15:52-15:55 (2.8-4.7) 40.4 / 139    49.4 / 138    -                  58.3 / 181     12.6 / 67.0
+    guest 15:31-15:33           74.8 / 109    79.9 / 113    75.8 / 110         -              -
+    guest 15:38-15:42           115 / 353     117 / 298     120 / 327          128 / 326      -
+    guest 15:52-15:55           91.4 / 178    90.3 / 179    -                  93.7 / 244     18.8 / 61.2
+    one unary Health call from the host: 16-26 ms p50 on every gRPC server, in every run.
 
-aio / sync p50 per round: 0.83-1.51 (host client), 0.98-1.26 (guest client): grpc.aio is not faster
-per round trip, and the trivial handler alone already costs more than issue 11's 15 ms plaintext target
-(a single unary call: 16-25 ms p50). The cost is gRPC's per-call work under emulation on both sides: a
-client in the guest doubles the round trip. Disabling BDP probing changed nothing beyond the noise.
+grpc.aio is not faster: aio / sync p50 per round 0.83-1.51 from the host (pooled: +9 %, +16 %, +22 %),
+0.89-1.26 from the guest, and its server used more guest CPU per round trip (10 ms ticks from
+/proc/PID/stat over each round: sync 51-136 ms, aio 63-157 ms, tcp 11-26 ms; TCG inflates these, the
+ratios hold). Turning off BDP probing changed nothing beyond the noise. Even the trivial handler costs
+more than issue 11's 15 ms plaintext target, and the product adds ~10-20 ms (TA and checks) on top. The
+same four messages without gRPC take 3-4x less: the cost is gRPC's per-call work (HTTP/2 framing,
+completion queues, threads) under emulation, on the server and on a client in the guest alike.
 """
 
 from __future__ import annotations
@@ -53,13 +61,16 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import socketserver
 import statistics
+import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -69,7 +80,7 @@ from foc.protocol import invocation_pb2 as pb  # noqa: E402
 from foc.protocol import invocation_pb2_grpc as pb_grpc  # noqa: E402
 from foc.protocol import transport  # noqa: E402
 
-KINDS = ("sync", "aio")
+KINDS = ("sync", "aio", "tcp")
 _OPTIONS = [
     ("grpc.max_receive_message_length", transport.PROXY_MESSAGE_BYTES),
     ("grpc.max_send_message_length", transport.PROXY_MESSAGE_BYTES),
@@ -142,12 +153,91 @@ async def _serve_aio(listen: str, options: Sequence[tuple[str, int]]) -> None:
     await server.wait_for_termination()
 
 
+def _read_frame(sock: socket.socket) -> bytes | None:
+    """One length-prefixed frame (4 bytes big-endian, then the message); None at end of stream."""
+    head = _read_exactly(sock, 4)
+    return None if head is None else _read_exactly(sock, struct.unpack(">I", head)[0])
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _send_frame(sock: socket.socket, message: bytes) -> None:
+    sock.sendall(struct.pack(">I", len(message)) + message)
+
+
+class _TcpHandler(socketserver.BaseRequestHandler):
+    """The same four messages as length-prefixed frames on a plain TCP connection (no gRPC)."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while (frame := _read_frame(sock)) is not None:
+            key = _key(pb.ChaincodeWrapperMessage.FromString(frame))
+            _send_frame(
+                sock,
+                pb.ChaincodeProxyMessage(get_state_request=pb.GetStateRequest(key=key)).SerializeToString(),
+            )
+            answer = _read_frame(sock)
+            if answer is None:
+                return
+            _send_frame(
+                sock, _response(key, pb.ChaincodeWrapperMessage.FromString(answer)).SerializeToString()
+            )
+
+
+def serve_tcp(listen: str) -> None:
+    host, _, port = listen.rpartition(":")
+    socketserver.ThreadingTCPServer.allow_reuse_address = True  # SO_REUSEADDR only, never SO_REUSEPORT
+    socketserver.ThreadingTCPServer.daemon_threads = True
+    with socketserver.ThreadingTCPServer((host.strip("[]"), int(port)), _TcpHandler) as server:
+        print(f"serving tcp on port {server.server_address[1]}", flush=True)
+        server.serve_forever()
+
+
+class _TcpClient:
+    """The wrapper's side of `_TcpHandler`: one connection, one transaction after the other."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=30.0)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def round_trip(self) -> None:
+        request = pb.InvocationRequest(function_name="query", arguments=["peter"], transaction_id="bench")
+        _send_frame(self.sock, pb.ChaincodeWrapperMessage(invocation_request=request).SerializeToString())
+        ask = pb.ChaincodeProxyMessage.FromString(_read_frame(self.sock) or b"")
+        if ask.WhichOneof("type") != "get_state_request":
+            raise SystemExit(f"tcp round trip: expected get_state_request, got {ask.WhichOneof('type')}")
+        answer = pb.GetStateResponse(raw_value=b"", found=False)
+        _send_frame(self.sock, pb.ChaincodeWrapperMessage(get_state_response=answer).SerializeToString())
+        done = pb.ChaincodeProxyMessage.FromString(_read_frame(self.sock) or b"")
+        if done.WhichOneof("type") != "invocation_response":
+            raise SystemExit(f"tcp round trip: expected invocation_response, got {done.WhichOneof('type')}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def measure(targets: dict[str, str], n: int, warmup: int, unary: bool = False) -> dict[str, list[float]]:
     """Latencies in ms per target, alternating targets round trip by round trip; `unary` adds one
     Health call per target and round (NAME/health: gRPC's cost of one unary call, for scale)."""
     from foc.proxy.client import ProxyClient
 
-    clients = {name: ProxyClient(addr) for name, addr in targets.items()}
+    clients = {name: ProxyClient(addr) for name, addr in targets.items() if not name.startswith("tcp")}
+    raw = {name: _TcpClient(addr) for name, addr in targets.items() if name.startswith("tcp")}
+
+    def tcp(client: _TcpClient) -> float:
+        t0 = time.perf_counter()
+        client.round_trip()
+        return (time.perf_counter() - t0) * 1000
 
     def one(client: ProxyClient) -> float:
         # "peter" is absent: the trivial handler answers 200 with an empty payload, a real foc-proxy's
@@ -166,20 +256,23 @@ def measure(targets: dict[str, str], n: int, warmup: int, unary: bool = False) -
         client.health(timeout=30.0)
         return (time.perf_counter() - t0) * 1000
 
-    ops = [(name, name, one) for name in targets]
+    ops: list[tuple[str, Any, Callable[[Any], float]]] = [(name, c, one) for name, c in clients.items()]
+    ops += [(name, c, tcp) for name, c in raw.items()]
     if unary:
-        ops += [(f"{name}/health", name, health) for name in targets]
+        ops += [(f"{name}/health", c, health) for name, c in clients.items()]
     out: dict[str, list[float]] = {label: [] for label, _, _ in ops}
     try:
         for _ in range(warmup):
-            for _, name, op in ops:
-                op(clients[name])
+            for _, client, op in ops:
+                op(client)
         for i in range(n):
-            for label, name, op in ops if i % 2 == 0 else reversed(ops):  # no fixed order bias
-                out[label].append(op(clients[name]))
+            for label, client, op in ops if i % 2 == 0 else reversed(ops):  # no fixed order bias
+                out[label].append(op(client))
     finally:
         for client in clients.values():
             client.close()
+        for conn in raw.values():
+            conn.close()
     return out
 
 
@@ -241,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         options = [(k, int(v)) for k, v in (o.split("=", 1) for o in a.option)]
         if a.kind == "sync":
             serve_sync(a.listen, a.workers, options)
+        elif a.kind == "tcp":
+            serve_tcp(a.listen)
         else:
             asyncio.run(_serve_aio(a.listen, options))
         return 0
