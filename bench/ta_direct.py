@@ -5,9 +5,14 @@ creates an enclave (force), then N confidential `create`s and `query`s and 3N pl
 prints per-command latencies. --reload panics the running TA instance first, so a newly copied .ta (e.g. the
 FOC_PROFILE=1 measurement build in /lib/optee_armtz) is loaded; --crypto runs the measurement build's crypto
 micro-benchmark (FOC_CMD_PROFILE_CRYPTO; results in the secure-world log). docs/performance.md, section 1.
+--native LIB drives the same commands into a normal-world build of the trusted core instead (NOT a TEE; e.g.
+the guest's /opt/foc/native/libfoc_core.so, sealed objects in $FOC_NATIVE_STORAGE or a fresh temporary
+directory): the TA and the guest-native build side by side, without the proxy (section 4).
 """
+import os
 import statistics
 import sys
+import tempfile
 import time
 
 from foc.confidential.formats import (
@@ -22,11 +27,20 @@ from foc.errors import TeeError
 from foc.tee import abi
 from foc.tee.libteec import TEEC_VALUE_INPUT, LibteecBackend, TEEC_Operation, param_types
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10
 RELOAD = "--reload" in sys.argv
 CRYPTO = "--crypto" in sys.argv
+NATIVE = sys.argv[sys.argv.index("--native") + 1] if "--native" in sys.argv else None
 
-backend = LibteecBackend()
+if NATIVE:
+    from foc.tee.native import NativeBackend
+
+    if RELOAD or CRYPTO:
+        raise SystemExit("--reload and --crypto are for the TA only")
+    os.environ.setdefault("FOC_NATIVE_STORAGE", tempfile.mkdtemp(prefix="foc-native-"))
+    backend = NativeBackend(NATIVE)
+else:
+    backend = LibteecBackend()
 if RELOAD:
     s = backend.open_session()
     try:

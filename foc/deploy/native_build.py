@@ -33,13 +33,13 @@ def native_build_dir() -> Path:
     return cache_root() / "build" / f"native-{digest}"
 
 
-def _run_make(target: str, out_dir: Path) -> None:
+def _run_make(target: str, out_dir: Path, *options: str) -> None:
     if shutil.which("make") is None or shutil.which("cc") is None:
         raise HostSetupError(
             "make and a C compiler are needed to build the native trusted core",
             hint="apt-get install build-essential",
         )
-    cmd = ["make", "-s", "-j2", "-C", str(NATIVE_SOURCE_DIR), f"O={out_dir}", target]
+    cmd = ["make", "-s", "-j2", "-C", str(NATIVE_SOURCE_DIR), f"O={out_dir}", target, *options]
     out_dir.mkdir(parents=True, exist_ok=True)
     # Several test processes may build at once: one make at a time per output dir.
     with open(out_dir / ".build.lock", "w") as lock:
@@ -71,10 +71,21 @@ def build_native_core(sanitize: bool = False) -> Path:
     return lib
 
 
-def build_native_tests(sanitize: bool = False) -> Path:
-    """Build the C unit-test program of the trusted core and return its path."""
+def build_native_tests(sanitize: bool = False, *, mbedtls_dir: Path | None = None) -> Path:
+    """Build the C unit-test programs of the trusted core and return the path of `foc_core_tests`
+    (`foc_confidential_tests` is beside it).
+
+    With `mbedtls_dir` (the mbedTLS tree of the OP-TEE OS source: `lib/libmbedtls/mbedtls`, or the
+    optee_os build step's `mbedtls/` export) the P-256 operations are the TA's own mbedTLS build
+    instead of OpenSSL (`make P256=mbedtls`), in an output directory of their own. Raises
+    `BuildError` with the compiler output when the build fails.
+    """
     out_dir = native_build_dir()
-    _run_make("sanitize" if sanitize else "all", out_dir)
+    options: list[str] = []
+    if mbedtls_dir is not None:
+        out_dir = out_dir.with_name(f"{out_dir.name}-p256-mbedtls")
+        options = ["P256=mbedtls", f"FOC_MBEDTLS_DIR={mbedtls_dir}"]
+    _run_make("sanitize" if sanitize else "all", out_dir, *options)
     return out_dir / ("asan/foc_core_tests" if sanitize else "foc_core_tests")
 
 

@@ -5,7 +5,9 @@
  * Implementations:
  *   ta/foc_crypto_optee.c        GP TEE Internal Core API, TEE_STORAGE_PRIVATE, attestation PTA
  *   ta/native/crypto_native.c    OpenSSL libcrypto, files under $FOC_NATIVE_STORAGE (NOT secure
- *                                storage) and "native-insecure" evidence from a fixed test key
+ *                                storage) and "native-insecure" evidence from a fixed test key;
+ *                                P-256 from native/p256_openssl.c, or with `make P256=mbedtls`
+ *                                the TA's own ta/mbedtls/foc_p256.c
  *
  * Keys cross this interface as raw bytes (P-256 private scalar, SEC1 uncompressed point,
  * AES key) so that sealing them is just storing bytes. Every function returns true on

@@ -7,12 +7,13 @@
  *
  * The group, with the fixed-base comb table mbedTLS builds on first use, lives for the TA
  * instance (single instance: entry points never run concurrently). It holds no secret.
+ * Platform-neutral: the host-native build compiles the same file with `make -C ta/native
+ * P256=mbedtls` (foc bench's guest baseline), whose entry points are serialised the same way.
  */
 #include <string.h>
 
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
-#include <tee_internal_api.h>
 
 #include "foc_crypto.h"
 #include "../foc_p256.h"
@@ -34,12 +35,12 @@ static mbedtls_ecp_group *p256(void)
 	return &group;
 }
 
-/* mbedTLS's f_rng: the TEE's CSPRNG (ECDSA nonces, key generation, coordinate blinding). */
+/* mbedTLS's f_rng: the platform's CSPRNG (ECDSA nonces, key generation, coordinate blinding):
+ * TEE_GenerateRandom in the TA (foc_crypto_optee.c), OpenSSL's RAND_bytes natively. */
 static int rng(void *ctx, unsigned char *buf, size_t len)
 {
 	(void)ctx;
-	TEE_GenerateRandom(buf, len);
-	return 0;
+	return foc_crypto_random(buf, len) ? 0 : MBEDTLS_ERR_ECP_RANDOM_FAILED;
 }
 
 static bool read_point(const mbedtls_ecp_group *grp, mbedtls_ecp_point *pt, const uint8_t point[65])

@@ -5,12 +5,5 @@ cppflags-y += -DMBEDTLS_CONFIG_FILE='"foc_mbedtls_config.h"' -include $(sub-dir)
 incdirs-y += .
 srcs-y += foc_p256.c
 srcs-y += foc_rsa_key.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/asn1parse.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/asn1write.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/bignum.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/bignum_core.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/constant_time.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/ecdsa.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/ecp.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/ecp_curves.c
-srcs-y += $(FOC_MBEDTLS_DIR)/library/platform_util.c
+include $(sub-dir)/library.mk
+srcs-y += $(patsubst %,$(FOC_MBEDTLS_DIR)/library/%.c,$(FOC_MBEDTLS_LIBRARY))

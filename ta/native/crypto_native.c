@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * foc_crypto.h on the host with OpenSSL libcrypto (no primitive is implemented here).
+ * foc_crypto.h on the host with OpenSSL libcrypto (no primitive is implemented here). The P-256
+ * operations (key generation, ECDH, ECDSA) are foc_p256.h's: OpenSSL (native/p256_openssl.c, the
+ * default) or the TA's own mbedTLS build (ta/mbedtls/foc_p256.c, `make P256=mbedtls`).
  * Storage is a directory of plain files named by $FOC_NATIVE_STORAGE: NOT secure storage,
  * anyone with the directory has the keys. Evidence is "native-insecure-v1", signed with a
  * published test key: it proves nothing and verifiers refuse it unless a test allows it.
@@ -15,12 +17,8 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -30,6 +28,7 @@
 
 #include "crypto_native.h"
 #include "foc_codec.h"
+#include "foc_p256.h"
 
 bool foc_crypto_random(uint8_t *buf, size_t len)
 {
@@ -41,52 +40,6 @@ bool foc_crypto_sha256(const uint8_t *data, size_t len, uint8_t digest[FOC_HASH_
 	static const uint8_t empty;
 
 	return EVP_Digest(len ? data : &empty, len, digest, NULL, EVP_sha256(), NULL) == 1;
-}
-
-/* An EVP_PKEY for P-256 from raw parts; priv may be NULL (public key only). */
-static EVP_PKEY *ec_key(const uint8_t *priv, const uint8_t *pub)
-{
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-	BIGNUM *d = NULL;
-
-	if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, FOC_EC_POINT_SIZE))
-		goto out;
-	if (priv) {
-		d = BN_bin2bn(priv, FOC_EC_PRIVATE_SIZE, NULL);
-		if (!d || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d))
-			goto out;
-	}
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_clear_free(d);
-	return pkey;
-}
-
-bool foc_crypto_ec_generate(uint8_t priv[FOC_EC_PRIVATE_SIZE], uint8_t pub[FOC_EC_POINT_SIZE])
-{
-	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	BIGNUM *d = NULL;
-	size_t len = 0;
-	bool ok;
-
-	ok = pkey && EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
-	     BN_bn2binpad(d, priv, FOC_EC_PRIVATE_SIZE) == FOC_EC_PRIVATE_SIZE &&
-	     EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, FOC_EC_POINT_SIZE, &len) == 1 &&
-	     len == FOC_EC_POINT_SIZE && pub[0] == 0x04;
-	BN_clear_free(d);
-	EVP_PKEY_free(pkey);
-	return ok;
 }
 
 bool foc_crypto_hkdf(const uint8_t ikm[FOC_AES_KEY_SIZE], const uint8_t *info, size_t info_len,
@@ -110,21 +63,11 @@ bool foc_crypto_ecdh_hkdf(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t
 			  const uint8_t peer[FOC_EC_POINT_SIZE], const uint8_t *info, size_t info_len,
 			  uint8_t key[FOC_AES_KEY_SIZE])
 {
-	EVP_PKEY *own = ec_key(priv, pub);
-	EVP_PKEY *other = peer[0] == 0x04 ? ec_key(NULL, peer) : NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t secret[32];
-	size_t secret_len = sizeof(secret);
-	bool ok;
+	bool ok = foc_p256_ecdh(priv, peer, secret) && foc_crypto_hkdf(secret, info, info_len, key);
 
-	ctx = own && other ? EVP_PKEY_CTX_new(own, NULL) : NULL;
-	ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, other) == 1 &&
-	     EVP_PKEY_derive(ctx, secret, &secret_len) == 1 && secret_len == sizeof(secret) &&
-	     foc_crypto_hkdf(secret, info, info_len, key);
+	(void)pub; /* as in the TA: the scalar is the whole key for ECDH */
 	foc_wipe(secret, sizeof(secret));
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(own);
-	EVP_PKEY_free(other);
 	return ok;
 }
 
@@ -188,27 +131,6 @@ bool foc_crypto_gcm_open(const uint8_t key[FOC_AES_KEY_SIZE], const uint8_t nonc
 		return true;
 	foc_wipe(out, len);
 	return false;
-}
-
-bool foc_crypto_ecdsa_sign(const uint8_t priv[FOC_EC_PRIVATE_SIZE], const uint8_t pub[FOC_EC_POINT_SIZE],
-			   const uint8_t digest[FOC_HASH_SIZE], uint8_t sig[FOC_SIGNATURE_SIZE])
-{
-	EVP_PKEY *pkey = ec_key(priv, pub);
-	EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new(pkey, NULL) : NULL;
-	unsigned char der[80];
-	const unsigned char *p = der;
-	size_t der_len = sizeof(der);
-	ECDSA_SIG *s = NULL;
-	bool ok;
-
-	/* No digest set on the context: OpenSSL signs the 32 given bytes as the hash. */
-	ok = ctx && EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_sign(ctx, der, &der_len, digest, FOC_HASH_SIZE) == 1 &&
-	     (s = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) != NULL &&
-	     BN_bn2binpad(ECDSA_SIG_get0_r(s), sig, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(s), sig + 32, 32) == 32;
-	ECDSA_SIG_free(s);
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(pkey);
-	return ok;
 }
 
 /* ---------------------------------------------------------------- storage: plain files */

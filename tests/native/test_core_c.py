@@ -3,6 +3,7 @@ libFuzzer smoke run, and the build wrapper's error path."""
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from foc.deploy import native_build
-from foc.errors import BuildError
+from foc.errors import BuildError, FocError
 
 pytestmark = pytest.mark.native
 
@@ -23,6 +24,37 @@ def test_c_unit_tests_pass(sanitize: bool) -> None:
     passed, failed = int(summary.split()[0]), int(summary.split()[2])
     assert proc.returncode == 0 and failed == 0, proc.stdout + proc.stderr
     assert passed > 250
+
+
+def _optee_mbedtls_tree() -> Path:
+    """The mbedTLS sources the image's TA is compiled from (the optee_os step's export, named by the
+    last qemu image record); skips, with the reason, when no image was built or the cache lost them."""
+    from foc.sdk.project import dev_kit
+
+    try:
+        _, mbedtls = dev_kit("qemu")
+    except FocError as e:
+        pytest.skip(f"P256=mbedtls variant: no OP-TEE OS mbedTLS tree in the build cache ({e})")
+    if not (mbedtls / "library" / "ecp.c").is_file():
+        pytest.skip(f"P256=mbedtls variant: the last qemu image's mbedTLS tree left the cache ({mbedtls})")
+    return mbedtls
+
+
+def test_c_tests_pass_with_the_tas_mbedtls_p256() -> None:
+    """`make -C ta/native check P256=mbedtls`: the C tests (core and confidential, plain and ASan+UBSan)
+    with P-256 from the TA's own mbedTLS build (ta/mbedtls/foc_p256.c on OP-TEE's mbedTLS sources),
+    what the guest-native build of `foc bench` runs, instead of OpenSSL."""
+    mbedtls = _optee_mbedtls_tree()
+    for sanitize in (False, True):
+        core = native_build.build_native_tests(sanitize=sanitize, mbedtls_dir=mbedtls)
+        symbols = subprocess.run(["nm", str(core)], capture_output=True, text=True, check=True).stdout
+        assert " T foc_mbedtls_ecp_mul\n" in symbols, "the P-256 code linked is not the TA's mbedTLS build"
+        for program, least in ((core, 250), (core.with_name("foc_confidential_tests"), 400)):
+            proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=300, check=False)
+            summary = proc.stdout.strip().splitlines()[-1]
+            m = re.search(r"(\d+) passed, (\d+) failed$", summary)
+            assert proc.returncode == 0 and m and m.group(2) == "0", proc.stdout + proc.stderr
+            assert int(m.group(1)) > least
 
 
 def _seed(op: int, chunk: bytes) -> bytes:

@@ -760,13 +760,16 @@ def image_chaincode_tas(outputs: Mapping[str, Path]) -> list[tuple[Path, str, st
 class GuestNativeCore(Step):
     """The trusted core + chaincode built for the guest's normal world (libfoc_core.so, NOT a TEE).
 
-    The same C as the TA's core and chaincode (ta/native's library, with OpenSSL for the crypto),
-    cross-compiled against the target's libssl-dev headers and linked to the rootfs's libcrypto.so.3,
-    so the proxy in the same guest can run it with `--tee native`: the fair baseline of `foc bench`.
+    The same C as the TA's core and chaincode (ta/native's library), cross-compiled so the proxy in
+    the same guest can run it with `--tee native`: the fair baseline of `foc bench`. Its P-256 (key
+    generation, ECDH, ECDSA) is the TA's own mbedTLS build (`P256=mbedtls`: ta/mbedtls/foc_p256.c and
+    the optee_os step's mbedTLS sources with the TA's configuration), so both sides run the same P-256
+    code; SHA-256, HKDF and AES-GCM are OpenSSL's (the TA's are OP-TEE core's, through the GP API),
+    from the target's libssl-dev headers and the rootfs's libcrypto.so.3.
     """
 
     name = "guest_native"
-    deps = ("rootfs",)
+    deps = ("rootfs", "optee_os")
 
     def inputs(self, ctx: StepContext) -> dict[str, object]:
         dev = ctx.target.guest_native_dev
@@ -774,6 +777,7 @@ class GuestNativeCore(Step):
             "dev": dev.identity if dev else None,
             "ta_tree": tree_digest(ctx.repo / "ta", exclude=_build_output),
             "gcc": cross_gcc_version(),
+            "p256": "mbedtls",
         }
 
     def run(self, ctx: StepContext, out: Path) -> None:
@@ -789,12 +793,14 @@ class GuestNativeCore(Step):
         libdir = ctx.outputs["rootfs"] / "rootfs" / "usr" / "lib" / "aarch64-linux-gnu"
         if not (libdir / "libcrypto.so.3").exists():
             raise BuildError(f"the rootfs has no libcrypto.so.3 in {libdir}")
+        mbedtls = ctx.outputs["optee_os"] / "mbedtls"  # the sources the TA's P-256 is compiled from
         ctx.sh(
             [
                 "make", JOBS, "-C", str(ctx.repo / "ta" / "native"), f"O={work / 'build'}", "lib",
                 f"CC={CROSS_COMPILE}gcc",
                 f"CRYPTO_CFLAGS=-I{include} -I{include / 'aarch64-linux-gnu'}",
                 f"CRYPTO_LIBS=-L{libdir} -l:libcrypto.so.3",
+                "P256=mbedtls", f"FOC_MBEDTLS_DIR={mbedtls}",
             ]
         )  # fmt: skip
         lib = out / "libfoc_core.so"
@@ -803,7 +809,15 @@ class GuestNativeCore(Step):
         # (foc.tee.device_key.NATIVE_INSECURE_KEY_PEM: <src>/ta/native/insecure_device_key.pub.pem).
         shutil.copy2(ctx.repo / "ta" / "native" / NATIVE_KEY_NAME, out / NATIVE_KEY_NAME)
         shutil.rmtree(work)
-        write_record(out, {"packages": [record], "files": {lib.name: sha256_file(lib)}})
+        optee = json.loads((ctx.outputs["optee_os"] / "record.json").read_text())
+        write_record(
+            out,
+            {
+                "packages": [record],
+                "files": {lib.name: sha256_file(lib)},
+                "p256": f"mbedtls {optee.get('mbedtls_version', 'unknown')} (the TA's build)",
+            },
+        )
 
 
 class GuestBytecode(Step):

@@ -217,6 +217,17 @@ def test_a_new_rootfs_pin_recompiles_the_guest_bytecode(tmp_path: Path) -> None:
     }
 
 
+def test_a_new_optee_os_rebuilds_the_guest_native_core(tmp_path: Path) -> None:
+    """guest_native compiles the TA's P-256 from the optee_os step's mbedTLS sources (P256=mbedtls)."""
+    target = get_target("qemu")
+    fw = target.firmware
+    bumped = replace(target, firmware=replace(fw, optee_source=replace(fw.optee_source, version="4.10.0-3")))
+    before = dict((s.name, k) for s, k in build.plan(target, _ctx(tmp_path, target)))
+    after = dict((s.name, k) for s, k in build.plan(bumped, _ctx(tmp_path, bumped)))
+    changed = {n for n in before if before[n] != after[n]}
+    assert {"optee_os", "ta", "guest_native", "initramfs_overlay"} <= changed
+
+
 def _fake_compileall(stage_pycs: list[Path], flags: int = 1) -> object:
     """A ctx.sh that runs cp and fakes the guest python's compileall (one pyc per listed source)."""
 
