@@ -407,7 +407,21 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         raise FocError(f"demo: {len(failed)} of {len(outcomes)} steps did not behave as expected")
     if not clean:
         raise FocError("demo: the ledger holds plaintext of the confidential chaincode (see LEAK above)")
+    hint = still_running_hint(args.target, args.instance, given_proxy=bool(args.proxy))
+    if hint:
+        print(hint, file=out)
     return 0
+
+
+def still_running_hint(target: str, instance: str, *, given_proxy: bool) -> str | None:
+    """The line `foc demo` ends with when it leaves an emulated device running (its QEMU holds the
+    proxy's port on 127.0.0.1 until stopped); None when the demo started nothing that outlives it."""
+    if given_proxy or target == "native" or (target == "rpi3" and os.environ.get("FOC_BOARD_HOST")):
+        return None
+    flag = "" if instance == "default" else f" --instance {instance}"
+    return (
+        f"\nthe {target} guest keeps running for the next command; `foc-deploy {target} down{flag}` stops it"
+    )
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:

@@ -259,3 +259,18 @@ def test_retry_runs_a_conflicting_transaction_again_up_to_n_times(
     )  # no --retry: the conflict is the answer
     for bad in ("-1", "101", "x"):
         assert run("invoke", "--plaintext", "--retry", bad, "create", "r4", "0")[0] == 2
+
+
+def test_the_demo_says_how_to_stop_the_guest_it_leaves_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foc.cli.main import still_running_hint
+
+    monkeypatch.delenv("FOC_BOARD_HOST", raising=False)
+    hint = still_running_hint("qemu", "default", given_proxy=False)
+    assert hint is not None and "`foc-deploy qemu down` stops it" in hint
+    assert "`foc-deploy rpi3 down --instance lab` stops it" in str(
+        still_running_hint("rpi3", "lab", given_proxy=False)
+    )
+    assert still_running_hint("qemu", "default", given_proxy=True) is None  # --proxy: nothing started
+    assert still_running_hint("native", "default", given_proxy=False) is None  # stopped with the demo
+    monkeypatch.setenv("FOC_BOARD_HOST", "192.0.2.7")
+    assert still_running_hint("rpi3", "default", given_proxy=False) is None  # a real board, not emulated
