@@ -196,4 +196,6 @@ def confidential_demo(device: Device, tmp_path: Path, env: dict[str, str]) -> st
     assert proc.returncode == 0, out[-4000:]
     assert "summary: 5/5 steps behaved as expected" in out and "ciphertext only: yes" in out, out[-4000:]
     assert "reuse: done proxy ready" in out, "the demo must reuse the running target"
+    if not env.get("FOC_BOARD_HOST"):  # the raspi3b emulation stays up: the demo says how to stop it
+        assert f"`foc-deploy rpi3 down --instance {device.instance}` stops it" in out, out[-2000:]
     return out
