@@ -56,7 +56,6 @@ from foc.chaincode.stub import Response, parse_creator
 from foc.client.contract import Contract
 from foc.confidential.formats import (
     ConfidentialRequest,
-    Credentials,
     EncryptedResponse,
     RequestPlaintext,
     ResponsePlaintext,
@@ -264,19 +263,12 @@ class _Lookups:
     def __init__(self, registry: RegistryReader) -> None:
         self._registry = registry
         self._keys: dict[str, bytes] = {}
-        self._credentials: dict[tuple[str, str], Credentials] = {}
         self._enclaves: dict[tuple[str, str], RegisteredEnclave] = {}
 
     def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
         if chaincode_id not in self._keys:
             self._keys[chaincode_id] = self._registry.chaincode_encryption_key(chaincode_id)
         return self._keys[chaincode_id]
-
-    def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
-        key = (chaincode_id, enclave_id)
-        if key not in self._credentials:
-            self._credentials[key] = self._registry.enclave_credentials(chaincode_id, enclave_id)
-        return self._credentials[key]
 
     def enclave(self, chaincode_id: str, enclave_id: str) -> RegisteredEnclave:
         key = (chaincode_id, enclave_id)

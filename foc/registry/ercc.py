@@ -86,17 +86,21 @@ class RegisteredEnclave:
 
     @classmethod
     def from_json(cls, raw: object) -> RegisteredEnclave:
-        """Parse a queryEnclave answer (ConfidentialityError / ValueError when malformed)."""
-        if not isinstance(raw, dict):
-            raise ConfidentialityError("the registry's enclave record is not a JSON object")
-        creds = Credentials.decode(_b64(str(raw.get("credentials", "")).encode(), "credentials"))
-        return cls(
-            str(raw["enclave_id"]),
-            creds,
-            str(raw.get("device", "")),
-            str(raw.get("organisation", "")),
-            str(raw.get("revoked_by", "")),
-        )
+        """Parse a queryEnclave answer: a JSON object of exactly the five `RECORD_FIELDS`, each a
+        string, the credentials strict base64 of well-formed credentials. ConfidentialityError
+        when malformed (a missing `revoked_by` is not read as "live")."""
+        if not isinstance(raw, dict) or sorted(raw) != sorted(RECORD_FIELDS):
+            raise ConfidentialityError(
+                f"the registry's enclave record is not a JSON object of the fields {', '.join(RECORD_FIELDS)}"
+            )
+        if not all(isinstance(raw[name], str) for name in RECORD_FIELDS):
+            raise ConfidentialityError("the registry's enclave record has a field that is not a string")
+        creds = Credentials.decode(_b64(raw["credentials"].encode(), "credentials"))
+        return cls(raw["enclave_id"], creds, raw["device"], raw["organisation"], raw["revoked_by"])
+
+
+#: The fields of an enclave record (`RegisteredEnclave.to_json`, the queryEnclave answer).
+RECORD_FIELDS = ("enclave_id", "credentials", "device", "organisation", "revoked_by")
 
 
 def _prefix_end(prefix: str) -> str:
@@ -294,10 +298,6 @@ class RegistryReader(Protocol):
         """The chaincode public key (suite-specific encoding); VerificationError if none."""
         ...
 
-    def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
-        """The registered credentials of one enclave; VerificationError if it is not registered."""
-        ...
-
     def enclave(self, chaincode_id: str, enclave_id: str) -> RegisteredEnclave:
         """The registered enclave (credentials, device, organisation, revocation); VerificationError
         if it is not registered."""
@@ -331,14 +331,6 @@ class RegistryQuery:
         key = _b64(response.payload, "chaincode key")
         suite_for_chaincode_key(key)
         return key
-
-    def enclave_credentials(self, chaincode_id: str, enclave_id: str) -> Credentials:
-        response = self._ask("queryEnclaveCredentials", chaincode_id, enclave_id)
-        if not response.endorsed:
-            raise VerificationError(
-                f"enclave {enclave_id} is not registered for chaincode {chaincode_id!r}: {response.message}"
-            )
-        return Credentials.decode(_b64(response.payload, "credentials"))
 
     def enclave(self, chaincode_id: str, enclave_id: str) -> RegisteredEnclave:
         response = self._ask("queryEnclave", chaincode_id, enclave_id)

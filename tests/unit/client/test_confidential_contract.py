@@ -387,5 +387,6 @@ def test_one_registry_question_of_each_kind_per_call_and_transient_data_only_ins
     assert contract.query("get", ["alice"], transient=secret) == b"1"
     # the chaincode sees the transient data (encrypted inside the request); the back end never does
     assert contract.query("transient", ["note"], transient=secret) == b"only for the chaincode"
-    assert len(registered.recorder.transients) == 4
+    assert contract.invoke("transient", ["note"], transient=secret) == b"only for the chaincode"
+    assert len(registered.recorder.transients) == 6
     assert not any(registered.recorder.transients)

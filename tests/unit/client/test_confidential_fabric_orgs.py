@@ -126,8 +126,10 @@ def test_both_organisations_peers_endorse_through_the_gateway(fabric: TwoOrgs) -
     # each invoke ran __invoke at both organisations' peers (their own enclaves), then __endorse
     assert _invokes_at(gateway, "Org2MSP") - before["Org2MSP"] == 2
     assert _invokes_at(gateway, "Org1MSP") - before["Org1MSP"] == 4
+    before = {org: _invokes_at(gateway, org) for org in ORGS}
     for _ in ORGS:  # queries alternate between the organisations' enclaves
         assert coffee.query("get", ["alice"]) == b"7340011"
+    assert {org: _invokes_at(gateway, org) - before[org] for org in ORGS} == {org: 1 for org in ORGS}
 
 
 def test_a_stale_peer_makes_the_enclaves_disagree_and_a_revoked_one_cannot_endorse(fabric: TwoOrgs) -> None:
@@ -187,3 +189,36 @@ def test_enclaves_that_disagree_only_on_a_range_or_the_creator_are_refused(fabri
         for pair in ([first, odd], [odd, first]):
             with pytest.raises(VerificationError, match="endorsing enclaves disagree"):
                 verify_endorsements(pair, request, definition, registry)
+
+
+def test_validation_refuses_endorsements_that_do_not_satisfy_the_policy(fabric: TwoOrgs) -> None:
+    """The endorsement policy is checked at validation too (`verify_endorsements`, what `__endorse`
+    runs), not only by the client that collects: one organisation's enclave alone cannot satisfy
+    AND('Org1MSP', 'Org2MSP'); the refusal names the organisations that did endorse (an enclave
+    whose record has no organisation, registered before records existed, as "no organisation")."""
+    net = fabric.net
+    org1, org2 = (fabric.enclaves[org] for org in ORGS)
+    coffee = net.contract("coffee")
+    assert isinstance(coffee, ConfidentialContract)
+    request = coffee._prepare("whoami", [])[1].request
+    creator = coffee.creator()
+    definition = DefinitionStore(fabric.home).get("coffee")
+    registry = ContractRegistry(net.contract(REGISTRY_NAME, plaintext=True))
+    first = org1.invoke(request, lambda key: None, creator=creator)
+    second = org2.invoke(request, lambda key: None, creator=creator)
+    assert len(verify_endorsements([first, second], request, definition, registry)) == 2  # control
+    for alone, org in ((first, "Org1MSP"), (second, "Org2MSP")):
+        with pytest.raises(VerificationError) as refused:
+            verify_endorsements([alone], request, definition, registry)
+        assert refused.value.args[0] == (
+            "endorsement policy AND('Org1MSP', 'Org2MSP') of chaincode 'coffee' is not satisfied by the "
+            f"enclaves of {org}"
+        )
+
+    class NoOrganisation:
+        def enclave(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
+            return dataclasses.replace(registry.enclave(chaincode_id, enclave_id), organisation="")
+
+    with pytest.raises(VerificationError) as refused:
+        verify_endorsements([first, second], request, definition, NoOrganisation())  # type: ignore[arg-type]
+    assert refused.value.args[0].endswith("is not satisfied by the enclaves of no organisation")

@@ -348,9 +348,6 @@ class _KeySwappingRegistry:
     def chaincode_encryption_key(self, chaincode_id: str) -> bytes:
         return self._key
 
-    def enclave_credentials(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
-        return self._inner.enclave_credentials(chaincode_id, enclave_id)
-
     def enclave(self, chaincode_id: str, enclave_id: str):  # type: ignore[no-untyped-def]
         return self._inner.enclave(chaincode_id, enclave_id)
 
@@ -419,3 +416,34 @@ def test_validation_asks_the_registry_chaincode_ercc_by_default(registered: Netw
     stub.invoke_chaincode = invoke_chaincode  # type: ignore[method-assign]
     validate_and_apply(stub, registered.definition, pending.request, response)
     assert asked and set(asked) == {"ercc"}
+
+
+@pytest.mark.parametrize(
+    ("change", "args"),
+    [
+        ("a key added inside the range (phantom)", ("create", "b2", "5")),
+        ("a value inside the range changed", ("add", "b1", "1")),
+        ("a key inside the range deleted", ("del", "b1")),
+    ],
+)
+def test_a_range_read_that_changed_since_execution_is_a_conflict_at_validation(
+    registered: Network, change: str, args: tuple[str, ...]
+) -> None:
+    """Validation re-reads every range the enclave read (issue 12): any key added, changed or
+    removed in it since execution makes the transaction a read conflict with nothing written; the
+    same range untouched commits (control), and a change outside the range does not matter."""
+    client = registered.client()
+    for key in ("a0", "b1", "c9"):
+        registered.submit(client, "create", key, "1")
+    pending, response = registered.execute(client, "range", "b", "c", "out")
+    registered.submit(client, "create", "c0", "1")  # outside [b, c): not a conflict
+    assert registered.endorse(pending.request, response).committed  # control
+    assert client.open_response(pending, response).value() == b"b1=1;"
+
+    pending, response = registered.execute(client, "range", "b", "c", "out")
+    registered.submit(client, *args)
+    snapshot = state(registered)
+    result = registered.endorse(pending.request, response)
+    assert not result.committed, change
+    assert "a range the enclave read changed since execution" in result.response.message
+    assert state(registered) == snapshot

@@ -1,6 +1,8 @@
 """Every size and limit of the decoders that the client and the validator run on untrusted bytes,
 at its boundary: the largest (or exact) size is accepted, one byte more or less is refused by that
-field's check, with the data really present (so a missing check cannot hide behind truncation)."""
+field's check, with the data really present (so a missing check cannot hide behind truncation).
+The key-distribution decoders (no unit test reached them before) also round-trip field for field
+and refuse every truncation and a trailing byte; the parts nested in them are decoded too."""
 
 from __future__ import annotations
 
@@ -116,6 +118,14 @@ ACCEPTED: list[tuple[str, Decoder, bytes]] = [
         CR,
         response(b"\x00" * f.MAX_SIGNED_MESSAGE),
     ),
+    ("signed message: a read of a composite key", SM, signed(reads=(("\x00bid\x00alice\x00", 1, 32),))),
+    (
+        "signed message: the longest range bounds",
+        SM,
+        signed(ranges=(("a" * f.MAX_KEY, "b" * f.MAX_KEY, 32),)),
+    ),
+    ("signed message: a range with no end", SM, signed(ranges=(("a", "", 32),))),
+    ("signed message: two ranges", SM, signed(ranges=(("a", "b", 32), ("a", "c", 32)))),
     ("attested data", AD, attested()),
     ("evidence: largest kind and signature", EV, evidence(f.MAX_EVIDENCE_KIND, signature=512)),
 ]
@@ -157,6 +167,36 @@ REFUSED: list[tuple[str, Decoder, bytes, str]] = [
     ("signed message: short value hash", SM, signed(reads=(("k", 1, 31),)), "must be 32"),
     ("signed message: long value hash", SM, signed(reads=(("k", 1, 33),)), "must be 32"),
     ("signed message: repeated read", SM, signed(reads=(("k", 1, 32),) * 2), "repeats"),
+    (
+        "signed message: a repeated range right after itself",
+        SM,
+        signed(ranges=(("a", "b", 32), ("a", "b", 32))),
+        "range 1 repeats an earlier range",
+    ),
+    (
+        "signed message: a repeated range after another",
+        SM,
+        signed(ranges=(("a", "b", 32), ("a", "c", 32), ("a", "b", 32))),
+        "range 2 repeats an earlier range",
+    ),
+    (
+        "signed message: range start too long",
+        SM,
+        signed(ranges=(("a" * (f.MAX_KEY + 1), "", 32),)),
+        "range 0 start is 257 bytes, more than the limit of 256",
+    ),
+    (
+        "signed message: range end too long",
+        SM,
+        signed(ranges=(("a", "b" * (f.MAX_KEY + 1), 32),)),
+        "range 0 end is 257 bytes, more than the limit of 256",
+    ),
+    (
+        "signed message: a malformed composite key",
+        SM,
+        signed(reads=(("\x00bid", 1, 32),)),
+        "read 0 key starts with NUL but is not a composite key",
+    ),
     ("signed message: NUL in a key", SM, signed(reads=(("a\x00b", 1, 32),)), "contains NUL"),
     (
         "signed message: key too long",
@@ -197,6 +237,201 @@ REFUSED: list[tuple[str, Decoder, bytes, str]] = [
     ("evidence: long measurement", EV, evidence(measurement=33), "must be 32"),
     ("evidence: signature too long", EV, evidence(signature=513), "more than the limit"),
 ]
+
+
+# -- key distribution (docs/confidential-protocol.md, "Key distribution"): `KeyPolicy`, `JoinData`,
+# `KeyRequest` (a joining enclave's answer) and `KeyPackage` (a sending enclave's answer)
+
+POINT_A = b"\x04" + b"\xaa" * (POINT_SIZE - 1)
+POINT_B = b"\x04" + b"\xbb" * (POINT_SIZE - 1)
+DIGEST = bytes(range(HASH_SIZE))
+
+JOIN = f.JoinData("coffee", "ab" * 32, "dev", "host:7051", POINT_A, POINT_B, DIGEST)
+EVIDENCE = f.Evidence(f.EVIDENCE_KIND_TA_MEMORY, b"\x11" * HASH_SIZE, b"\x22" * 384)
+ATTESTED = f.AttestedData("coffee", "ab" * 32, "dev", "host:7051", POINT_B, POINT_A, DIGEST)
+CREDENTIALS = f.Credentials.build(ATTESTED, EVIDENCE).encode()
+
+
+def pair(magic: int, a: bytes, b: bytes) -> bytes:
+    return wire.Writer().u32(magic).blob(a).blob(b).done()
+
+
+def key_request(join: bytes = JOIN.encode(), evidence: bytes = EVIDENCE.encode()) -> bytes:
+    return pair(f.MAGIC_KEY_REQUEST, join, evidence)
+
+
+def key_package(
+    credentials: bytes = CREDENTIALS, nonce: bytes = b"\x33" * NONCE_SIZE, sealed: bytes = b"\x44" * 100
+) -> bytes:
+    return wire.Writer().u32(f.MAGIC_KEY_PACKAGE).blob(credentials).blob(nonce).blob(sealed).done()
+
+
+def padded(statement: bytes, total: int) -> bytes:
+    """`statement` followed by zero bytes up to `total` bytes (its own decoder refuses the excess)."""
+    return statement + bytes(total - len(statement))
+
+
+def test_key_policy_round_trips_its_devices_and_refuses_a_short_or_long_id() -> None:
+    ids = (b"\x01" * HASH_SIZE, b"\x02" * HASH_SIZE)
+    policy = f.KeyPolicy(ids)
+    assert f.KeyPolicy.decode(policy.encode()).device_ids == ids
+    assert f.KeyPolicy.decode(f.EMPTY_KEY_POLICY.encode()) == f.EMPTY_KEY_POLICY
+    for size in (HASH_SIZE - 1, HASH_SIZE + 1):
+        data = wire.Writer().u32(f.MAGIC_KEY_POLICY).u32(1).blob(b"\x01" * size).done()
+        with pytest.raises(
+            ConfidentialityError, match=f"malformed key policy: device 0 must be 32 bytes, got {size}"
+        ):
+            f.KeyPolicy.decode(data)
+
+
+def test_join_data_round_trips_every_field() -> None:
+    decoded = f.JoinData.decode(JOIN.encode())
+    assert decoded == JOIN
+    assert (decoded.enclave_pub, decoded.transfer_pub, decoded.key_policy_digest) == (
+        POINT_A,
+        POINT_B,
+        DIGEST,
+    )
+    with pytest.raises(ConfidentialityError, match="malformed join data: wrong magic"):
+        f.JoinData.decode(ATTESTED.encode())  # an attested data statement is not join data
+
+
+def test_key_request_decodes_both_parts_verbatim() -> None:
+    request = f.KeyRequest.decode(key_request())
+    assert request.join_data_bytes == JOIN.encode() and request.evidence_bytes == EVIDENCE.encode()
+    assert request.join_data == JOIN and request.evidence == EVIDENCE
+    assert f.KeyRequest.decode(f.KeyRequest(JOIN.encode(), EVIDENCE.encode()).encode()) == request
+
+
+def test_key_package_decodes_every_field_and_its_credentials() -> None:
+    package = f.KeyPackage.decode(key_package())
+    assert package == f.KeyPackage(CREDENTIALS, b"\x33" * NONCE_SIZE, b"\x44" * 100)
+    assert f.KeyPackage.decode(package.encode()) == package
+    assert f.Credentials.decode(package.sender_credentials).attested_data == ATTESTED
+
+
+KR, KG = f.KeyRequest.decode, f.KeyPackage.decode
+BIGGEST_CREDENTIALS = f.Credentials(
+    padded(ATTESTED.encode(), f.MAX_STATEMENT), padded(EVIDENCE.encode(), f.MAX_STATEMENT)
+)
+
+ACCEPTED += [
+    ("key package: sealed keys of the GCM tag only", KG, key_package(sealed=b"\x44" * TAG_SIZE)),
+    ("key package: largest sealed keys", KG, key_package(sealed=b"\x44" * 4096)),
+]
+
+REFUSED += [
+    (
+        "key request: wrong magic",
+        KR,
+        pair(f.MAGIC_KEY_PACKAGE, JOIN.encode(), EVIDENCE.encode()),
+        "wrong magic",
+    ),
+    (
+        "key request: join data too long",
+        KR,
+        key_request(join=padded(JOIN.encode(), f.MAX_STATEMENT + 1)),
+        "malformed key request: join_data is 4097 bytes, more than the limit of 4096",
+    ),
+    (
+        "key request: evidence too long",
+        KR,
+        key_request(evidence=padded(EVIDENCE.encode(), f.MAX_STATEMENT + 1)),
+        "malformed key request: evidence is 4097 bytes, more than the limit of 4096",
+    ),
+    ("key request: malformed join data", KR, key_request(join=JOIN.encode()[:-1]), "malformed join data"),
+    (
+        "key request: join data that is attested data",
+        KR,
+        key_request(join=ATTESTED.encode()),
+        "malformed join data",
+    ),
+    (
+        "key request: malformed evidence",
+        KR,
+        key_request(evidence=EVIDENCE.encode() + b"\x00"),
+        "malformed evidence",
+    ),
+    (
+        "key package: wrong magic",
+        KG,
+        wire.Writer().u32(f.MAGIC_KEY_REQUEST).done() + key_package()[4:],
+        "malformed key package: wrong magic",
+    ),
+    (
+        "key package: credentials too long",
+        KG,
+        key_package(credentials=BIGGEST_CREDENTIALS.encode() + b"\x00"),
+        f"sender_credentials is {f.MAX_CREDENTIALS + 1} bytes, more than the limit of {f.MAX_CREDENTIALS}",
+    ),
+    ("key package: malformed credentials", KG, key_package(credentials=CREDENTIALS[:-1]), "malformed"),
+    (
+        "key package: credentials with malformed evidence",
+        KG,
+        key_package(credentials=f.Credentials(ATTESTED.encode(), b"FEV1").encode()),
+        "malformed evidence",
+    ),
+    (
+        "key package: short nonce",
+        KG,
+        key_package(nonce=bytes(NONCE_SIZE - 1)),
+        "nonce must be 12 bytes, got 11",
+    ),
+    (
+        "key package: long nonce",
+        KG,
+        key_package(nonce=bytes(NONCE_SIZE + 1)),
+        "nonce must be 12 bytes, got 13",
+    ),
+    (
+        "key package: sealed keys under the GCM tag",
+        KG,
+        key_package(sealed=bytes(TAG_SIZE - 1)),
+        "malformed key package: sealed keys are shorter than the GCM tag",
+    ),
+    (
+        "key package: sealed keys too long",
+        KG,
+        key_package(sealed=bytes(4097)),
+        "malformed key package: sealed is 4097 bytes, more than the limit of 4096",
+    ),
+]
+
+
+def test_the_biggest_credentials_pass_the_bound_and_are_decoded() -> None:
+    assert len(BIGGEST_CREDENTIALS.encode()) == f.MAX_CREDENTIALS
+    with pytest.raises(ConfidentialityError, match="malformed attested data: 3820 trailing"):  # not the bound
+        KG(key_package(credentials=BIGGEST_CREDENTIALS.encode()))
+
+
+@pytest.mark.parametrize(
+    ("decode", "data"),
+    [
+        (f.KeyPolicy.decode, f.KeyPolicy((b"\x01" * HASH_SIZE,)).encode()),
+        (f.JoinData.decode, JOIN.encode()),
+        (KR, key_request()),
+        (KG, key_package()),
+    ],
+    ids=["key policy", "join data", "key request", "key package"],
+)
+def test_every_truncation_and_a_trailing_byte_are_refused(decode: Decoder, data: bytes) -> None:
+    decode(data)
+    for cut in range(len(data)):
+        with pytest.raises(ConfidentialityError, match="malformed"):
+            decode(data[:cut])
+    with pytest.raises(ConfidentialityError, match="trailing byte"):
+        decode(data + b"\x00")
+
+
+def test_a_key_policy_holds_at_most_the_trusted_device_limit_and_is_built_from_any_id_form() -> None:
+    ids = [bytes([i]) * HASH_SIZE for i in range(1, f.MAX_TRUSTED_DEVICES + 2)]
+    largest = f.KeyPolicy(tuple(ids[: f.MAX_TRUSTED_DEVICES]))
+    assert f.KeyPolicy.decode(largest.encode()) == largest
+    with pytest.raises(ConfidentialityError, match=f"at most {f.MAX_TRUSTED_DEVICES} devices"):
+        f.KeyPolicy(tuple(ids))
+    # bytes and hex fingerprints, in any order, repeated: one sorted set
+    policy = f.KeyPolicy.of([ids[1], ids[0].hex(), bytearray(ids[1])])
+    assert policy.device_ids == (ids[0], ids[1])
 
 
 @pytest.mark.parametrize(("case", "decode", "data"), ACCEPTED, ids=[c[0] for c in ACCEPTED])

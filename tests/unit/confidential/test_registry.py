@@ -116,8 +116,11 @@ def test_second_registration_of_the_same_enclave_is_refused(registered: Network)
 
 def test_second_enclave_on_the_same_device_is_refused(registered: Network) -> None:
     again = ReferenceEnclave(registered.enclave.device_key, MEASUREMENT, registered.enclave.secrets)
+    eid = enclave_id(registered.enclave.enclave_point)
     refused(
-        registered, again.create(registered.config(host_endpoint="device-1:7053")), "one enclave per device"
+        registered,
+        again.create(registered.config(host_endpoint="device-1:7053")),
+        f"device 'device-1' already serves enclave {eid} for chaincode 'coffee' (one enclave per device)",
     )
 
 
@@ -126,7 +129,13 @@ def test_enclaves_on_two_devices_share_the_chaincode_key(
 ) -> None:
     enroll_device("device-2", other_device_key.public_key(), home=registered.home)
     same_endpoint = ReferenceEnclave(other_device_key, MEASUREMENT, registered.enclave.secrets)
-    refused(registered, same_endpoint.create(registered.config()), "one enclave per host endpoint")
+    eid = enclave_id(registered.enclave.enclave_point)
+    refused(
+        registered,
+        same_endpoint.create(registered.config()),
+        f"host endpoint 'device-1:7052' already serves enclave {eid} for chaincode 'coffee' "
+        "(one enclave per host endpoint)",
+    )
     own_key = ReferenceEnclave(other_device_key, MEASUREMENT, ChaincodeSecrets())
     refused(
         registered, own_key.create(registered.config(host_endpoint="device-2:7052")), "chaincode key differs"
@@ -233,8 +242,11 @@ def test_registry_answers_that_are_not_strict_base64_are_refused() -> None:
     reader = RegistryQuery(lambda args: Response.success(b"!" + good))
     with pytest.raises(ConfidentialityError, match="not base64"):
         reader.chaincode_encryption_key(CHAINCODE)
-    with pytest.raises(ConfidentialityError, match="not base64"):
-        reader.enclave_credentials(CHAINCODE, "e" * 64)
+    record = {"enclave_id": "e" * 64, "credentials": "!" + good.decode(), "device": "", "organisation": ""}
+    record["revoked_by"] = ""
+    reader = RegistryQuery(lambda args: Response.success(json.dumps(record).encode()))
+    with pytest.raises(ConfidentialityError, match="credentials that are not base64"):
+        reader.enclave(CHAINCODE, "e" * 64)
 
 
 def test_registration_needs_strict_base64(network: Network) -> None:
@@ -256,10 +268,12 @@ def test_revocation_is_recorded_refused_twice_and_frees_the_device_for_a_new_enc
     credentials = replacement.create(registered.config())
     refused(registered, credentials, "one enclave per device")
 
+    before = json.loads(registered.peer.query("ercc", ["queryEnclave", CHAINCODE, eid]).response.payload)
+    assert before["revoked_by"] == "" and before["device"]  # organisation "": the definition names none
     revoked = registered.peer.invoke("ercc", ["revokeEnclave", CHAINCODE, eid])
-    assert revoked.committed, revoked.response.message
+    assert revoked.committed and revoked.response.payload == b"OK", revoked.response.message
     record = json.loads(registered.peer.query("ercc", ["queryEnclave", CHAINCODE, eid]).response.payload)
-    assert record["enclave_id"] == eid and record["revoked_by"] == revoked.tx_id
+    assert record == {**before, "revoked_by": revoked.tx_id}  # the rest of the record is kept
     live = registered.peer.query("ercc", ["queryListEnclaveCredentials", CHAINCODE]).response.payload
     assert json.loads(live) == []
     twice = registered.peer.invoke("ercc", ["revokeEnclave", CHAINCODE, eid])
@@ -270,3 +284,97 @@ def test_revocation_is_recorded_refused_twice_and_frees_the_device_for_a_new_enc
     assert registered.register(credentials).committed  # the device's slot was freed
     everything = json.loads(registered.peer.query("ercc", ["queryListEnclaves", CHAINCODE]).response.payload)
     assert sorted(r["revoked_by"] != "" for r in everything) == [False, True]
+
+
+class _DictStub:
+    """The part of the ChaincodeStub interface `revokeEnclave` uses, with no transaction id."""
+
+    tx_id = ""
+    channel_id = "dev"
+
+    def __init__(self, args: list[bytes], state: dict[str, bytes]) -> None:
+        self.args, self.state = args, state
+
+    def get_args(self) -> list[bytes]:
+        return self.args
+
+    def get_state(self, key: str) -> bytes | None:
+        return self.state.get(key)
+
+    def put_state(self, key: str, value: bytes) -> None:
+        self.state[key] = value
+
+
+def test_a_revocation_without_a_transaction_id_still_revokes(registered: Network) -> None:
+    """A stub that has no transaction id (not a peer's) must not leave `revoked_by` empty, which
+    would read as live."""
+    from foc.admin.definitions import DefinitionStore
+    from foc.registry.ercc import EnclaveRegistry
+
+    eid = enclave_id(registered.enclave.enclave_point)
+    state = {
+        key: registered.peer.query("ercc", [function, CHAINCODE, eid]).response.payload
+        for key, function in (
+            (f"credentials/{CHAINCODE}/{eid}", "queryEnclaveCredentials"),
+            (f"enclave/{CHAINCODE}/{eid}", "queryEnclave"),
+        )
+    }
+    state[f"credentials/{CHAINCODE}/{eid}"] = base64.b64decode(state[f"credentials/{CHAINCODE}/{eid}"])
+    before = json.loads(state[f"enclave/{CHAINCODE}/{eid}"])
+    registry = EnclaveRegistry(DefinitionStore(registered.home), registered.devices)
+    stub = _DictStub([b"revokeEnclave", CHAINCODE.encode(), eid.encode()], state)
+    answer = registry.invoke(stub)  # type: ignore[arg-type]
+    assert answer.status == 200 and answer.payload == b"OK", answer.message
+    record = json.loads(state[f"enclave/{CHAINCODE}/{eid}"])
+    assert record == {**before, "revoked_by": "revoked"}
+    assert registry.enclave(stub, CHAINCODE, eid).revoked  # type: ignore[arg-type]
+
+
+def test_an_enclave_record_is_read_back_exactly_and_a_malformed_one_is_refused(registered: Network) -> None:
+    """queryEnclave's record has exactly the five fields, all strings; the reader refuses any other
+    shape (a record without `revoked_by` must not read as a live enclave)."""
+    from foc.errors import ConfidentialityError
+    from foc.registry.ercc import RECORD_FIELDS, RegisteredEnclave
+
+    eid = enclave_id(registered.enclave.enclave_point)
+    record = registered.registry().enclave(CHAINCODE, eid)
+    as_json = record.to_json()
+    assert sorted(as_json) == sorted(RECORD_FIELDS) and as_json["device"] == record.device != ""
+    assert RegisteredEnclave.from_json(json.loads(json.dumps(as_json))) == record
+    for name in RECORD_FIELDS:
+        missing = {k: v for k, v in as_json.items() if k != name}
+        with pytest.raises(ConfidentialityError, match="not a JSON object of the fields"):
+            RegisteredEnclave.from_json(missing)
+        with pytest.raises(ConfidentialityError, match="not a string"):
+            RegisteredEnclave.from_json({**as_json, name: None})
+    with pytest.raises(ConfidentialityError, match="not a JSON object of the fields"):
+        RegisteredEnclave.from_json({**as_json, "extra": ""})
+    with pytest.raises(ConfidentialityError, match="not a JSON object"):
+        RegisteredEnclave.from_json([as_json])
+
+
+def test_credentials_registered_without_a_record_read_as_a_live_enclave_of_no_organisation(
+    registered: Network,
+) -> None:
+    """A registry state written before enclave records existed holds only the credentials: the
+    enclave reads as live, with no device or organisation."""
+    from foc.admin.definitions import DefinitionStore
+    from foc.registry.ercc import EnclaveRegistry
+
+    eid = enclave_id(registered.enclave.enclave_point)
+    raw = base64.b64decode(
+        registered.peer.query("ercc", ["queryEnclaveCredentials", CHAINCODE, eid]).response.payload
+    )
+    stub = _DictStub([], {f"credentials/{CHAINCODE}/{eid}": raw})
+    record = EnclaveRegistry(DefinitionStore(registered.home), registered.devices).enclave(
+        stub,  # type: ignore[arg-type]
+        CHAINCODE,
+        eid,
+    )
+    assert (record.enclave_id, record.credentials.encode(), record.device, record.organisation) == (
+        eid,
+        raw,
+        "",
+        "",
+    )
+    assert not record.revoked
