@@ -37,7 +37,9 @@ def main() -> int:
     p.add_argument("--threads", default="1,2,4")
     p.add_argument("-k", type=int, default=12)
     args = p.parse_args()
-    api.up("qemu", port=free_port(), build=False, instance=INSTANCE)
+    api.up("qemu", port=free_port(), instance=INSTANCE)  # the image of this checkout (built if need be)
+    image = api.booted_image("qemu", instance=INSTANCE)
+    print(f"booted image {image.extra.get('image_key') if image else None}", flush=True)
     console = api.attach_console("qemu", instance=INSTANCE)
     try:
         console.run(
