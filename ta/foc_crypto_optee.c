@@ -290,24 +290,15 @@ static enum foc_storage_result load_from_storage(const char *id, uint8_t *buf, s
 	return out;
 }
 
-enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len, bool replace)
+enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len)
 {
 	TEE_ObjectHandle obj = TEE_HANDLE_NULL;
 	uint32_t flags = TEE_DATA_FLAG_ACCESS_READ | TEE_DATA_FLAG_ACCESS_WRITE | TEE_DATA_FLAG_ACCESS_WRITE_META |
-			 (replace ? TEE_DATA_FLAG_OVERWRITE : 0);
-	TEE_Result res;
+			 TEE_DATA_FLAG_OVERWRITE;
 
-	/*
-	 * OVERWRITE replaces an existing object atomically. Without it the create fails with
-	 * TEE_ERROR_ACCESS_CONFLICT if the object exists (GP TEE Internal Core API,
-	 * TEE_CreatePersistentObject): OP-TEE checks under its storage lock, so of two instances
-	 * creating the same object at once exactly one succeeds.
-	 */
-	res = TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, id, strlen(id), flags, TEE_HANDLE_NULL, data, len,
-					 &obj);
-	if (res == TEE_ERROR_ACCESS_CONFLICT && !replace)
-		return FOC_STORAGE_EXISTS;
-	if (res != TEE_SUCCESS)
+	/* OVERWRITE replaces an existing object atomically. */
+	if (TEE_CreatePersistentObject(TEE_STORAGE_PRIVATE, id, strlen(id), flags, TEE_HANDLE_NULL, data, len,
+				       &obj) != TEE_SUCCESS)
 		return FOC_STORAGE_ERROR;
 	TEE_CloseObject(obj);
 	cache_put(id, data, len);

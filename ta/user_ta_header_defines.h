@@ -15,20 +15,11 @@
 #define FOC_CHAINCODE_NAME "coffee"
 #endif
 
-#ifdef FOC_TA_MULTI_INSTANCE
-/*
- * One instance per session (ta/Makefile FOC_TA_INSTANCES=multi): OP-TEE runs invocations of
- * different sessions at the same time, each instance with its own heap (TA_DATA_SIZE), sealed-
- * object copies and P-256 table. docs/performance.md section 8 for what it costs and gives.
- */
-#define TA_FLAGS 0
-#else
 /*
  * One instance serves every session (the proxy keeps a pool of persistent sessions)
  * and stays loaded between them, so OpenSession never reloads and re-verifies the TA.
  */
 #define TA_FLAGS (TA_FLAG_SINGLE_INSTANCE | TA_FLAG_MULTI_SESSION | TA_FLAG_INSTANCE_KEEP_ALIVE)
-#endif
 
 #define TA_STACK_SIZE (16 * 1024)
 #define TA_DATA_SIZE (2 * 1024 * 1024)

@@ -8,11 +8,6 @@ The first lease that reports TaCrashed starts a new "generation": idle sessions 
 and reopened at once (a new TA instance), leases of the old generation are closed when they
 come back, and ``ta_restarts_total`` counts one restart per crash, however many in-flight
 transactions noticed it.
-
-Enclave lifecycle commands run with the pool to themselves (``exclusive``): no transaction runs
-beside them, and after a command that replaces sealed objects every session is renewed. A TA built
-multi-instance (ta/Makefile FOC_TA_INSTANCES=multi: one instance per session, each with its own
-copies of the sealed objects) then keeps no instance with the objects from before the command.
 """
 
 from __future__ import annotations
@@ -72,7 +67,6 @@ class SessionPool:
         self._total = 0  # sessions that exist: idle + lent + being opened
         self._generation = 0
         self._closed = False
-        self._exclusive = False  # an enclave lifecycle command has the pool (exclusive)
         self.sessions_opened_total = 0
         self.transactions_total = 0
         self.ta_restarts_total = 0
@@ -116,11 +110,11 @@ class SessionPool:
                 while True:
                     if self._closed:
                         raise TeeError("the session pool is closed (the proxy is shutting down)")
-                    if self._idle and not self._exclusive:
+                    if self._idle:
                         lease = self._idle.popleft()
                         self.transactions_total += 1
                         return lease
-                    if self._total < self.size and not self._exclusive:
+                    if self._total < self.size:
                         break  # a session failed to reopen earlier: open it now
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
@@ -169,72 +163,6 @@ class SessionPool:
             raise
         else:
             self.release(lease)
-
-    @contextlib.contextmanager
-    def exclusive(
-        self, timeout: float | None, *, renew: bool, prefer: TeeSession | None = None
-    ) -> Iterator[Lease]:
-        """``with pool.exclusive(t, renew=...) as lease:`` — one session while no other is lent.
-
-        For the enclave lifecycle. Waits at most ``timeout`` seconds (PoolBusy) until every
-        session is back, keeps checkouts waiting until the block ends, and lends ``prefer`` if it
-        is idle (the session a key-distribution JOIN ran on: a multi-instance TA keeps the pending
-        join in that session's instance), else any. ``renew``: then close every session and open
-        new ones (the command replaced sealed objects that other instances hold copies of).
-        Errors as ``lease``.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while (
-                self._exclusive
-                or len(self._idle) != self._total
-                or not (self._idle or self._total < self.size)
-            ):
-                if self._closed:
-                    raise TeeError("the session pool is closed (the proxy is shutting down)")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise PoolBusy(
-                        f"the TA sessions did not all come back within {timeout:.3g} s (enclave command)",
-                        hint="retry when fewer transactions are in flight",
-                    )
-                self._cond.wait(remaining)
-            self._exclusive = True
-            chosen = next((lease for lease in self._idle if lease.session is prefer), None)
-            if chosen is not None:
-                self._idle.remove(chosen)
-            elif self._idle:
-                chosen = self._idle.popleft()
-        try:
-            lease = chosen if chosen is not None else self._open_one(strict=True, lend=True)
-            assert lease is not None  # strict: raises instead
-            try:
-                yield lease
-            except TaCrashed:
-                self.release(lease, crashed=True)
-                raise
-            except BaseException:
-                lease.mark_broken()
-                self.release(lease)
-                raise
-            else:
-                self.release(lease)
-            if renew:
-                self._renew()
-        finally:
-            with self._cond:
-                self._exclusive = False
-                self._cond.notify_all()
-
-    def _renew(self) -> None:
-        """Close every idle session and open new ones (called with no session lent)."""
-        with self._cond:
-            self._generation += 1
-            stale, self._idle = list(self._idle), deque()
-            self._total -= len(stale)
-        for old in stale:
-            _close_quietly(old.session)
-        self._refill()
 
     # --- recovery -------------------------------------------------------------------------
 

@@ -26,14 +26,11 @@ a request whose encrypted creator is another identity) and the same relay (the a
 ciphertext), and ends with ``invocation_response.confidential_response``. Range reads need a
 transaction id: FOC's legacy protocol has no message for them.
 
-Enclave lifecycle (unary RPCs, on a pooled session with the pool to itself: `SessionPool.exclusive`):
-CreateEnclave -> FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey
-reads the device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and
-caches it. KeyTransfer relays one key-distribution step (FOC_CMD_ENCLAVE_JOIN / _KEY_EXPORT /
-_KEY_IMPORT): opaque messages, the keys inside sealed to an attested TA. KEY_IMPORT runs on the
-session the last JOIN ran on when it is still open (a multi-instance TA keeps the pending join in
-that session's instance); a create or import renews every session afterwards (other instances of a
-multi-instance TA hold copies of the sealed objects it replaced).
+Enclave lifecycle (unary RPCs, on pooled sessions like transactions): CreateEnclave ->
+FOC_CMD_ENCLAVE_CREATE, GetCredentials -> FOC_CMD_ENCLAVE_CREDENTIALS; GetDeviceKey reads the
+device attestation key once (OP-TEE: a short-lived session to the attestation PTA) and caches it.
+KeyTransfer relays one key-distribution step (FOC_CMD_ENCLAVE_JOIN / _KEY_EXPORT / _KEY_IMPORT):
+opaque messages, the keys inside sealed to an attested TA.
 
 Several TAs (`foc.proxy.tas`): each request's ``chaincode_uuid`` picks the TA (empty = the default
 TA), and with it that TA's session pool and checkout limit; Health lists every TA.
@@ -119,7 +116,6 @@ class InvocationService(pb_grpc.InvocationServicer):
         self._device_keys = device_keys
         self._device_key: DeviceKey | None = None
         self._device_key_lock = threading.Lock()
-        self._join_sessions: dict[_uuid.UUID, TeeSession] = {}  # per TA: the session of its last JOIN
 
     # --- Health ---------------------------------------------------------------------------
 
@@ -162,13 +158,7 @@ class InvocationService(pb_grpc.InvocationServicer):
         """FOC_CMD_ENCLAVE_CREATE with the client's enclave_config (EXISTS unless it sets force)."""
         config = bytes(request.enclave_config)
         return self._enclave_command(
-            "create",
-            abi.FOC_CMD_ENCLAVE_CREATE,
-            config,
-            request.chaincode_uuid,
-            context,
-            need_input=True,
-            renew=True,
+            "create", abi.FOC_CMD_ENCLAVE_CREATE, config, request.chaincode_uuid, context, need_input=True
         )
 
     def GetCredentials(  # noqa: N802
@@ -196,9 +186,8 @@ class InvocationService(pb_grpc.InvocationServicer):
             )
         what, cmd = step
         out, error = self._run_enclave_command(
-            what, cmd, bytes(request.message), request.chaincode_uuid, context, need_input=True,
-            renew=cmd == abi.FOC_CMD_KEY_IMPORT,
-        )  # fmt: skip
+            what, cmd, bytes(request.message), request.chaincode_uuid, context, need_input=True
+        )
         return pb.KeyTransferResponse(message=out, error=error)
 
     def _enclave_command(
@@ -210,11 +199,8 @@ class InvocationService(pb_grpc.InvocationServicer):
         context: grpc.ServicerContext,
         *,
         need_input: bool = False,
-        renew: bool = False,
     ) -> pb.EnclaveCredentialsResponse:
-        out, error = self._run_enclave_command(
-            what, cmd, data, uuid_bytes, context, need_input=need_input, renew=renew
-        )
+        out, error = self._run_enclave_command(what, cmd, data, uuid_bytes, context, need_input=need_input)
         return pb.EnclaveCredentialsResponse(credentials=out, error=error)
 
     def _run_enclave_command(
@@ -226,10 +212,8 @@ class InvocationService(pb_grpc.InvocationServicer):
         context: grpc.ServicerContext,
         *,
         need_input: bool = False,
-        renew: bool = False,
     ) -> tuple[bytes, pb.Error | None]:
-        """One message command of the enclave lifecycle: (its output, None) or (b"", the error).
-        renew: every session of the TA is renewed after it (it may have replaced sealed objects)."""
+        """One message command of the enclave lifecycle: (its output, None) or (b"", the error)."""
         started = time.monotonic()
         outcome, name = "OK", "-"
         try:
@@ -241,7 +225,7 @@ class InvocationService(pb_grpc.InvocationServicer):
                 raise _Refusal(
                     pb.LIMIT, f"the input of enclave {what} is {len(data)} bytes, limit {abi.FOC_MAX_REQUEST}"
                 )
-            msg_type, out = self._on_pooled_session(cmd, data, context, ta, renew=renew)
+            msg_type, out = self._on_pooled_session(lambda session: session.invoke(cmd, data), context, ta)
             if msg_type == abi.FOC_MSG_ERROR:
                 try:
                     err = abi.decode_error(out)
@@ -262,9 +246,9 @@ class InvocationService(pb_grpc.InvocationServicer):
             log.info("enclave %s ta=%s outcome=%s %.1f ms", what, name, outcome, ms)
 
     def _on_pooled_session(
-        self, cmd: int, data: bytes, context: grpc.ServicerContext, ta: ServedTa, *, renew: bool
+        self, call: Callable[[TeeSession], tuple[int, bytes]], context: grpc.ServicerContext, ta: ServedTa
     ) -> tuple[int, bytes]:
-        """Run one enclave command on a pooled session, the pool to itself, mapping failures to refusals.
+        """Run one enclave command on a pooled session, mapping failures to refusals.
 
         A TA that died earlier (e.g. another client panicked it) leaves every pooled session dead
         until one reports it; the pool then reopens them. Enclave commands are administrative and
@@ -275,12 +259,8 @@ class InvocationService(pb_grpc.InvocationServicer):
             remaining = context.time_remaining()
             timeout = ta.checkout_timeout if remaining is None else min(remaining, ta.checkout_timeout)
             try:
-                prefer = self._join_sessions.get(ta.uuid) if cmd == abi.FOC_CMD_KEY_IMPORT else None
-                with ta.pool.exclusive(max(timeout, 0.0), renew=renew, prefer=prefer) as lease:
-                    msg_type, out = lease.session.invoke(cmd, data)
-                    if cmd == abi.FOC_CMD_ENCLAVE_JOIN and msg_type == abi.FOC_MSG_RESPONSE:
-                        self._join_sessions[ta.uuid] = lease.session
-                    return msg_type, out
+                with ta.pool.lease(max(timeout, 0.0)) as lease:
+                    return call(lease.session)
             except PoolBusy as exc:
                 raise _Refusal(pb.BUSY, str(exc)) from None
             except TaCrashed as exc:

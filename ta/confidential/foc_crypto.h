@@ -79,17 +79,12 @@ enum foc_storage_result {
 	FOC_STORAGE_OK = 0,
 	FOC_STORAGE_NOT_FOUND,
 	FOC_STORAGE_ERROR, /* includes an object larger than cap */
-	FOC_STORAGE_EXISTS, /* foc_storage_store without replace: the object exists (nothing written) */
 };
 
 /* Read the whole object into buf[0..cap); *len = its size. */
 enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t cap, size_t *len);
-/*
- * Create the object, or atomically replace it if `replace`. Without `replace` the create is
- * exclusive: FOC_STORAGE_EXISTS if the object exists, even when another TA instance created it
- * a moment earlier (a multi-instance TA's sessions run at the same time).
- */
-enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len, bool replace);
+/* Create or atomically replace the object. */
+enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len);
 
 /*
  * Evidence for nonce (encoded as docs/confidential-protocol.md `evidence`, at most

@@ -233,15 +233,7 @@ void foc_write_identifiers(struct foc_writer *w, const struct foc_enclave_config
 	foc_write_bytes(w, c->host.data, c->host.len);
 }
 
-/* A storage result as a status: EXISTS when an exclusive create (replace false) found the object. */
-static foc_status stored(enum foc_storage_result res)
-{
-	if (res == FOC_STORAGE_OK)
-		return FOC_OK;
-	return res == FOC_STORAGE_EXISTS ? FOC_ERR_EXISTS : FOC_ERR_INTERNAL;
-}
-
-static foc_status store_chaincode_keys(const struct foc_enclave_keys *k, bool replace)
+static foc_status store_chaincode_keys(const struct foc_enclave_keys *k)
 {
 	uint8_t buf[MAX_CHAINCODE_OBJECT];
 	struct foc_writer w;
@@ -253,9 +245,9 @@ static foc_status store_chaincode_keys(const struct foc_enclave_keys *k, bool re
 	foc_write_bytes(&w, k->chaincode_pub, FOC_EC_POINT_SIZE);
 	foc_write_bytes(&w, k->state_key, FOC_AES_KEY_SIZE);
 	foc_write_bytes(&w, k->policy, k->policy_len);
-	res = foc_storage_store(FOC_CHAINCODE_OBJECT, buf, w.len, replace);
+	res = foc_storage_store(FOC_CHAINCODE_OBJECT, buf, w.len);
 	foc_wipe(buf, sizeof(buf));
-	return stored(res);
+	return res == FOC_STORAGE_OK ? FOC_OK : FOC_ERR_INTERNAL;
 }
 
 foc_status foc_attest(const uint8_t *statement, size_t len, uint8_t *evidence, size_t *evidence_len,
@@ -309,7 +301,7 @@ static foc_status build_credentials(const struct foc_enclave_config *c, const st
 }
 
 static foc_status store_enclave(const struct foc_enclave_config *c, const struct foc_enclave_keys *k,
-				const uint8_t *creds, size_t creds_len, bool replace)
+				const uint8_t *creds, size_t creds_len)
 {
 	uint8_t *buf = foc_platform_alloc(MAX_ENCLAVE_OBJECT);
 	struct foc_writer w;
@@ -323,9 +315,9 @@ static foc_status store_enclave(const struct foc_enclave_config *c, const struct
 	foc_write_bytes(&w, k->sign_pub, FOC_EC_POINT_SIZE);
 	foc_write_identifiers(&w, c);
 	foc_write_bytes(&w, creds, (uint32_t)creds_len);
-	res = foc_storage_store(FOC_ENCLAVE_OBJECT, buf, w.len, replace);
+	res = foc_storage_store(FOC_ENCLAVE_OBJECT, buf, w.len);
 	free_object(buf, MAX_ENCLAVE_OBJECT);
-	return stored(res);
+	return res == FOC_STORAGE_OK ? FOC_OK : FOC_ERR_INTERNAL;
 }
 
 foc_status foc_enclave_install(const struct foc_enclave_config *c, const struct foc_enclave_keys *k,
@@ -334,25 +326,17 @@ foc_status foc_enclave_install(const struct foc_enclave_config *c, const struct 
 	uint8_t *creds = foc_platform_alloc(FOC_MAX_CREDENTIALS);
 	size_t creds_len = 0;
 	foc_status rc = creds ? build_credentials(c, k, creds, &creds_len, message) : FOC_ERR_NO_MEMORY;
-	/*
-	 * Mode 0 creates both objects exclusively: of two creates at the same time (sessions of a
-	 * multi-instance TA run concurrently) one stores its keys and the other answers EXISTS having
-	 * stored nothing, as if it had run second. Modes 1 and 2 replace them.
-	 */
-	bool replace = c->mode != FOC_MODE_CREATE;
 
 	if (rc == FOC_OK) {
 		foc_write_raw(w, creds, creds_len);
 		*msg_type = FOC_MSG_RESPONSE;
 		/* nothing is stored when the answer does not fit: the retry creates fresh keys */
-		if (foc_writer_fits(w) && store_chaincode && (rc = store_chaincode_keys(k, replace)) != FOC_OK) {
-			*message = rc == FOC_ERR_EXISTS ? "another session created the chaincode keys first (mode 0 "
-							  "creates them once; mode 2 replaces them)"
-							: "secure storage: cannot store the chaincode keys";
-		} else if (foc_writer_fits(w) && (rc = store_enclave(c, k, creds, creds_len, replace)) != FOC_OK) {
-			*message = rc == FOC_ERR_EXISTS ? "another session created the enclave first; set force to "
-							  "replace it"
-							: "secure storage: cannot store the enclave";
+		if (foc_writer_fits(w) && store_chaincode && store_chaincode_keys(k) != FOC_OK) {
+			rc = FOC_ERR_INTERNAL;
+			*message = "secure storage: cannot store the chaincode keys";
+		} else if (foc_writer_fits(w) && store_enclave(c, k, creds, creds_len) != FOC_OK) {
+			rc = FOC_ERR_INTERNAL;
+			*message = "secure storage: cannot store the enclave";
 		}
 	} else if (!creds) {
 		*message = "out of memory creating the enclave";

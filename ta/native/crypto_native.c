@@ -175,12 +175,11 @@ enum foc_storage_result foc_storage_load(const char *id, uint8_t *buf, size_t ca
 	return FOC_STORAGE_OK;
 }
 
-enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len, bool replace)
+enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, size_t len)
 {
 	char path[4096], tmp[4200];
 	FILE *f;
 	bool ok;
-	int linked;
 
 	if (!object_path(id, path, sizeof(path), true))
 		return FOC_STORAGE_ERROR;
@@ -190,14 +189,6 @@ enum foc_storage_result foc_storage_store(const char *id, const uint8_t *data, s
 		return FOC_STORAGE_ERROR;
 	ok = fwrite(data, 1, len, f) == len;
 	ok = fclose(f) == 0 && ok;
-	if (ok && !replace) {
-		/* link() creates the name only if it is free, atomically: the TEE's exclusive create */
-		linked = link(tmp, path) == 0 ? 0 : errno;
-		unlink(tmp);
-		if (linked)
-			return linked == EEXIST ? FOC_STORAGE_EXISTS : FOC_STORAGE_ERROR;
-		return FOC_STORAGE_OK;
-	}
 	/* rename() replaces atomically, as the TEE's object replacement does */
 	if (!ok || rename(tmp, path) != 0) {
 		unlink(tmp);

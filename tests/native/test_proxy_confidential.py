@@ -151,22 +151,6 @@ def test_credentials_before_create_is_a_structured_not_found(tmp_path: Path) -> 
         assert c.health().serving
 
 
-def test_a_create_renews_every_pooled_session_and_a_credentials_read_does_not(tmp_path: Path) -> None:
-    """Lifecycle commands have the pool to themselves; a create then closes and reopens every session
-    (a multi-instance TA's other instances hold copies of the sealed objects it replaced)."""
-    with start_proxy(tmp_path / "renew") as local, ProxyClient(local.address) as c:
-        before = c.health().sessions_opened_total
-        first = c.create_enclave(config())
-        renewed = c.health().sessions_opened_total
-        assert renewed == before + 2  # the pool of 2, renewed before the answer came back
-        assert c.credentials() == first
-        assert c.health().sessions_opened_total == renewed
-        with pytest.raises(ChaincodeError) as err:
-            c.create_enclave(config())
-        assert err.value.code == "EXISTS"
-        assert c.health().serving
-
-
 def test_create_register_invoke_validate_commit_query_through_the_proxy(
     network: Network, client: ProxyClient
 ) -> None:

@@ -298,24 +298,6 @@ static void test_lifecycle(void)
 	foc_session_free(s);
 }
 
-/* Mode 0 stores its objects with an exclusive create: an object that exists meanwhile stays as it is. */
-static void test_exclusive_store(void)
-{
-	uint8_t buf[8];
-	size_t len = 0;
-	char path[512];
-
-	CHECK(foc_storage_store("foc.test.v1", (const uint8_t *)"first", 5, false) == FOC_STORAGE_OK);
-	CHECK(foc_storage_store("foc.test.v1", (const uint8_t *)"second", 6, false) == FOC_STORAGE_EXISTS);
-	CHECK(foc_storage_load("foc.test.v1", buf, sizeof(buf), &len) == FOC_STORAGE_OK && len == 5 &&
-	      memcmp(buf, "first", 5) == 0);
-	CHECK(foc_storage_store("foc.test.v1", (const uint8_t *)"second", 6, true) == FOC_STORAGE_OK);
-	CHECK(foc_storage_load("foc.test.v1", buf, sizeof(buf), &len) == FOC_STORAGE_OK && len == 6 &&
-	      memcmp(buf, "second", 6) == 0);
-	snprintf(path, sizeof(path), "%s/foc.test.v1", storage_dir);
-	CHECK(unlink(path) == 0 && count_files() == 2); /* no temporary file left behind */
-}
-
 static void test_config_negative(void)
 {
 	struct foc_session *s = foc_session_new();
@@ -1273,7 +1255,6 @@ int main(void)
 	if (mkdir(storage_dir, 0700) != 0)
 		return 2;
 	test_lifecycle();
-	test_exclusive_store();
 	test_config_negative();
 	test_invocations();
 	test_layers();
