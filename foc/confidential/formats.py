@@ -653,12 +653,12 @@ def _pair(magic: int, a: bytes, b: bytes) -> bytes:
 
 
 def _decode_pair(
-    data: bytes, magic: int, what: str, names: tuple[str, str], limits_: tuple[int, int]
+    data: bytes, magic: int, what: str, names: tuple[str, str], max_len: int
 ) -> tuple[bytes, bytes]:
     r = _Reader(data, what)
     r.magic(magic)
-    a = r.blob(names[0], max_len=limits_[0])
-    b = r.blob(names[1], max_len=limits_[1])
+    a = r.blob(names[0], max_len=max_len)
+    b = r.blob(names[1], max_len=max_len)
     r.end()
     return a, b
 
@@ -689,7 +689,7 @@ class KeyRequest:
                 MAGIC_KEY_REQUEST,
                 "key request",
                 ("join_data", "evidence"),
-                (MAX_STATEMENT, MAX_STATEMENT),
+                MAX_STATEMENT,
             )
         )
         out.join_data  # noqa: B018 - both parts decode, or the request is refused here

@@ -447,3 +447,15 @@ def test_a_range_read_that_changed_since_execution_is_a_conflict_at_validation(
     assert not result.committed, change
     assert "a range the enclave read changed since execution" in result.response.message
     assert state(registered) == snapshot
+
+
+def test_a_range_of_exactly_the_entry_limit_validates(registered: Network) -> None:
+    """A range read may hold FOC_MAX_RANGE_ENTRIES (64) entries: validation re-reads one more than
+    the limit to see a range over it, and a range at the limit commits."""
+    client = registered.client()
+    for i in range(64):
+        registered.submit(client, "put", f"r{i:02d}", "1")
+    pending, response = registered.execute(client, "range", "r", "s", "count")
+    assert client.open_response(pending, response).value().count(b";") == 64
+    assert registered.endorse(pending.request, response).committed
+    assert "count" in state(registered)
