@@ -1,6 +1,6 @@
 """`foc-deploy`: a thin command line over `foc.deploy.api` (build, boot and inspect targets).
 
-    foc-deploy doctor [--target qemu|rpi3]
+    foc-deploy doctor [--target qemu|rpi3] [--tests]
     foc-deploy TARGET build [--refresh] [--ta FILE.ta ...]   TARGET: native, qemu, rpi3
     foc-deploy TARGET up [--port N] [--no-build] [--instance NAME] [--ta FILE.ta ...]
     foc-deploy TARGET down | status | console
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check that this host can build and boot targets", parents=[sub_globals]
     )
     doctor.add_argument("--target", default="qemu", choices=("qemu", "rpi3"))
+    doctor.add_argument(
+        "--tests", action="store_true", help="also check what the test suite needs (clang, libFuzzer, ...)"
+    )
     for name, cls in sorted(_registry().items()):
         _target_parser(commands, name, cls.description, sub_globals)
     return parser
@@ -195,7 +198,7 @@ def _fmt_timings(timings: dict[str, Any]) -> str:
 def _doctor(args: argparse.Namespace, out: Output) -> int:
     from foc.deploy.host import check_host
 
-    checks = check_host(args.target)
+    checks = check_host(args.target, tests=args.tests)
     bad = [c for c in checks if not c.ok]
     data = {
         "target": args.target,

@@ -22,6 +22,10 @@ from foc.errors import HostSetupError
 BUILD_PYTHON = "/usr/bin/python3"
 BUILD_PYTHON_MODULES = (("cryptography", "python3-cryptography"), ("elftools", "python3-pyelftools"))
 ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# What the test suite needs beyond the image build (scripts/setup installs it: DEV_PACKAGES there
+# must stay this list): venv support, clang with its runtime (libFuzzer, ASan/UBSan; Debian ships it
+# apart in libclang-rt-dev), and rsync, genimage, mtools, dosfstools for tests/unit/buildroot.
+TEST_PACKAGES = ("python3-venv", "clang", "libclang-rt-dev", "rsync", "genimage", "mtools", "dosfstools")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class HostProbe(Protocol):
     def is_root(self) -> bool: ...
 
     def debian_mirror(self) -> str | None: ...
+
+    def fuzzer_runtime_missing(self) -> str | None:
+        """Why clang cannot link the libFuzzer target here, None when it can."""
+        ...
 
 
 class SystemProbe:
@@ -97,6 +105,11 @@ class SystemProbe:
         except HostSetupError:
             return None
 
+    def fuzzer_runtime_missing(self) -> str | None:
+        from foc.deploy.native_build import fuzzer_runtime_missing
+
+        return fuzzer_runtime_missing()
+
 
 def install_line(packages: Iterable[str], *, root: bool) -> str:
     """The exact command that installs `packages`."""
@@ -104,15 +117,21 @@ def install_line(packages: Iterable[str], *, root: bool) -> str:
     return f"{prefix}apt-get install -y --no-install-recommends {' '.join(sorted(set(packages)))}"
 
 
-def check_host(target_name: str = "qemu", *, probe: HostProbe | None = None) -> list[Check]:
-    """Check everything `target_name` needs on this host, without building anything."""
+def check_host(
+    target_name: str = "qemu", *, probe: HostProbe | None = None, tests: bool = False
+) -> list[Check]:
+    """Check everything `target_name` needs on this host, without building anything; with `tests`,
+    also what the test suite needs beyond it (`TEST_PACKAGES` and clang's libFuzzer runtime)."""
     probe = probe or SystemProbe()
     target = get_target(target_name)
     root = probe.is_root()
     checks: list[Check] = []
 
-    versions = probe.installed(target.host_packages)
-    for pkg in target.host_packages:
+    packages = tuple(target.host_packages) + (
+        tuple(p for p in TEST_PACKAGES if p not in target.host_packages) if tests else ()
+    )
+    versions = probe.installed(packages)
+    for pkg in packages:
         version = versions.get(pkg)
         checks.append(
             Check(
@@ -178,6 +197,16 @@ def check_host(target_name: str = "qemu", *, probe: HostProbe | None = None) -> 
             "" if root else "run foc-deploy as root (or under sudo)",
         )
     )
+    if tests:
+        missing = probe.fuzzer_runtime_missing()
+        checks.append(
+            Check(
+                "clang libFuzzer runtime (native tier's fuzz smoke)",
+                missing is None,
+                missing or "clang links libFuzzer, ASan and UBSan",
+                "" if missing is None else install_line(["clang", "libclang-rt-dev"], root=root),
+            )
+        )
     return checks
 
 

@@ -23,7 +23,9 @@ class FakeHost:
         mirror: str | None = "http://deb.debian.org/debian",
         python_modules: Iterable[str] = ("cryptography", "elftools"),
         missing_paths: Iterable[str] = (),
+        fuzzer: str | None = None,
     ) -> None:
+        self.fuzzer = fuzzer
         self.missing_packages = set(missing_packages)
         self.missing_commands = set(missing_commands)
         self.root = root
@@ -48,6 +50,9 @@ class FakeHost:
 
     def debian_mirror(self) -> str | None:
         return self.mirror
+
+    def fuzzer_runtime_missing(self) -> str | None:
+        return self.fuzzer
 
 
 def test_all_present_passes_and_returns_structured_checks() -> None:
@@ -99,3 +104,40 @@ def test_unknown_target_is_a_usage_error() -> None:
 
 def test_install_line_is_sorted_and_deduplicated() -> None:
     assert install_line(["b", "a", "b"], root=True) == "apt-get install -y --no-install-recommends a b"
+
+
+def test_doctor_tests_checks_what_the_test_suite_needs_and_setup_installs_exactly_that() -> None:
+    """`foc-deploy doctor --tests` adds the test suite's packages (scripts/setup's DEV_PACKAGES, one
+    list) and clang's libFuzzer runtime; without `--tests` neither is asked for."""
+    import re
+    from pathlib import Path
+
+    from foc.deploy.host import TEST_PACKAGES
+
+    setup = (Path(__file__).resolve().parents[3] / "scripts" / "setup").read_text()
+    listed = re.search(r'^DEV_PACKAGES="([^"]*)"', setup, re.MULTILINE)
+    assert listed is not None and listed.group(1).split() == list(TEST_PACKAGES)
+
+    plain = {c.name for c in check_host("qemu", probe=FakeHost())}
+    assert not any("libFuzzer" in n or n == "package libclang-rt-dev" for n in plain)
+    checks = check_host(
+        "qemu",
+        probe=FakeHost(
+            missing_packages={"libclang-rt-dev"}, fuzzer="clang has no libFuzzer runtime", root=False
+        ),
+        tests=True,
+    )
+    bad = {c.name: c for c in checks if not c.ok}
+    assert set(bad) == {
+        "package libclang-rt-dev",
+        "clang libFuzzer runtime (native tier's fuzz smoke)",
+        "root privileges",
+    }
+    assert (
+        bad["package libclang-rt-dev"].fix
+        == "sudo apt-get install -y --no-install-recommends libclang-rt-dev"
+    )
+    runtime = bad["clang libFuzzer runtime (native tier's fuzz smoke)"]
+    assert runtime.detail == "clang has no libFuzzer runtime"
+    assert runtime.fix == "sudo apt-get install -y --no-install-recommends clang libclang-rt-dev"
+    assert all(c.ok for c in check_host("qemu", probe=FakeHost(), tests=True))
